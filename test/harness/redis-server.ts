@@ -1,0 +1,75 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { freePort } from "./free-port.ts";
+
+/** A redis-server child process owned by a test or by the local fleet. */
+export interface RedisServer {
+  readonly url: string;
+  readonly port: number;
+  /** Stops it (SIGTERM) and removes its directory. */
+  stop(): Promise<void>;
+  /** Kills it with SIGKILL, keeping the port, so that restart() can bring it back on the same URL. */
+  kill(): Promise<void>;
+  /** Starts it again on the same port after stop() or kill(). */
+  restart(): Promise<void>;
+}
+
+/**
+ * Starts redis-server on a free port with a temporary directory, without persistence and with
+ * `noeviction` (the only policy BullMQ is correct under), and waits until it accepts connections.
+ */
+export async function startRedisServer(options: { port?: number } = {}): Promise<RedisServer> {
+  const port = options.port ?? (await freePort());
+  const dir = await mkdtemp(join(tmpdir(), "tei-fleet-redis-"));
+  let child: ChildProcess | undefined = await launch(port, dir);
+
+  const terminate = async (signal: NodeJS.Signals) => {
+    const c = child;
+    child = undefined;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    const exited = new Promise((resolve) => c.once("exit", resolve));
+    c.kill(signal);
+    await exited;
+  };
+
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    async stop() {
+      await terminate("SIGTERM");
+      await rm(dir, { recursive: true, force: true });
+    },
+    kill: () => terminate("SIGKILL"),
+    async restart() {
+      await terminate("SIGTERM");
+      child = await launch(port, dir);
+    },
+  };
+}
+
+function launch(port: number, dir: string): Promise<ChildProcess> {
+  const child = spawn(
+    "redis-server",
+    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+      "--maxmemory-policy", "noeviction", "--dir", dir],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  return new Promise((resolve, reject) => {
+    let output = "";
+    const timer = setTimeout(() => reject(new Error(`redis-server did not start:\n${output}`)), 10_000);
+    child.once("error", (err) => { clearTimeout(timer); reject(err); });
+    child.once("exit", (code) => { clearTimeout(timer); reject(new Error(`redis-server exited ${code}:\n${output}`)); });
+    child.stdout!.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes("Ready to accept connections")) {
+        clearTimeout(timer);
+        child.removeAllListeners("exit");
+        child.stdout!.resume();
+        resolve(child);
+      }
+    });
+    child.stderr!.on("data", (chunk: Buffer) => { output += chunk.toString(); });
+  });
+}
