@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tei_fleet/v1/node.proto.
  */
 export const file_tei_fleet_v1_node: GenFile = /*@__PURE__*/
-  fileDesc("Chd0ZWlfZmxlZXQvdjEvbm9kZS5wcm90bxIMdGVpX2ZsZWV0LnYxIn4KA0dwdRINCgVpbmRleBgBIAEoDRIMCgR1dWlkGAIgASgJEgwKBG5hbWUYAyABKAkSFwoPbWVtb3J5X3RvdGFsX21iGAQgASgEEhYKDm1lbW9yeV9mcmVlX21iGAUgASgEEhsKE21lbW9yeV9hbGxvY2F0ZWRfbWIYBiABKAQi7AIKBE5vZGUSDAoEbmFtZRgBIAEoCRIPCgdhZGRyZXNzGAIgASgJEhEKCWFnZW50X3VybBgDIAEoCRIuCgZsYWJlbHMYBCADKAsyHi50ZWlfZmxlZXQudjEuTm9kZS5MYWJlbHNFbnRyeRIfCgRncHVzGAUgAygLMhEudGVpX2ZsZWV0LnYxLkdwdRIVCg1hZ2VudF92ZXJzaW9uGAYgASgJEhAKCGNhcGFjaXR5GAcgASgNEg0KBXN0YXRlGAggASgJEhAKCGNvcmRvbmVkGAkgASgIEhAKCGRyYWluaW5nGAogASgIEhkKEWxhc3RfaGVhcnRiZWF0X21zGAsgASgDEg0KBWVwb2NoGAwgASgEEhYKDmluc3RhbmNlX2NvdW50GA0gASgNEhQKDGpvaW5lZF9hdF9tcxgOIAEoAxotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBYgZwcm90bzM");
+  fileDesc("Chd0ZWlfZmxlZXQvdjEvbm9kZS5wcm90bxIMdGVpX2ZsZWV0LnYxIn4KA0dwdRINCgVpbmRleBgBIAEoDRIMCgR1dWlkGAIgASgJEgwKBG5hbWUYAyABKAkSFwoPbWVtb3J5X3RvdGFsX21iGAQgASgEEhYKDm1lbW9yeV9mcmVlX21iGAUgASgEEhsKE21lbW9yeV9hbGxvY2F0ZWRfbWIYBiABKAQingMKBE5vZGUSDAoEbmFtZRgBIAEoCRIPCgdhZGRyZXNzGAIgASgJEhEKCWFnZW50X3VybBgDIAEoCRIuCgZsYWJlbHMYBCADKAsyHi50ZWlfZmxlZXQudjEuTm9kZS5MYWJlbHNFbnRyeRIfCgRncHVzGAUgAygLMhEudGVpX2ZsZWV0LnYxLkdwdRIVCg1hZ2VudF92ZXJzaW9uGAYgASgJEhAKCGNhcGFjaXR5GAcgASgNEg0KBXN0YXRlGAggASgJEhAKCGNvcmRvbmVkGAkgASgIEhAKCGRyYWluaW5nGAogASgIEhkKEWxhc3RfaGVhcnRiZWF0X21zGAsgASgDEg0KBWVwb2NoGAwgASgEEhYKDmluc3RhbmNlX2NvdW50GA0gASgNEhQKDGpvaW5lZF9hdF9tcxgOIAEoAxIYChBwb3J0X3JhbmdlX3N0YXJ0GA8gASgNEhYKDnBvcnRfcmFuZ2VfZW5kGBAgASgNGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFiBnByb3RvMw");
 
 /**
  * @generated from message tei_fleet.v1.Gpu
@@ -141,6 +141,18 @@ export type Node = Message<"tei_fleet.v1.Node"> & {
    * @generated from field: int64 joined_at_ms = 14;
    */
   joinedAtMs: bigint;
+
+  /**
+   * Ports the control plane may allocate to TEI instances on this node (inclusive).
+   *
+   * @generated from field: uint32 port_range_start = 15;
+   */
+  portRangeStart: number;
+
+  /**
+   * @generated from field: uint32 port_range_end = 16;
+   */
+  portRangeEnd: number;
 };
 
 /**

@@ -1,0 +1,76 @@
+/**
+ * The Redis key schema of TEI Fleet: the one module that names every key. Nothing else builds key
+ * strings. Every key starts with the configured prefix (default `tf`), so tests isolate themselves
+ * with a random prefix on one shared redis-server.
+ *
+ * Values that hold a protobuf message are stored as its proto JSON (`toJsonString` /
+ * `fromJsonString` of @bufbuild/protobuf), so their shape is the shape of proto/tei_fleet/v1.
+ *
+ * | key                              | type   | holds                                                        |
+ * |----------------------------------|--------|--------------------------------------------------------------|
+ * | instances                        | ZSET   | instance names, scored by creation time (ms)                 |
+ * | instance:{name}                  | STRING | `Instance` JSON without replicas (spec, revision, created_at)|
+ * | replicas:{name}                  | HASH   | assignment id → `Replica` JSON (placement + last status)     |
+ * | idempotency:{key}                | STRING | instance name a create with this Idempotency-Key made (24 h) |
+ * | nodes                            | ZSET   | node names, scored by last heartbeat time (ms)               |
+ * | node:{name}                      | STRING | `Node` JSON (inventory, labels, epoch, cordon/drain, state)  |
+ * | node-claims:{node}               | HASH   | `gpu:{index}` → MiB claimed, `port:{n}` → assignment id,     |
+ * |                                  |        | `count` → processes claimed; changed only by Lua scripts      |
+ * | assignments:{node}               | HASH   | assignment id → `Assignment` JSON the node must run          |
+ * | assignments-version:{node}       | STRING | counter, bumped with every change of assignments:{node}      |
+ * | routes                           | HASH   | assignment id → `Route` JSON (running and healthy only)      |
+ * | routes-version                   | STRING | counter, bumped with every change of routes                  |
+ * | changes                          | PUBSUB | channel nudging every control-plane replica: "routes",        |
+ * |                                  |        | "assignments:{node}", "event"                                 |
+ * | events                           | STREAM | `Event` fields, MAXLEN ~ 10000                                |
+ * | lease:{name}                     | STRING | holder id, with PX; lease-token:{name} is its fencing counter |
+ * | lease-token:{name}               | STRING | counter incremented on every acquisition                      |
+ * | admin-token-hash                 | STRING | sha256 of the generated admin token                           |
+ * | bull (BullMQ prefix)             | —      | BullMQ's own keys for the placement queue                     |
+ */
+export interface KeySchema {
+  readonly prefix: string;
+  instances(): string;
+  instance(name: string): string;
+  replicas(instance: string): string;
+  idempotency(key: string): string;
+  nodes(): string;
+  node(name: string): string;
+  nodeClaims(node: string): string;
+  assignments(node: string): string;
+  assignmentsVersion(node: string): string;
+  routes(): string;
+  routesVersion(): string;
+  changesChannel(): string;
+  events(): string;
+  lease(name: string): string;
+  leaseToken(name: string): string;
+  adminTokenHash(): string;
+  /** The `prefix` option for BullMQ queues and workers. */
+  bullPrefix(): string;
+}
+
+/** Builds the key schema for one prefix. */
+export function createKeySchema(prefix = "tf"): KeySchema {
+  const k = (...parts: string[]) => [prefix, ...parts].join(":");
+  return {
+    prefix,
+    instances: () => k("instances"),
+    instance: (name) => k("instance", name),
+    replicas: (instance) => k("replicas", instance),
+    idempotency: (key) => k("idempotency", key),
+    nodes: () => k("nodes"),
+    node: (name) => k("node", name),
+    nodeClaims: (node) => k("node-claims", node),
+    assignments: (node) => k("assignments", node),
+    assignmentsVersion: (node) => k("assignments-version", node),
+    routes: () => k("routes"),
+    routesVersion: () => k("routes-version"),
+    changesChannel: () => k("changes"),
+    events: () => k("events"),
+    lease: (name) => k("lease", name),
+    leaseToken: (name) => k("lease-token", name),
+    adminTokenHash: () => k("admin-token-hash"),
+    bullPrefix: () => k("bull"),
+  };
+}
