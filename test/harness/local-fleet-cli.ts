@@ -1,0 +1,63 @@
+/**
+ * `scripts/fleet-up.sh`: brings up a complete local fleet, creates an instance through the REST
+ * API, waits until it is running, and prints an embedding obtained through the router, both with
+ * tei-manager's multiplexer API and with TEI's own API. Then keeps the fleet up until Ctrl-C
+ * (or exits at once with --exit).
+ */
+import { Command } from "commander";
+import { byInstance, createTeiClients, startLocalFleet, waitFor } from "./index.ts";
+
+const program = new Command("fleet-up")
+  .description("Run a local TEI Fleet with the fake TEI and show an embedding served through the router.")
+  .option("--agents <n>", "number of node agents", "2")
+  .option("--model <id>", "model to serve", "BAAI/bge-small-en-v1.5")
+  .option("--exit", "stop the fleet after printing the embedding")
+  .parse();
+const opts = program.opts<{ agents: string; model: string; exit?: boolean }>();
+
+const say = (line: string) => process.stdout.write(`${line}\n`);
+const fleet = await startLocalFleet({ agents: Number(opts.agents) });
+let stopping = false;
+const shutdown = async (code: number) => {
+  if (stopping) return;
+  stopping = true;
+  say("stopping the fleet ...");
+  await fleet.stop();
+  process.exit(code);
+};
+process.on("SIGINT", () => void shutdown(0));
+process.on("SIGTERM", () => void shutdown(0));
+
+try {
+  say(`redis          ${fleet.redis.url}`);
+  say(`control plane  ${fleet.controlPlaneUrl}   (admin token: ${fleet.adminToken})`);
+  for (const a of fleet.agents) say(`node agent     ${a.name} advertising ${a.address}, API ${a.listenUrl}`);
+  for (const r of fleet.routers) say(`router         ${r.address} (gRPC), metrics ${r.metricsUrl}/metrics`);
+  say(`logs           ${fleet.dir}/logs`);
+
+  const created = await fleet.api("POST", "/instances", { name: "demo", model_id: opts.model });
+  if (created.status !== 201) throw new Error(`create failed: ${created.status} ${JSON.stringify(created.body)}`);
+  say(`\nPOST /instances {"name":"demo","model_id":"${opts.model}"} -> ${created.status}`);
+  const running = await waitFor("the instance to be running", async () => {
+    const { body } = await fleet.api("GET", "/instances/demo");
+    return body?.status === "running" ? body : undefined;
+  }, 60_000);
+  say(`instance demo is running on ${running.node} at ${running.address} (gpu ${JSON.stringify(running.gpu_ids ?? running.gpu_id)})`);
+
+  const clients = createTeiClients(fleet.routers[0]!.url);
+  const text = "TEI Fleet serves embeddings from a fleet of GPUs.";
+  const viaMux = await waitFor("the router to route to demo", () =>
+    clients.mux.embed({ target: byInstance("demo"), request: { inputs: text } }), 20_000);
+  const viaTei = await clients.embed.embed({ inputs: text }, { headers: { "x-tei-instance": "demo" } });
+  const head = (v: number[]) => `[${v.slice(0, 6).map((x) => x.toFixed(4)).join(", ")}, ...]`;
+  say(`\nembedding of "${text}" through the router:`);
+  say(`  tei_multiplexer.v1.TeiMultiplexer/Embed  ${viaMux.embeddings.length}-d ${head(viaMux.embeddings)}`);
+  say(`  tei.v1.Embed/Embed (x-tei-instance)      ${viaTei.embeddings.length}-d ${head(viaTei.embeddings)}`);
+
+  if (opts.exit) await shutdown(0);
+  else say("\nThe fleet is up. Try: curl -H 'authorization: Bearer <admin token>' " + `${fleet.controlPlaneUrl}/instances` + "\nCtrl-C stops it.");
+} catch (err) {
+  process.stderr.write(`fleet-up failed: ${err instanceof Error ? err.message : String(err)}\n(logs in ${fleet.dir}/logs)\n`);
+  process.env.TEI_FLEET_KEEP_LOGS = "1";
+  await shutdown(1);
+}
