@@ -1,0 +1,149 @@
+/**
+ * tei.v1.Embed: Embed, EmbedSparse and EmbedAll with their bidirectional *Stream twins. Unary
+ * calls take a permit without waiting (RESOURCE_EXHAUSTED when none is free); stream items wait.
+ * Model-type mismatches are FAILED_PRECONDITION with TEI's messages, as in core/src/infer.rs.
+ */
+import { Code, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
+import {
+  Embed,
+  type EmbedAllRequest,
+  type EmbedRequest,
+  type EmbedSparseRequest,
+} from "@tei-fleet/proto/tei/v1";
+import { denseEmbedding, sparseAsDense, sparseEmbedding, tokenEmbeddings } from "../fake-model.ts";
+import { CLS_ID, ID_OFFSET, SEP_ID, codePointCount } from "../tokenizer.ts";
+import { orderedStream, type Runtime } from "./runtime.ts";
+
+/** Fails unless the model can embed (classifiers and rerankers cannot). */
+function requireEmbedding(rt: Runtime): void {
+  if (rt.model.kind !== "embedding") {
+    throw rt.fail("model_type", Code.FailedPrecondition, "Model is not an embedding model");
+  }
+}
+
+/** One Embed item; `wait` selects the stream's blocking permit. */
+async function embedOne(rt: Runtime, req: EmbedRequest, ctx: HandlerContext, wait: boolean) {
+  await rt.admit(ctx);
+  const t = rt.startTiming();
+  if (wait) await rt.waitPermit();
+  else rt.tryPermit();
+  try {
+    t.queue = performance.now() - t.start;
+    const splade = rt.model.pooling === "splade";
+    const normalize = req.normalize ?? true; // unset means true since TEI 1.9.0
+    if (splade && normalize) throw rt.fail("model_type", Code.FailedPrecondition, "`normalize` is not available for SPLADE models");
+    if (req.dimensions === 0) throw rt.fail("validation", Code.InvalidArgument, "`dimensions` should be positive");
+    requireEmbedding(rt);
+    rt.metrics.inc("te_embed_count");
+    rt.checkDirection(req.truncationDirection);
+    const t0 = performance.now();
+    const input = rt.tokenize(req.inputs, req.truncate, req.truncationDirection);
+    t.tokenization = performance.now() - t0;
+    const full = splade ? rt.model.vocabSize : rt.model.dim;
+    if (req.dimensions !== undefined && req.dimensions > full) {
+      throw rt.fail("validation", Code.InvalidArgument, "`dimensions` should be smaller than the maximum embedding dimension.");
+    }
+    const embeddings = splade
+      ? sparseAsDense(rt.model, input.text).slice(0, req.dimensions ?? full)
+      : denseEmbedding(rt.model, input.text, req.dimensions ?? full, normalize);
+    await rt.slow();
+    t.inference = performance.now() - t0 - t.tokenization;
+    const metadata = rt.finish(t, codePointCount(req.inputs), input.tokens, "te_embed");
+    return { embeddings, metadata };
+  } finally {
+    rt.releasePermit();
+  }
+}
+
+/** One EmbedSparse item. */
+async function embedSparseOne(rt: Runtime, req: EmbedSparseRequest, ctx: HandlerContext, wait: boolean) {
+  await rt.admit(ctx);
+  const t = rt.startTiming();
+  if (wait) await rt.waitPermit();
+  else rt.tryPermit();
+  try {
+    t.queue = performance.now() - t.start;
+    if (rt.model.pooling !== "splade") {
+      throw rt.fail("model_type", Code.FailedPrecondition, "Model is not an embedding model with SPLADE pooling");
+    }
+    rt.metrics.inc("te_embed_count");
+    rt.checkDirection(req.truncationDirection);
+    const t0 = performance.now();
+    const input = rt.tokenize(req.inputs, req.truncate, req.truncationDirection);
+    t.tokenization = performance.now() - t0;
+    const sparseEmbeddings = sparseEmbedding(rt.model, input.text);
+    await rt.slow();
+    t.inference = performance.now() - t0 - t.tokenization;
+    const metadata = rt.finish(t, codePointCount(req.inputs), input.tokens, "te_embed");
+    return { sparseEmbeddings, metadata };
+  } finally {
+    rt.releasePermit();
+  }
+}
+
+/** One EmbedAll item: a vector per token, [CLS] and [SEP] included. */
+async function embedAllOne(rt: Runtime, req: EmbedAllRequest, ctx: HandlerContext, wait: boolean) {
+  await rt.admit(ctx);
+  const t = rt.startTiming();
+  if (wait) await rt.waitPermit();
+  else rt.tryPermit();
+  try {
+    t.queue = performance.now() - t.start;
+    if (rt.model.pooling === "splade") {
+      throw rt.fail("model_type", Code.FailedPrecondition, "`embed_all` is not available for SPLADE models");
+    }
+    requireEmbedding(rt);
+    rt.metrics.inc("te_embed_count");
+    rt.checkDirection(req.truncationDirection);
+    const t0 = performance.now();
+    const input = rt.tokenize(req.inputs, req.truncate, req.truncationDirection);
+    t.tokenization = performance.now() - t0;
+    const ids = [CLS_ID];
+    for (const ch of input.text) ids.push(ID_OFFSET + (ch.codePointAt(0) as number));
+    ids.push(SEP_ID);
+    const tokenEmbeddingsList = tokenEmbeddings(rt.model, ids).map((embeddings) => ({ embeddings }));
+    await rt.slow();
+    t.inference = performance.now() - t0 - t.tokenization;
+    const metadata = rt.finish(t, codePointCount(req.inputs), input.tokens, "te_embed");
+    return { tokenEmbeddings: tokenEmbeddingsList, metadata };
+  } finally {
+    rt.releasePermit();
+  }
+}
+
+/** Registers tei.v1.Embed. */
+export function registerEmbed(router: ConnectRouter, rt: Runtime): void {
+  router.service(Embed, {
+    async embed(req, ctx) {
+      rt.metrics.inc("te_request_count", `method="single"`);
+      const res = await embedOne(rt, req, ctx, false);
+      rt.metrics.inc("te_request_success", `method="single"`);
+      rt.setHeaders(ctx, res.metadata);
+      return res;
+    },
+    embedStream(reqs, ctx) {
+      return orderedStream(reqs, (req) => embedOne(rt, req, ctx, true));
+    },
+    async embedSparse(req, ctx) {
+      // TEI 1.9.3 counts EmbedSparse and EmbedAll twice (tei.md §7).
+      rt.metrics.inc("te_request_count", `method="single"`, 2);
+      const res = await embedSparseOne(rt, req, ctx, false);
+      rt.metrics.inc("te_request_success", `method="single"`);
+      rt.setHeaders(ctx, res.metadata);
+      return res;
+    },
+    embedSparseStream(reqs, ctx) {
+      return orderedStream(reqs, (req) => embedSparseOne(rt, req, ctx, true));
+    },
+    async embedAll(req, ctx) {
+      rt.metrics.inc("te_request_count", `method="single"`, 2);
+      const res = await embedAllOne(rt, req, ctx, false);
+      rt.metrics.inc("te_request_success", `method="single"`);
+      rt.setHeaders(ctx, res.metadata);
+      return res;
+    },
+    embedAllStream(reqs, ctx) {
+      return orderedStream(reqs, (req) => embedAllOne(rt, req, ctx, true));
+    },
+  });
+}
