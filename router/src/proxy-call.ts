@@ -1,0 +1,443 @@
+/**
+ * One proxied gRPC call: a client stream on the router's HTTP/2 server joined to a stream on the
+ * chosen backend's pooled connection. Messages are forwarded as bytes. The router reads only
+ * what it must: the gRPC message prefixes (to find message boundaries), `truncation_direction`
+ * of requests that have it (TEI aborts on other values), and, for multiplexer calls, fields 1
+ * and 2 of the wrapper (the target, and the TEI request that is re-framed and sent on).
+ * Responses are TEI's own bytes, passed through with two headers added.
+ *
+ * Event handlers are module-level functions that find their call through a symbol on the
+ * stream, so a call allocates no closures.
+ */
+import {
+  constants as h2,
+  type ClientHttp2Stream,
+  type IncomingHttpHeaders,
+  type IncomingHttpStatusHeader,
+  type OutgoingHttpHeaders,
+  type ServerHttp2Stream,
+} from "node:http2";
+import { performance } from "node:perf_hooks";
+import { EMPTY_FRAME, FRAME_HEADER_BYTES, FrameReader, frameMessage } from "./grpc-frame.ts";
+import {
+  encodeGrpcMessage,
+  GrpcStatus,
+  GRPC_STATUS_STRINGS,
+  parseGrpcStatus,
+  RouterError,
+  statusFromHttpStatus,
+  statusFromRstCode,
+  type GrpcStatusCode,
+} from "./grpc-status.ts";
+import type { MethodSpec } from "./method-table.ts";
+import type { ProxyContext } from "./proxy-context.ts";
+import { scanEnumField, scanWrapper } from "./protobuf-scan.ts";
+import type { Replica } from "./route-table.ts";
+import { sendStatus } from "./status-response.ts";
+import { targetFromHeaders, targetFromMessage, type Target } from "./target.ts";
+
+const CALL = Symbol("tei-router-call");
+type Tagged<S> = S & { [CALL]: ProxyCall };
+
+const WAIT_FOR_TRAILERS = { waitForTrailers: true } as const;
+const END_STREAM = { endStream: true } as const;
+
+/** Request headers never copied to the backend (pseudo-headers are skipped separately). */
+const SKIP_REQUEST_HEADERS = new Set(["host", "content-length", "connection", "keep-alive", "transfer-encoding", "upgrade"]);
+
+/** Starts proxying a call whose method is known and whose content-type is gRPC. */
+export function startCall(ctx: ProxyContext, down: ServerHttp2Stream, headers: IncomingHttpHeaders, method: MethodSpec): void {
+  new ProxyCall(ctx, down, headers, method).start();
+}
+
+class ProxyCall {
+  readonly ctx: ProxyContext;
+  readonly down: Tagged<ServerHttp2Stream>;
+  readonly method: MethodSpec;
+  readonly inHeaders: IncomingHttpHeaders;
+  readonly reader: FrameReader;
+  readonly started = performance.now();
+  target: Target | null = null;
+  replica: Replica | null = null;
+  up: Tagged<ClientHttp2Stream> | null = null;
+  /** The single (already unwrapped/validated) request of a unary call, kept for a retry. */
+  unaryFrame: Buffer | null = null;
+  messages = 0;
+  attempts = 0;
+  /** The backend answered with response headers on the current attempt. */
+  gotResponse = false;
+  /** The backend's response ended normally on the current attempt. */
+  upEnded = false;
+  /** Response headers were sent to the client (trailers, not a trailers-only answer, follow). */
+  responded = false;
+  /** Trailers to send when the client stream asks for them. */
+  trailers: OutgoingHttpHeaders | null = null;
+  /** Status of the call as recorded in metrics. */
+  code: GrpcStatusCode = GrpcStatus.OK;
+  done = false;
+  upError: Error | null = null;
+
+  constructor(ctx: ProxyContext, down: ServerHttp2Stream, headers: IncomingHttpHeaders, method: MethodSpec) {
+    this.ctx = ctx;
+    this.down = down as Tagged<ServerHttp2Stream>;
+    this.down[CALL] = this;
+    this.inHeaders = headers;
+    this.method = method;
+    this.reader = new FrameReader(ctx.maxMessageBytes);
+  }
+
+  start(): void {
+    this.ctx.metrics.inFlight.inc();
+    const down = this.down;
+    down.on("close", onDownClose);
+    if (!this.method.mux) {
+      try {
+        this.target = targetFromHeaders(this.inHeaders);
+        this.replica = this.ctx.table.resolve(this.target);
+      } catch (err) {
+        this.fail(err);
+        return;
+      }
+    }
+    down.on("data", onDownData);
+    down.on("end", onDownEnd);
+    down.on("wantTrailers", onDownWantTrailers);
+  }
+
+  // ---- request direction ----
+
+  onRequestData(chunk: Buffer): void {
+    if (this.done) return;
+    this.reader.push(chunk);
+    try {
+      let frame: Buffer | null;
+      while ((frame = this.reader.read()) !== null) {
+        this.onRequestMessage(frame);
+        if (this.done) return;
+      }
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  private onRequestMessage(frame: Buffer): void {
+    this.messages++;
+    if (this.method.kind === "unary") {
+      if (this.messages > 1) throw new RouterError(GrpcStatus.INVALID_ARGUMENT, "unary call with more than one request message");
+      this.unaryFrame = this.prepare(frame);
+      return;
+    }
+    const out = this.prepare(frame);
+    if (this.up === null) this.openUpstream();
+    const up = this.up as unknown as ClientHttp2Stream;
+    if (!up.write(out)) {
+      // Backpressure: stop reading the client until the backend stream drains.
+      this.down.pause();
+      if (up.listenerCount("drain") === 0) up.on("drain", onUpDrain);
+    }
+  }
+
+  /** Validates one request message and turns it into the bytes TEI receives. */
+  private prepare(frame: Buffer): Buffer {
+    const m = this.method;
+    if (!m.mux) {
+      if (m.truncationField !== 0) checkTruncation(frame, FRAME_HEADER_BYTES, frame.length, m.truncationField);
+      return frame;
+    }
+    const w = scanWrapper(frame, FRAME_HEADER_BYTES, frame.length);
+    if (this.messages === 1) {
+      this.target = targetFromMessage(frame, w.targetStart, w.targetEnd);
+      this.replica = this.ctx.table.resolve(this.target);
+    }
+    if (m.emptyRequest) return EMPTY_FRAME;
+    const r = w.requestRanges;
+    if (r.length === 0) throw new RouterError(GrpcStatus.INVALID_ARGUMENT, "missing request: the TEI request goes in field 2 (request)");
+    let out: Buffer;
+    if (r.length === 2) {
+      out = frameMessage(frame, r[0] as number, r[1] as number);
+    } else {
+      // Repeated occurrences of an embedded message merge: concatenating them is the merge.
+      const parts: Buffer[] = [];
+      for (let i = 0; i < r.length; i += 2) parts.push(frame.subarray(r[i], r[i + 1]));
+      const body = Buffer.concat(parts);
+      out = frameMessage(body, 0, body.length);
+    }
+    if (m.truncationField !== 0) checkTruncation(out, FRAME_HEADER_BYTES, out.length, m.truncationField);
+    return out;
+  }
+
+  onRequestEnd(): void {
+    if (this.done) return;
+    try {
+      this.endRequest();
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  private endRequest(): void {
+    if (this.reader.buffered > 0) {
+      this.fail(new RouterError(GrpcStatus.INTERNAL, `request ended inside a message (${this.reader.buffered} bytes of an incomplete message)`));
+      return;
+    }
+    if (this.method.kind === "unary") {
+      if (this.unaryFrame === null) {
+        this.fail(new RouterError(GrpcStatus.INVALID_ARGUMENT, "unary call ended without a request message"));
+        return;
+      }
+      this.openUpstream();
+      (this.up as unknown as ClientHttp2Stream).end(this.unaryFrame);
+      return;
+    }
+    if (this.messages === 0) {
+      if (this.method.refuseEmptyStream) {
+        this.fail(new RouterError(
+          GrpcStatus.INVALID_ARGUMENT,
+          this.method.mux
+            ? "empty stream: the first message must carry the target"
+            : "RerankStream needs at least one message (TEI aborts on an empty one)",
+        ));
+        return;
+      }
+      this.openUpstream();
+    }
+    (this.up as unknown as ClientHttp2Stream).end();
+  }
+
+  /** Opens the backend stream of the current attempt on the replica's pooled connection. */
+  private openUpstream(): void {
+    const r = this.replica as Replica;
+    this.attempts++;
+    this.gotResponse = false;
+    this.upEnded = false;
+    this.upError = null;
+    let up: Tagged<ClientHttp2Stream>;
+    try {
+      up = this.ctx.pool.forReplica(r).request(this.upstreamHeaders(r)) as Tagged<ClientHttp2Stream>;
+    } catch (err) {
+      throw new RouterError(GrpcStatus.UNAVAILABLE, `backend ${r.address} unavailable: ${(err as Error).message}`);
+    }
+    up[CALL] = this;
+    this.up = up;
+    up.on("response", onUpResponse);
+    up.on("data", onUpData);
+    up.on("trailers", onUpTrailers);
+    up.on("end", onUpEnd);
+    up.on("error", onUpError);
+    up.on("close", onUpClose);
+  }
+
+  private upstreamHeaders(r: Replica): OutgoingHttpHeaders {
+    const out: OutgoingHttpHeaders = {
+      ":method": "POST",
+      ":scheme": "http",
+      ":authority": r.address,
+      ":path": this.method.upstreamPath,
+    };
+    const h = this.inHeaders;
+    for (const k in h) {
+      if (k.charCodeAt(0) === 58 /* ':' */ || SKIP_REQUEST_HEADERS.has(k)) continue;
+      out[k] = h[k];
+    }
+    return out;
+  }
+
+  // ---- response direction ----
+
+  onResponse(headers: IncomingHttpHeaders & IncomingHttpStatusHeader): void {
+    this.gotResponse = true;
+    const r = this.replica as Replica;
+    const httpStatus = headers[":status"] ?? 0;
+    const grpcStatus = headers["grpc-status"];
+    if (grpcStatus !== undefined || httpStatus !== 200) {
+      // Trailers-only: the whole answer is this HEADERS frame (typically an error status).
+      const code = grpcStatus !== undefined ? parseGrpcStatus(grpcStatus) : statusFromHttpStatus(httpStatus);
+      if (code === GrpcStatus.UNAVAILABLE) {
+        this.ctx.outliers.failure(r, "UNAVAILABLE");
+        if (this.retry()) return;
+      } else {
+        this.ctx.outliers.success(r);
+      }
+      if (grpcStatus === undefined) {
+        (this.up as unknown as ClientHttp2Stream).close(h2.NGHTTP2_CANCEL);
+        this.fail(new RouterError(code as GrpcStatusCode, `backend ${r.address} answered HTTP ${httpStatus}`));
+        return;
+      }
+      headers["x-tei-instance"] = r.instanceName;
+      headers["x-tei-node"] = r.node;
+      if (!this.down.closed) this.down.respond(headers, END_STREAM);
+      this.finish(code as GrpcStatusCode);
+      return;
+    }
+    this.ctx.outliers.success(r);
+    headers["x-tei-instance"] = r.instanceName;
+    headers["x-tei-node"] = r.node;
+    this.responded = true;
+    this.down.respond(headers, WAIT_FOR_TRAILERS);
+  }
+
+  onResponseData(chunk: Buffer): void {
+    const down = this.down;
+    if (!down.write(chunk)) {
+      (this.up as unknown as ClientHttp2Stream).pause();
+      if (down.listenerCount("drain") === 0) down.on("drain", onDownDrain);
+    }
+  }
+
+  onTrailers(trailers: IncomingHttpHeaders): void {
+    const code = parseGrpcStatus(trailers["grpc-status"]);
+    this.code = code as GrpcStatusCode;
+    if (code === GrpcStatus.UNAVAILABLE) this.ctx.outliers.failure(this.replica as Replica, "UNAVAILABLE");
+    this.trailers = trailers;
+  }
+
+  onResponseEnd(): void {
+    this.upEnded = true;
+    if (this.done) return; // trailers-only answers end here too
+    if (this.trailers === null) {
+      this.trailers = statusTrailers(GrpcStatus.INTERNAL, "backend ended its response without a gRPC status");
+      this.code = GrpcStatus.INTERNAL;
+    }
+    if (!this.down.writableEnded && !this.down.closed) this.down.end();
+  }
+
+  onUpstreamClose(up: ClientHttp2Stream): void {
+    if (this.done || this.upEnded) return;
+    const r = this.replica as Replica;
+    if (!this.gotResponse) {
+      // Nothing came back: the connection failed or the backend refused the stream.
+      this.ctx.outliers.failure(r, this.upError?.message ?? "connection failed");
+      if (this.retry()) return;
+      const why = this.upError?.message ?? `stream reset (code ${up.rstCode})`;
+      this.fail(new RouterError(GrpcStatus.UNAVAILABLE, `backend ${r.instanceName} at ${r.address} unavailable: ${why}`));
+      return;
+    }
+    this.fail(new RouterError(statusFromRstCode(up.rstCode), `backend ${r.address} reset the stream (HTTP/2 code ${up.rstCode})`));
+  }
+
+  /**
+   * Retries a unary call once on another ready replica of the same model when its attempt
+   * failed before any response byte. Returns false when no retry is possible.
+   */
+  private retry(): boolean {
+    if (this.method.kind !== "unary" || this.attempts >= 2 || this.target === null || this.down.closed) return false;
+    const alt = this.ctx.table.alternative(this.replica as Replica, this.target);
+    if (alt === null) return false;
+    this.ctx.metrics.retried(alt.modelId);
+    const old = this.up;
+    if (old !== null && !old.closed) old.close(h2.NGHTTP2_CANCEL);
+    this.replica = alt;
+    try {
+      this.openUpstream();
+    } catch {
+      return false;
+    }
+    (this.up as unknown as ClientHttp2Stream).end(this.unaryFrame);
+    return true;
+  }
+
+  // ---- ending ----
+
+  /** Sends the trailers once the response body has been flushed to the client. */
+  onWantTrailers(): void {
+    const t = this.trailers ?? statusTrailers(GrpcStatus.INTERNAL, "response ended without a status");
+    this.down.sendTrailers(t);
+    this.finish(this.code);
+  }
+
+  /** Ends the call with a status of the router's own, whatever state it is in. */
+  fail(err: unknown): void {
+    if (this.done) return;
+    const e = err instanceof RouterError ? err : new RouterError(GrpcStatus.INTERNAL, "router error");
+    if (!(err instanceof RouterError)) this.ctx.log.error({ err }, "unexpected error while proxying");
+    const up = this.up;
+    if (up !== null && !up.closed) up.close(h2.NGHTTP2_CANCEL);
+    if (!this.responded) {
+      sendStatus(this.down, e.code, e.message, this.replica);
+      this.finish(e.code);
+      return;
+    }
+    // Headers already went out: the status travels in the trailers.
+    this.trailers = statusTrailers(e.code, e.message);
+    this.code = e.code;
+    const down = this.down;
+    if (!down.writableEnded && !down.closed) down.end();
+    else if (down.closed) this.finish(e.code);
+    if (!down.readableEnded) down.resume();
+  }
+
+  /** The client went away (cancel, reset, lost connection): free the backend stream. */
+  onClientClose(): void {
+    if (this.done) return;
+    const up = this.up;
+    if (up !== null && !up.closed) up.close(h2.NGHTTP2_CANCEL);
+    this.finish(GrpcStatus.CANCELLED);
+  }
+
+  private finish(code: GrpcStatusCode): void {
+    if (this.done) return;
+    this.done = true;
+    const metrics = this.ctx.metrics;
+    metrics.record(metrics.forCall(this.replica, this.method), code, (performance.now() - this.started) / 1000);
+    metrics.inFlight.dec();
+  }
+}
+
+function statusTrailers(code: GrpcStatusCode, message: string): OutgoingHttpHeaders {
+  return { "grpc-status": GRPC_STATUS_STRINGS[code], "grpc-message": encodeGrpcMessage(message) };
+}
+
+/** Refuses a truncation_direction TEI would abort on (anything but RIGHT=0 / LEFT=1). */
+function checkTruncation(bytes: Buffer, start: number, end: number, field: number): void {
+  const v = scanEnumField(bytes, start, end, field);
+  if (v !== 0 && v !== 1) {
+    throw new RouterError(GrpcStatus.INVALID_ARGUMENT, `truncation_direction must be 0 (RIGHT) or 1 (LEFT), got ${v}`);
+  }
+}
+
+// ---- shared event handlers (`this` is the stream) ----
+
+function onDownData(this: Tagged<ServerHttp2Stream>, chunk: Buffer): void {
+  this[CALL].onRequestData(chunk);
+}
+function onDownEnd(this: Tagged<ServerHttp2Stream>): void {
+  this[CALL].onRequestEnd();
+}
+function onDownClose(this: Tagged<ServerHttp2Stream>): void {
+  this[CALL].onClientClose();
+}
+function onDownWantTrailers(this: Tagged<ServerHttp2Stream>): void {
+  this[CALL].onWantTrailers();
+}
+function onDownDrain(this: Tagged<ServerHttp2Stream>): void {
+  const up = this[CALL].up;
+  if (up !== null && !up.closed) up.resume();
+}
+function onUpDrain(this: Tagged<ClientHttp2Stream>): void {
+  const call = this[CALL];
+  if (call.up === this && !call.done) call.down.resume();
+}
+function onUpResponse(this: Tagged<ClientHttp2Stream>, headers: IncomingHttpHeaders & IncomingHttpStatusHeader): void {
+  const call = this[CALL];
+  if (call.up === this && !call.done) call.onResponse(headers);
+}
+function onUpData(this: Tagged<ClientHttp2Stream>, chunk: Buffer): void {
+  const call = this[CALL];
+  if (call.up === this && !call.done) call.onResponseData(chunk);
+}
+function onUpTrailers(this: Tagged<ClientHttp2Stream>, trailers: IncomingHttpHeaders): void {
+  const call = this[CALL];
+  if (call.up === this && !call.done) call.onTrailers(trailers);
+}
+function onUpEnd(this: Tagged<ClientHttp2Stream>): void {
+  const call = this[CALL];
+  if (call.up === this) call.onResponseEnd();
+}
+function onUpError(this: Tagged<ClientHttp2Stream>, err: Error): void {
+  const call = this[CALL];
+  if (call.up === this) call.upError = err;
+}
+function onUpClose(this: Tagged<ClientHttp2Stream>): void {
+  const call = this[CALL];
+  if (call.up === this) call.onUpstreamClose(this);
+}

@@ -1,0 +1,202 @@
+/**
+ * The router process: an h2c gRPC server that hands each call to proxy-call.ts, the route table
+ * and its source (control-plane watch or static file), backend connections, outlier detection
+ * and the metrics endpoint, wired together with a start/stop lifecycle.
+ */
+import {
+  createServer as createH2Server,
+  type Http2Server,
+  type Http2Session,
+  type IncomingHttpHeaders,
+  type ServerHttp2Stream,
+} from "node:http2";
+import type { Server as HttpServer } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+import { pino, type Logger } from "pino";
+import type { Registry } from "prom-client";
+import { BackendPool } from "./backend-pool.ts";
+import { splitHostPort, type RouterConfig } from "./config.ts";
+import { GrpcStatus, type GrpcStatusCode } from "./grpc-status.ts";
+import { METHODS, METHOD_COUNT, type MethodSpec } from "./method-table.ts";
+import { RouterMetrics } from "./metrics.ts";
+import { startMetricsServer } from "./metrics-server.ts";
+import { OutlierDetector } from "./outlier-detector.ts";
+import type { ProxyContext } from "./proxy-context.ts";
+import { startCall } from "./proxy-call.ts";
+import { RouteTable, type RouteInput } from "./route-table.ts";
+import { startRouteWatcher, type RouteWatcher } from "./route-watcher.ts";
+import { loadRoutesFile } from "./routes-file.ts";
+import { sendStatus } from "./status-response.ts";
+
+/** Dependencies a caller may inject (tests, embedding); all optional. */
+export interface RouterDeps {
+  /** Defaults to a pino logger at config.logLevel on stderr. */
+  log?: Logger;
+  /** Defaults to a fresh Registry with default process metrics. */
+  registry?: Registry;
+}
+
+/** A router instance. */
+export interface Router {
+  /** Binds both ports and starts following the route source; resolves with the bound ports. */
+  start(): Promise<{ port: number; metricsPort: number }>;
+  /** Stops accepting calls, lets open ones finish for the grace period, closes everything. */
+  stop(): Promise<void>;
+  /** The live route table. */
+  readonly table: RouteTable;
+  /** The metrics (registry included). */
+  readonly metrics: RouterMetrics;
+  /** Re-reads the routes file (static mode only; SIGHUP in the CLI). */
+  reloadRoutesFile(): Promise<void>;
+}
+
+const HEALTH_CHECK_PATH = "/grpc.health.v1.Health/Check";
+/** HealthCheckResponse{status: SERVING} and {status: NOT_SERVING}, framed. */
+const HEALTH_SERVING = Buffer.from([0, 0, 0, 0, 2, 0x08, 0x01]);
+const HEALTH_NOT_SERVING = Buffer.from([0, 0, 0, 0, 2, 0x08, 0x02]);
+
+/** Stands for every path the router does not know, so metrics do not grow a label per path. */
+const UNKNOWN_METHOD: MethodSpec = {
+  id: METHOD_COUNT,
+  name: "unknown",
+  upstreamPath: "",
+  kind: "unary",
+  mux: false,
+  truncationField: 0,
+  emptyRequest: false,
+  refuseEmptyStream: false,
+  unimplemented: "unknown method",
+};
+
+function isGrpcContentType(ct: string | undefined): boolean {
+  if (ct === undefined || !ct.startsWith("application/grpc")) return false;
+  const rest = ct.slice(16);
+  return rest === "" || rest.startsWith("+proto") || rest.startsWith(";");
+}
+
+function ignoreStreamError(): void {
+  // Stream errors end in 'close', where the call cleans up; without a listener they would crash.
+}
+
+/** Creates a router from a validated configuration. */
+export function createRouter(config: RouterConfig, deps: RouterDeps = {}): Router {
+  const log = deps.log ?? pino({ name: "tei-router", level: config.logLevel }, pino.destination(2));
+  const table = new RouteTable();
+  const metrics = new RouterMetrics(table, deps.registry);
+  const pool = new BackendPool(log, { connectTimeoutMs: config.connectTimeoutMs });
+  let watcher: RouteWatcher | null = null;
+  const outliers = new OutlierDetector({
+    consecutiveFailures: config.ejectAfterFailures,
+    baseEjectionMs: config.ejectionMs,
+    maxEjectionMs: config.ejectionMs * 10,
+    onEject(r, reason, ms) {
+      metrics.ejected(r);
+      log.warn({ instance: r.instanceName, replica: r.replica, node: r.node, address: r.address, reason, ejectionMs: ms }, "backend ejected");
+      if (watcher !== null && r.assignmentId !== "") void watcher.reportFailure(r.assignmentId, reason);
+    },
+  });
+  const ctx: ProxyContext = { table, pool, outliers, metrics, log, maxMessageBytes: config.maxMessageBytes };
+
+  const applyTable = (routes: readonly RouteInput[], version: bigint, source: string): void => {
+    const diff = table.replace(routes, version);
+    pool.retain(new Set(routes.map((r) => r.address)));
+    if (diff.added.length > 0 || diff.removed.length > 0) {
+      log.info({ version: String(version), replicas: table.size, added: diff.added.length, removed: diff.removed.length, source }, "route table updated");
+    }
+  };
+
+  const onStream = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void => {
+    stream.on("error", ignoreStreamError);
+    const path = headers[":path"] ?? "";
+    const method = METHODS.get(path);
+    if (headers[":method"] !== "POST") {
+      reject(stream, method, GrpcStatus.UNIMPLEMENTED, `gRPC calls use POST, not ${headers[":method"]}`, 405);
+    } else if (!isGrpcContentType(headers["content-type"])) {
+      reject(stream, method, GrpcStatus.INVALID_ARGUMENT, `content-type must be application/grpc, got "${headers["content-type"] ?? ""}"`, 415);
+    } else if (method !== undefined && method.unimplemented === undefined) {
+      startCall(ctx, stream, headers, method);
+    } else if (method !== undefined) {
+      reject(stream, method, GrpcStatus.UNIMPLEMENTED, method.unimplemented ?? "unimplemented");
+    } else if (path === HEALTH_CHECK_PATH) {
+      answerHealth(stream);
+    } else {
+      reject(stream, undefined, GrpcStatus.UNIMPLEMENTED, `unknown method ${path}`);
+    }
+  };
+
+  const reject = (stream: ServerHttp2Stream, method: MethodSpec | undefined, code: number, message: string, httpStatus = 200): void => {
+    sendStatus(stream, code as GrpcStatusCode, message, null, httpStatus);
+    metrics.record(metrics.forCall(null, method ?? UNKNOWN_METHOD), code, 0);
+  };
+
+  /** The router's own health: SERVING once it has a route table (for load balancers). */
+  const answerHealth = (stream: ServerHttp2Stream): void => {
+    stream.respond({ ":status": 200, "content-type": "application/grpc" }, { waitForTrailers: true });
+    stream.once("wantTrailers", () => stream.sendTrailers({ "grpc-status": "0" }));
+    stream.end(table.loaded ? HEALTH_SERVING : HEALTH_NOT_SERVING);
+    stream.resume();
+  };
+
+  const server: Http2Server = createH2Server({
+    settings: { maxConcurrentStreams: config.maxConcurrentStreams, initialWindowSize: 4 << 20, enablePush: false },
+    maxSessionMemory: 64,
+  });
+  const sessions = new Set<Http2Session>();
+  server.on("stream", onStream);
+  server.on("connection", (socket: Socket) => socket.setNoDelay(true));
+  server.on("session", (s: Http2Session) => {
+    sessions.add(s);
+    s.on("connect", () => s.setLocalWindowSize(32 << 20));
+    s.on("close", () => sessions.delete(s));
+  });
+  server.on("sessionError", (err: Error) => log.debug({ err: err.message }, "client connection error"));
+  let metricsServer: HttpServer | null = null;
+
+  const router: Router = {
+    table,
+    metrics,
+    async start() {
+      if (config.routesFile !== undefined) {
+        await router.reloadRoutesFile();
+      } else if (config.controlPlane !== undefined) {
+        watcher = startRouteWatcher({
+          baseUrl: config.controlPlane,
+          joinToken: config.joinToken,
+          log,
+          resyncIntervalMs: config.resyncIntervalMs,
+          currentVersion: () => table.version,
+          onTable: (t, source) => applyTable(t.routes, t.version, source),
+        });
+      }
+      const { host, port } = splitHostPort(config.listen);
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(port, host, () => {
+          server.off("error", reject);
+          resolve();
+        });
+      });
+      const m = splitHostPort(config.metricsListen);
+      metricsServer = await startMetricsServer(m.host, m.port, metrics.registry, table);
+      const bound = { port: (server.address() as AddressInfo).port, metricsPort: (metricsServer.address() as AddressInfo).port };
+      log.info({ listen: `${host}:${bound.port}`, metrics: `${m.host}:${bound.metricsPort}`, source: config.routesFile ?? config.controlPlane }, "router listening");
+      return bound;
+    },
+    async stop() {
+      watcher?.stop();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const s of sessions) s.close(); // GOAWAY: open calls finish, no new ones
+      const grace = new Promise<void>((resolve) => setTimeout(resolve, config.shutdownGraceMs).unref());
+      await Promise.race([closed, grace]);
+      for (const s of sessions) s.destroy();
+      pool.closeAll(true);
+      await new Promise<void>((resolve) => (metricsServer === null ? resolve() : metricsServer.close(() => resolve())));
+    },
+    async reloadRoutesFile() {
+      if (config.routesFile === undefined) return;
+      const t = await loadRoutesFile(config.routesFile);
+      applyTable(t.routes, t.version, "file");
+    },
+  };
+  return router;
+}

@@ -1,0 +1,152 @@
+/**
+ * A small in-process TEI stand-in for router unit tests, served by connect-node over h2c: all 17
+ * tei.v1 RPCs with deterministic answers, TEI's response metadata headers, a count of open
+ * streams (to see cancellations arrive) and a switch to answer UNAVAILABLE.
+ */
+import { createServer, type Http2Server, type ServerHttp2Session } from "node:http2";
+import type { AddressInfo } from "node:net";
+import { ConnectError, Code, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { Embed, Info, Predict, Rerank, Tokenize, ModelType } from "@tei-fleet/proto/tei/v1";
+
+export interface TestBackend {
+  readonly address: string;
+  readonly name: string;
+  /** Calls received, by method name. */
+  readonly calls: Map<string, number>;
+  /** Streams currently open in handlers. */
+  openStreams: number;
+  /** When set, every call fails with UNAVAILABLE. */
+  unavailable: boolean;
+  close(): Promise<void>;
+}
+
+function vector(text: string, dims = 8): number[] {
+  let h = 2166136261;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619);
+  const out: number[] = [];
+  for (let i = 0; i < dims; i++) {
+    h = Math.imul(h ^ (h >>> 15), 2246822507) >>> 0;
+    out.push((h % 2000) / 1000 - 1);
+  }
+  return out;
+}
+
+function meta(ctx: HandlerContext, text: string) {
+  ctx.responseHeader.set("x-compute-type", "gpu+optimized");
+  ctx.responseHeader.set("x-compute-characters", String(text.length));
+  return { computeChars: text.length, computeTokens: text.split(" ").length, totalTimeNs: 1000n, tokenizationTimeNs: 10n, queueTimeNs: 20n, inferenceTimeNs: 30n };
+}
+
+export async function startTestBackend(name: string, model = "BAAI/bge-small-en-v1.5"): Promise<TestBackend> {
+  const state = { openStreams: 0, unavailable: false };
+  const calls = new Map<string, number>();
+  const count = (m: string): void => {
+    calls.set(m, (calls.get(m) ?? 0) + 1);
+    if (state.unavailable) throw new ConnectError("Model is not healthy", Code.Unavailable);
+  };
+  const check = (text: string): void => {
+    if (text === "") throw new ConnectError("`inputs` cannot be empty", Code.InvalidArgument);
+  };
+  async function* streamOf<I, O>(m: string, reqs: AsyncIterable<I>, f: (r: I) => O): AsyncGenerator<O> {
+    count(m);
+    state.openStreams++;
+    try {
+      for await (const r of reqs) yield f(r);
+    } finally {
+      state.openStreams--;
+    }
+  }
+  const routes = (router: ConnectRouter): void => {
+    router.service(Info, {
+      info() {
+        count("Info");
+        return { version: "1.9.3", modelId: model, modelDtype: "float16", modelType: ModelType.EMBEDDING, maxConcurrentRequests: 512, maxInputLength: 512, maxBatchTokens: 16384, maxClientBatchSize: 32, tokenizationWorkers: 2, dockerLabel: name };
+      },
+    });
+    router.service(Embed, {
+      embed(r, ctx) {
+        count("Embed");
+        check(r.inputs);
+        return { embeddings: vector(r.inputs), metadata: meta(ctx, r.inputs) };
+      },
+      embedStream: (reqs) => streamOf("EmbedStream", reqs, (r) => ({ embeddings: vector(r.inputs) })),
+      embedSparse(r, ctx) {
+        count("EmbedSparse");
+        return { sparseEmbeddings: vector(r.inputs, 3).map((v, i) => ({ index: i * 7, value: Math.abs(v) })), metadata: meta(ctx, r.inputs) };
+      },
+      embedSparseStream: (reqs) => streamOf("EmbedSparseStream", reqs, (r) => ({ sparseEmbeddings: [{ index: r.inputs.length, value: 0.5 }] })),
+      embedAll(r, ctx) {
+        count("EmbedAll");
+        return { tokenEmbeddings: r.inputs.split(" ").map((t) => ({ embeddings: vector(t, 4) })), metadata: meta(ctx, r.inputs) };
+      },
+      embedAllStream: (reqs) => streamOf("EmbedAllStream", reqs, (r) => ({ tokenEmbeddings: [{ embeddings: vector(r.inputs, 4) }] })),
+    });
+    router.service(Predict, {
+      predict(r, ctx) {
+        count("Predict");
+        return { predictions: [{ score: 0.9, label: `pos:${r.inputs}` }], metadata: meta(ctx, r.inputs) };
+      },
+      predictPair(r, ctx) {
+        count("PredictPair");
+        if (r.inputs.length < 1 || r.inputs.length > 2) throw new ConnectError("`inputs` must have 1 or 2 elements", Code.InvalidArgument);
+        return { predictions: [{ score: 0.5, label: r.inputs.join("|") }], metadata: meta(ctx, r.inputs.join("")) };
+      },
+      predictStream: (reqs) => streamOf("PredictStream", reqs, (r) => ({ predictions: [{ score: 0.1, label: r.inputs }] })),
+      predictPairStream: (reqs) => streamOf("PredictPairStream", reqs, (r) => ({ predictions: [{ score: 0.2, label: r.inputs.join("|") }] })),
+    });
+    router.service(Rerank, {
+      rerank(r, ctx) {
+        count("Rerank");
+        return { ranks: r.texts.map((t, i) => ({ index: i, score: 1 / (1 + i), text: r.returnText ? t : undefined })), metadata: meta(ctx, r.query) };
+      },
+      async rerankStream(reqs) {
+        count("RerankStream");
+        const ranks = [];
+        let i = 0;
+        for await (const r of reqs) ranks.push({ index: i++, score: r.text.length, text: r.returnText ? r.text : undefined });
+        if (ranks.length === 0) throw new Error("test backend: empty RerankStream reached the backend");
+        return { ranks };
+      },
+    });
+    router.service(Tokenize, {
+      tokenize(r) {
+        count("Tokenize");
+        return { tokens: r.inputs.split(" ").map((t, i) => ({ id: i + 100, text: t, special: false, start: i, stop: i + t.length })) };
+      },
+      tokenizeStream: (reqs) => streamOf("TokenizeStream", reqs, (r) => ({ tokens: [{ id: r.inputs.length, text: r.inputs, special: r.addSpecialTokens }] })),
+      decode(r) {
+        count("Decode");
+        return { text: r.ids.join(",") };
+      },
+      decodeStream: (reqs) => streamOf("DecodeStream", reqs, (r) => ({ text: r.ids.join("+") })),
+    });
+  };
+  const server: Http2Server = createServer(connectNodeAdapter({ routes }));
+  const sessions = new Set<ServerHttp2Session>();
+  server.on("session", (s) => {
+    sessions.add(s);
+    s.on("close", () => sessions.delete(s));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as AddressInfo).port;
+  const backend: TestBackend = {
+    address: `127.0.0.1:${port}`,
+    name,
+    calls,
+    get openStreams() {
+      return state.openStreams;
+    },
+    get unavailable() {
+      return state.unavailable;
+    },
+    set unavailable(v: boolean) {
+      state.unavailable = v;
+    },
+    async close() {
+      for (const s of sessions) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+  return backend;
+}
