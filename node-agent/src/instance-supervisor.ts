@@ -1,0 +1,537 @@
+import { create } from "@bufbuild/protobuf";
+import { ReplicaStatusSchema, type Assignment, type ReplicaStatus } from "@tei-fleet/proto/fleet/v1";
+import type { InfoResponse } from "@tei-fleet/proto/tei/v1";
+import type { Logger } from "pino";
+import { Wakeup } from "./async-utils.ts";
+import { probeOnce, waitUntilServing } from "./health-probe.ts";
+import type { InstanceLog } from "./instance-log.ts";
+import { LaunchPlanError, planLaunch, type LaunchContext, type LaunchPlan } from "./launch-plan.ts";
+import type { LogLine } from "./log-ring.ts";
+import type { AgentMetrics } from "./metrics.ts";
+import { portProblem } from "./port-check.ts";
+import { ProcessStartError, type ProcessDriver, type ProcessExit, type ProcessHandle } from "./process-driver.ts";
+import type { ProcessRecord, ProcessStateStore } from "./process-state-file.ts";
+import { RestartBackoff, type RestartPolicy } from "./restart-backoff.ts";
+import { createTeiClient, type TeiClient, type TeiModelKind } from "./tei-client.ts";
+
+/**
+ * One serialised worker per assignment (the kubelet's pod worker): a loop that looks at the desired
+ * assignment and the observed process, takes one step toward convergence, and waits for the next
+ * event (process exit, CPU fallback in the log, new assignment, probe due). Every step re-reads
+ * the state, so a missed event only delays convergence, never breaks it.
+ */
+
+/** Timing knobs of a supervisor; every field has a default. */
+export interface SupervisorTiming {
+  /** Time between liveness probes of a running instance. Default 5000 ms. */
+  probeIntervalMs?: number;
+  /** Deadline of one liveness probe. Default 5000 ms. */
+  probeTimeoutMs?: number;
+  /** Consecutive probe failures that make the instance `unhealthy` (then restarted). Default 3. */
+  probeFailureThreshold?: number;
+  /** Time between readiness checks while starting. Default 250 ms. */
+  readinessPollMs?: number;
+  /** Start-up timeout when the assignment gives none (startup_timeout_secs = 0). Default 600 s. */
+  defaultStartupTimeoutMs?: number;
+  /** SIGTERM → SIGKILL grace when stopping TEI. Default 10000 ms. */
+  stopGraceMs?: number;
+  /** How long an `unhealthy` instance stays up (reported) before it is restarted. Default 2000 ms. */
+  unhealthyDrainMs?: number;
+  /** Re-check period of an assignment that cannot run here (bad args, unknown GPU). Default 30 s. */
+  invalidRecheckMs?: number;
+}
+
+/** What a supervisor needs from the agent. */
+export interface SupervisorDeps {
+  driver: ProcessDriver;
+  processStore: ProcessStateStore;
+  logger: Logger;
+  /** The node facts; `gpus` is read at each start, so a refreshed inventory is honoured. */
+  launchContext: () => LaunchContext;
+  /** The instance's log (already tailing its file). */
+  log: InstanceLog;
+  /** The file TEI's stdout and stderr go to (the one `log` tails). */
+  logFile: string;
+  timing?: SupervisorTiming;
+  restartPolicy?: RestartPolicy;
+  metrics?: AgentMetrics;
+  /** Called whenever the reported status changes (the agent heartbeats promptly). */
+  onStatusChange?: (status: ReplicaStatus) => void;
+  /** Makes the gRPC client for a TEI process (tests may wrap it). */
+  createClient?: (host: string, port: number) => TeiClient;
+}
+
+/** A running supervisor. */
+export interface InstanceSupervisor {
+  readonly assignmentId: string;
+  /** The current desired assignment. */
+  assignment(): Assignment;
+  /** Replaces the desired assignment (same assignment id). */
+  update(assignment: Assignment): void;
+  /** The observed status, as heartbeats report it. */
+  status(): ReplicaStatus;
+  /** The instance's log. */
+  readonly log: InstanceLog;
+  /** Reports `stopping` (routers drop the replica) without stopping anything yet. */
+  markStopping(reason: string): void;
+  /** Stops the loop and the process (SIGTERM, grace, SIGKILL). */
+  stop(): Promise<void>;
+  /** Stops the loop but leaves the process running, for the next agent to re-attach to. */
+  detach(): Promise<void>;
+  /** Resolves once the first status is known (for a re-attached process: after one readiness check). */
+  readonly settled: Promise<void>;
+}
+
+/** Number of log lines carried in a failure status. */
+const STATUS_LOG_LINES = 20;
+
+/** One incarnation of the TEI process. */
+interface Incarnation {
+  handle: ProcessHandle;
+  fingerprint: string;
+  port: number;
+  prometheusPort: number;
+  gpuUuids: string[];
+  client: TeiClient;
+  /** Log position where this incarnation's output starts. */
+  logStart: number;
+  exited?: ProcessExit;
+  cpuFallback?: string;
+  kind?: TeiModelKind;
+  runningSinceMs?: number;
+  nextProbeAtMs: number;
+  /** Re-attached after an agent restart: readiness gets a short grace instead of failing at once. */
+  adopted: boolean;
+}
+
+/**
+ * Starts supervising `assignment`. With `recovered`, first re-attaches to the process an earlier
+ * agent started (if it still runs) instead of starting a new one.
+ */
+export async function createInstanceSupervisor(
+  initial: Assignment,
+  deps: SupervisorDeps,
+  recovered?: ProcessRecord,
+): Promise<InstanceSupervisor> {
+  const t = deps.timing ?? {};
+  const probeIntervalMs = t.probeIntervalMs ?? 5_000;
+  const probeTimeoutMs = t.probeTimeoutMs ?? 5_000;
+  const probeFailureThreshold = t.probeFailureThreshold ?? 3;
+  const readinessPollMs = t.readinessPollMs ?? 250;
+  const defaultStartupTimeoutMs = t.defaultStartupTimeoutMs ?? 600_000;
+  const stopGraceMs = t.stopGraceMs ?? 10_000;
+  const unhealthyDrainMs = t.unhealthyDrainMs ?? 2_000;
+  const invalidRecheckMs = t.invalidRecheckMs ?? 30_000;
+  const makeClient = deps.createClient ?? createTeiClient;
+  const backoff = new RestartBackoff(deps.restartPolicy);
+  const wake = new Wakeup();
+  const log = deps.log;
+  const logger = deps.logger.child({ assignmentId: initial.assignmentId, instance: initial.instanceName });
+
+  let desired = initial;
+  let proc: Incarnation | undefined;
+  let phase = "starting";
+  let reason = "";
+  let restarts = recovered?.restarts ?? 0;
+  let restartPending = false;
+  let retryAtMs = 0;
+  let healthFailures = 0;
+  let lastHealthCheckMs: number | undefined;
+  let lastExit: ProcessExit | undefined;
+  let failureLines: string[] = [];
+  let info: InfoResponse | undefined;
+  let kind: TeiModelKind | undefined;
+  let dimension: number | undefined;
+  let closing: "stop" | "detach" | undefined;
+  let readinessAbort = new AbortController();
+  let settle: () => void = () => {};
+  const settled = new Promise<void>((resolve) => {
+    settle = resolve;
+  });
+
+  /** Wakes the loop and cancels a readiness wait in progress. */
+  const kick = () => {
+    readinessAbort.abort();
+    wake.notify();
+  };
+
+  function setStatus(next: string, why: string) {
+    if (next === phase && why === reason) return;
+    const level = next === "failed" || next === "crash_loop" || next === "unhealthy" ? "warn" : "info";
+    logger[level]({ status: next, reason: why || undefined }, `replica ${next}`);
+    phase = next;
+    reason = why;
+    if (next === "running" || next === "stopped") failureLines = [];
+    deps.onStatusChange?.(snapshot());
+  }
+
+  function snapshot(): ReplicaStatus {
+    return create(ReplicaStatusSchema, {
+      assignmentId: desired.assignmentId,
+      status: phase,
+      reason,
+      pid: proc?.handle.pid,
+      startedAtMs: proc ? BigInt(proc.handle.startedAtMs) : undefined,
+      restarts,
+      healthCheckFailures: healthFailures,
+      lastHealthCheckMs: lastHealthCheckMs === undefined ? undefined : BigInt(lastHealthCheckMs),
+      exitCode: lastExit?.exitCode,
+      exitSignal: lastExit?.signal,
+      lastLogLines: failureLines,
+      modelType: kind ?? "",
+      dimension,
+      maxInputLength: info?.maxInputLength ?? 0,
+      modelDtype: info?.modelDtype ?? "",
+      teiVersion: info?.version ?? "",
+    });
+  }
+
+  // Silent CPU fallback (tei.md §5.1): TEI runs, slowly, on the CPU when CUDA cannot start.
+  log.onLine((line: LogLine) => {
+    const p = proc;
+    if (!p || p.cpuFallback || p.gpuUuids.length === 0 || line.offset < p.logStart) return;
+    const text = line.message ?? line.raw;
+    if (/\bon Cpu\b/.test(text) || /Using CPU instead/i.test(text)) {
+      p.cpuFallback = line.raw;
+      kick();
+    }
+  });
+
+  async function lastLines(): Promise<string[]> {
+    await log.flush();
+    return log.ring.tail(STATUS_LOG_LINES).map((l) => l.raw);
+  }
+
+  function launchPlan(): LaunchPlan {
+    return planLaunch(desired, deps.launchContext());
+  }
+
+  function watchExit(p: Incarnation) {
+    void deps.driver.wait(p.handle).then((exit) => {
+      p.exited = exit;
+      if (proc === p) kick();
+    });
+  }
+
+  /** Stops the current process and forgets it. */
+  async function stopProcess(why: string): Promise<void> {
+    const p = proc;
+    if (!p) return;
+    if (!p.exited) {
+      logger.info({ pid: p.handle.pid, why }, "stopping TEI");
+      p.exited = await deps.driver.stop(p.handle, stopGraceMs);
+    }
+    p.client.close();
+    proc = undefined;
+    await deps.processStore.remove(desired.assignmentId).catch(() => {});
+  }
+
+  /** A failure of the instance: record it, stop what is left, schedule the restart. */
+  async function fail(why: string): Promise<void> {
+    // Exit code and signal are reported only when TEI ended on its own, not when the agent stopped it.
+    lastExit = proc?.exited;
+    await stopProcess(why);
+    failureLines = await lastLines();
+    const decision = backoff.recordFailure(Date.now());
+    retryAtMs = Date.now() + decision.delayMs;
+    restartPending = true;
+    healthFailures = 0;
+    const retry = `restarting in ${(decision.delayMs / 1000).toFixed(1)}s`;
+    if (decision.crashLoop) {
+      setStatus("crash_loop", `${why} (${decision.consecutiveFailures} failures in a row; ${retry})`);
+    } else {
+      setStatus("failed", `${why}; ${retry}`);
+    }
+  }
+
+  async function start(): Promise<void> {
+    let plan: LaunchPlan;
+    try {
+      plan = launchPlan();
+    } catch (error) {
+      if (!(error instanceof LaunchPlanError)) throw error;
+      // Cannot run as given: say why and wait for a new assignment (or a re-check), no restart loop.
+      retryAtMs = Date.now() + invalidRecheckMs;
+      setStatus("failed", error.message);
+      return;
+    }
+    const host = deps.launchContext().advertiseAddress;
+    for (const port of [desired.port, desired.prometheusPort]) {
+      const problem = await portProblem(host, port);
+      if (problem) return fail(`cannot start TEI: ${problem}`);
+    }
+    const logStart = await log.endPosition();
+    let handle: ProcessHandle;
+    try {
+      handle = await deps.driver.start({ command: plan.command, args: plan.args, env: plan.env, logFile: deps.logFile });
+    } catch (error) {
+      if (error instanceof ProcessStartError) return fail(error.message);
+      throw error;
+    }
+    if (restartPending) restarts += 1;
+    restartPending = false;
+    lastExit = undefined;
+    healthFailures = 0;
+    proc = {
+      handle,
+      fingerprint: plan.fingerprint,
+      port: desired.port,
+      prometheusPort: desired.prometheusPort,
+      gpuUuids: plan.gpuUuids,
+      client: makeClient(host, desired.port),
+      logStart,
+      nextProbeAtMs: 0,
+      adopted: false,
+    };
+    watchExit(proc);
+    logger.info({ pid: handle.pid, args: plan.args, gpus: plan.gpuUuids }, "started TEI");
+    await deps.processStore.write(record(proc));
+    setStatus("starting", "waiting for TEI to report its model service SERVING");
+  }
+
+  function record(p: Incarnation): ProcessRecord {
+    return {
+      version: 1,
+      assignmentId: desired.assignmentId,
+      instanceName: desired.instanceName,
+      pid: p.handle.pid,
+      pgid: p.handle.pgid,
+      startTime: p.handle.startTime,
+      startedAtMs: p.handle.startedAtMs,
+      port: p.port,
+      prometheusPort: p.prometheusPort,
+      fingerprint: p.fingerprint,
+      restarts,
+    };
+  }
+
+  async function awaitReady(p: Incarnation): Promise<void> {
+    readinessAbort = new AbortController();
+    const timeoutMs = desired.startupTimeoutSecs > 0 ? desired.startupTimeoutSecs * 1000 : defaultStartupTimeoutMs;
+    let deadlineMs = p.handle.startedAtMs + timeoutMs;
+    // A re-attached process gets a short grace, even if it was started long ago.
+    if (p.adopted) deadlineMs = Math.max(deadlineMs, Date.now() + Math.max(5_000, 4 * readinessPollMs));
+    const result = await waitUntilServing(p.client, {
+      deadlineMs,
+      pollIntervalMs: readinessPollMs,
+      callTimeoutMs: Math.min(probeTimeoutMs, 2_000),
+      signal: readinessAbort.signal,
+    });
+    if (proc !== p || p.exited || p.cpuFallback || closing) return;
+    if (result.ready) {
+      info = result.info;
+      kind = result.kind;
+      p.kind = result.kind;
+      p.runningSinceMs = Date.now();
+      // Probe at once: proves real inference works and learns the embedding dimension.
+      p.nextProbeAtMs = Date.now();
+      healthFailures = 0;
+      lastHealthCheckMs = Date.now();
+      setStatus("running", "");
+      return;
+    }
+    if (readinessAbort.signal.aborted) return; // an event arrived; the loop re-evaluates
+    await fail(`TEI did not become ready within ${Math.round(timeoutMs / 1000)}s: ${result.reason}`);
+  }
+
+  async function probe(p: Incarnation): Promise<void> {
+    const result = await probeOnce(p.client, p.kind ?? "embedding", probeTimeoutMs);
+    if (proc !== p || p.exited) return;
+    const now = Date.now();
+    lastHealthCheckMs = now;
+    p.nextProbeAtMs = now + probeIntervalMs;
+    deps.metrics?.observeProbe({ assignmentId: desired.assignmentId, instance: desired.instanceName }, result.ok, result.latencyMs / 1000);
+    if (result.ok) {
+      if (result.dimension !== undefined) dimension = result.dimension;
+      if (healthFailures > 0) logger.info({ after: healthFailures }, "liveness probe recovered");
+      healthFailures = 0;
+      backoff.recordHealthy(p.runningSinceMs ?? now, now);
+      return;
+    }
+    healthFailures += 1;
+    logger.warn({ failures: healthFailures, error: result.error }, "liveness probe failed");
+    if (healthFailures < probeFailureThreshold) {
+      deps.onStatusChange?.(snapshot());
+      return;
+    }
+    const why = `liveness probe failed ${healthFailures} times in a row (last: ${result.error})`;
+    // Report unhealthy first, so routers stop sending to it, then restart it.
+    setStatus("unhealthy", why);
+    await wake.wait(unhealthyDrainMs);
+    if (proc === p && !closing) await fail(why);
+  }
+
+  /** One step toward the desired state. */
+  async function step(): Promise<void> {
+    const p = proc;
+    if (desired.desiredState === "stopped") {
+      if (p) {
+        setStatus("stopping", "desired state is stopped");
+        await stopProcess("desired state is stopped");
+      }
+      setStatus("stopped", "desired state is stopped");
+      settle();
+      await wake.wait();
+      return;
+    }
+    if (p?.exited) {
+      await fail(`TEI ${describeExit(p.exited)}`);
+      settle();
+      return;
+    }
+    if (p?.cpuFallback) {
+      await fail(`TEI fell back to the CPU although GPU ${p.gpuUuids.join(",")} was assigned: ${logMessage(p.cpuFallback)}`);
+      return;
+    }
+    if (p) {
+      let fingerprint: string | undefined;
+      try {
+        fingerprint = launchPlan().fingerprint;
+      } catch {
+        fingerprint = undefined;
+      }
+      if (fingerprint !== p.fingerprint) {
+        // The assignment changed what TEI must run (or became invalid): replace the process.
+        setStatus("stopping", "assignment changed");
+        await stopProcess("assignment changed");
+        backoff.reset();
+        retryAtMs = 0;
+        return;
+      }
+    }
+    if (!p) {
+      const wait = retryAtMs - Date.now();
+      if (wait > 0) {
+        settle();
+        await wake.wait(wait);
+        return;
+      }
+      await start();
+      if (!proc) settle();
+      return;
+    }
+    if (phase !== "running" && phase !== "unhealthy") {
+      await awaitReady(p);
+      settle();
+      return;
+    }
+    const wait = p.nextProbeAtMs - Date.now();
+    if (wait > 0) {
+      await wake.wait(wait);
+      return;
+    }
+    await probe(p);
+  }
+
+  /** Identifies what the assignment asks for; a change clears the failure history. */
+  function specKey(a: Assignment): string {
+    return JSON.stringify([
+      a.revision.toString(), a.modelId, a.port, a.prometheusPort, a.gpuIds, a.gpuUuids, a.maxBatchTokens ?? null,
+      a.maxConcurrentRequests ?? null, a.pooling ?? null, a.extraArgs, a.desiredState,
+    ]);
+  }
+
+  async function adopt(rec: ProcessRecord): Promise<void> {
+    const handle: ProcessHandle = { pid: rec.pid, pgid: rec.pgid, startTime: rec.startTime, startedAtMs: rec.startedAtMs };
+    if (!(await deps.driver.recover(handle))) {
+      logger.info({ pid: rec.pid }, "recorded TEI process is gone; starting a new one");
+      await deps.processStore.remove(rec.assignmentId).catch(() => {});
+      return;
+    }
+    const ctx = deps.launchContext();
+    let gpuUuids: string[] = [];
+    try {
+      gpuUuids = launchPlan().gpuUuids;
+    } catch {
+      /* the loop will find the assignment invalid and replace the process */
+    }
+    proc = {
+      handle,
+      fingerprint: rec.fingerprint,
+      port: rec.port,
+      prometheusPort: rec.prometheusPort,
+      gpuUuids,
+      client: makeClient(ctx.advertiseAddress, rec.port),
+      logStart: log.position,
+      nextProbeAtMs: 0,
+      adopted: true,
+    };
+    watchExit(proc);
+    logger.info({ pid: rec.pid }, "re-attached to running TEI process");
+    setStatus("starting", "re-attached after an agent restart; checking readiness");
+  }
+
+  const loop = (async () => {
+    if (recovered) await adopt(recovered);
+    while (!closing) {
+      try {
+        await step();
+      } catch (error) {
+        // A bug or an I/O error must not kill the worker: report it and try again shortly.
+        logger.error({ err: error }, "supervisor step failed");
+        setStatus("failed", `agent error: ${(error as Error).message}`);
+        await wake.wait(1_000);
+      }
+    }
+    settle();
+  })();
+
+  let shutdownDone: Promise<void> | undefined;
+  function shutdown(mode: "stop" | "detach"): Promise<void> {
+    // The first request decides; later calls wait for the same shutdown.
+    shutdownDone ??= (async () => {
+      closing = mode;
+      kick();
+      await loop;
+      if (mode === "stop") {
+        if (proc) setStatus("stopping", "assignment removed or agent stopping");
+        await stopProcess("assignment removed or agent stopping");
+        setStatus("stopped", "stopped");
+      } else if (proc) {
+        deps.driver.release(proc.handle);
+        await deps.processStore.write(record(proc)).catch(() => {});
+        proc.client.close();
+      }
+      log.close();
+    })();
+    return shutdownDone;
+  }
+
+  return {
+    assignmentId: initial.assignmentId,
+    assignment: () => desired,
+    update(next) {
+      if (specKey(next) !== specKey(desired)) {
+        // A new spec deserves a fresh start: no backoff inherited from the old one.
+        backoff.reset();
+        retryAtMs = 0;
+      }
+      desired = next;
+      kick();
+    },
+    status: snapshot,
+    log,
+    markStopping(why) {
+      setStatus("stopping", why);
+    },
+    stop: () => shutdown("stop"),
+    detach: () => shutdown("detach"),
+    settled,
+  };
+}
+
+/** "exited with code 1", "was killed by SIGKILL", or "exited (status unknown ...)". */
+export function describeExit(exit: ProcessExit): string {
+  if (exit.signal) return `was killed by ${exit.signal}`;
+  if (exit.exitCode !== undefined) return `exited with code ${exit.exitCode}`;
+  return "exited (status unknown: the process was re-attached after an agent restart)";
+}
+
+function logMessage(raw: string): string {
+  try {
+    const o = JSON.parse(raw) as { message?: string; fields?: { message?: string } };
+    return o.message ?? o.fields?.message ?? raw;
+  } catch {
+    return raw;
+  }
+}

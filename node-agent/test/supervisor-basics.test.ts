@@ -1,0 +1,70 @@
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import type { AssignmentReconciler } from "../src/assignment-reconciler.ts";
+import { declaredGpus } from "../src/gpu-inventory.ts";
+import { makeAssignment, removeDir, statusOf, tempDir, testReconciler, waitFor } from "./helpers.ts";
+
+let reconciler: AssignmentReconciler | undefined;
+let dir: string | undefined;
+afterEach(async () => {
+  await reconciler?.shutdown("stop");
+  reconciler = undefined;
+  if (dir) await removeDir(dir);
+});
+
+describe("instance supervisor with the fake TEI", () => {
+  it("starts TEI with each flag once, the GPU UUIDs in CUDA_VISIBLE_DEVICES and a clean environment", async () => {
+    dir = await tempDir();
+    const gpus = declaredGpus("node-a", 2, 81920);
+    const record = join(dir, "record-{port}.json");
+    reconciler = testReconciler({
+      stateDir: dir,
+      gpus,
+      env: {
+        PATH: process.env.PATH,
+        HOME: "/home/tei",
+        HF_TOKEN: "hf_secret",
+        PORT: "1234",
+        HOSTNAME: "container-id",
+        API_KEY: "leak",
+        TEI_FLEET_JOIN_TOKEN: "join",
+        FAKE_TEI_RECORD_FILE: record,
+      },
+    });
+    const a = await makeAssignment({
+      gpuIds: [1],
+      gpuUuids: [gpus[1]!.uuid],
+      maxBatchTokens: 8192,
+      pooling: "mean",
+      extraArgs: ["--dtype", "float16", "--tokenization-workers=2"],
+    });
+    await reconciler.apply([a]);
+    await waitFor(() => statusOf(reconciler!, a.assignmentId)?.status === "running", 15_000, "running");
+    const rec = JSON.parse(await readFile(record.replace("{port}", String(a.port)), "utf8")) as {
+      argv: string[];
+      env: Record<string, string>;
+      pid: number;
+    };
+    expect(rec.argv).toEqual([
+      "--model-id", "BAAI/bge-small-en-v1.5",
+      "--port", String(a.port),
+      "--prometheus-port", String(a.prometheusPort),
+      "--hostname", "127.0.0.1",
+      "--max-batch-tokens", "8192",
+      "--pooling", "mean",
+      "--json-output",
+      "--dtype", "float16",
+      "--tokenization-workers=2",
+    ]);
+    const flags = rec.argv.filter((t) => t.startsWith("-")).map((t) => t.split("=")[0]);
+    expect(new Set(flags).size).toBe(flags.length);
+    expect(rec.env.CUDA_VISIBLE_DEVICES).toBe(gpus[1]!.uuid);
+    expect(Object.keys(rec.env).sort()).toEqual(["CUDA_VISIBLE_DEVICES", "FAKE_TEI_RECORD_FILE", "HF_TOKEN", "HOME", "PATH"]);
+    const status = statusOf(reconciler, a.assignmentId)!;
+    expect(status.pid).toBe(rec.pid);
+    expect(status.modelType).toBe("embedding");
+    expect(status.teiVersion).not.toBe("");
+    await waitFor(() => statusOf(reconciler!, a.assignmentId)?.dimension === 384, 5_000, "dimension from the first probe");
+  });
+});
