@@ -15,13 +15,17 @@
  * | nodes                            | ZSET   | node names, scored by last heartbeat time (ms)               |
  * | node:{name}                      | STRING | `Node` JSON (inventory, labels, epoch, cordon/drain, state)  |
  * | node-claims:{node}               | HASH   | `gpu:{index}` → MiB claimed, `port:{n}` → assignment id,     |
- * |                                  |        | `count` → processes claimed; changed only by Lua scripts      |
+ * |                                  |        | `count` → processes claimed, `a:{assignment}` → the claim     |
+ * |                                  |        | record "mb|gpu,gpu|port|prom"; changed only by Lua scripts    |
  * | assignments:{node}               | HASH   | assignment id → `Assignment` JSON the node must run          |
  * | assignments-version:{node}       | STRING | counter, bumped with every change of assignments:{node}      |
  * | routes                           | HASH   | assignment id → `Route` JSON (running and healthy only)      |
  * | routes-version                   | STRING | counter, bumped with every change of routes                  |
  * | changes                          | PUBSUB | channel nudging every control-plane replica: "routes",        |
- * |                                  |        | "assignments:{node}", "event"                                 |
+ * |                                  |        | "assignments:{node}", "event", "node:{name}" (node record)    |
+ * | pending                          | SET    | instances with a replica that fits nowhere yet               |
+ * | retiring:{name}                  | HASH   | assignment id → ms its route was removed before it stops      |
+ * | drain:{node}                     | HASH   | `max_parallel`, `deadline_ms`, `started_ms`, `move:{id}` → 1  |
  * | events                           | STREAM | `Event` fields, MAXLEN ~ 10000                                |
  * | lease:{name}                     | STRING | holder id, with PX; lease-token:{name} is its fencing counter |
  * | lease-token:{name}               | STRING | counter incremented on every acquisition                      |
@@ -46,6 +50,12 @@ export interface KeySchema {
   lease(name: string): string;
   leaseToken(name: string): string;
   adminTokenHash(): string;
+  /** Instances with at least one replica that could not be placed; re-enqueued when capacity appears. */
+  pending(): string;
+  /** Replicas of an instance whose route is gone and which stop after the router grace period. */
+  retiring(instance: string): string;
+  /** Progress of a node drain: its parameters and the replicas allowed to move now. */
+  drain(node: string): string;
   /** The `prefix` option for BullMQ queues and workers. */
   bullPrefix(): string;
 }
@@ -71,6 +81,9 @@ export function createKeySchema(prefix = "tf"): KeySchema {
     lease: (name) => k("lease", name),
     leaseToken: (name) => k("lease-token", name),
     adminTokenHash: () => k("admin-token-hash"),
+    pending: () => k("pending"),
+    retiring: (instance) => k("retiring", instance),
+    drain: (node) => k("drain", node),
     bullPrefix: () => k("bull"),
   };
 }

@@ -1,0 +1,173 @@
+import { create, fromJsonString, toJsonString } from "@bufbuild/protobuf";
+import {
+  AssignmentSchema, HeartbeatResponseSchema, ReplicaSchema, RouteSchema,
+  type Assignment, type HeartbeatRequest, type HeartbeatResponse, type ReplicaStatus,
+} from "@tei-fleet/proto/fleet/v1";
+import { appendEvent } from "../events/event-log.ts";
+import type { SchedulerContext } from "../scheduler/context.ts";
+import { runScript } from "../scheduler/lua-scripts.ts";
+import { mergeReplicaStatus, reportFingerprint, transitionEvent } from "./replica-merge.ts";
+
+/** An unchanged report is written again at least this often, repairing anything a skip missed. */
+const REWRITE_UNCHANGED_MS = 5000;
+
+/** The fields of an Assignment JSON the heartbeat needs, read without a full proto parse. */
+interface AssignmentFacts {
+  instanceName: string;
+  modelId?: string;
+  replica?: number;
+}
+
+/** Handles agents' heartbeats: liveness, observed status, and the node's desired assignments. */
+export interface HeartbeatHandler {
+  heartbeat(request: HeartbeatRequest): Promise<HeartbeatResponse>;
+  /** The node's assignments and their version; undefined when the node or epoch is not current. */
+  assignments(node: string, epoch: bigint): Promise<{ version: bigint; assignments: Assignment[] } | undefined>;
+  /** True while the node is ready with this epoch. */
+  isCurrent(node: string, epoch: bigint): Promise<boolean>;
+}
+
+/**
+ * Creates the heartbeat handler. Every heartbeat is level-triggered: it carries the agent's whole
+ * observed state and gets back the node's whole desired state when the version moved, so a lost
+ * heartbeat costs nothing but a little latency. `enqueue` nudges the placement worker when a
+ * replacement becomes ready (its predecessor can now retire).
+ */
+export function createHeartbeatHandler(
+  ctx: SchedulerContext,
+  enqueue: (instances: Iterable<string>) => Promise<void>,
+): HeartbeatHandler {
+  const { redis, keys } = ctx;
+  /** Last report written per assignment, to skip identical reports (per process; safe to lose). */
+  const written = new Map<string, { fingerprint: string; at: number }>();
+  let beats = 0;
+
+  /** Forgets reports of assignments that stopped reporting (removed, moved), now and then. */
+  function sweep(now: number) {
+    if (++beats % 1000 !== 0) return;
+    for (const [id, w] of written) if (now - w.at > 10 * REWRITE_UNCHANGED_MS) written.delete(id);
+  }
+
+  async function nodeIsCurrent(name: string, epoch: bigint): Promise<boolean> {
+    const json = await redis.get(keys.node(name));
+    if (!json) return false;
+    const node = JSON.parse(json) as { state?: string; epoch?: string };
+    return node.state === "ready" && node.epoch === String(epoch);
+  }
+
+  async function readAssignments(name: string) {
+    const [[, hash], [, version]] = (await redis.pipeline()
+      .hgetall(keys.assignments(name)).get(keys.assignmentsVersion(name)).exec()) as
+      [[unknown, Record<string, string>], [unknown, string | null]];
+    return { hash: hash ?? {}, version: BigInt(version ?? 0) };
+  }
+
+  async function mergeReports(nodeName: string, reports: ReplicaStatus[], assignmentHash: Record<string, string>) {
+    const byInstance = new Map<string, Array<{ report: ReplicaStatus; facts: AssignmentFacts }>>();
+    for (const report of reports) {
+      const json = assignmentHash[report.assignmentId];
+      if (!json) continue; // not (or no longer) assigned here: the agent is about to stop it
+      const facts = JSON.parse(json) as AssignmentFacts;
+      const list = byInstance.get(facts.instanceName) ?? [];
+      list.push({ report, facts });
+      byInstance.set(facts.instanceName, list);
+    }
+    if (byInstance.size === 0) return;
+    const instances = [...byInstance.keys()];
+    const pipe = redis.pipeline();
+    for (const name of instances) {
+      pipe.hgetall(keys.replicas(name));
+      pipe.hmget(keys.routes(), ...byInstance.get(name)!.map((x) => x.report.assignmentId));
+    }
+    const results = (await pipe.exec()) ?? [];
+    const nudge = new Set<string>();
+    const now = ctx.now();
+    for (let i = 0; i < instances.length; i++) {
+      const name = instances[i]!;
+      const hash = (results[i * 2]?.[1] ?? {}) as Record<string, string>;
+      const routes = (results[i * 2 + 1]?.[1] ?? []) as Array<string | null>;
+      const entries = byInstance.get(name)!;
+      for (let j = 0; j < entries.length; j++) {
+        const { report, facts } = entries[j]!;
+        const id = report.assignmentId;
+        const json = hash[id];
+        if (!json) continue;
+        const record = fromJsonString(ReplicaSchema, json, { ignoreUnknownFields: true });
+        if (record.node !== nodeName) continue;
+        const merged = mergeReplicaStatus(record, report);
+        const route = merged.status === "running"
+          ? toJsonString(RouteSchema, create(RouteSchema, {
+            assignmentId: id, instanceName: name, replica: facts.replica ?? 0, modelId: facts.modelId ?? "",
+            node: nodeName, address: merged.address,
+          }))
+          : undefined;
+        const routeOp = route !== undefined ? (routes[j] === route ? "" : "set") : (routes[j] ? "del" : "");
+        const mergedJson = toJsonString(ReplicaSchema, merged);
+        if (mergedJson === json && routeOp === "") { written.set(id, { fingerprint: reportFingerprint(report), at: now }); continue; }
+        const ok = await runScript(redis, "merge-replica", [keys.replicas(name), keys.routes(), keys.routesVersion()],
+          [id, json, mergedJson, routeOp, route ?? "", keys.changesChannel()]);
+        if (ok !== 1) continue; // the scheduler changed the record meanwhile; the next heartbeat retries
+        written.set(id, { fingerprint: reportFingerprint(report), at: now });
+        const kind = transitionEvent(record, merged);
+        if (kind) {
+          const why = merged.reason ? `: ${merged.reason}` : "";
+          await appendEvent(redis, keys, {
+            kind, instance: name, node: nodeName,
+            message: `replica ${merged.index} (${id}) ${merged.status}${why}`,
+          });
+        }
+        // A replacement became ready: whatever it replaces may retire now.
+        if (merged.status === "running" && record.status !== "running") {
+          const others = Object.keys(hash).filter((other) => other !== id);
+          if (others.length > 0) nudge.add(name);
+        }
+      }
+    }
+    if (nudge.size > 0) await enqueue(nudge);
+  }
+
+  return {
+    async heartbeat(request) {
+      const name = request.nodeName;
+      if (!(await nodeIsCurrent(name, request.epoch))) {
+        return create(HeartbeatResponseSchema, { reregister: true });
+      }
+      // XX: a heartbeat never re-creates a node that is gone from the fleet.
+      await redis.zadd(keys.nodes(), "XX", ctx.now(), name);
+      const now = ctx.now();
+      sweep(now);
+      const changed = request.replicas.filter((r) => {
+        const last = written.get(r.assignmentId);
+        return !last || last.fingerprint !== reportFingerprint(r) || now - last.at > REWRITE_UNCHANGED_MS;
+      });
+      let version: bigint;
+      let hash: Record<string, string> | undefined;
+      if (changed.length > 0) {
+        ({ hash, version } = await readAssignments(name));
+        await mergeReports(name, changed, hash);
+      } else {
+        version = BigInt((await redis.get(keys.assignmentsVersion(name))) ?? 0);
+      }
+      if (version === request.knownAssignmentsVersion) {
+        return create(HeartbeatResponseSchema, { assignmentsVersion: version });
+      }
+      if (!hash) ({ hash, version } = await readAssignments(name));
+      return create(HeartbeatResponseSchema, {
+        assignmentsChanged: true,
+        assignmentsVersion: version,
+        assignments: Object.values(hash).map((json) => fromJsonString(AssignmentSchema, json, { ignoreUnknownFields: true })),
+      });
+    },
+
+    isCurrent: nodeIsCurrent,
+
+    async assignments(name, epoch) {
+      if (!(await nodeIsCurrent(name, epoch))) return undefined;
+      const { hash, version } = await readAssignments(name);
+      return {
+        version,
+        assignments: Object.values(hash).map((json) => fromJsonString(AssignmentSchema, json, { ignoreUnknownFields: true })),
+      };
+    },
+  };
+}

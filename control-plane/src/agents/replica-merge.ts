@@ -1,0 +1,60 @@
+import { create } from "@bufbuild/protobuf";
+import { ModelFactsSchema, ReplicaSchema, type Replica, type ReplicaStatus } from "@tei-fleet/proto/fleet/v1";
+import type { EventKind } from "../events/event-log.ts";
+import { RETIRE_REASON } from "../scheduler/replica-records.ts";
+
+/**
+ * Merges what an agent observes of a replica into the control plane's record. Placement fields
+ * (node, GPUs, ports, revision) are the scheduler's and never change here; status fields are the
+ * agent's. A replica the scheduler is retiring stays "stopping" whatever the agent says, so a
+ * late "running" can never put it back into the route table.
+ */
+export function mergeReplicaStatus(record: Replica, report: ReplicaStatus): Replica {
+  const retiring = record.status === "stopping" && record.reason === RETIRE_REASON;
+  return create(ReplicaSchema, {
+    ...record,
+    status: retiring ? record.status : report.status,
+    reason: retiring ? record.reason : report.reason,
+    pid: report.pid,
+    startedAtMs: report.startedAtMs,
+    restarts: report.restarts,
+    healthCheckFailures: report.healthCheckFailures,
+    lastHealthCheckMs: report.lastHealthCheckMs,
+    exitCode: report.exitCode,
+    exitSignal: report.exitSignal,
+    lastLogLines: report.lastLogLines,
+    model: report.modelType || report.dimension !== undefined || report.teiVersion
+      ? create(ModelFactsSchema, {
+        modelType: report.modelType,
+        dimension: report.dimension,
+        maxInputLength: report.maxInputLength,
+        modelDtype: report.modelDtype,
+        version: report.teiVersion,
+      })
+      : record.model,
+  });
+}
+
+/** The event a status transition deserves, if any. */
+export function transitionEvent(before: Replica, after: Replica): EventKind | undefined {
+  if (before.status === after.status) return after.restarts > before.restarts ? "instance.restarted" : undefined;
+  switch (after.status) {
+    case "starting": return before.restarts < after.restarts ? "instance.restarted" : "instance.started";
+    case "running": return "instance.ready";
+    case "unhealthy": return "instance.unhealthy";
+    case "failed": return "instance.failed";
+    case "crash_loop": return "instance.crash_loop";
+    case "stopped": return "instance.stopped";
+    default: return undefined;
+  }
+}
+
+/** A fingerprint of a report without its probe timestamp, to skip unchanged heartbeats cheaply. */
+export function reportFingerprint(report: ReplicaStatus): string {
+  return [
+    report.status, report.reason, report.pid ?? "", String(report.startedAtMs ?? ""), report.restarts,
+    report.healthCheckFailures, report.exitCode ?? "", report.exitSignal ?? "", report.lastLogLines.length,
+    report.lastLogLines.at(-1) ?? "", report.modelType, report.dimension ?? "", report.maxInputLength,
+    report.modelDtype, report.teiVersion,
+  ].join("\u0000");
+}

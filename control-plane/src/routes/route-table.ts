@@ -1,0 +1,96 @@
+import { create, fromJsonString, toJsonString } from "@bufbuild/protobuf";
+import { ReplicaSchema, RouteSchema, RouteTableSchema, type RouteTable } from "@tei-fleet/proto/fleet/v1";
+import type { ChangesBus } from "../scheduler/changes-bus.ts";
+import type { SchedulerContext } from "../scheduler/context.ts";
+import { runScript } from "../scheduler/lua-scripts.ts";
+
+/** Options of the route table service. */
+export interface RouteTableOptions {
+  /** A watcher gets the table again after this long without a change (keepalive). Default 15 000 ms. */
+  keepaliveMs?: number;
+}
+
+/**
+ * The route table routers consume: `routes` (assignment id → Route) and `routes-version`. Only
+ * replicas an agent reports running are in it; heartbeats add and remove them atomically with
+ * the replica status (merge-replica), the scheduler removes them first when it retires a replica
+ * and at once when a node is lost.
+ */
+export interface RouteTableService {
+  get(): Promise<RouteTable>;
+  /** The full table at once when `knownVersion` differs, then on every change, with keepalives. */
+  watch(knownVersion: bigint, signal: AbortSignal): AsyncGenerator<RouteTable>;
+  /** A router ejected a backend: take it out of the table until its agent reports it running again. */
+  reportBackendFailure(assignmentId: string, reason: string): Promise<void>;
+}
+
+/** Creates the service. */
+export function createRouteTable(ctx: SchedulerContext, bus: ChangesBus, options: RouteTableOptions = {}): RouteTableService {
+  const { redis, keys } = ctx;
+  const keepaliveMs = options.keepaliveMs ?? 15_000;
+
+  async function get(): Promise<RouteTable> {
+    // MULTI: the version and the entries are one consistent snapshot.
+    const result = (await redis.multi().get(keys.routesVersion()).hgetall(keys.routes()).exec()) ?? [];
+    const version = BigInt((result[0]?.[1] as string | null) ?? 0);
+    const hash = (result[1]?.[1] ?? {}) as Record<string, string>;
+    const routes = Object.values(hash).map((json) => fromJsonString(RouteSchema, json, { ignoreUnknownFields: true }))
+      .sort((a, b) => a.assignmentId.localeCompare(b.assignmentId));
+    return create(RouteTableSchema, { version, routes });
+  }
+
+  async function* watch(knownVersion: bigint, signal: AbortSignal): AsyncGenerator<RouteTable> {
+    let wake: (() => void) | undefined;
+    let nudged = false;
+    const unsubscribe = bus.subscribe((message) => {
+      if (message !== "routes") return;
+      nudged = true;
+      wake?.();
+    });
+    const onAbort = () => wake?.();
+    signal.addEventListener("abort", onAbort);
+    try {
+      let version = knownVersion;
+      let lastSent = 0;
+      while (!signal.aborted) {
+        nudged = false;
+        // Cheap check first: the full table is read only when its version moved.
+        const current = BigInt((await redis.get(keys.routesVersion())) ?? 0);
+        if (current !== version || ctx.now() - lastSent >= keepaliveMs) {
+          const table = await get();
+          version = table.version;
+          lastSent = ctx.now();
+          yield table;
+        }
+        if (nudged) continue;
+        // Pub/sub may drop a nudge; a short poll bounds the delay anyway.
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, Math.min(1000, keepaliveMs));
+          wake = () => { clearTimeout(timer); resolve(); };
+        });
+        wake = undefined;
+      }
+    } finally {
+      unsubscribe();
+      signal.removeEventListener("abort", onAbort);
+    }
+  }
+
+  async function reportBackendFailure(assignmentId: string, reason: string): Promise<void> {
+    const json = await redis.hget(keys.routes(), assignmentId);
+    if (!json) return;
+    const route = fromJsonString(RouteSchema, json, { ignoreUnknownFields: true });
+    const record = await redis.hget(keys.replicas(route.instanceName), assignmentId);
+    if (!record) return;
+    const replica = fromJsonString(ReplicaSchema, record, { ignoreUnknownFields: true });
+    if (replica.status !== "running") return;
+    const marked = create(ReplicaSchema, {
+      ...replica, status: "unhealthy", reason: `router reported failures: ${reason}`.slice(0, 500),
+    });
+    await runScript(redis, "merge-replica", [keys.replicas(route.instanceName), keys.routes(), keys.routesVersion()],
+      [assignmentId, record, toJsonString(ReplicaSchema, marked), "del", "", keys.changesChannel()]);
+    ctx.logger.warn({ assignmentId, instance: route.instanceName, reason }, "router reported a failing backend");
+  }
+
+  return { get, watch, reportBackendFailure };
+}

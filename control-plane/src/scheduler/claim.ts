@@ -1,0 +1,69 @@
+import type { InstanceSpec, Replica } from "@tei-fleet/proto/fleet/v1";
+import type { SchedulerContext } from "./context.ts";
+import { runScript } from "./lua-scripts.ts";
+import type { NodeCache } from "./node-cache.ts";
+import { applyClaims } from "./node-view.ts";
+import { place, type ReplicaRequest } from "./placement.ts";
+import {
+  assignmentJson, buildAssignment, buildPlacedReplica, newAssignmentId, replicaJson, type PlacementFacts,
+} from "./replica-records.ts";
+
+/** How often a replica is re-placed after the claim script found the view stale. */
+const MAX_CONFLICTS = 8;
+
+/** The outcome of placing one replica. */
+export type ClaimResult =
+  | { placed: true; replica: Replica; facts: PlacementFacts }
+  | { placed: false; reason: string; conflicts: boolean };
+
+/**
+ * Places one replica and claims its resources: decide on the cached view, then let the claim
+ * script check and write atomically. A conflict (another worker claimed the same GPU memory or
+ * port, the node changed) refreshes the node from the script's answer and decides again; this
+ * is Nomad's optimistic concurrency, with Redis as the plan applier.
+ */
+export async function claimReplica(
+  ctx: SchedulerContext,
+  cache: NodeCache,
+  spec: InstanceSpec,
+  request: ReplicaRequest,
+  revision: bigint,
+  inUse: (id: string) => boolean,
+  salt: number,
+): Promise<ClaimResult> {
+  const { redis, keys } = ctx;
+  for (let attempt = 0; attempt < MAX_CONFLICTS; attempt++) {
+    const decision = place(request, cache.nodes(), salt);
+    if (!decision.fits) return { placed: false, reason: decision.reason, conflicts: attempt > 0 };
+    const node = decision.node;
+    const id = newAssignmentId(spec.name, request.index, revision, inUse);
+    const facts: PlacementFacts = {
+      id, index: request.index, revision, node,
+      gpuIds: decision.gpuIds, port: decision.port, prometheusPort: decision.prometheusPort,
+    };
+    const replica = buildPlacedReplica(facts);
+    const reply = (await runScript(redis, "claim-replica",
+      [keys.node(node.name), keys.nodeClaims(node.name), keys.assignments(node.name),
+        keys.assignmentsVersion(node.name), keys.replicas(spec.name)],
+      [node.epoch, id, assignmentJson(buildAssignment(spec, facts)), replicaJson(replica),
+        String(request.memoryMb), String(facts.port), String(facts.prometheusPort),
+        keys.changesChannel(), id === `${spec.name}-${request.index}-r${revision}` ? "1" : "0", node.name, ...facts.gpuIds.map(String)],
+    )) as [number, unknown, unknown?];
+    if (reply[0] === 1) {
+      cache.noteClaim(node.name, facts.gpuIds, request.memoryMb, [facts.port, facts.prometheusPort]);
+      return { placed: true, replica, facts };
+    }
+    const reason = String(reply[1]);
+    if (reason === "replica already placed") {
+      // Another worker placed this very replica (a retried or recovered job): nothing to do.
+      return { placed: false, reason, conflicts: true };
+    }
+    ctx.logger.debug({ node: node.name, instance: spec.name, reason }, "claim conflict");
+    const flat = (reply[2] ?? []) as string[];
+    const claims: Record<string, string> = {};
+    for (let i = 0; i + 1 < flat.length; i += 2) claims[flat[i]!] = flat[i + 1]!;
+    applyClaims(node, claims);
+    if (reason.startsWith("node")) await cache.reload([node.name]);
+  }
+  return { placed: false, reason: "placement kept conflicting with other schedulers", conflicts: true };
+}

@@ -1,0 +1,121 @@
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
+import {
+  AgentService, CordonNodeResponseSchema, DrainNodeResponseSchema, GetNodeResponseSchema,
+  GetRoutesResponseSchema, LeaveResponseSchema, ListNodesResponseSchema, NodeService,
+  ReportBackendFailureResponseSchema, RouteService, UncordonNodeResponseSchema,
+  WatchAssignmentsResponseSchema, WatchRoutesResponseSchema,
+} from "@tei-fleet/proto/fleet/v1";
+import { StaleEpochError } from "../agents/assignment-feed.ts";
+import { NodeNotFoundError } from "../nodes/node-operations.ts";
+import type { Scheduler } from "./index.ts";
+
+/** Turns the scheduler's errors into Connect codes; anything unexpected is INTERNAL without its cause. */
+function toConnectError(err: unknown): ConnectError {
+  if (err instanceof ConnectError) return err;
+  if (err instanceof NodeNotFoundError) return new ConnectError(err.message, Code.NotFound);
+  if (err instanceof StaleEpochError) return new ConnectError(err.message, Code.FailedPrecondition);
+  return new ConnectError("internal error in the scheduler", Code.Internal);
+}
+
+async function guard<T>(fn: () => Promise<T>): Promise<T> {
+  try { return await fn(); } catch (err) { throw toConnectError(err); }
+}
+
+/** A DNS-label-like node name: what TEI Fleet accepts everywhere a node is named. */
+const NODE_NAME = /^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$/i;
+
+function requireNodeName(name: string): void {
+  if (!NODE_NAME.test(name)) {
+    throw new ConnectError(`node name "${name}" is invalid: 1-63 letters, digits, '.', '_' or '-'`, Code.InvalidArgument);
+  }
+}
+
+/**
+ * AgentService for node agents (the server authenticates them with the join token):
+ * Register, Heartbeat, WatchAssignments, Leave.
+ */
+export function registerAgentService(router: ConnectRouter, scheduler: Scheduler): void {
+  router.service(AgentService, {
+    async register(req) {
+      const node = req.node;
+      if (!node) throw new ConnectError("node is required", Code.InvalidArgument);
+      requireNodeName(node.name);
+      if (!node.address) throw new ConnectError("node.address is required", Code.InvalidArgument);
+      if (node.portRangeStart > node.portRangeEnd) {
+        throw new ConnectError(`node.port_range_start ${node.portRangeStart} is above port_range_end ${node.portRangeEnd}`, Code.InvalidArgument);
+      }
+      const indexes = new Set(node.gpus.map((g) => g.index));
+      if (indexes.size !== node.gpus.length) throw new ConnectError("node.gpus has duplicate indexes", Code.InvalidArgument);
+      return guard(() => scheduler.agents.register(node));
+    },
+    async heartbeat(req) {
+      requireNodeName(req.nodeName);
+      return guard(() => scheduler.agents.heartbeat(req));
+    },
+    async *watchAssignments(req, ctx) {
+      requireNodeName(req.nodeName);
+      try {
+        for await (const update of scheduler.agents.watchAssignments(req.nodeName, req.epoch, ctx.signal)) {
+          yield create(WatchAssignmentsResponseSchema, { assignmentsVersion: update.version, assignments: update.assignments });
+        }
+      } catch (err) {
+        if (ctx.signal.aborted) return;
+        throw toConnectError(err);
+      }
+    },
+    async leave(req) {
+      requireNodeName(req.nodeName);
+      const done = await guard(() => scheduler.agents.leave(req.nodeName, req.epoch));
+      if (!done) throw new ConnectError(`node ${req.nodeName} is not registered with epoch ${req.epoch}`, Code.FailedPrecondition);
+      return create(LeaveResponseSchema);
+    },
+  });
+}
+
+/** RouteService for routers (join token): GetRoutes, WatchRoutes, ReportBackendFailure. */
+export function registerRouteService(router: ConnectRouter, scheduler: Scheduler): void {
+  router.service(RouteService, {
+    async getRoutes() {
+      return create(GetRoutesResponseSchema, { table: await guard(() => scheduler.routes.get()) });
+    },
+    async *watchRoutes(req, ctx) {
+      try {
+        for await (const table of scheduler.routes.watch(req.knownVersion, ctx.signal)) {
+          yield create(WatchRoutesResponseSchema, { table });
+        }
+      } catch (err) {
+        if (ctx.signal.aborted) return;
+        throw toConnectError(err);
+      }
+    },
+    async reportBackendFailure(req) {
+      if (!req.assignmentId) throw new ConnectError("assignment_id is required", Code.InvalidArgument);
+      await guard(() => scheduler.routes.reportBackendFailure(req.assignmentId, req.reason));
+      return create(ReportBackendFailureResponseSchema);
+    },
+  });
+}
+
+/** NodeService for operators (admin token to change, read token to look): list, get, cordon, uncordon, drain. */
+export function registerNodeService(router: ConnectRouter, scheduler: Scheduler): void {
+  router.service(NodeService, {
+    async listNodes() {
+      return create(ListNodesResponseSchema, { nodes: await guard(() => scheduler.nodes.list()) });
+    },
+    async getNode(req) {
+      return create(GetNodeResponseSchema, { node: await guard(() => scheduler.nodes.get(req.name)) });
+    },
+    async cordonNode(req) {
+      return create(CordonNodeResponseSchema, { node: await guard(() => scheduler.nodes.cordon(req.name)) });
+    },
+    async uncordonNode(req) {
+      return create(UncordonNodeResponseSchema, { node: await guard(() => scheduler.nodes.uncordon(req.name)) });
+    },
+    async drainNode(req) {
+      return create(DrainNodeResponseSchema, {
+        node: await guard(() => scheduler.nodes.drain(req.name, { maxParallel: req.maxParallel, deadlineSecs: req.deadlineSecs })),
+      });
+    },
+  });
+}

@@ -1,0 +1,38 @@
+import type { Redis } from "ioredis";
+import type { Logger } from "pino";
+import type { KeySchema } from "../store/keys.ts";
+
+/**
+ * What every scheduler part needs, passed in rather than imported: the Redis client (with the
+ * scheduler's Lua scripts defined on it), the key schema, a logger and a clock.
+ */
+export interface SchedulerContext {
+  readonly redis: Redis;
+  readonly keys: KeySchema;
+  readonly logger: Logger;
+  /** Milliseconds since the epoch; replaceable in tests. */
+  now(): number;
+}
+
+/** Heartbeat and loop timings shared by the agent protocol and the reconciler. */
+export interface SchedulerTimings {
+  /** How often agents heartbeat, told to them at registration. Default 1000 ms. */
+  heartbeatIntervalMs: number;
+  /** A node silent for longer is lost. Default 6000 ms. */
+  heartbeatTtlMs: number;
+  /** How often the leader compares desired and observed state in full. Default 5000 ms. */
+  reconcileIntervalMs: number;
+  /** How often the leader looks for lost nodes and advances drains. Default 1000 ms. */
+  livenessIntervalMs: number;
+  /** How long a replaced replica stays up after its route is removed. Default 2000 ms. */
+  routeGraceMs: number;
+}
+
+/** The defaults of SchedulerTimings (documented there). */
+export const DEFAULT_TIMINGS: SchedulerTimings = {
+  heartbeatIntervalMs: 1000,
+  heartbeatTtlMs: 6000,
+  reconcileIntervalMs: 5000,
+  livenessIntervalMs: 1000,
+  routeGraceMs: 2000,
+};

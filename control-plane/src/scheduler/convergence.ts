@@ -1,0 +1,83 @@
+import type { SchedulerContext } from "./context.ts";
+
+/** Loosely typed JSON of the records the full compare reads (plain JSON.parse: it reads thousands). */
+interface InstanceJson { revision?: string; spec?: { replicas?: number; desiredState?: string } }
+interface ReplicaJson { index?: number; revision?: string; node?: string; status?: string }
+
+/** What a full compare found. */
+export interface ConvergenceReport {
+  instances: number;
+  /** Instances whose replicas differ from their spec: enqueue them. */
+  diverged: string[];
+  /** Instance names found only in assignments or replica records (deleted while something ran). */
+  orphans: string[];
+  /** Route entries whose assignment no longer exists anywhere. */
+  staleRoutes: string[];
+}
+
+const CHUNK = 500;
+
+/**
+ * The level-triggered full compare: every desired instance against its replica records and every
+ * node's assignments. It decides nothing itself; it lists what the instance reconciler should look
+ * at, so a lost job, event or nudge never leaves the fleet wrong for longer than one interval.
+ * Pending instances are left to the capacity triggers and the pending retry.
+ */
+export async function compareDesiredAndObserved(ctx: SchedulerContext): Promise<ConvergenceReport> {
+  const { redis, keys } = ctx;
+  const names = await redis.zrange(keys.instances(), 0, -1);
+  const nodeNames = await redis.zrange(keys.nodes(), 0, -1);
+
+  // Every assignment in the fleet, and which nodes are ready.
+  const assigned = new Map<string, string>(); // assignment id -> instance
+  const readyNodes = new Set<string>();
+  for (let i = 0; i < nodeNames.length; i += CHUNK) {
+    const chunk = nodeNames.slice(i, i + CHUNK);
+    const pipe = redis.pipeline();
+    for (const n of chunk) { pipe.get(keys.node(n)); pipe.hgetall(keys.assignments(n)); }
+    const results = (await pipe.exec()) ?? [];
+    chunk.forEach((n, j) => {
+      const json = results[j * 2]?.[1] as string | null;
+      if (json && (JSON.parse(json) as { state?: string }).state === "ready") readyNodes.add(n);
+      const hash = (results[j * 2 + 1]?.[1] ?? {}) as Record<string, string>;
+      for (const [id, a] of Object.entries(hash)) assigned.set(id, (JSON.parse(a) as { instanceName: string }).instanceName);
+    });
+  }
+
+  const diverged: string[] = [];
+  const known = new Set(names);
+  const recorded = new Set<string>();
+  for (let i = 0; i < names.length; i += CHUNK) {
+    const chunk = names.slice(i, i + CHUNK);
+    const pipe = redis.pipeline();
+    for (const n of chunk) { pipe.get(keys.instance(n)); pipe.hgetall(keys.replicas(n)); pipe.hlen(keys.retiring(n)); }
+    const results = (await pipe.exec()) ?? [];
+    chunk.forEach((name, j) => {
+      const json = results[j * 3]?.[1] as string | null;
+      const hash = (results[j * 3 + 1]?.[1] ?? {}) as Record<string, string>;
+      const retiring = Number(results[j * 3 + 2]?.[1] ?? 0);
+      if (!json) { diverged.push(name); return; }
+      const instance = JSON.parse(json) as InstanceJson;
+      const revision = instance.revision ?? "0";
+      const wanted = (instance.spec?.desiredState ?? "running") === "stopped" ? 0 : (instance.spec?.replicas ?? 1);
+      const replicas = Object.entries(hash).map(([id, r]) => ({ id, ...(JSON.parse(r) as ReplicaJson) }));
+      for (const r of replicas) if (r.node) recorded.add(r.id);
+      const placed = replicas.filter((r) => r.node);
+      const healthy = placed.filter((r) => (r.revision ?? "0") === revision && (r.index ?? 0) < wanted
+        && readyNodes.has(r.node!) && assigned.get(r.id) === name);
+      const indexes = new Set(healthy.map((r) => r.index ?? 0));
+      const pendingOnly = replicas.some((r) => !r.node && r.status === "pending");
+      const converged = retiring === 0 && placed.length === healthy.length
+        && (indexes.size === wanted || pendingOnly) && healthy.length === indexes.size;
+      if (!converged) diverged.push(name);
+    });
+  }
+
+  const orphans = new Set<string>();
+  for (const [id, instance] of assigned) {
+    if (!known.has(instance) || !recorded.has(id)) orphans.add(instance);
+  }
+  const routeIds = await redis.hkeys(keys.routes());
+  const staleRoutes = routeIds.filter((id) => !assigned.has(id));
+  return { instances: names.length, diverged, orphans: [...orphans], staleRoutes };
+}

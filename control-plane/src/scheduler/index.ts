@@ -1,0 +1,162 @@
+import { create } from "@bufbuild/protobuf";
+import {
+  RegisterResponseSchema, type HeartbeatRequest, type HeartbeatResponse, type InstanceSpec, type Node,
+  type PlannedReplica, type RegisterResponse,
+} from "@tei-fleet/proto/fleet/v1";
+import type { Redis } from "ioredis";
+import type { Logger } from "pino";
+import { watchAssignments } from "../agents/assignment-feed.ts";
+import { createHeartbeatHandler } from "../agents/heartbeat.ts";
+import { createNodeOperations, type NodeOperations } from "../nodes/node-operations.ts";
+import { createNodeRegistry } from "../nodes/node-registry.ts";
+import { createRouteTable, type RouteTableService } from "../routes/route-table.ts";
+import type { KeySchema } from "../store/keys.ts";
+import { createChangesBus } from "./changes-bus.ts";
+import { checkSpec, type SpecCheck } from "./check-spec.ts";
+import { DEFAULT_TIMINGS, type SchedulerContext, type SchedulerTimings } from "./context.ts";
+import { createInstanceReconciler } from "./instance-reconciler.ts";
+import { defineScripts, runScript } from "./lua-scripts.ts";
+import { createNodeCache } from "./node-cache.ts";
+import { createPlacementQueue } from "./placement-queue.ts";
+import { planPlacements } from "./plan.ts";
+import { createReconcileLoop } from "./reconcile-loop.ts";
+import { parseReplicas } from "./replica-records.ts";
+
+export { DEFAULT_TIMINGS } from "./context.ts";
+export { defaultModelMemoryMb } from "./model-memory.ts";
+export { NodeNotFoundError } from "../nodes/node-operations.ts";
+export { StaleEpochError } from "../agents/assignment-feed.ts";
+
+/** Options of createScheduler. Every timing has a default in DEFAULT_TIMINGS. */
+export interface SchedulerOptions extends Partial<SchedulerTimings> {
+  redis: Redis;
+  keys: KeySchema;
+  logger: Logger;
+  /** Process placement jobs in this process. Default true. */
+  worker?: boolean;
+  /** Compete for the reconciler lease (lost nodes, drains, full compare). Default true. */
+  reconciler?: boolean;
+  /** Placement jobs processed at once. Default 32. */
+  concurrency?: number;
+  /** Pending instances are retried at least this often. Default 30 000 ms. */
+  pendingRetryMs?: number;
+  /** Clock, replaceable in tests. Default Date.now. */
+  now?: () => number;
+}
+
+/** The agent protocol as plain functions (connect.ts wraps them as AgentService). */
+export interface AgentApi {
+  register(node: Node): Promise<RegisterResponse>;
+  heartbeat(request: HeartbeatRequest): Promise<HeartbeatResponse>;
+  watchAssignments(node: string, epoch: bigint, signal: AbortSignal): ReturnType<typeof watchAssignments>;
+  /** False when the node/epoch is not current (nothing done). */
+  leave(node: string, epoch: bigint): Promise<boolean>;
+}
+
+/** The scheduling and node side of the control plane. */
+export interface Scheduler {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Asks the placement worker to reconcile this instance (after create, update, delete, start, stop). */
+  enqueue(instanceName: string): Promise<void>;
+  enqueueMany(instanceNames: Iterable<string>): Promise<void>;
+  /** Dry run: where these specs would go. Changes nothing. */
+  plan(specs: InstanceSpec[]): Promise<PlannedReplica[]>;
+  /** Refuses only what can never be placed (see check-spec.ts). */
+  checkSpec(spec: InstanceSpec): Promise<SpecCheck>;
+  /** Stops every replica of the instance and places it again (new processes, possibly new GPUs). */
+  restart(instanceName: string): Promise<void>;
+  readonly agents: AgentApi;
+  readonly nodes: NodeOperations;
+  readonly routes: RouteTableService;
+  readonly timings: SchedulerTimings;
+}
+
+/**
+ * Creates the scheduler. Several control-plane processes may run one each against the same
+ * Redis: placement jobs spread over their workers (claims are atomic Lua), and the reconcile
+ * loop runs in whichever holds the lease.
+ */
+export function createScheduler(options: SchedulerOptions): Scheduler {
+  const timings: SchedulerTimings = {
+    heartbeatIntervalMs: options.heartbeatIntervalMs ?? DEFAULT_TIMINGS.heartbeatIntervalMs,
+    heartbeatTtlMs: options.heartbeatTtlMs ?? DEFAULT_TIMINGS.heartbeatTtlMs,
+    reconcileIntervalMs: options.reconcileIntervalMs ?? DEFAULT_TIMINGS.reconcileIntervalMs,
+    livenessIntervalMs: options.livenessIntervalMs ?? DEFAULT_TIMINGS.livenessIntervalMs,
+    routeGraceMs: options.routeGraceMs ?? DEFAULT_TIMINGS.routeGraceMs,
+  };
+  defineScripts(options.redis);
+  const ctx: SchedulerContext = {
+    redis: options.redis, keys: options.keys, logger: options.logger, now: options.now ?? Date.now,
+  };
+  const bus = createChangesBus(ctx.redis, ctx.keys, ctx.logger);
+  const queue = createPlacementQueue(ctx, { concurrency: options.concurrency });
+  const enqueueMany = (names: Iterable<string>) => queue.enqueue(names);
+  const registry = createNodeRegistry(ctx, enqueueMany);
+  const nodes = createNodeOperations(ctx, enqueueMany);
+  const heartbeats = createHeartbeatHandler(ctx, enqueueMany);
+  const routes = createRouteTable(ctx, bus);
+  const cache = createNodeCache(ctx, bus);
+  const loop = createReconcileLoop(ctx, timings, registry, enqueueMany, { pendingRetryMs: options.pendingRetryMs });
+  const salt = Math.floor(Math.random() * 2 ** 31);
+  let started = false;
+
+  const agents: AgentApi = {
+    async register(node) {
+      const { epoch } = await registry.register(node);
+      return create(RegisterResponseSchema, {
+        epoch, heartbeatIntervalMs: timings.heartbeatIntervalMs, heartbeatTtlMs: timings.heartbeatTtlMs,
+      });
+    },
+    heartbeat: (request) => heartbeats.heartbeat(request),
+    watchAssignments: (node, epoch, signal) => watchAssignments(ctx, bus, heartbeats, node, epoch, signal),
+    leave: (node, epoch) => registry.leave(node, epoch),
+  };
+
+  return {
+    async start() {
+      if (started) return;
+      started = true;
+      await bus.start();
+      if (options.worker ?? true) {
+        await cache.start();
+        const reconciler = createInstanceReconciler(ctx, cache, timings, salt);
+        // Released resources may let a pending instance fit: give them all another try.
+        const onReleased = () => {
+          ctx.redis.smembers(ctx.keys.pending()).then(enqueueMany)
+            .catch((err) => ctx.logger.warn({ err: (err as Error).message }, "re-enqueue of pending instances failed"));
+        };
+        await queue.startWorker(reconciler, onReleased);
+      }
+      if (options.reconciler ?? true) loop.start();
+      ctx.logger.info({ timings, worker: options.worker ?? true, reconciler: options.reconciler ?? true }, "scheduler started");
+    },
+    async stop() {
+      if (!started) { await queue.close(); return; }
+      started = false;
+      await loop.stop();
+      cache.stop();
+      await queue.close();
+      await bus.stop();
+    },
+    enqueue: (name) => queue.enqueue([name]),
+    enqueueMany,
+    plan: (specs) => planPlacements(ctx, specs),
+    checkSpec: (spec) => checkSpec(ctx, spec),
+    async restart(name) {
+      const replicas = parseReplicas(await ctx.redis.hgetall(ctx.keys.replicas(name)));
+      for (const { id, replica } of replicas) {
+        if (!replica.node) continue;
+        await runScript(ctx.redis, "release-replica",
+          [ctx.keys.nodeClaims(replica.node), ctx.keys.assignments(replica.node), ctx.keys.assignmentsVersion(replica.node),
+            ctx.keys.replicas(name), ctx.keys.routes(), ctx.keys.routesVersion(), ctx.keys.retiring(name)],
+          [id, ctx.keys.changesChannel(), replica.node, "1"]);
+      }
+      await queue.enqueue([name]);
+    },
+    agents,
+    nodes,
+    routes,
+    timings,
+  };
+}

@@ -1,0 +1,239 @@
+import { create, fromJsonString } from "@bufbuild/protobuf";
+import { InstanceSchema, ReplicaSchema, type Instance } from "@tei-fleet/proto/fleet/v1";
+import { appendEvent } from "../events/event-log.ts";
+import { claimReplica } from "./claim.ts";
+import type { SchedulerContext, SchedulerTimings } from "./context.ts";
+import { runScript } from "./lua-scripts.ts";
+import type { NodeCache } from "./node-cache.ts";
+import { replicaCount, replicaRequest, wantsRunning } from "./placement-request.ts";
+import {
+  buildUnplacedReplica, parseReplicas, replicaJson, RETIRE_REASON, type StoredReplica,
+} from "./replica-records.ts";
+
+/** What one reconcile pass asks of its caller. */
+export interface ReconcileOutcome {
+  /** Run again after this many ms (a replaced replica waiting out the router grace period). */
+  requeueAfterMs?: number;
+  /** Resources were given back: instances waiting for room deserve another try. */
+  released: boolean;
+  /** Replicas placed in this pass. */
+  placed: number;
+}
+
+/** A replica record with what Redis says about it right now. */
+interface Observed extends StoredReplica {
+  /** Its assignment still exists on its node. */
+  live: boolean;
+  /** A drain allowed it to move: a replacement elsewhere comes first. */
+  moving: boolean;
+}
+
+/**
+ * Takes one instance one step towards its spec (Kubernetes' reconcile(key)): reads the desired
+ * spec and the observed replicas, places what is missing, retires what is extra or replaced,
+ * and forgets what vanished with a lost node. Safe to run any number of times, in any process:
+ * every write is a compare-and-set or an idempotent Lua script.
+ *
+ * Per replica index:
+ * - no current replica: place one (the new revision of a spec change starts next to the old);
+ *   when nothing fits and an old revision holds resources, the old one stops first;
+ * - a current replica reports running: the old revision and drain originals of that index
+ *   retire (route removed, process stopped after the router grace period);
+ * - indexes at or beyond `replicas` retire.
+ */
+export function createInstanceReconciler(
+  ctx: SchedulerContext,
+  cache: NodeCache,
+  timings: Pick<SchedulerTimings, "routeGraceMs">,
+  salt: number,
+) {
+  const { redis, keys } = ctx;
+
+  async function observe(name: string) {
+    const [[, instanceJson], [, hash], [, retiring]] = (await redis.pipeline()
+      .get(keys.instance(name)).hgetall(keys.replicas(name)).hgetall(keys.retiring(name)).exec()) as
+      [[unknown, string | null], [unknown, Record<string, string>], [unknown, Record<string, string>]];
+    const stored = parseReplicas(hash ?? {});
+    const placed = stored.filter((r) => r.replica.node !== "");
+    const pipe = redis.pipeline();
+    for (const r of placed) {
+      pipe.hexists(keys.assignments(r.replica.node), r.id);
+      pipe.hexists(keys.drain(r.replica.node), `move:${r.id}`);
+    }
+    const flags = placed.length > 0 ? ((await pipe.exec()) ?? []) : [];
+    const observed: Observed[] = stored.map((r) => ({ ...r, live: false, moving: false }));
+    let i = 0;
+    for (const o of observed) {
+      if (o.replica.node === "") continue;
+      o.live = flags[i * 2]?.[1] === 1;
+      o.moving = flags[i * 2 + 1]?.[1] === 1;
+      i++;
+    }
+    const instance = instanceJson ? fromJsonString(InstanceSchema, instanceJson, { ignoreUnknownFields: true }) : undefined;
+    return { instance, observed, retiring: retiring ?? {} };
+  }
+
+  function release(name: string, r: StoredReplica, deleteRecord = true) {
+    return runScript(redis, "release-replica",
+      [keys.nodeClaims(r.replica.node), keys.assignments(r.replica.node), keys.assignmentsVersion(r.replica.node),
+        keys.replicas(name), keys.routes(), keys.routesVersion(), keys.retiring(name)],
+      [r.id, keys.changesChannel(), r.replica.node, deleteRecord ? "1" : "0"]);
+  }
+
+  /**
+   * Retires a replica in two steps so no request is lost: first out of the route table (status
+   * stopping), then, once routers had `routeGraceMs` to notice, its assignment is released and the
+   * agent stops the process. Returns how long to wait before the next step, 0 when done.
+   */
+  async function retire(name: string, r: Observed, retiringSince: string | undefined, now: number): Promise<number> {
+    if (timings.routeGraceMs <= 0) { await release(name, r); return 0; }
+    if (r.replica.status !== "stopping" || retiringSince === undefined) {
+      const next = create(ReplicaSchema, { ...r.replica, status: "stopping", reason: RETIRE_REASON });
+      await runScript(redis, "retire-replica",
+        [keys.replicas(name), keys.routes(), keys.routesVersion(), keys.retiring(name)],
+        [r.id, r.json, replicaJson(next), String(now), keys.changesChannel()]);
+      return timings.routeGraceMs;
+    }
+    const due = Number(retiringSince) + timings.routeGraceMs;
+    if (now < due) return due - now;
+    await release(name, r);
+    return 0;
+  }
+
+  async function reconcile(name: string): Promise<ReconcileOutcome> {
+    const now = ctx.now();
+    const { instance, observed, retiring } = await observe(name);
+    const outcome: ReconcileOutcome = { released: false, placed: 0 };
+
+    // Records of placements whose assignment is gone (lost node, released elsewhere): forget them.
+    for (const r of observed) {
+      if (r.replica.node !== "" && !r.live) await release(name, r);
+    }
+    const live = observed.filter((r) => r.live);
+
+    if (!instance || !instance.spec) {
+      for (const r of live) await release(name, r);
+      await redis.multi().del(keys.replicas(name)).del(keys.retiring(name)).srem(keys.pending(), name).exec();
+      return { ...outcome, released: live.length > 0 };
+    }
+    const spec = instance.spec;
+    const revision = instance.revision;
+    const wanted = wantsRunning(spec) ? replicaCount(spec) : 0;
+    let wait = Infinity;
+    const later = (ms: number) => { if (ms > 0) wait = Math.min(wait, ms); };
+
+    const unplaced = new Map(observed.filter((r) => r.replica.node === "").map((r) => [r.id, r]));
+    const claimedIds = new Set(live.map((r) => r.id));
+    const satisfied = new Set<number>();
+    let pending = false;
+
+    // Retirements under way finish whatever else happens: their routes are already gone.
+    const active: Observed[] = [];
+    for (const r of live) {
+      if (retiring[r.id] !== undefined) later(await retire(name, r, retiring[r.id], now));
+      else active.push(r);
+    }
+
+    for (let index = 0; index < wanted; index++) {
+      const ofIndex = active.filter((r) => r.replica.index === index);
+      const isCurrent = (r: Observed) => r.replica.revision === revision && !r.moving;
+      let current = ofIndex.filter(isCurrent);
+      const old = ofIndex.filter((r) => !isCurrent(r));
+
+      if (current.length > 1) {
+        // Two workers raced on one index (a recovered job): keep the one furthest along.
+        current.sort((a, b) => Number(b.replica.status === "running") - Number(a.replica.status === "running"));
+        for (const extra of current.slice(1)) later(await retire(name, extra, retiring[extra.id], now));
+        current = current.slice(0, 1);
+      }
+
+      if (current.length === 0) {
+        const peers = active.filter((r) => r.replica.index !== index)
+          .map((r) => ({ node: r.replica.node, gpuIds: r.replica.gpuIds }));
+        const avoid = new Set(old.filter((r) => r.moving).map((r) => r.replica.node));
+        const request = replicaRequest(spec, index, peers, avoid);
+        let result = await claimReplica(ctx, cache, spec, request, revision, (id) => claimedIds.has(id), salt);
+        const oldRevision = old.filter((r) => r.replica.revision !== revision);
+        if (!result.placed && !result.conflicts && oldRevision.length > 0) {
+          // No room for old and new side by side: stop the old revision first, then place.
+          for (const r of oldRevision) await release(name, r);
+          await cache.reload(new Set(oldRevision.map((r) => r.replica.node)));
+          outcome.released = true;
+          result = await claimReplica(ctx, cache, spec, request, revision, (id) => claimedIds.has(id), salt);
+        }
+        if (result.placed) {
+          outcome.placed++;
+          satisfied.add(index);
+          claimedIds.add(result.facts.id);
+          unplaced.delete(result.facts.id);
+          const gpu = result.facts.gpuIds.length > 0 ? `GPU ${result.facts.gpuIds.join(",")}` : "CPU";
+          await appendEvent(redis, keys, {
+            kind: "instance.placed", instance: name, node: result.facts.node.name,
+            message: `replica ${index} (${result.facts.id}) placed on ${result.facts.node.name} ${gpu}, port ${result.facts.port}`,
+          });
+        } else if (result.reason === "replica already placed") {
+          later(100); // another worker holds it; look again shortly
+        } else if (old.length === 0 || oldRevision.length > 0) {
+          pending = true;
+          await markPending(name, index, revision, result.reason, unplaced);
+        } else {
+          // A drain original keeps serving while nothing else fits; the drain deadline bounds it.
+          ctx.logger.info({ instance: name, index, reason: result.reason }, "no room to move replica yet");
+        }
+        if (!result.placed && result.conflicts && result.reason !== "replica already placed") later(500);
+      } else {
+        satisfied.add(index);
+        if (current[0]!.replica.status === "running") {
+          for (const r of old) later(await retire(name, r, retiring[r.id], now));
+        }
+      }
+    }
+
+    // Scale-down and stop: every index past the wanted count retires.
+    for (const r of active) {
+      if (r.replica.index >= wanted) later(await retire(name, r, retiring[r.id], now));
+    }
+
+    // Placeholders that no longer describe a missing replica go away; stopped instances keep one per index.
+    for (const r of unplaced.values()) {
+      const keep = r.replica.revision === revision && r.replica.index < replicaCount(spec)
+        && !satisfied.has(r.replica.index)
+        && (wanted === 0 ? r.replica.status === "stopped" : r.replica.status === "pending");
+      if (!keep) await redis.hdel(keys.replicas(name), r.id);
+    }
+    if (wanted === 0) await markStopped(name, spec, revision, unplaced, live);
+    await (pending ? redis.sadd(keys.pending(), name) : redis.srem(keys.pending(), name));
+    if (live.some((r) => r.replica.index >= wanted)) outcome.released = true;
+    if (wait !== Infinity) outcome.requeueAfterMs = wait;
+    return outcome;
+  }
+
+  /** Records why replica `index` is not placed, with an event when the reason is new. */
+  async function markPending(name: string, index: number, revision: bigint, reason: string, unplaced: Map<string, StoredReplica>) {
+    const id = `${name}-${index}-r${revision}`;
+    const existing = unplaced.get(id);
+    unplaced.delete(id);
+    if (existing?.replica.status === "pending" && existing.replica.reason === reason) return;
+    await redis.hset(keys.replicas(name), id, replicaJson(buildUnplacedReplica(id, index, revision, "pending", reason)));
+    await appendEvent(redis, keys, { kind: "instance.pending", instance: name, message: `replica ${index} pending: ${reason}` });
+  }
+
+  /** A stopped instance shows one "stopped" record per index once its processes are released. */
+  async function markStopped(
+    name: string, spec: NonNullable<Instance["spec"]>, revision: bigint,
+    unplaced: Map<string, StoredReplica>, live: Observed[],
+  ) {
+    for (let index = 0; index < replicaCount(spec); index++) {
+      const id = `${name}-${index}-r${revision}`;
+      if (live.some((r) => r.replica.index === index)) continue; // still stopping
+      if (unplaced.get(id)?.replica.status === "stopped") continue;
+      await redis.hset(keys.replicas(name), id,
+        replicaJson(buildUnplacedReplica(id, index, revision, "stopped", "stopped on request")));
+    }
+  }
+
+  return { reconcile };
+}
+
+/** The reconciler of one instance at a time. */
+export type InstanceReconciler = ReturnType<typeof createInstanceReconciler>;

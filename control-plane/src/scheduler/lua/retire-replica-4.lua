@@ -1,0 +1,26 @@
+--[[
+  First step of stopping a replica that is replaced or moved: takes it out of the route table and
+  marks it stopping, so routers stop sending to it before its process gets SIGTERM. The
+  assignment itself is released after the router grace period (release-replica).
+
+  KEYS[1] replicas:{instance}
+  KEYS[2] routes
+  KEYS[3] routes-version
+  KEYS[4] retiring:{instance}
+
+  ARGV[1] assignment id
+  ARGV[2] the replica JSON the caller read (compare-and-set)
+  ARGV[3] the replica JSON with status "stopping"
+  ARGV[4] now, ms
+  ARGV[5] changes channel
+
+  Returns 1 when marked, 0 when the record changed meanwhile.
+]]
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+redis.call('HSETNX', KEYS[4], ARGV[1], ARGV[4])
+if redis.call('HDEL', KEYS[2], ARGV[1]) == 1 then
+  redis.call('INCR', KEYS[3])
+  redis.call('PUBLISH', ARGV[5], 'routes')
+end
+return 1

@@ -1,0 +1,123 @@
+import type { NodeRegistry, EnqueueMany } from "../nodes/node-registry.ts";
+import { StaleLeaseError } from "../nodes/node-store.ts";
+import type { SchedulerContext, SchedulerTimings } from "./context.ts";
+import { compareDesiredAndObserved } from "./convergence.ts";
+import { createDrainController, type Fence } from "./drain-controller.ts";
+import { createLease } from "./lease.ts";
+
+/** Name of the lease the loop runs under. */
+export const RECONCILER_LEASE = "reconciler";
+
+/** Options beyond the shared timings. */
+export interface ReconcileLoopOptions {
+  /** Pending instances are retried at least this often even without a capacity event. Default 30 000 ms. */
+  pendingRetryMs?: number;
+}
+
+/**
+ * The work that must happen once per fleet, not once per control plane: detecting lost nodes,
+ * advancing drains, and the periodic full compare of desired and observed state. Every tick first
+ * acquires or renews the lease; only the holder acts, and its writes carry the fencing token.
+ */
+export function createReconcileLoop(
+  ctx: SchedulerContext,
+  timings: SchedulerTimings,
+  registry: NodeRegistry,
+  enqueue: EnqueueMany,
+  options: ReconcileLoopOptions = {},
+) {
+  const { redis, keys, logger } = ctx;
+  // The lease outlives a few missed ticks, so a busy event loop does not hand it around.
+  const lease = createLease(ctx, RECONCILER_LEASE, Math.max(3 * timings.livenessIntervalMs, 3000));
+  const drains = createDrainController(ctx, enqueue);
+  const pendingRetryMs = options.pendingRetryMs ?? 30_000;
+  let timer: NodeJS.Timeout | undefined;
+  let running = false;
+  let lastFull = 0;
+  let lastPendingRetry = 0;
+  let ticking: Promise<void> = Promise.resolve();
+
+  /** Lost nodes and drains: every liveness interval. */
+  async function liveness(fence: Fence) {
+    const now = ctx.now();
+    const cutoff = now - timings.heartbeatTtlMs;
+    const silent = await redis.zrangebyscore(keys.nodes(), "-inf", cutoff);
+    if (silent.length > 0) {
+      const states = await redis.mget(silent.map((n) => keys.node(n)));
+      for (let i = 0; i < silent.length; i++) {
+        const json = states[i];
+        if (!json || (JSON.parse(json) as { state?: string }).state !== "ready") continue;
+        await registry.markLost(silent[i]!, cutoff, fence);
+      }
+    }
+    const nodeNames = await redis.zrange(keys.nodes(), 0, -1);
+    if (nodeNames.length === 0) return;
+    const records = await redis.mget(nodeNames.map((n) => keys.node(n)));
+    for (let i = 0; i < nodeNames.length; i++) {
+      const json = records[i];
+      // A substring test first: parsing a thousand node records every second is waste.
+      if (!json || !json.includes('"draining":true')) continue;
+      if ((JSON.parse(json) as { state?: string }).state !== "ready") continue;
+      await drains.step(nodeNames[i]!, fence);
+    }
+  }
+
+  /** The full compare: every reconcile interval. */
+  async function full() {
+    const report = await compareDesiredAndObserved(ctx);
+    const targets = new Set([...report.diverged, ...report.orphans]);
+    if (report.staleRoutes.length > 0) {
+      await redis.multi().hdel(keys.routes(), ...report.staleRoutes).incr(keys.routesVersion())
+        .publish(keys.changesChannel(), "routes").exec();
+    }
+    const now = ctx.now();
+    if (now - lastPendingRetry >= pendingRetryMs) {
+      lastPendingRetry = now;
+      for (const name of await redis.smembers(keys.pending())) targets.add(name);
+    }
+    if (targets.size > 0) {
+      logger.debug({ diverged: report.diverged.length, orphans: report.orphans.length }, "reconcile: enqueueing");
+      await enqueue(targets);
+    }
+  }
+
+  async function tick() {
+    const token = await lease.acquire();
+    if (!token) return;
+    const fence = { lease: RECONCILER_LEASE, token };
+    try {
+      await liveness(fence);
+      if (ctx.now() - lastFull >= timings.reconcileIntervalMs) {
+        lastFull = ctx.now();
+        await full();
+      }
+    } catch (err) {
+      if (err instanceof StaleLeaseError) logger.warn("lost the reconciler lease mid-tick; another control plane acts now");
+      else throw err;
+    }
+  }
+
+  function schedule() {
+    if (!running) return;
+    timer = setTimeout(() => {
+      ticking = tick().catch((err) => logger.error({ err }, "reconcile tick failed")).finally(schedule);
+    }, timings.livenessIntervalMs);
+  }
+
+  return {
+    start() {
+      if (running) return;
+      running = true;
+      lastFull = ctx.now(); // the first full compare after one interval, not during start-up
+      schedule();
+    },
+    async stop() {
+      running = false;
+      if (timer) clearTimeout(timer);
+      await ticking;
+      await lease.release().catch(() => undefined);
+    },
+    /** One tick now (tests). */
+    tick,
+  };
+}
