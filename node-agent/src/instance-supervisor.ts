@@ -229,10 +229,13 @@ export async function createInstanceSupervisor(
   /** A failure of the instance: record it, stop what is left, schedule the restart. */
   async function fail(why: string): Promise<void> {
     // Exit code and signal are reported only when TEI ended on its own, not when the agent stopped it.
-    lastExit = proc?.exited;
+    const exit = proc?.exited;
     await stopProcess(why);
-    failureLines = await lastLines();
+    const lines = await lastLines();
     const decision = backoff.recordFailure(Date.now());
+    // Everything below changes together, so no status snapshot mixes old and new facts.
+    lastExit = exit;
+    failureLines = lines;
     retryAtMs = Date.now() + decision.delayMs;
     restartPending = true;
     healthFailures = 0;

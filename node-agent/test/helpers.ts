@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { AssignmentSchema, type Assignment } from "@tei-fleet/proto/fleet/v1";
+import { AssignmentSchema, type Assignment, type ReplicaStatus } from "@tei-fleet/proto/fleet/v1";
 import { pino } from "pino";
 import { createAssignmentReconciler, type AssignmentReconciler } from "../src/assignment-reconciler.ts";
 import { declaredGpus, type GpuInfo } from "../src/gpu-inventory.ts";
@@ -89,6 +89,8 @@ export interface TestReconcilerOptions {
   timing?: SupervisorTiming;
   restartPolicy?: RestartPolicy;
   driver?: ProcessDriver;
+  /** Sees every status change (e.g. to assert a short-lived `unhealthy`). */
+  onStatusChange?: (status: ReplicaStatus) => void;
 }
 
 /** A reconciler wired like the agent's, without a control plane. */
@@ -115,6 +117,7 @@ export function testReconciler(options: TestReconcilerOptions): AssignmentReconc
       }),
       timing: { ...FAST_TIMING, ...options.timing },
       restartPolicy: { ...FAST_RESTARTS, ...options.restartPolicy },
+      onStatusChange: options.onStatusChange,
     },
   });
 }
