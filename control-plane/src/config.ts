@@ -1,0 +1,75 @@
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { z } from "zod";
+
+/** Command-line flags of tei-control-plane (commander's parsed options). */
+export interface CliFlags {
+  listen?: string;
+  redis?: string;
+  prefix?: string;
+  dataDir?: string;
+  maxInstances?: string;
+  logLevel?: string;
+}
+
+const listenAddress = z.string().default("0.0.0.0:9000").transform((value, ctx) => {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:]+)|([0-9a-fA-F:]+)):(\d{1,5})$/.exec(value);
+  const port = match ? Number(match[4]) : NaN;
+  if (!match || !(port >= 0 && port <= 65535)) {
+    ctx.addIssue({ code: "custom", message: `must be HOST:PORT, e.g. 0.0.0.0:9000 (got '${value}')` });
+    return z.NEVER;
+  }
+  return { host: match[1] ?? match[2] ?? match[3] ?? "0.0.0.0", port };
+});
+
+const optionalToken = z.string().min(16, "must be at least 16 characters").optional();
+
+/**
+ * The control plane's configuration: flags win over environment variables, which win over
+ * defaults. Validated as a whole, so a bad value is reported with its name before anything starts.
+ */
+export const ConfigSchema = z.object({
+  listen: listenAddress,
+  redisUrl: z.string().regex(/^rediss?:\/\//, "must be a redis:// or rediss:// URL").default("redis://127.0.0.1:6379"),
+  prefix: z.string().regex(/^[A-Za-z0-9_.{}-]{1,64}$/, "must be 1-64 letters, digits or _.{}-").default("tf"),
+  dataDir: z.string().min(1).default(join(homedir(), ".tei-fleet", "control-plane")),
+  adminToken: optionalToken,
+  readToken: optionalToken,
+  joinToken: optionalToken,
+  maxInstances: z.coerce.number().int().min(1).max(100_000).default(1000),
+  logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info"),
+});
+
+/** The validated configuration. */
+export type Config = z.output<typeof ConfigSchema>;
+
+/**
+ * Builds the configuration from flags and environment: TEI_FLEET_LISTEN, TEI_FLEET_REDIS_URL,
+ * TEI_FLEET_PREFIX, TEI_FLEET_DATA_DIR, TEI_FLEET_ADMIN_TOKEN, TEI_FLEET_READ_TOKEN,
+ * TEI_FLEET_JOIN_TOKEN, TEI_FLEET_MAX_INSTANCES, TEI_FLEET_LOG_LEVEL. Throws an Error listing
+ * every invalid setting.
+ */
+export function loadConfig(flags: CliFlags, env: NodeJS.ProcessEnv = process.env): Config {
+  const blank = (v: string | undefined) => (v === undefined || v === "" ? undefined : v);
+  const parsed = ConfigSchema.safeParse({
+    listen: flags.listen ?? blank(env.TEI_FLEET_LISTEN),
+    redisUrl: flags.redis ?? blank(env.TEI_FLEET_REDIS_URL),
+    prefix: flags.prefix ?? blank(env.TEI_FLEET_PREFIX),
+    dataDir: flags.dataDir ?? blank(env.TEI_FLEET_DATA_DIR),
+    adminToken: blank(env.TEI_FLEET_ADMIN_TOKEN),
+    readToken: blank(env.TEI_FLEET_READ_TOKEN),
+    joinToken: blank(env.TEI_FLEET_JOIN_TOKEN),
+    maxInstances: flags.maxInstances ?? blank(env.TEI_FLEET_MAX_INSTANCES),
+    logLevel: flags.logLevel ?? blank(env.TEI_FLEET_LOG_LEVEL),
+  });
+  if (!parsed.success) {
+    const names: Record<string, string> = {
+      listen: "--listen / TEI_FLEET_LISTEN", redisUrl: "--redis / TEI_FLEET_REDIS_URL", prefix: "--prefix / TEI_FLEET_PREFIX",
+      dataDir: "--data-dir / TEI_FLEET_DATA_DIR", adminToken: "TEI_FLEET_ADMIN_TOKEN", readToken: "TEI_FLEET_READ_TOKEN",
+      joinToken: "TEI_FLEET_JOIN_TOKEN", maxInstances: "--max-instances / TEI_FLEET_MAX_INSTANCES", logLevel: "--log-level / TEI_FLEET_LOG_LEVEL",
+    };
+    const lines = parsed.error.issues.map((i) => `  ${names[String(i.path[0])] ?? i.path.join(".")}: ${i.message}`);
+    throw new Error(`invalid configuration:\n${lines.join("\n")}`);
+  }
+  return parsed.data;
+}

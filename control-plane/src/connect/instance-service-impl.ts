@@ -1,0 +1,115 @@
+import { clone, create } from "@bufbuild/protobuf";
+import type { ConnectRouter } from "@connectrpc/connect";
+import {
+  EventSchema, InstanceHealthSchema, InstanceSchema, InstanceService, InstanceSpecSchema, type Instance, type InstanceHealth,
+} from "@tei-fleet/proto/fleet/v1";
+import type { ApiContext } from "../api-context.ts";
+import { ApiError } from "../errors/api-error.ts";
+import type { FleetEvent } from "../events/event-reader.ts";
+import { readEvents } from "../events/event-reader.ts";
+import { fleetHealth, instanceHealth, type InstanceHealthView } from "../instances/instance-health.ts";
+import { fetchInstanceLogs } from "../instances/instance-logs.ts";
+import { parseCreateBody, protoSpecToBody } from "../instances/instance-spec.ts";
+import { aggregateStatus } from "../instances/instance-status.ts";
+import type { StoredInstance } from "../store/instance-repository.ts";
+
+/** An instance as the Connect API returns it: the record with aggregate status and replicas. */
+export function toProtoInstance({ instance, replicas }: StoredInstance): Instance {
+  const out = clone(InstanceSchema, instance);
+  const agg = aggregateStatus(instance, replicas);
+  out.status = agg.status;
+  out.reason = agg.reason;
+  out.replicas = [...replicas];
+  return out;
+}
+
+function toProtoHealth(h: InstanceHealthView): InstanceHealth {
+  return create(InstanceHealthSchema, {
+    instance: h.instance,
+    healthy: h.healthy,
+    lastCheckMs: h.last_check === null ? undefined : BigInt(Date.parse(h.last_check)),
+    consecutiveFailures: h.consecutive_failures,
+    uptimeSeconds: BigInt(h.uptime_seconds),
+    error: h.error,
+  });
+}
+
+const toProtoEvent = (e: FleetEvent) =>
+  create(EventSchema, { id: e.id, timeMs: BigInt(e.timeMs), kind: e.kind, instance: e.instance, node: e.node, message: e.message });
+
+/** Same limits as REST's query parameters; 0 (proto3's "unset") means the default. */
+function bounded(value: number, field: string, def: number, max: number): number {
+  if (value === 0) return def;
+  if (value > max) throw new ApiError("VALIDATION_ERROR", `${field} must be between 1 and ${max}`, { field });
+  return value;
+}
+
+/**
+ * Registers tei_fleet.v1.InstanceService: every REST operation as an RPC, over the same
+ * InstanceService (validation, revisions, idempotency, events), plus `Watch`, a server stream of
+ * fleet events, and `Plan`, the scheduler's dry run. Errors are mapped by the router's
+ * interceptor (connect-errors.ts).
+ */
+export function registerInstanceService(router: ConnectRouter, ctx: ApiContext): void {
+  const svc = ctx.instances;
+  router.service(InstanceService, {
+    async createInstance(req) {
+      const body = protoSpecToBody(req.spec ?? create(InstanceSpecSchema), false);
+      const { stored } = await svc.create(body, { idempotencyKey: req.idempotencyKey === "" ? undefined : req.idempotencyKey });
+      return { instance: toProtoInstance(stored) };
+    },
+    async getInstance(req) {
+      return { instance: toProtoInstance(await svc.get(req.name)) };
+    },
+    async listInstances() {
+      return { instances: (await svc.list()).map(toProtoInstance) };
+    },
+    async updateInstance(req) {
+      const body = req.spec ? protoSpecToBody(req.spec, true) : {};
+      return { instance: toProtoInstance(await svc.update(req.name, body, { expectedRevision: req.expectedRevision })) };
+    },
+    async deleteInstance(req) {
+      await svc.delete(req.name, { expectedRevision: req.expectedRevision });
+      return {};
+    },
+    async startInstance(req) {
+      return { instance: toProtoInstance(await svc.start(req.name)) };
+    },
+    async stopInstance(req) {
+      return { instance: toProtoInstance(await svc.stop(req.name)) };
+    },
+    async restartInstance(req) {
+      return { instance: toProtoInstance(await svc.restart(req.name)) };
+    },
+    async getInstanceHealth(req) {
+      return { health: toProtoHealth(instanceHealth(await svc.get(req.name))) };
+    },
+    async getFleetHealth() {
+      const h = fleetHealth(await svc.list());
+      return {
+        timestampMs: BigInt(Date.parse(h.timestamp)),
+        totalInstances: h.total_instances,
+        healthyCount: h.healthy_count,
+        unhealthyCount: h.unhealthy_count,
+        overallStatus: h.overall_status,
+        instances: h.instances.map(toProtoHealth),
+      };
+    },
+    async getInstanceLogs(req) {
+      const tail = bounded(req.tail, "tail", 100, 10_000);
+      const logs = await fetchInstanceLogs(await svc.get(req.name), tail, undefined, { nodes: ctx.nodes, agentToken: ctx.agentToken, timeoutMs: ctx.agentTimeoutMs });
+      return { lines: logs.lines };
+    },
+    async listEvents(req) {
+      const page = await readEvents(ctx.redis, ctx.keys, req.afterEventId, bounded(req.limit, "limit", 100, 1000));
+      return { events: page.events.map(toProtoEvent), nextCursor: page.nextCursor };
+    },
+    async *watch(req, hctx) {
+      for await (const e of ctx.events.watch(req.afterEventId, hctx.signal)) yield { event: toProtoEvent(e) };
+    },
+    async plan(req) {
+      const specs = req.specs.map((s) => parseCreateBody(protoSpecToBody(s, false)));
+      return { replicas: await ctx.scheduler.plan(specs) };
+    },
+  });
+}

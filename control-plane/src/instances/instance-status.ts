@@ -1,0 +1,67 @@
+import type { Instance, Replica } from "@tei-fleet/proto/fleet/v1";
+
+/**
+ * Instance statuses. tei-manager's are starting, running, stopping, stopped and failed; the fleet
+ * adds pending (not placed yet), unhealthy (running but failing health checks) and crash_loop
+ * (restarting too often; backing off).
+ */
+export type InstanceStatus = "pending" | "starting" | "running" | "unhealthy" | "stopping" | "stopped" | "failed" | "crash_loop";
+
+/** The aggregate status of an instance and why it is not simply running. */
+export interface AggregateStatus {
+  status: InstanceStatus;
+  reason: string;
+  /** True when the instance serves traffic and nothing about it is failing. */
+  healthy: boolean;
+}
+
+const STOPPED_LIKE = new Set(["stopped", "failed", "crash_loop"]);
+
+/**
+ * Folds the replicas' observed statuses (reported by agents, recorded by the scheduler) into one
+ * instance status, given the desired state from the spec:
+ *
+ * - desired stopped: `stopped` once no replica is still active, `stopping` before;
+ * - no replica recorded: `pending` ("waiting for placement");
+ * - every replica running: `running`;
+ * - otherwise the most telling replica status wins, in this order: crash_loop, failed, unhealthy,
+ *   starting; then `pending` if nothing runs yet; else `running` with a reason saying how many
+ *   replicas are ready (e.g. old replicas still stopping after a spec change).
+ *
+ * `healthy` is what `/health/all` counts: the instance serves (some replica running) and is not
+ * failing. An instance whose new revision is still starting while the old one serves is healthy.
+ */
+export function aggregateStatus(instance: Instance, replicas: readonly Replica[]): AggregateStatus {
+  const desired = instance.spec?.desiredState ?? "running";
+  if (desired === "stopped") {
+    // A replica that was never placed has nothing to stop.
+    const active = replicas.filter((r) => !STOPPED_LIKE.has(r.status) && r.status !== "pending" && r.node !== "");
+    return active.length === 0
+      ? { status: "stopped", reason: "stopped by request", healthy: false }
+      : { status: "stopping", reason: `${active.length} replica(s) still stopping`, healthy: false };
+  }
+  if (replicas.length === 0) return { status: "pending", reason: instance.reason || "waiting for placement", healthy: false };
+  const running = replicas.filter((r) => r.status === "running");
+  const want = instance.spec?.replicas ?? 1;
+  if (running.length === replicas.length && running.length >= want) return { status: "running", reason: "", healthy: true };
+  for (const status of ["crash_loop", "failed", "unhealthy", "starting"] as const) {
+    const r = replicas.find((x) => x.status === status);
+    if (r) {
+      const reason = r.reason || `replica ${r.index} ${status.replace("_", " ")}`;
+      return { status, reason, healthy: status === "starting" && running.length > 0 };
+    }
+  }
+  const waiting = replicas.find((r) => r.status !== "running");
+  if (running.length === 0) return { status: "pending", reason: waiting?.reason || "waiting for placement", healthy: false };
+  const reason = `${running.length} of ${Math.max(want, replicas.length)} replicas running${waiting?.reason ? `: ${waiting.reason}` : ""}`;
+  return { status: "running", reason, healthy: true };
+}
+
+/**
+ * The replica that stands for the instance in tei-manager's single-process fields (pid, port,
+ * uptime): the lowest-index running replica of the newest revision, else the newest replica.
+ */
+export function primaryReplica(replicas: readonly Replica[]): Replica | undefined {
+  const ordered = [...replicas].sort((a, b) => Number(b.revision - a.revision) || a.index - b.index);
+  return ordered.find((r) => r.status === "running") ?? ordered[0];
+}

@@ -1,0 +1,157 @@
+import type { AddressInfo } from "node:net";
+import { Redis } from "ioredis";
+import { pino, type Logger } from "pino";
+import type { ApiContext } from "../api-context.ts";
+import { ensureAdminToken } from "../auth/admin-token.ts";
+import { createAuthenticator } from "../auth/authenticator.ts";
+import { createEventTailer } from "../events/event-tailer.ts";
+import { createInstanceService } from "../instances/instance-service.ts";
+import type { SchedulerPort } from "../instances/scheduler-port.ts";
+import { createApiMetrics } from "../metrics/api-metrics.ts";
+import { createSnapshotReader } from "../metrics/fleet-snapshot.ts";
+import { createScheduler, type SchedulerOptions } from "../scheduler/index.ts";
+import { createInstanceRepository } from "../store/instance-repository.ts";
+import { createKeySchema, type KeySchema } from "../store/keys.ts";
+import { createNodeReader } from "../store/node-reader.ts";
+import { buildApp, type AppOptions } from "./app.ts";
+import { loadSchedulerSurfaces, type SchedulerSurfaces } from "./scheduler-wiring.ts";
+
+/** Options of {@link startControlPlane}. Only `redisUrl` is required. */
+export interface ControlPlaneOptions {
+  /** Redis holding the fleet's state. */
+  redisUrl: string;
+  /** Key prefix (several fleets or tests on one Redis). Default "tf". */
+  prefix?: string;
+  /** Listen address. Default 0.0.0.0. */
+  host?: string;
+  /** Listen port; 0 picks a free one (see `ControlPlane.port`). Default 9000. */
+  port?: number;
+  /** Directory of the generated admin token file (`admin-token`). Default: none (not written). */
+  dataDir?: string;
+  /** TEI_FLEET_ADMIN_TOKEN. Without it, one is generated at the first start (see ensureAdminToken). */
+  adminToken?: string;
+  /** TEI_FLEET_READ_TOKEN: GETs and read RPCs only. */
+  readToken?: string;
+  /** TEI_FLEET_JOIN_TOKEN: AgentService and RouteService only (node agents, routers). */
+  joinToken?: string;
+  /** Most instances the fleet holds. Default 1000. */
+  maxInstances?: number;
+  /** Logger. Default: pino JSON to stderr at `logLevel`. */
+  logger?: Logger;
+  /** Default "info". */
+  logLevel?: string;
+  /** Where the one-time admin token notice goes. Default stderr. */
+  notice?: (text: string) => void;
+  /** Options passed to the scheduler (timings, worker/reconciler switches). */
+  scheduler?: Partial<Omit<SchedulerOptions, "redis" | "keys" | "logger">>;
+  /**
+   * Replaces the real scheduler. For unit tests of the API alone (validation, auth, errors); a
+   * real control plane always runs the scheduler.
+   */
+  schedulerOverride?: SchedulerPort & { start?(): Promise<void>; stop?(): Promise<void> };
+  /** XREAD BLOCK of the Watch tailer, ms. Default 5000. */
+  watchBlockMs?: number;
+  /** Timeout of a TEI Prometheus scrape for /info, ms. Default 1000. */
+  scrapeTimeoutMs?: number;
+  /** Timeout of the log proxy's call to an agent, ms. Default 3000. */
+  agentTimeoutMs?: number;
+  /** Fastify/Connect settings (body limits, shutdown timeout). */
+  app?: Omit<AppOptions, "connectRoutes" | "restPlugins">;
+}
+
+/** A running control plane. */
+export interface ControlPlane {
+  /** Base URL, e.g. http://127.0.0.1:9000 (127.0.0.1 when listening on 0.0.0.0). */
+  url: string;
+  port: number;
+  keys: KeySchema;
+  /** The API's Redis connection. */
+  redis: Redis;
+  /** The admin token, when this process knows it (given, read from the data dir, or generated). */
+  adminToken?: string;
+  /** The Fastify app (for `inject` in tests). */
+  app: Awaited<ReturnType<typeof buildApp>>;
+  /** Stops serving, the scheduler and the Redis connections. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a control plane in-process: Redis connection, admin token, scheduler, REST + Connect on
+ * one port. Every piece of state lives in Redis, so several control planes on one Redis serve
+ * the same API with the same results.
+ */
+export async function startControlPlane(options: ControlPlaneOptions): Promise<ControlPlane> {
+  const logger = options.logger ?? pino({
+    level: options.logLevel ?? "info",
+    redact: { paths: ["req.headers.authorization", "headers.authorization", "*.authorization", "token", "*.token"], censor: "[redacted]" },
+  }, pino.destination(2));
+  const keys = createKeySchema(options.prefix ?? "tf");
+  // Fail API calls fast when Redis is down (503) rather than queueing them for minutes.
+  const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true });
+  redis.on("error", (err) => logger.warn({ err: err.message }, "redis connection error"));
+  await redis.connect();
+
+  const admin = await ensureAdminToken({
+    redis, keys, logger, envToken: options.adminToken, dataDir: options.dataDir, notice: options.notice,
+  });
+  const repo = createInstanceRepository(redis, keys);
+  const nodes = createNodeReader(redis, keys);
+  const metrics = createApiMetrics(createSnapshotReader(redis, keys, repo, nodes), logger);
+
+  let scheduler: SchedulerPort & { start?(): Promise<void>; stop?(): Promise<void> };
+  let surfaces: SchedulerSurfaces = {};
+  if (options.schedulerOverride) {
+    scheduler = options.schedulerOverride;
+  } else {
+    const real = createScheduler({ ...options.scheduler, redis, keys, logger: logger.child({ component: "scheduler" }) });
+    surfaces = await loadSchedulerSurfaces(real, logger);
+    scheduler = real;
+  }
+
+  const ctx: ApiContext = {
+    redis, keys, logger, repo, nodes, scheduler, metrics,
+    instances: createInstanceService({
+      redis, keys, repo, scheduler, logger, maxInstances: options.maxInstances,
+      hooks: { created: metrics.instanceCreated, deleted: metrics.instanceDeleted },
+    }),
+    auth: createAuthenticator({ redis, keys, adminToken: options.adminToken, readToken: options.readToken, joinToken: options.joinToken }),
+    events: createEventTailer({ redis, keys, logger, blockMs: options.watchBlockMs }),
+    agentToken: options.joinToken,
+    scrapeTimeoutMs: options.scrapeTimeoutMs ?? 1000,
+    agentTimeoutMs: options.agentTimeoutMs ?? 3000,
+  };
+  const app = await buildApp(ctx, {
+    ...options.app,
+    connectRoutes: surfaces.connectRoutes,
+    restPlugins: surfaces.restPlugin ? [surfaces.restPlugin] : [],
+  });
+  await scheduler.start?.();
+  const host = options.host ?? "0.0.0.0";
+  try {
+    await app.listen({ host, port: options.port ?? 9000 });
+  } catch (err) {
+    await scheduler.stop?.();
+    await ctx.events.close();
+    redis.disconnect();
+    throw err;
+  }
+  const port = (app.server.address() as AddressInfo).port;
+  const urlHost = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host.includes(":") ? `[${host}]` : host;
+  const url = `http://${urlHost}:${port}`;
+  logger.info({ url, prefix: keys.prefix, adminTokenSource: admin.source }, "control plane listening");
+
+  let closing: Promise<void> | undefined;
+  return {
+    url, port, keys, redis, app,
+    adminToken: admin.token,
+    close() {
+      closing ??= (async () => {
+        await ctx.events.close();
+        await app.close();
+        await scheduler.stop?.();
+        await redis.quit().catch(() => redis.disconnect());
+      })();
+      return closing;
+    },
+  };
+}
