@@ -51,18 +51,17 @@ describe("fault injection", () => {
     }
   });
 
-  it("returns RESOURCE_EXHAUSTED when slow requests use up --max-concurrent-requests", async () => {
-    const tei = await startFakeTei({ args: ["--max-concurrent-requests", "1"], env: { FAKE_TEI_SLOW_MS: "300" } });
-    try {
-      const embed = createClient(Embed, tei.transport);
-      const first = embed.embed({ inputs: "slow" });
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      const err = ConnectError.from(await embed.embed({ inputs: "rejected" }).catch((e: unknown) => e));
-      expect([err.code, err.rawMessage]).toEqual([Code.ResourceExhausted, "Model is overloaded"]);
-      expect((await first).embeddings).toHaveLength(384);
-    } finally {
-      await tei.stop("SIGKILL");
-    }
+  it("returns RESOURCE_EXHAUSTED when slow requests use up --max-concurrent-requests, and drains on SIGTERM", async () => {
+    const tei = await startFakeTei({ args: ["--max-concurrent-requests", "1"], env: { FAKE_TEI_SLOW_MS: "400" } });
+    const embed = createClient(Embed, tei.transport);
+    const first = embed.embed({ inputs: "slow" });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const err = ConnectError.from(await embed.embed({ inputs: "rejected" }).catch((e: unknown) => e));
+    expect([err.code, err.rawMessage]).toEqual([Code.ResourceExhausted, "Model is overloaded"]);
+    // Graceful shutdown: the call in flight still completes, then the process exits 0.
+    tei.child.kill("SIGTERM");
+    expect((await first).embeddings).toHaveLength(384);
+    expect(await tei.exited).toEqual({ code: 0, signal: null });
   });
 
   it("keeps the model service NOT_SERVING until warm-up ends", async () => {
@@ -98,13 +97,12 @@ describe("fault injection", () => {
   });
 
   it("aborts like TEI on a truncation_direction outside the enum and on an empty RerankStream", async () => {
-    const embedder = await startFakeTei();
+    const [embedder, reranker] = await Promise.all([startFakeTei(), startFakeTei({ modelId: "BAAI/bge-reranker-base" })]);
     const bad = { inputs: "x", truncationDirection: 7 as TruncationDirection };
     await expect(createClient(Embed, embedder.transport).embed(bad)).rejects.toThrow();
     expect((await embedder.exited).signal).toBe("SIGABRT");
     expect(embedder.stderr()).toContain("Unexpected enum value");
 
-    const reranker = await startFakeTei({ modelId: "BAAI/bge-reranker-base" });
     await expect(createClient(Rerank, reranker.transport).rerankStream((async function* () {})())).rejects.toThrow();
     expect((await reranker.exited).signal).toBe("SIGABRT");
     expect(reranker.stderr()).toContain("attempt to divide by zero");

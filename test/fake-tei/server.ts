@@ -45,7 +45,9 @@ export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
     readMaxBytes: MAX_REQUEST_BYTES,
     acceptCompression: [], // TEI enables no compression encodings
   });
-  const server = createServer(handler);
+  // Node's default 10 MB of buffered data per session rejects streams under benchmark load
+  // (ENHANCE_YOUR_CALM); TEI's hyper server has no such limit worth emulating.
+  const server = createServer({ maxSessionMemory: 256 }, handler);
   const sessions = new Set<ServerHttp2Session>();
   server.on("session", (session) => {
     sessions.add(session);

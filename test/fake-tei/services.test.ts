@@ -146,48 +146,52 @@ describe("embedding model (BAAI/bge-small-en-v1.5 on a GPU)", () => {
 });
 
 describe("model catalogue", () => {
+  const models = [
+    "BAAI/bge-large-en-v1.5",
+    "sentence-transformers/all-mpnet-base-v2",
+    "naver/splade-cocondenser-ensembledistil",
+    "SamLowe/roberta-base-go_emotions",
+  ];
+  const teis = new Map<string, FakeTei>();
+  beforeAll(async () => {
+    // Started together: start-up is mostly waiting, and the suite must stay fast on 2 cores.
+    const started = await Promise.allSettled(models.map((modelId) => startFakeTei({ modelId })));
+    started.forEach((r, i) => r.status === "fulfilled" && teis.set(models[i] as string, r.value));
+    for (const r of started) if (r.status === "rejected") throw r.reason;
+  });
+  afterAll(() => Promise.all([...teis.values()].map((t) => t.stop("SIGKILL"))));
+  const get = (modelId: string) => teis.get(modelId) as FakeTei;
+
   it.each([
-    ["BAAI/bge-large-en-v1.5", ModelType.EMBEDDING, 1024],
-    ["sentence-transformers/all-mpnet-base-v2", ModelType.EMBEDDING, 768],
-  ])("%s embeds with its own dimension on the CPU", async (modelId, type, dim) => {
-    const tei = await startFakeTei({ modelId });
-    try {
-      expect(tei.stdout()).toMatch(/Starting \w+ model on Cpu/);
-      const info = await createClient(Info, tei.transport).info({});
-      expect([info.modelType, info.modelDtype]).toEqual([type, "float32"]);
-      expect((await createClient(Embed, tei.transport).embed({ inputs: "x" })).embeddings).toHaveLength(dim);
-    } finally {
-      await tei.stop("SIGKILL");
-    }
+    ["BAAI/bge-large-en-v1.5", 1024],
+    ["sentence-transformers/all-mpnet-base-v2", 768],
+  ])("%s embeds with its own dimension on the CPU", async (modelId, dim) => {
+    const tei = get(modelId);
+    expect(tei.stdout()).toMatch(/Starting \w+ model on Cpu/);
+    const info = await createClient(Info, tei.transport).info({});
+    expect([info.modelType, info.modelDtype]).toEqual([ModelType.EMBEDDING, "float32"]);
+    expect((await createClient(Embed, tei.transport).embed({ inputs: "x" })).embeddings).toHaveLength(dim);
   });
 
   it("serves SPLADE as sparse embeddings only", async () => {
-    const tei = await startFakeTei({ modelId: "naver/splade-cocondenser-ensembledistil" });
-    try {
-      const embed = createClient(Embed, tei.transport);
-      const sparse = await embed.embedSparse({ inputs: "sparse retrieval" });
-      expect(sparse.sparseEmbeddings.length).toBeGreaterThan(5);
-      expect(sparse.sparseEmbeddings.every((v) => v.value > 0 && v.index < 30522)).toBe(true);
-      expect((await embed.embedSparse({ inputs: "sparse retrieval" })).sparseEmbeddings).toEqual(sparse.sparseEmbeddings);
-      expect(await codeOf(embed.embed({ inputs: "x" }))).toBe(Code.FailedPrecondition);
-      expect(await codeOf(embed.embedAll({ inputs: "x" }))).toBe(Code.FailedPrecondition);
-    } finally {
-      await tei.stop("SIGKILL");
-    }
+    const embed = createClient(Embed, get("naver/splade-cocondenser-ensembledistil").transport);
+    const sparse = await embed.embedSparse({ inputs: "sparse retrieval" });
+    expect(sparse.sparseEmbeddings.length).toBeGreaterThan(5);
+    expect(sparse.sparseEmbeddings.every((v) => v.value > 0 && v.index < 30522)).toBe(true);
+    expect((await embed.embedSparse({ inputs: "sparse retrieval" })).sparseEmbeddings).toEqual(sparse.sparseEmbeddings);
+    expect(await codeOf(embed.embed({ inputs: "x" }))).toBe(Code.FailedPrecondition);
+    expect(await codeOf(embed.embedAll({ inputs: "x" }))).toBe(Code.FailedPrecondition);
   });
 
   it("classifies with the 28 go_emotions labels, softmax-sorted", async () => {
-    const tei = await startFakeTei({ modelId: "SamLowe/roberta-base-go_emotions" });
-    try {
-      const res = await createClient(Predict, tei.transport).predict({ inputs: "I love this" });
-      expect(res.predictions).toHaveLength(28);
-      const scores = res.predictions.map((p) => p.score);
-      expect(scores).toEqual([...scores].sort((a, b) => b - a));
-      expect(scores.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
-      expect(await codeOf(createClient(Embed, tei.transport).embed({ inputs: "x" }))).toBe(Code.FailedPrecondition);
-    } finally {
-      await tei.stop("SIGKILL");
-    }
+    const tei = get("SamLowe/roberta-base-go_emotions");
+    const res = await createClient(Predict, tei.transport).predict({ inputs: "I love this" });
+    expect(res.predictions).toHaveLength(28);
+    const scores = res.predictions.map((p) => p.score);
+    expect(scores).toEqual([...scores].sort((a, b) => b - a));
+    expect(scores.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
+    expect((await createClient(Info, tei.transport).info({})).modelType).toBe(ModelType.CLASSIFIER);
+    expect(await codeOf(createClient(Embed, tei.transport).embed({ inputs: "x" }))).toBe(Code.FailedPrecondition);
   });
 });
 
