@@ -1,4 +1,4 @@
-import Fastify from "fastify";
+import Fastify, { LogController } from "fastify";
 import type { Logger } from "pino";
 import type { AssignmentReconciler } from "./assignment-reconciler.ts";
 import type { AgentMetrics } from "./metrics.ts";
@@ -24,7 +24,13 @@ const MAX_TAIL = 10_000;
 
 /** Builds (does not start) the Fastify app. */
 export function createAgentHttp(options: AgentHttpOptions) {
-  const app = Fastify({ loggerInstance: options.logger.child({ component: "http" }), disableRequestLogging: true });
+  const app = Fastify({
+    loggerInstance: options.logger.child({ component: "http" }),
+    // Scrapes and proxied log reads are frequent; per-request logs would drown the agent's own.
+    logController: new LogController({ disableRequestLogging: true }),
+    // Keep-alive connections (Prometheus, the control plane's proxy) must not hold up shutdown.
+    forceCloseConnections: true,
+  });
   const { reconciler } = options;
   const host = options.advertiseAddress.includes(":") ? `[${options.advertiseAddress}]` : options.advertiseAddress;
 

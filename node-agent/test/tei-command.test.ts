@@ -1,0 +1,80 @@
+import { describe, expect, it } from "vitest";
+import { buildTeiArgs, flagName, TeiCommandError, validateExtraArgs } from "../src/tei-command.ts";
+
+const base = { modelId: "BAAI/bge-small-en-v1.5", port: 20000, prometheusPort: 20001, hostname: "10.0.0.5", extraArgs: [] };
+
+function errorOf(fn: () => unknown): TeiCommandError {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof TeiCommandError) return error;
+    throw error;
+  }
+  throw new Error("expected a TeiCommandError");
+}
+
+describe("TEI command line", () => {
+  it("passes every managed flag exactly once, in a fixed order, with --hostname = advertise address", () => {
+    expect(buildTeiArgs({ ...base, maxBatchTokens: 16384, maxConcurrentRequests: 64, pooling: "cls", extraArgs: ["--auto-truncate", "false"] })).toEqual([
+      "--model-id", "BAAI/bge-small-en-v1.5",
+      "--port", "20000",
+      "--prometheus-port", "20001",
+      "--hostname", "10.0.0.5",
+      "--max-batch-tokens", "16384",
+      "--max-concurrent-requests", "64",
+      "--pooling", "cls",
+      "--json-output",
+      "--auto-truncate", "false",
+    ]);
+  });
+
+  it("omits optional managed flags the assignment does not set", () => {
+    expect(buildTeiArgs(base)).toEqual([
+      "--model-id", "BAAI/bge-small-en-v1.5", "--port", "20000", "--prometheus-port", "20001", "--hostname", "10.0.0.5", "--json-output",
+    ]);
+  });
+
+  it.each([
+    [["--prometheus-port", "0"], "--prometheus-port"],
+    [["--prometheus-port=9100"], "--prometheus-port"],
+    [["--port", "1"], "--port"],
+    [["-p", "1"], "-p"],
+    [["-p8080"], "-p"],
+    [["--model-id=x"], "--model-id"],
+    [["--hostname", "0.0.0.0"], "--hostname"],
+    [["--json-output"], "--json-output"],
+    [["--max-batch-tokens=1"], "--max-batch-tokens"],
+    [["--max-concurrent-requests", "1"], "--max-concurrent-requests"],
+    [["--pooling", "mean"], "--pooling"],
+    [["--help"], "--help"],
+    [["-V"], "-V"],
+  ])("refuses extra_args %j that set the managed flag %s, naming it", (extra, flag) => {
+    const e = errorOf(() => buildTeiArgs({ ...base, extraArgs: extra }));
+    expect(e.flag).toBe(flag);
+    expect(e.message).toContain(flag);
+  });
+
+  it("refuses a flag repeated within extra_args in either form, but allows repeatable ones", () => {
+    const e = errorOf(() => validateExtraArgs(["--dtype", "float16", "--dtype=float32"]));
+    expect(e.flag).toBe("--dtype");
+    expect(e.message).toMatch(/more than once/);
+    expect(() => validateExtraArgs(["--cors-allow-origin", "a", "--cors-allow-origin=b"])).not.toThrow();
+  });
+
+  it("treats values (including negative numbers) as values, not flags", () => {
+    expect(flagName("--revision=main")).toBe("--revision");
+    expect(flagName("-5")).toBeUndefined();
+    expect(flagName("-")).toBeUndefined();
+    expect(flagName("value")).toBeUndefined();
+    // A value that starts with "-" must use the = form (clap would read it as a flag otherwise).
+    expect(() => validateExtraArgs(["--default-prompt=-p is not a flag here"])).not.toThrow();
+  });
+
+  it("refuses bad managed values with the flag named", () => {
+    expect(errorOf(() => buildTeiArgs({ ...base, prometheusPort: 20000 })).flag).toBe("--prometheus-port");
+    expect(errorOf(() => buildTeiArgs({ ...base, port: 70000 })).flag).toBe("--port");
+    expect(errorOf(() => buildTeiArgs({ ...base, pooling: "max" })).flag).toBe("--pooling");
+    expect(errorOf(() => buildTeiArgs({ ...base, modelId: "" })).flag).toBe("--model-id");
+    expect(errorOf(() => buildTeiArgs({ ...base, modelId: "--evil" })).flag).toBe("--model-id");
+  });
+});
