@@ -70,6 +70,8 @@ class ProxyCall {
   upEnded = false;
   /** Response headers were sent to the client (trailers, not a trailers-only answer, follow). */
   responded = false;
+  /** A unary call's response headers, held back until its message or trailers arrive. */
+  heldHeaders: OutgoingHttpHeaders | null = null;
   /** Trailers to send when the client stream asks for them. */
   trailers: OutgoingHttpHeaders | null = null;
   /** Status of the call as recorded in metrics. */
@@ -211,6 +213,7 @@ class ProxyCall {
     this.gotResponse = false;
     this.upEnded = false;
     this.upError = null;
+    this.heldHeaders = null;
     let up: Tagged<ClientHttp2Stream>;
     try {
       up = this.ctx.pool.forReplica(r).request(this.upstreamHeaders(r)) as Tagged<ClientHttp2Stream>;
@@ -269,14 +272,30 @@ class ProxyCall {
       this.finish(code as GrpcStatusCode);
       return;
     }
-    this.ctx.outliers.success(r);
     headers["x-tei-instance"] = r.instanceName;
     headers["x-tei-node"] = r.node;
+    if (this.method.kind === "unary") {
+      // Hold a unary call's headers until its message or trailers arrive: a backend that
+      // answers headers + UNAVAILABLE trailers with no message can still be retried elsewhere.
+      this.heldHeaders = headers;
+      return;
+    }
+    this.ctx.outliers.success(r);
+    this.respondHeaders(headers);
+  }
+
+  private respondHeaders(headers: OutgoingHttpHeaders): void {
+    this.heldHeaders = null;
     this.responded = true;
     this.down.respond(headers, WAIT_FOR_TRAILERS);
   }
 
   onResponseData(chunk: Buffer): void {
+    const held = this.heldHeaders;
+    if (held !== null) {
+      this.ctx.outliers.success(this.replica as Replica);
+      this.respondHeaders(held);
+    }
     const down = this.down;
     if (!down.write(chunk)) {
       (this.up as unknown as ClientHttp2Stream).pause();
@@ -286,8 +305,15 @@ class ProxyCall {
 
   onTrailers(trailers: IncomingHttpHeaders): void {
     const code = parseGrpcStatus(trailers["grpc-status"]);
+    const r = this.replica as Replica;
+    if (code === GrpcStatus.UNAVAILABLE) {
+      this.ctx.outliers.failure(r, "UNAVAILABLE");
+      if (this.heldHeaders !== null && this.retry()) return;
+    } else if (this.heldHeaders !== null) {
+      this.ctx.outliers.success(r);
+    }
+    if (this.heldHeaders !== null) this.respondHeaders(this.heldHeaders);
     this.code = code as GrpcStatusCode;
-    if (code === GrpcStatus.UNAVAILABLE) this.ctx.outliers.failure(this.replica as Replica, "UNAVAILABLE");
     this.trailers = trailers;
   }
 
@@ -298,14 +324,16 @@ class ProxyCall {
       this.trailers = statusTrailers(GrpcStatus.INTERNAL, "backend ended its response without a gRPC status");
       this.code = GrpcStatus.INTERNAL;
     }
+    if (this.heldHeaders !== null) this.respondHeaders(this.heldHeaders);
     if (!this.down.writableEnded && !this.down.closed) this.down.end();
   }
 
   onUpstreamClose(up: ClientHttp2Stream): void {
     if (this.done || this.upEnded) return;
     const r = this.replica as Replica;
-    if (!this.gotResponse) {
-      // Nothing came back: the connection failed or the backend refused the stream.
+    if (!this.gotResponse || this.heldHeaders !== null) {
+      // Nothing reached the client: the connection failed, the backend refused the stream, or
+      // it died after a unary call's headers.
       this.ctx.outliers.failure(r, this.upError?.message ?? "connection failed");
       if (this.retry()) return;
       const why = this.upError?.message ?? `stream reset (code ${up.rstCode})`;

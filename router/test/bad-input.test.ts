@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { create, toBinary } from "@bufbuild/protobuf";
 import type { ClientHttp2Session } from "node:http2";
-import { Embed, EmbedRequestSchema, RerankStreamRequestSchema, Rerank } from "@tei-fleet/proto/tei/v1";
+import { Embed, EmbedRequestSchema, RerankStreamRequestSchema, Rerank, type TruncationDirection } from "@tei-fleet/proto/tei/v1";
 import {
   EmbedRequestSchema as MuxEmbedRequestSchema,
   TeiMultiplexer,
@@ -126,9 +126,9 @@ describe("requests that would crash TEI are refused", () => {
   test("truncation_direction 5 inside a multiplexer request is INVALID_ARGUMENT", async () => {
     const mux = fx.client(TeiMultiplexer);
     await expect(
-      mux.embed({ target: { routing: { case: "instanceName", value: "a" } }, request: { inputs: "x", truncationDirection: 5 } }),
+      mux.embed({ target: { routing: { case: "instanceName", value: "a" } }, request: { inputs: "x", truncationDirection: 5 as TruncationDirection } }),
     ).rejects.toMatchObject({ code: Code.InvalidArgument });
-    const body = toBinary(MuxEmbedRequestSchema, create(MuxEmbedRequestSchema, { target: { routing: { case: "instanceName", value: "a" } }, request: { inputs: "x", truncationDirection: 3 } }));
+    const body = toBinary(MuxEmbedRequestSchema, create(MuxEmbedRequestSchema, { target: { routing: { case: "instanceName", value: "a" } }, request: { inputs: "x", truncationDirection: 3 as TruncationDirection } }));
     const res = await rawCall(session, MUX_EMBED, [frame(body)]);
     expect(res.status).toBe(Code.InvalidArgument);
   });

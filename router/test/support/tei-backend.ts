@@ -18,6 +18,10 @@ export interface TestBackend {
   openStreams: number;
   /** When set, every call fails with UNAVAILABLE. */
   unavailable: boolean;
+  /** Delay before unary Embed answers (honours cancellation). */
+  delayMs: number;
+  /** Request headers of the last unary Embed. */
+  lastHeaders: Headers | undefined;
   close(): Promise<void>;
 }
 
@@ -39,7 +43,7 @@ function meta(ctx: HandlerContext, text: string) {
 }
 
 export async function startTestBackend(name: string, model = "BAAI/bge-small-en-v1.5"): Promise<TestBackend> {
-  const state = { openStreams: 0, unavailable: false };
+  const state = { openStreams: 0, unavailable: false, delayMs: 0, lastHeaders: undefined as Headers | undefined };
   const calls = new Map<string, number>();
   const count = (m: string): void => {
     calls.set(m, (calls.get(m) ?? 0) + 1);
@@ -65,8 +69,10 @@ export async function startTestBackend(name: string, model = "BAAI/bge-small-en-
       },
     });
     router.service(Embed, {
-      embed(r, ctx) {
+      async embed(r, ctx) {
         count("Embed");
+        state.lastHeaders = ctx.requestHeader;
+        if (state.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, state.delayMs));
         check(r.inputs);
         return { embeddings: vector(r.inputs), metadata: meta(ctx, r.inputs) };
       },
@@ -142,6 +148,15 @@ export async function startTestBackend(name: string, model = "BAAI/bge-small-en-
     },
     set unavailable(v: boolean) {
       state.unavailable = v;
+    },
+    get delayMs() {
+      return state.delayMs;
+    },
+    set delayMs(v: number) {
+      state.delayMs = v;
+    },
+    get lastHeaders() {
+      return state.lastHeaders;
     },
     async close() {
       for (const s of sessions) s.destroy();

@@ -1,0 +1,178 @@
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { Embed } from "@tei-fleet/proto/tei/v1";
+import { TeiMultiplexer } from "@tei-fleet/proto/tei_multiplexer/v1";
+import { startFakeTei, type FakeTeiProcess } from "./support/fake-tei.ts";
+import { startTestBackend, type TestBackend } from "./support/tei-backend.ts";
+import { route, startRouter, type RouterFixture } from "./support/router-fixture.ts";
+import { freePort } from "../../test/harness/free-port.ts";
+
+const BGE = "BAAI/bge-small-en-v1.5";
+
+async function metric(fx: RouterFixture, name: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${fx.metricsPort}/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split("\n")) if (line.startsWith(name)) sum += Number(line.slice(line.lastIndexOf(" ") + 1));
+  return sum;
+}
+
+async function until(cond: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe("an instance killed mid-traffic", () => {
+  let teis: FakeTeiProcess[] = [];
+  let fx: RouterFixture;
+  beforeAll(async () => {
+    teis = await Promise.all([startFakeTei(), startFakeTei()]);
+    fx = await startRouter([
+      route("bge-1", teis[0]!.address, { node: "node-1" }),
+      route("bge-2", teis[1]!.address, { node: "node-2" }),
+    ]);
+  });
+  afterAll(async () => {
+    await fx?.close();
+    await Promise.all(teis.map((t) => t.kill("SIGKILL")));
+  });
+
+  test("unary calls to its model keep succeeding through retries, and it gets ejected", async () => {
+    const client = fx.client(Embed);
+    let ok = 0;
+    const failures: string[] = [];
+    let killed = false;
+    const worker = async (): Promise<void> => {
+      for (let i = 0; i < 60; i++) {
+        try {
+          const r = await client.embed({ inputs: `text ${i}` }, { headers: { "x-tei-model": BGE } });
+          if (r.embeddings.length === 384) ok++;
+        } catch (e) {
+          failures.push(ConnectError.from(e).message);
+        }
+        if (i === 15 && !killed) {
+          killed = true;
+          await teis[0]!.kill("SIGKILL");
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: 4 }, worker));
+    expect(failures).toEqual([]);
+    expect(ok).toBe(240);
+    expect(await metric(fx, "tei_router_retries_total")).toBeGreaterThan(0);
+    expect(await metric(fx, "tei_router_ejections_total")).toBe(1);
+    expect(fx.router.table.replicas().find((r) => r.instanceName === "bge-1")?.ejectedUntil).toBeGreaterThan(Date.now());
+  });
+
+  test("a call pinned to the dead instance with no other replica of it is retried on the model's other instance", async () => {
+    const r = await fx.client(Embed).embed({ inputs: "x" }, { headers: { "x-tei-index": "0" } });
+    // index 0 among *ready* replicas is now bge-2: the ejected one is skipped
+    expect(r.embeddings).toHaveLength(384);
+  });
+});
+
+describe("UNAVAILABLE", () => {
+  test("when no replica of the target can be reached", async () => {
+    const dead = `127.0.0.1:${await freePort()}`;
+    const fx = await startRouter([route("gone", dead)], { ejectAfterFailures: 2, connectTimeoutMs: 500 });
+    try {
+      const client = fx.client(Embed);
+      const first = await client.embed({ inputs: "x" }, { headers: { "x-tei-instance": "gone" } }).catch((e) => ConnectError.from(e));
+      expect(first).toMatchObject({ code: Code.Unavailable });
+      expect((first as ConnectError).rawMessage).toContain(dead);
+      await client.embed({ inputs: "x" }, { headers: { "x-tei-instance": "gone" } }).catch(() => {});
+      // Ejected after two failures: the router now answers without trying.
+      const third = await client.embed({ inputs: "x" }, { headers: { "x-tei-model": BGE } }).catch((e) => ConnectError.from(e));
+      expect(third).toMatchObject({ code: Code.Unavailable });
+      expect((third as ConnectError).rawMessage).toContain("ejected");
+    } finally {
+      await fx.close();
+    }
+  });
+
+  test("TEI's own UNAVAILABLE is retried on another replica of the model", async () => {
+    const [sick, well] = await Promise.all([startTestBackend("sick"), startTestBackend("well")]);
+    sick.unavailable = true;
+    const fx = await startRouter([route("sick", sick.address), route("well", well.address)]);
+    try {
+      for (let i = 0; i < 6; i++) {
+        const r = await fx.client(Embed).embed({ inputs: "x" }, { headers: { "x-tei-model": BGE } });
+        expect(r.embeddings).toHaveLength(8);
+      }
+      // Every call was answered by "well"; "sick" was tried until its fifth failure ejected it.
+      expect(well.calls.get("Embed")).toBe(6);
+      expect(sick.calls.get("Embed")).toBe(5);
+      expect(await metric(fx, "tei_router_ejections_total")).toBe(1);
+    } finally {
+      await fx.close();
+      await Promise.all([sick.close(), well.close()]);
+    }
+  });
+});
+
+describe("streams and deadlines", () => {
+  let be: TestBackend;
+  let fx: RouterFixture;
+  beforeAll(async () => {
+    be = await startTestBackend("a");
+    fx = await startRouter([route("a", be.address)]);
+  });
+  afterAll(async () => {
+    await fx?.close();
+    await be?.close();
+  });
+  afterEach(() => {
+    be.delayMs = 0;
+  });
+
+  test.each(["plain", "mux"])("a client that cancels a %s stream mid-way frees the backend stream", async (form) => {
+    const ac = new AbortController();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    async function* plain() {
+      yield { inputs: "first" };
+      await gate;
+    }
+    async function* mux() {
+      yield { target: { routing: { case: "instanceName" as const, value: "a" } }, request: { inputs: "first" } };
+      await gate;
+    }
+    const responses =
+      form === "plain"
+        ? fx.client(Embed).embedStream(plain(), { headers: { "x-tei-instance": "a" }, signal: ac.signal })
+        : fx.client(TeiMultiplexer).embedStream(mux(), { signal: ac.signal });
+    const it = responses[Symbol.asyncIterator]();
+    const first = await it.next();
+    expect(first.done).toBe(false);
+    expect(be.openStreams).toBe(1);
+    ac.abort();
+    await expect(it.next()).rejects.toMatchObject({ code: Code.Canceled });
+    release();
+    await until(() => be.openStreams === 0);
+    await until(async () => (await metric(fx, "tei_router_in_flight_requests")) === 0);
+  });
+
+  test("grpc-timeout reaches the backend and the deadline is honoured", async () => {
+    be.delayMs = 3000;
+    const t0 = Date.now();
+    const err = await fx.client(Embed).embed({ inputs: "slow" }, { headers: { "x-tei-instance": "a" }, timeoutMs: 200 }).catch((e) => ConnectError.from(e));
+    expect(err).toMatchObject({ code: Code.DeadlineExceeded });
+    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(be.lastHeaders?.get("grpc-timeout")).toMatch(/^\d+m$/);
+    await until(async () => (await metric(fx, "tei_router_in_flight_requests")) === 0);
+  });
+
+  test("a bidirectional stream carries many messages in order", async () => {
+    async function* many() {
+      for (let i = 0; i < 500; i++) yield { inputs: `message ${i}` };
+    }
+    let n = 0;
+    for await (const r of fx.client(Embed).embedStream(many(), { headers: { "x-tei-instance": "a" } })) {
+      expect(r.embeddings).toHaveLength(8);
+      n++;
+    }
+    expect(n).toBe(500);
+  });
+});
