@@ -24,7 +24,8 @@ export interface LogsOptions {
 /**
  * Reads an instance's recent TEI output through the node agent that runs it: the control plane
  * has no logs of its own, the agent keeps each instance's output (issue 5). The agent's
- * `/instances/:name/logs?tail=N` answers `{"lines": [...]}` (a bare array is accepted too).
+ * `/instances/:name/logs?tail=N` (`:name` may be an assignment id) answers `{"lines": [...]}`
+ * (a bare array is accepted too).
  */
 export async function fetchInstanceLogs(stored: StoredInstance, tail: number, replicaIndex: number | undefined, opts: LogsOptions): Promise<InstanceLogsView> {
   const name = stored.instance.spec?.name ?? "";
@@ -42,9 +43,9 @@ export async function fetchInstanceLogs(stored: StoredInstance, tail: number, re
   };
   const node = await opts.nodes.get(replica.node);
   if (!node || node.agentUrl === "") return fallback("node has no agent URL");
-  const url = new URL(`/instances/${encodeURIComponent(name)}/logs`, node.agentUrl);
+  // The agent accepts an assignment id in place of the name: it picks exactly this replica.
+  const url = new URL(`/instances/${encodeURIComponent(replica.assignmentId || name)}/logs`, node.agentUrl);
   url.searchParams.set("tail", String(tail));
-  if (replica.assignmentId) url.searchParams.set("assignment", replica.assignmentId);
   try {
     const res = await fetch(url, {
       headers: opts.agentToken ? { authorization: `Bearer ${opts.agentToken}` } : {},

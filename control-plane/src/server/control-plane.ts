@@ -14,7 +14,7 @@ import { createInstanceRepository } from "../store/instance-repository.ts";
 import { createKeySchema, type KeySchema } from "../store/keys.ts";
 import { createNodeReader } from "../store/node-reader.ts";
 import { buildApp, type AppOptions } from "./app.ts";
-import { loadSchedulerSurfaces, type SchedulerSurfaces } from "./scheduler-wiring.ts";
+import { schedulerSurfaces, type SchedulerSurfaces } from "./scheduler-wiring.ts";
 
 /** Options of {@link startControlPlane}. Only `redisUrl` is required. */
 export interface ControlPlaneOptions {
@@ -104,7 +104,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     scheduler = options.schedulerOverride;
   } else {
     const real = createScheduler({ ...options.scheduler, redis, keys, logger: logger.child({ component: "scheduler" }) });
-    surfaces = await loadSchedulerSurfaces(real, logger);
+    surfaces = schedulerSurfaces(real);
     scheduler = real;
   }
 

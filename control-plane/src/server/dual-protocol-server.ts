@@ -19,6 +19,8 @@ export interface DualProtocolServerOptions {
   http2SessionTimeoutMs?: number;
   /** How long to wait for the first bytes of a connection before dropping it. Default 10 000. */
   sniffTimeoutMs?: number;
+  /** After `close()`, connections still open after this long are destroyed, ms. Default 5000. */
+  closeGraceMs?: number;
 }
 
 /**
@@ -74,6 +76,24 @@ export function createDualProtocolServer(handler: DualRequestHandler, options: D
     socket.on("error", onEarlyError);
   }) as DualProtocolServer;
 
+  // The HTTP/1.1 server never listens itself; its connection tracking (idle-connection closing,
+  // headersTimeout/requestTimeout enforcement) starts on its 'listening' event, so relay it.
+  front.on("listening", () => h1.emit("listening"));
+  let closing = false;
+  h1.on("request", (_req, res) => { if (closing) res.setHeader("connection", "close"); });
+  const netClose = front.close.bind(front);
+  front.close = (callback?: (err?: Error) => void) => {
+    closing = true;
+    // Closes idle keep-alive connections and stops the HTTP/1.1 timeout checker.
+    h1.close(() => {});
+    for (const session of sessions) session.close();
+    const force = setTimeout(() => { for (const socket of sockets) socket.destroy(); }, options.closeGraceMs ?? 5000);
+    force.unref();
+    return netClose((err) => {
+      clearTimeout(force);
+      callback?.(err);
+    });
+  };
   front.http1 = h1;
   front.http2 = h2;
   front.closeIdleConnections = () => {
