@@ -92,12 +92,14 @@ export function createControlPlaneSession(options: SessionOptions): ControlPlane
       try {
         const res = await client.register({ node: options.node() }, { timeoutMs: callTimeoutMs, signal: abort.signal });
         epoch = res.epoch;
+        options.metrics?.controlPlaneConnected(true);
         if (options.heartbeatIntervalMs === undefined && res.heartbeatIntervalMs > 0) intervalMs = res.heartbeatIntervalMs;
         logger.info({ epoch: epoch.toString(), heartbeatIntervalMs: intervalMs }, "registered with the control plane");
         registered.notify();
         return;
       } catch (error) {
         if (abort.signal.aborted) return;
+        options.metrics?.controlPlaneConnected(false);
         const e = ConnectError.from(error);
         // Log the first failures and then every tenth, so a long outage does not flood the log.
         if (attempt <= 3 || attempt % 10 === 0) {
@@ -128,6 +130,7 @@ export function createControlPlaneSession(options: SessionOptions): ControlPlane
       try {
         const res = await client.heartbeat(heartbeatRequest(sentVersion), { timeoutMs: callTimeoutMs, signal: abort.signal });
         options.metrics?.heartbeat(true);
+        options.metrics?.controlPlaneConnected(true);
         if (failures > 0) logger.info({ after: failures }, "control plane reachable again");
         failures = 0;
         if (res.reregister) {
@@ -145,6 +148,7 @@ export function createControlPlaneSession(options: SessionOptions): ControlPlane
       } catch (error) {
         if (abort.signal.aborted) return;
         options.metrics?.heartbeat(false);
+        options.metrics?.controlPlaneConnected(false);
         failures += 1;
         const e = ConnectError.from(error);
         if (failures <= 3 || failures % 10 === 0) {

@@ -230,6 +230,8 @@ export async function createInstanceSupervisor(
   async function fail(why: string): Promise<void> {
     // Exit code and signal are reported only when TEI ended on its own, not when the agent stopped it.
     const exit = proc?.exited;
+    // Report the failure at once; the final status (with the restart plan) follows below.
+    setStatus("failed", why);
     await stopProcess(why);
     const lines = await lastLines();
     const decision = backoff.recordFailure(Date.now());
@@ -288,8 +290,8 @@ export async function createInstanceSupervisor(
     };
     watchExit(proc);
     logger.info({ pid: handle.pid, args: plan.args, gpus: plan.gpuUuids }, "started TEI");
-    await deps.processStore.write(record(proc));
     setStatus("starting", "waiting for TEI to report its model service SERVING");
+    await deps.processStore.write(record(proc));
   }
 
   function record(p: Incarnation): ProcessRecord {

@@ -1,6 +1,5 @@
 #!/usr/bin/env node
 import { pino } from "pino";
-import { startNodeAgent } from "./agent.ts";
 import { CommanderError, parseAgentArgs } from "./cli.ts";
 import { ConfigError, type AgentConfig } from "./config.ts";
 
@@ -23,6 +22,8 @@ try {
 
 const logger = pino({ level: config.logLevel, base: { service: "tei-node-agent", node: config.nodeName } });
 
+// Loaded after the configuration is known to be good, so a bad flag is reported without delay.
+const { startNodeAgent } = await import("./agent.ts");
 let agent: Awaited<ReturnType<typeof startNodeAgent>>;
 try {
   agent = await startNodeAgent(config, { logger });

@@ -24,6 +24,8 @@ export interface AgentMetrics {
   readonly registry: Registry;
   observeProbe(sample: { assignmentId: string; instance: string }, ok: boolean, latencySeconds: number): void;
   heartbeat(ok: boolean): void;
+  /** Whether the last call to the control plane (register or heartbeat) succeeded. */
+  controlPlaneConnected(ok: boolean): void;
 }
 
 /** Creates the metrics; `instances` is called on every scrape. */
@@ -85,8 +87,18 @@ export function createAgentMetrics(instances: () => InstanceSample[], options: {
     registers: [registry],
   });
 
+  const connected = new Gauge({
+    name: "tei_fleet_agent_control_plane_connected",
+    help: "1 when the last call to the control plane succeeded; instances keep running either way",
+    registers: [registry],
+  });
+  connected.set(0);
+
   return {
     registry,
+    controlPlaneConnected(ok) {
+      connected.set(ok ? 1 : 0);
+    },
     observeProbe(sample, ok, latencySeconds) {
       const labels = { assignment_id: sample.assignmentId, instance: sample.instance };
       probeSeconds.observe({ ...labels, result: ok ? "ok" : "failed" }, latencySeconds);

@@ -85,7 +85,7 @@ describe("supervisor failure handling", () => {
     await reconciler.apply([a]);
     const s = await waitFor(() => {
       const st = statusOf(reconciler!, a.assignmentId);
-      return st && /fell back to the CPU/.test(st.reason) ? st : undefined;
+      return st && /fell back to the CPU.*restarting in/.test(st.reason) ? st : undefined;
     }, 15_000, "the CPU fallback to be reported");
     expect(["failed", "crash_loop"]).toContain(s.status);
     expect(s.lastLogLines.some((l) => /Cpu|CPU/.test(l))).toBe(true);
