@@ -23,6 +23,18 @@ export interface DualProtocolServerOptions {
   closeGraceMs?: number;
 }
 
+/** A `net.Server` that speaks HTTP/1.1 and h2c on one port. */
+export interface DualProtocolServer extends net.Server {
+  /** The HTTP/1.1 server connections are handed to. */
+  http1: http.Server;
+  /** The HTTP/2 server connections are handed to. */
+  http2: http2.Http2Server;
+  /** Closes idle HTTP/1.1 connections and sends GOAWAY on every HTTP/2 session. */
+  closeIdleConnections(): void;
+  /** Destroys every connection. */
+  closeAllConnections(): void;
+}
+
 /**
  * A TCP server that serves HTTP/1.1 and cleartext HTTP/2 (h2c, prior knowledge) on one port.
  *
@@ -35,61 +47,99 @@ export interface DualProtocolServerOptions {
  * on the same port as gRPC clients.
  *
  * The returned object is a `net.Server` (what Fastify's `serverFactory` must return) with
- * `closeIdleConnections` / `closeAllConnections` so that Fastify's close works as usual.
+ * `closeIdleConnections` / `closeAllConnections`, and a `close` that ends idle connections of
+ * both kinds and destroys whatever is left after `closeGraceMs`.
  */
 export function createDualProtocolServer(handler: DualRequestHandler, options: DualProtocolServerOptions = {}): DualProtocolServer {
   const h1 = http.createServer(handler as http.RequestListener);
   h1.keepAliveTimeout = options.keepAliveTimeoutMs ?? 72_000;
   const h2 = http2.createServer(handler as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
-  const sessions = new Set<http2.ServerHttp2Session>();
-  h2.on("session", (session) => {
-    sessions.add(session);
-    session.once("close", () => sessions.delete(session));
-    session.setTimeout(options.http2SessionTimeoutMs ?? 72_000, () => session.close());
-  });
   const sockets = new Set<net.Socket>();
-  const sniffTimeoutMs = options.sniffTimeoutMs ?? 10_000;
+  let closing = false;
+
+  // HTTP/2 bookkeeping. A session that got GOAWAY stays open as long as the client keeps its
+  // side open, and destroying a session only half-closes its socket; so each session's raw
+  // socket is remembered (h2 emits 'session' synchronously inside emit("connection")) and open
+  // streams are counted, to end idle sessions for good at close.
+  const openStreams = new Map<http2.ServerHttp2Session, number>();
+  const rawSocket = new Map<http2.ServerHttp2Session, net.Socket>();
+  let handingOver: net.Socket | undefined;
+  const endIfIdle = (session: http2.ServerHttp2Session) => {
+    if (!closing || (openStreams.get(session) ?? 0) > 0) return;
+    session.destroy();
+    rawSocket.get(session)?.destroy();
+  };
+  h2.on("session", (session) => {
+    openStreams.set(session, 0);
+    if (handingOver) rawSocket.set(session, handingOver);
+    session.setTimeout(options.http2SessionTimeoutMs ?? 72_000, () => session.close());
+    session.once("close", () => {
+      rawSocket.get(session)?.destroy();
+      rawSocket.delete(session);
+      openStreams.delete(session);
+    });
+  });
+  h2.on("stream", (stream) => {
+    const session = stream.session as http2.ServerHttp2Session | undefined;
+    if (!session || !openStreams.has(session)) return;
+    openStreams.set(session, openStreams.get(session)! + 1);
+    stream.once("close", () => {
+      if (!openStreams.has(session)) return;
+      openStreams.set(session, Math.max(0, openStreams.get(session)! - 1));
+      endIfIdle(session);
+    });
+  });
+
+  // HTTP/1.1 bookkeeping. The server never listens itself; its connection tracking (idle
+  // closing, headersTimeout/requestTimeout enforcement) starts on its 'listening' event.
+  h1.on("request", (_req, res) => { if (closing) res.setHeader("connection", "close"); });
 
   const front = net.createServer((socket) => {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
     let peeked = Buffer.alloc(0);
-    const timer = setTimeout(() => socket.destroy(), sniffTimeoutMs);
+    const timer = setTimeout(() => socket.destroy(), options.sniffTimeoutMs ?? 10_000);
+    const onEarlyError = () => socket.destroy();
     const onData = (chunk: Buffer) => {
       peeked = Buffer.concat([peeked, chunk]);
       const n = Math.min(peeked.length, H2_PREFACE.length);
-      const isH2Prefix = peeked.subarray(0, n).equals(H2_PREFACE.subarray(0, n));
+      const isH2 = peeked.subarray(0, n).equals(H2_PREFACE.subarray(0, n));
       // Decide as soon as the bytes rule one protocol out; wait while they could still be either.
-      if (isH2Prefix && n < H2_PREFACE.length) return;
+      if (isH2 && n < H2_PREFACE.length) return;
       clearTimeout(timer);
       socket.off("data", onData);
       socket.off("error", onEarlyError);
       socket.pause();
       socket.unshift(peeked);
-      (isH2Prefix ? h2 : h1).emit("connection", socket);
-      // The HTTP/1.1 server reads through the stream's 'data' events; resume it in case pause()
-      // stopped the flow. HTTP/2 drains the stream buffer itself.
-      if (!isH2Prefix) socket.resume();
+      handingOver = socket;
+      (isH2 ? h2 : h1).emit("connection", socket);
+      handingOver = undefined;
+      // HTTP/1.1 reads through the stream's 'data' events: resume the flow pause() stopped.
+      // HTTP/2 drains the stream's buffer itself.
+      if (!isH2) socket.resume();
     };
-    const onEarlyError = () => socket.destroy();
     socket.on("data", onData);
     socket.on("error", onEarlyError);
   }) as DualProtocolServer;
-
-  // The HTTP/1.1 server never listens itself; its connection tracking (idle-connection closing,
-  // headersTimeout/requestTimeout enforcement) starts on its 'listening' event, so relay it.
   front.on("listening", () => h1.emit("listening"));
-  let closing = false;
-  h1.on("request", (_req, res) => { if (closing) res.setHeader("connection", "close"); });
+
   const netClose = front.close.bind(front);
   front.close = (callback?: (err?: Error) => void) => {
     closing = true;
     // Closes idle keep-alive connections and stops the HTTP/1.1 timeout checker.
     h1.close(() => {});
-    for (const session of sessions) session.close();
+    for (const session of openStreams.keys()) {
+      session.close();
+      endIfIdle(session);
+    }
+    // Requests in flight at close time (watch streams until they are aborted) leave keep-alive
+    // connections behind when they end: keep closing the idle ones until none is left.
+    const sweep = setInterval(() => h1.closeIdleConnections(), 100);
     const force = setTimeout(() => { for (const socket of sockets) socket.destroy(); }, options.closeGraceMs ?? 5000);
+    sweep.unref();
     force.unref();
     return netClose((err) => {
+      clearInterval(sweep);
       clearTimeout(force);
       callback?.(err);
     });
@@ -98,25 +148,11 @@ export function createDualProtocolServer(handler: DualRequestHandler, options: D
   front.http2 = h2;
   front.closeIdleConnections = () => {
     h1.closeIdleConnections();
-    // GOAWAY: the session ends once its open streams finish.
-    for (const session of sessions) session.close();
+    for (const session of openStreams.keys()) session.close();
   };
   front.closeAllConnections = () => {
     h1.closeAllConnections();
-    for (const session of sessions) session.destroy();
     for (const socket of sockets) socket.destroy();
   };
   return front;
-}
-
-/** A `net.Server` that speaks HTTP/1.1 and h2c on one port. */
-export interface DualProtocolServer extends net.Server {
-  /** The HTTP/1.1 server connections are handed to. */
-  http1: http.Server;
-  /** The HTTP/2 server connections are handed to. */
-  http2: http2.Http2Server;
-  /** Closes idle HTTP/1.1 connections and sends GOAWAY on every HTTP/2 session. */
-  closeIdleConnections(): void;
-  /** Destroys every connection. */
-  closeAllConnections(): void;
 }
