@@ -68,3 +68,60 @@ describe("instance supervisor with the fake TEI", () => {
     await waitFor(() => statusOf(reconciler!, a.assignmentId)?.dimension === 384, 5_000, "dimension from the first probe");
   });
 });
+
+describe("instance supervisor follows the desired assignment", () => {
+  it("stops TEI when the assignment's desired_state is stopped or it disappears, and replaces it when it changes", async () => {
+    dir = await tempDir();
+    reconciler = testReconciler({ stateDir: dir });
+    const a = await makeAssignment();
+    await reconciler.apply([a]);
+    const first = await waitFor(() => {
+      const s = statusOf(reconciler!, a.assignmentId);
+      return s?.status === "running" ? s : undefined;
+    }, 15_000, "running");
+
+    // A changed spec (new revision with another flag) replaces the process.
+    await reconciler.apply([{ ...a, revision: 2n, maxBatchTokens: 4096 }]);
+    const second = await waitFor(() => {
+      const s = statusOf(reconciler!, a.assignmentId);
+      return s?.status === "running" && s.pid !== first.pid ? s : undefined;
+    }, 15_000, "a replacement process");
+    expect(second.restarts).toBe(0); // a replacement is not a failure
+    expect(await gone(first.pid!)).toBe(true);
+
+    await reconciler.apply([{ ...a, revision: 3n, maxBatchTokens: 4096, desiredState: "stopped" }]);
+    await waitFor(() => statusOf(reconciler!, a.assignmentId)?.status === "stopped", 15_000, "stopped");
+    expect(statusOf(reconciler, a.assignmentId)?.pid).toBeUndefined();
+    expect(await gone(second.pid!)).toBe(true);
+
+    await reconciler.apply([{ ...a, revision: 4n }]);
+    const third = await waitFor(() => {
+      const s = statusOf(reconciler!, a.assignmentId);
+      return s?.status === "running" ? s : undefined;
+    }, 15_000, "running again");
+    await reconciler.apply([]);
+    await waitFor(() => reconciler!.statuses().length === 0, 15_000, "the assignment to be gone");
+    expect(await gone(third.pid!)).toBe(true);
+  });
+
+  it("fails an instance that does not become ready within its start-up timeout", async () => {
+    dir = await tempDir();
+    reconciler = testReconciler({ stateDir: dir, env: { PATH: process.env.PATH, FAKE_TEI_SERVING_DELAY_MS: "60000" } });
+    const a = await makeAssignment({ startupTimeoutSecs: 1 });
+    await reconciler.apply([a]);
+    const s = await waitFor(() => {
+      const st = statusOf(reconciler!, a.assignmentId);
+      return st && /restarting in/.test(st.reason) ? st : undefined;
+    }, 15_000, "a start-up timeout");
+    expect(s.reason).toMatch(/did not become ready within 1s: grpc.health reports tei.v1.Embed NOT_SERVING/);
+  });
+});
+
+async function gone(pid: number): Promise<boolean> {
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch {
+    return true;
+  }
+}
