@@ -28,7 +28,7 @@ const shutdown = async (code: number) => {
 process.on("SIGINT", () => void shutdown(0));
 process.on("SIGTERM", () => void shutdown(0));
 
-try {
+async function main(): Promise<void> {
   say(`redis          ${fleet.redis.url}`);
   say(`control plane  ${fleet.controlPlaneUrl}   (admin token: ${fleet.adminToken})`);
   for (const a of fleet.agents) say(`node agent     ${a.name} advertising ${a.address}, API ${a.listenUrl}`);
@@ -54,10 +54,13 @@ try {
   say(`  tei_multiplexer.v1.TeiMultiplexer/Embed  ${viaMux.embeddings.length}-d ${head(viaMux.embeddings)}`);
   say(`  tei.v1.Embed/Embed (x-tei-instance)      ${viaTei.embeddings.length}-d ${head(viaTei.embeddings)}`);
 
-  if (opts.exit) await shutdown(0);
-  else say("\nThe fleet is up. Try: curl -H 'authorization: Bearer <admin token>' " + `${fleet.controlPlaneUrl}/instances` + "\nCtrl-C stops it.");
-} catch (err) {
+  if (opts.exit) return shutdown(0);
+  say("\nThe fleet is up. Try: curl -H 'authorization: Bearer <admin token>' " + `${fleet.controlPlaneUrl}/instances` + "\nCtrl-C stops it.");
+}
+
+// Not a top-level await: shutdown() ends the process, which must not happen inside one.
+main().catch((err: unknown) => {
   process.stderr.write(`fleet-up failed: ${err instanceof Error ? err.message : String(err)}\n(logs in ${fleet.dir}/logs)\n`);
   process.env.TEI_FLEET_KEEP_LOGS = "1";
-  await shutdown(1);
-}
+  void shutdown(1);
+});

@@ -58,18 +58,21 @@ function launch(port: number, dir: string): Promise<ChildProcess> {
   );
   return new Promise((resolve, reject) => {
     let output = "";
-    const timer = setTimeout(() => reject(new Error(`redis-server did not start:\n${output}`)), 10_000);
-    child.once("error", (err) => { clearTimeout(timer); reject(err); });
-    child.once("exit", (code) => { clearTimeout(timer); reject(new Error(`redis-server exited ${code}:\n${output}`)); });
-    child.stdout!.on("data", (chunk: Buffer) => {
+    let ready = false;
+    const fail = (err: Error) => { if (!ready) { ready = true; clearTimeout(timer); reject(err); } };
+    const timer = setTimeout(() => { child.kill("SIGKILL"); fail(new Error(`redis-server did not start:\n${output}`)); }, 10_000);
+    child.once("error", fail);
+    child.once("exit", (code) => fail(new Error(`redis-server exited ${code}:\n${output}`)));
+    const collect = (chunk: Buffer) => {
+      if (ready) return;
       output += chunk.toString();
       if (output.includes("Ready to accept connections")) {
+        ready = true;
         clearTimeout(timer);
-        child.removeAllListeners("exit");
-        child.stdout!.resume();
         resolve(child);
       }
-    });
-    child.stderr!.on("data", (chunk: Buffer) => { output += chunk.toString(); });
+    };
+    child.stdout!.on("data", collect);
+    child.stderr!.on("data", collect);
   });
 }
