@@ -7,3 +7,5 @@ export { startRedisServer, type RedisServer } from "./redis-server.ts";
 export { startServiceProcess, type ServiceProcess } from "./service-process.ts";
 export { createTeiClients, byInstance, byModel, type TeiClients } from "./grpc-clients.ts";
 export { freePort } from "./free-port.ts";
+export { startTraffic, type Traffic, type TrafficReport } from "./traffic.ts";
+export type { RedisServerOptions } from "./redis-server.ts";

@@ -32,6 +32,8 @@ export interface LocalFleetOptions {
   controlPlaneEnv?: NodeJS.ProcessEnv;
   /** Use this Redis instead of starting one. */
   redis?: RedisServer;
+  /** Start the fleet's own Redis with an fsync'd append-only file (survives kill and restart). */
+  persistentRedis?: boolean;
 }
 
 /** One node agent of the fleet. */
@@ -68,6 +70,10 @@ export interface LocalFleet {
   restartAgent(i: number): Promise<FleetAgent>;
   /** Starts the control plane again on the same port. */
   restartControlPlane(): Promise<void>;
+  /** Stops the control plane (SIGTERM) until startControlPlane(). */
+  stopControlPlane(): Promise<void>;
+  /** Starts the control plane on its port after stopControlPlane(). */
+  startControlPlane(): Promise<void>;
   /** Stops every process (routers, agents, control plane, then Redis) and removes the directory. */
   stop(): Promise<void>;
 }
@@ -80,7 +86,7 @@ export async function startLocalFleet(options: LocalFleetOptions = {}): Promise<
   const dir = mkdtempSync(join(tmpdir(), "tei-fleet-"));
   mkdirSync(join(dir, "logs"));
   const ownsRedis = !options.redis;
-  const redis = options.redis ?? (await startRedisServer());
+  const redis = options.redis ?? (await startRedisServer({ persistent: options.persistentRedis }));
   const adminToken = `adm_${randomBytes(16).toString("hex")}`;
   const joinToken = `join_${randomBytes(16).toString("hex")}`;
   const cpPort = await freePort();
@@ -97,7 +103,7 @@ export async function startLocalFleet(options: LocalFleetOptions = {}): Promise<
       logFile: log("control-plane"),
       readyUrl: `${controlPlaneUrl}/health`,
     });
-  let controlPlane = await launchControlPlane();
+  const controlPlane = await launchControlPlane();
 
   // Port ranges differ per fleet so that concurrent fleets on one machine rarely collide.
   const portBase = 20_000 + Math.floor(Math.random() * 400) * 100;
@@ -169,9 +175,12 @@ export async function startLocalFleet(options: LocalFleetOptions = {}): Promise<
       return agents[i]!;
     },
     async restartControlPlane() {
-      await controlPlane.stop();
-      controlPlane = await launchControlPlane();
-      fleet.controlPlane = controlPlane;
+      await fleet.stopControlPlane();
+      await fleet.startControlPlane();
+    },
+    stopControlPlane: () => fleet.controlPlane.stop(),
+    async startControlPlane() {
+      fleet.controlPlane = await launchControlPlane();
     },
     async stop() {
       for (const r of routers) await r.process.stop();

@@ -16,14 +16,25 @@ export interface RedisServer {
   restart(): Promise<void>;
 }
 
+/** How to start a test redis-server. */
+export interface RedisServerOptions {
+  port?: number;
+  /**
+   * Keep data across kill() and restart() with an fsync'd append-only file, as production Redis
+   * under BullMQ should run. Default: no persistence.
+   */
+  persistent?: boolean;
+}
+
 /**
- * Starts redis-server on a free port with a temporary directory, without persistence and with
+ * Starts redis-server on a free port with a temporary directory, by default without persistence, with
  * `noeviction` (the only policy BullMQ is correct under), and waits until it accepts connections.
  */
-export async function startRedisServer(options: { port?: number } = {}): Promise<RedisServer> {
+export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServer> {
   const port = options.port ?? (await freePort());
   const dir = await mkdtemp(join(tmpdir(), "tei-fleet-redis-"));
-  let child: ChildProcess | undefined = await launch(port, dir);
+  const persistence = options.persistent ? ["--appendonly", "yes", "--appendfsync", "always"] : ["--appendonly", "no"];
+  let child: ChildProcess | undefined = await launch(port, dir, persistence);
 
   const terminate = async (signal: NodeJS.Signals) => {
     const c = child;
@@ -44,15 +55,15 @@ export async function startRedisServer(options: { port?: number } = {}): Promise
     kill: () => terminate("SIGKILL"),
     async restart() {
       await terminate("SIGTERM");
-      child = await launch(port, dir);
+      child = await launch(port, dir, persistence);
     },
   };
 }
 
-function launch(port: number, dir: string): Promise<ChildProcess> {
+function launch(port: number, dir: string, persistence: string[]): Promise<ChildProcess> {
   const child = spawn(
     "redis-server",
-    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", ...persistence,
       "--maxmemory-policy", "noeviction", "--dir", dir],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
