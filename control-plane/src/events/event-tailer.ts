@@ -82,9 +82,18 @@ export function createEventTailer(options: EventTailerOptions): EventTailer {
   const ensureRunning = (): Promise<void> => {
     ready ??= (async () => {
       const c = redis.duplicate();
+      c.on("error", (err) => logger.warn({ err: err.message }, "event tailer: redis connection error"));
       conn = c;
-      const last = (await c.xrevrange(keys.events(), "+", "-", "COUNT", 1)) as [string, string[]][];
-      void loop(c, last[0]?.[0] ?? "0-0");
+      try {
+        const last = (await c.xrevrange(keys.events(), "+", "-", "COUNT", 1)) as [string, string[]][];
+        void loop(c, last[0]?.[0] ?? "0-0");
+      } catch (err) {
+        // Let the next watcher try again instead of failing forever on a stale promise.
+        c.disconnect();
+        conn = undefined;
+        ready = undefined;
+        throw err;
+      }
     })();
     return ready;
   };

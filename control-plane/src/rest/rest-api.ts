@@ -29,11 +29,17 @@ export async function restApi(app: FastifyInstance, options: RestApiOptions): Pr
     const text = String(body);
     // tei-manager clients often POST start/stop with a JSON content type and no body.
     if (text.trim() === "") return done(null, undefined);
+    let parsed: unknown;
     try {
-      done(null, JSON.parse(text));
+      parsed = JSON.parse(text, (key, value: unknown) => {
+        // Prototype-poisoning keys are refused outright, as Fastify's own parser does.
+        if (key === "__proto__" || key === "constructor") throw new ApiError("VALIDATION_ERROR", `field '${key}' is not allowed`, { field: key });
+        return value;
+      });
     } catch (err) {
-      done(new ApiError("INVALID_JSON", `request body is not valid JSON: ${(err as Error).message}`), undefined);
+      return done(err instanceof ApiError ? err : new ApiError("INVALID_JSON", `request body is not valid JSON: ${(err as Error).message}`), undefined);
     }
+    done(null, parsed);
   };
   app.addContentTypeParser("application/json", { parseAs: "string", bodyLimit: options.bodyLimit }, parseJson);
   app.addContentTypeParser(/^application\/[\w.+-]*\+json$/, { parseAs: "string", bodyLimit: options.bodyLimit }, parseJson);
