@@ -113,7 +113,7 @@ describe("bad input changes nothing and never answers 500", () => {
       method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN}` }, body: '{"spec": {"name": ',
     });
     expect(raw.status).toBe(400);
-    expect((await raw.json()).code).toBe("invalid_argument");
+    expect(((await raw.json()) as { code: string }).code).toBe("invalid_argument");
     const missing = json.updateInstance({ name: "existing", spec: { port: 5 } });
     expect(ConnectError.from(await missing.catch((e) => e)).code).toBe(Code.InvalidArgument);
   });
