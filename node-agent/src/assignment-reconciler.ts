@@ -5,6 +5,7 @@ import { withTimeout } from "./async-utils.ts";
 import { createInstanceLog, type InstanceLogOptions } from "./instance-log.ts";
 import { createInstanceSupervisor, type InstanceSupervisor, type SupervisorDeps } from "./instance-supervisor.ts";
 import type { ProcessDriver } from "./process-driver.ts";
+import { handleOf } from "./incarnation.ts";
 import { instanceDir, type ProcessRecord, type ProcessStateStore } from "./process-state-file.ts";
 
 /**
@@ -108,7 +109,7 @@ export function createAssignmentReconciler(options: ReconcilerOptions): Assignme
         const assignment = desired.get(record.assignmentId);
         if (!assignment || assignment.desiredState === "stopped") {
           // Left over from an assignment that is gone: stop it if it still runs.
-          const handle = { pid: record.pid, pgid: record.pgid, startTime: record.startTime, startedAtMs: record.startedAtMs };
+          const handle = handleOf(record);
           if (await options.driver.recover(handle)) {
             logger.info({ assignmentId: record.assignmentId, pid: record.pid }, "stopping a TEI process that is no longer assigned");
             await options.driver.stop(handle, options.supervisorDeps.timing?.stopGraceMs ?? 10_000);

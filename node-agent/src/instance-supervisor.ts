@@ -1,18 +1,20 @@
-import { create } from "@bufbuild/protobuf";
-import { ReplicaStatusSchema, type Assignment, type ReplicaStatus } from "@tei-fleet/proto/fleet/v1";
+import type { Assignment, ReplicaStatus } from "@tei-fleet/proto/fleet/v1";
 import type { InfoResponse } from "@tei-fleet/proto/tei/v1";
-import type { Logger } from "pino";
 import { Wakeup } from "./async-utils.ts";
 import { probeOnce, waitUntilServing } from "./health-probe.ts";
 import type { InstanceLog } from "./instance-log.ts";
-import { LaunchPlanError, planLaunch, type LaunchContext, type LaunchPlan } from "./launch-plan.ts";
+import { LaunchPlanError, planLaunch, type LaunchPlan } from "./launch-plan.ts";
 import type { LogLine } from "./log-ring.ts";
-import type { AgentMetrics } from "./metrics.ts";
 import { portProblem } from "./port-check.ts";
-import { ProcessStartError, type ProcessDriver, type ProcessExit, type ProcessHandle } from "./process-driver.ts";
-import type { ProcessRecord, ProcessStateStore } from "./process-state-file.ts";
-import { RestartBackoff, type RestartPolicy } from "./restart-backoff.ts";
-import { createTeiClient, type TeiClient, type TeiModelKind } from "./tei-client.ts";
+import { ProcessStartError, type ProcessExit, type ProcessHandle } from "./process-driver.ts";
+import type { ProcessRecord } from "./process-state-file.ts";
+import { handleOf, recordOf, type Incarnation } from "./incarnation.ts";
+import { describeExit, isCpuFallbackLine, replicaStatus, specKey } from "./replica-status.ts";
+import { RestartBackoff } from "./restart-backoff.ts";
+import { resolveTiming, type SupervisorDeps } from "./supervisor-options.ts";
+import { createTeiClient, type TeiModelKind } from "./tei-client.ts";
+
+export type { SupervisorDeps, SupervisorTiming } from "./supervisor-options.ts";
 
 /**
  * One serialised worker per assignment (the kubelet's pod worker): a loop that looks at the desired
@@ -20,46 +22,6 @@ import { createTeiClient, type TeiClient, type TeiModelKind } from "./tei-client
  * event (process exit, CPU fallback in the log, new assignment, probe due). Every step re-reads
  * the state, so a missed event only delays convergence, never breaks it.
  */
-
-/** Timing knobs of a supervisor; every field has a default. */
-export interface SupervisorTiming {
-  /** Time between liveness probes of a running instance. Default 5000 ms. */
-  probeIntervalMs?: number;
-  /** Deadline of one liveness probe. Default 5000 ms. */
-  probeTimeoutMs?: number;
-  /** Consecutive probe failures that make the instance `unhealthy` (then restarted). Default 3. */
-  probeFailureThreshold?: number;
-  /** Time between readiness checks while starting. Default 250 ms. */
-  readinessPollMs?: number;
-  /** Start-up timeout when the assignment gives none (startup_timeout_secs = 0). Default 600 s. */
-  defaultStartupTimeoutMs?: number;
-  /** SIGTERM → SIGKILL grace when stopping TEI. Default 10000 ms. */
-  stopGraceMs?: number;
-  /** How long an `unhealthy` instance stays up (reported) before it is restarted. Default 2000 ms. */
-  unhealthyDrainMs?: number;
-  /** Re-check period of an assignment that cannot run here (bad args, unknown GPU). Default 30 s. */
-  invalidRecheckMs?: number;
-}
-
-/** What a supervisor needs from the agent. */
-export interface SupervisorDeps {
-  driver: ProcessDriver;
-  processStore: ProcessStateStore;
-  logger: Logger;
-  /** The node facts; `gpus` is read at each start, so a refreshed inventory is honoured. */
-  launchContext: () => LaunchContext;
-  /** The instance's log (already tailing its file). */
-  log: InstanceLog;
-  /** The file TEI's stdout and stderr go to (the one `log` tails). */
-  logFile: string;
-  timing?: SupervisorTiming;
-  restartPolicy?: RestartPolicy;
-  metrics?: AgentMetrics;
-  /** Called whenever the reported status changes (the agent heartbeats promptly). */
-  onStatusChange?: (status: ReplicaStatus) => void;
-  /** Makes the gRPC client for a TEI process (tests may wrap it). */
-  createClient?: (host: string, port: number) => TeiClient;
-}
 
 /** A running supervisor. */
 export interface InstanceSupervisor {
@@ -85,25 +47,6 @@ export interface InstanceSupervisor {
 /** Number of log lines carried in a failure status. */
 const STATUS_LOG_LINES = 20;
 
-/** One incarnation of the TEI process. */
-interface Incarnation {
-  handle: ProcessHandle;
-  fingerprint: string;
-  port: number;
-  prometheusPort: number;
-  gpuUuids: string[];
-  client: TeiClient;
-  /** Log position where this incarnation's output starts. */
-  logStart: number;
-  exited?: ProcessExit;
-  cpuFallback?: string;
-  kind?: TeiModelKind;
-  runningSinceMs?: number;
-  nextProbeAtMs: number;
-  /** Re-attached after an agent restart: readiness gets a short grace instead of failing at once. */
-  adopted: boolean;
-}
-
 /**
  * Starts supervising `assignment`. With `recovered`, first re-attaches to the process an earlier
  * agent started (if it still runs) instead of starting a new one.
@@ -113,15 +56,8 @@ export async function createInstanceSupervisor(
   deps: SupervisorDeps,
   recovered?: ProcessRecord,
 ): Promise<InstanceSupervisor> {
-  const t = deps.timing ?? {};
-  const probeIntervalMs = t.probeIntervalMs ?? 5_000;
-  const probeTimeoutMs = t.probeTimeoutMs ?? 5_000;
-  const probeFailureThreshold = t.probeFailureThreshold ?? 3;
-  const readinessPollMs = t.readinessPollMs ?? 250;
-  const defaultStartupTimeoutMs = t.defaultStartupTimeoutMs ?? 600_000;
-  const stopGraceMs = t.stopGraceMs ?? 10_000;
-  const unhealthyDrainMs = t.unhealthyDrainMs ?? 2_000;
-  const invalidRecheckMs = t.invalidRecheckMs ?? 30_000;
+  const { probeIntervalMs, probeTimeoutMs, probeFailureThreshold, readinessPollMs, defaultStartupTimeoutMs, stopGraceMs, unhealthyDrainMs, invalidRecheckMs } =
+    resolveTiming(deps.timing);
   const makeClient = deps.createClient ?? createTeiClient;
   const backoff = new RestartBackoff(deps.restartPolicy);
   const wake = new Wakeup();
@@ -166,23 +102,9 @@ export async function createInstanceSupervisor(
   }
 
   function snapshot(): ReplicaStatus {
-    return create(ReplicaStatusSchema, {
-      assignmentId: desired.assignmentId,
-      status: phase,
-      reason,
-      pid: proc?.handle.pid,
-      startedAtMs: proc ? BigInt(proc.handle.startedAtMs) : undefined,
-      restarts,
-      healthCheckFailures: healthFailures,
-      lastHealthCheckMs: lastHealthCheckMs === undefined ? undefined : BigInt(lastHealthCheckMs),
-      exitCode: lastExit?.exitCode,
-      exitSignal: lastExit?.signal,
-      lastLogLines: failureLines,
-      modelType: kind ?? "",
-      dimension,
-      maxInputLength: info?.maxInputLength ?? 0,
-      modelDtype: info?.modelDtype ?? "",
-      teiVersion: info?.version ?? "",
+    return replicaStatus({
+      assignmentId: desired.assignmentId, status: phase, reason, handle: proc?.handle, restarts, healthFailures,
+      lastHealthCheckMs, lastExit, failureLines, kind, dimension, info,
     });
   }
 
@@ -190,9 +112,8 @@ export async function createInstanceSupervisor(
   log.onLine((line: LogLine) => {
     const p = proc;
     if (!p || p.cpuFallback || p.gpuUuids.length === 0 || line.offset < p.logStart) return;
-    const text = line.message ?? line.raw;
-    if (/\bon Cpu\b/.test(text) || /Using CPU instead/i.test(text)) {
-      p.cpuFallback = line.raw;
+    if (isCpuFallbackLine(line)) {
+      p.cpuFallback = line.message ?? line.raw;
       kick();
     }
   });
@@ -291,23 +212,7 @@ export async function createInstanceSupervisor(
     watchExit(proc);
     logger.info({ pid: handle.pid, args: plan.args, gpus: plan.gpuUuids }, "started TEI");
     setStatus("starting", "waiting for TEI to report its model service SERVING");
-    await deps.processStore.write(record(proc));
-  }
-
-  function record(p: Incarnation): ProcessRecord {
-    return {
-      version: 1,
-      assignmentId: desired.assignmentId,
-      instanceName: desired.instanceName,
-      pid: p.handle.pid,
-      pgid: p.handle.pgid,
-      startTime: p.handle.startTime,
-      startedAtMs: p.handle.startedAtMs,
-      port: p.port,
-      prometheusPort: p.prometheusPort,
-      fingerprint: p.fingerprint,
-      restarts,
-    };
+    await deps.processStore.write(recordOf(proc, desired, restarts));
   }
 
   async function awaitReady(p: Incarnation): Promise<void> {
@@ -385,7 +290,7 @@ export async function createInstanceSupervisor(
       return;
     }
     if (p?.cpuFallback) {
-      await fail(`TEI fell back to the CPU although GPU ${p.gpuUuids.join(",")} was assigned: ${logMessage(p.cpuFallback)}`);
+      await fail(`TEI fell back to the CPU although GPU ${p.gpuUuids.join(",")} was assigned: ${p.cpuFallback}`);
       return;
     }
     if (p) {
@@ -428,16 +333,8 @@ export async function createInstanceSupervisor(
     await probe(p);
   }
 
-  /** Identifies what the assignment asks for; a change clears the failure history. */
-  function specKey(a: Assignment): string {
-    return JSON.stringify([
-      a.revision.toString(), a.modelId, a.port, a.prometheusPort, a.gpuIds, a.gpuUuids, a.maxBatchTokens ?? null,
-      a.maxConcurrentRequests ?? null, a.pooling ?? null, a.extraArgs, a.desiredState,
-    ]);
-  }
-
   async function adopt(rec: ProcessRecord): Promise<void> {
-    const handle: ProcessHandle = { pid: rec.pid, pgid: rec.pgid, startTime: rec.startTime, startedAtMs: rec.startedAtMs };
+    const handle = handleOf(rec);
     if (!(await deps.driver.recover(handle))) {
       logger.info({ pid: rec.pid }, "recorded TEI process is gone; starting a new one");
       await deps.processStore.remove(rec.assignmentId).catch(() => {});
@@ -494,7 +391,7 @@ export async function createInstanceSupervisor(
         setStatus("stopped", "stopped");
       } else if (proc) {
         deps.driver.release(proc.handle);
-        await deps.processStore.write(record(proc)).catch(() => {});
+        await deps.processStore.write(recordOf(proc, desired, restarts)).catch(() => {});
         proc.client.close();
       }
       log.close();
@@ -523,20 +420,4 @@ export async function createInstanceSupervisor(
     detach: () => shutdown("detach"),
     settled,
   };
-}
-
-/** "exited with code 1", "was killed by SIGKILL", or "exited (status unknown ...)". */
-export function describeExit(exit: ProcessExit): string {
-  if (exit.signal) return `was killed by ${exit.signal}`;
-  if (exit.exitCode !== undefined) return `exited with code ${exit.exitCode}`;
-  return "exited (status unknown: the process was re-attached after an agent restart)";
-}
-
-function logMessage(raw: string): string {
-  try {
-    const o = JSON.parse(raw) as { message?: string; fields?: { message?: string } };
-    return o.message ?? o.fields?.message ?? raw;
-  } catch {
-    return raw;
-  }
 }
