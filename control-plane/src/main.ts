@@ -5,7 +5,7 @@
  */
 import { Command } from "commander";
 import { loadConfig, type CliFlags } from "./config.ts";
-import { startControlPlane, type ControlPlane } from "./server/control-plane.ts";
+import type { ControlPlane } from "./server/control-plane.ts";
 
 const program = new Command("tei-control-plane")
   .description("TEI Fleet control plane: instance API (REST + Connect), placement, node registry.")
@@ -26,6 +26,8 @@ try {
   process.exit(2);
 }
 
+// Imported after the configuration is known to be valid: a bad flag fails fast.
+const { startControlPlane } = await import("./server/control-plane.ts");
 let controlPlane: ControlPlane;
 try {
   controlPlane = await startControlPlane({
