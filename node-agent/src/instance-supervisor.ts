@@ -6,6 +6,8 @@ import type { InstanceLog } from "./instance-log.ts";
 import { LaunchPlanError, planLaunch, type LaunchPlan } from "./launch-plan.ts";
 import type { LogLine } from "./log-ring.ts";
 import { portProblem } from "./port-check.ts";
+import { findPortOwner, runsCommand } from "./port-owner.ts";
+import { readProcStat } from "./proc-stat.ts";
 import { ProcessStartError, type ProcessExit, type ProcessHandle } from "./process-driver.ts";
 import type { ProcessRecord } from "./process-state-file.ts";
 import { handleOf, recordOf, type Incarnation } from "./incarnation.ts";
@@ -184,7 +186,12 @@ export async function createInstanceSupervisor(
     const host = deps.launchContext().advertiseAddress;
     for (const port of [desired.port, desired.prometheusPort]) {
       const problem = await portProblem(host, port);
-      if (problem) return fail(`cannot start TEI: ${problem}`);
+      if (!problem) continue;
+      const owner = await findPortOwner(port);
+      // Our own TEI that lost its record (agent crash right after the start): take it back.
+      if (owner && runsCommand(owner.argv, plan.command, plan.args) && (await adoptOrphan(owner.pid, plan))) return;
+      const who = owner ? ` (pid ${owner.pid}: ${owner.argv.join(" ").slice(0, 200)})` : "";
+      return fail(`cannot start TEI: ${problem}${who}`);
     }
     const logStart = await log.endPosition();
     let handle: ProcessHandle;
@@ -331,6 +338,29 @@ export async function createInstanceSupervisor(
       return;
     }
     await probe(p);
+  }
+
+  /** Re-attaches to a running TEI found by its port and command line (no process record). */
+  async function adoptOrphan(pid: number, plan: LaunchPlan): Promise<boolean> {
+    const stat = await readProcStat(pid);
+    if (!stat) return false;
+    logger.warn({ pid }, "found this instance's TEI running without a process record; re-attaching");
+    await adopt({
+      version: 1,
+      assignmentId: desired.assignmentId,
+      instanceName: desired.instanceName,
+      pid,
+      pgid: stat.pgrp,
+      startTime: stat.startTime,
+      startedAtMs: Date.now(),
+      port: desired.port,
+      prometheusPort: desired.prometheusPort,
+      // Same binary and argv as planned; its environment cannot be compared (TEI may add to it).
+      fingerprint: plan.fingerprint,
+      restarts,
+    });
+    if (proc) await deps.processStore.write(recordOf(proc, desired, restarts));
+    return proc !== undefined;
   }
 
   async function adopt(rec: ProcessRecord): Promise<void> {

@@ -56,7 +56,7 @@ describe("bad input gets a clear, specific status", () => {
     blocker = createServer();
     await new Promise<void>((r) => blocker!.listen(a.prometheusPort, "127.0.0.1", r));
     await reconciler.apply([a]);
-    const s = await statusWith(a.assignmentId, new RegExp(`port ${a.prometheusPort} on 127.0.0.1 is in use by another program`));
+    const s = await statusWith(a.assignmentId, new RegExp(`port ${a.prometheusPort} on 127.0.0.1 is in use by another program \\(pid ${process.pid}: `));
     expect(["failed", "crash_loop"]).toContain(s.status);
     // Once the port is free again, the next retry starts TEI.
     blocker.close();

@@ -1,4 +1,4 @@
-import { readFile } from "node:fs/promises";
+import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
@@ -6,6 +6,7 @@ import { Embed } from "@tei-fleet/proto/tei/v1";
 import { afterEach, describe, expect, it } from "vitest";
 import type { AssignmentReconciler } from "../src/assignment-reconciler.ts";
 import { isSameLiveProcess, readProcStat } from "../src/proc-stat.ts";
+import { instanceDir } from "../src/process-state-file.ts";
 import { makeAssignment, removeDir, statusOf, tempDir, testReconciler, waitFor } from "./helpers.ts";
 
 const cleanups: Array<() => Promise<void>> = [];
@@ -91,5 +92,31 @@ describe("agent restart without interruption", () => {
     await second.recover([]);
     expect(await isSameLiveProcess(s.pid!, startTime)).toBe(false);
     expect(second.statuses()).toEqual([]);
+  });
+
+  it("re-attaches to its own TEI found on the instance's port when the process record was lost", async () => {
+    const dir = await tempDir();
+    cleanups.push(() => removeDir(dir));
+    const first = testReconciler({ stateDir: dir });
+    const a = await makeAssignment();
+    await first.apply([a]);
+    const s = await waitFor(() => {
+      const st = statusOf(first, a.assignmentId);
+      return st?.status === "running" ? st : undefined;
+    }, 15_000, "running");
+    await first.shutdown("detach");
+    // The agent died between starting TEI and recording it.
+    await rm(join(instanceDir(dir, a.assignmentId), "process.json"));
+
+    const second = testReconciler({ stateDir: dir });
+    cleanups.push(() => second.shutdown("stop"));
+    await second.recover([a]);
+    await second.apply([a]);
+    const after = await waitFor(() => {
+      const st = statusOf(second, a.assignmentId);
+      return st?.status === "running" ? st : undefined;
+    }, 15_000, "running again");
+    expect(after.pid).toBe(s.pid);
+    expect(after.restarts).toBe(0);
   });
 });
