@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from "node:crypto";
 import Fastify, { LogController } from "fastify";
 import type { Logger } from "pino";
 import type { AssignmentReconciler } from "./assignment-reconciler.ts";
@@ -17,6 +18,12 @@ export interface AgentHttpOptions {
   advertiseAddress: string;
   /** Extra fields for /healthz (node name, control plane reachability). */
   health?: () => Record<string, unknown>;
+  /**
+   * When set, `/instances*` requires `authorization: Bearer <token>` (the join token, which the
+   * control plane sends when it proxies logs): TEI's logs can hold request inputs. `/healthz` and
+   * `/metrics` stay open for probes and Prometheus.
+   */
+  token?: string;
 }
 
 const DEFAULT_TAIL = 100;
@@ -33,6 +40,17 @@ export function createAgentHttp(options: AgentHttpOptions) {
   });
   const { reconciler } = options;
   const host = options.advertiseAddress.includes(":") ? `[${options.advertiseAddress}]` : options.advertiseAddress;
+
+  if (options.token) {
+    const expected = digest(`Bearer ${options.token}`);
+    app.addHook("onRequest", async (req, reply) => {
+      if (!req.url.startsWith("/instances")) return;
+      const given = req.headers.authorization;
+      if (given === undefined || !timingSafeEqual(digest(given), expected)) {
+        return reply.code(401).send({ error: { code: "UNAUTHENTICATED", message: "authorization: Bearer <join token> is required" } });
+      }
+    });
+  }
 
   app.get("/healthz", async () => ({ status: "ok", instances: reconciler.supervisors().length, ...options.health?.() }));
 
@@ -110,6 +128,11 @@ export function createAgentHttp(options: AgentHttpOptions) {
   );
 
   return app;
+}
+
+/** Fixed-length digest, so the comparison takes the same time whatever the input's length. */
+function digest(value: string): Buffer {
+  return createHash("sha256").update(value).digest();
 }
 
 function parseIntParam(value: string, field: string, min: number, max: number): number {

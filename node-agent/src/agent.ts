@@ -95,6 +95,7 @@ export async function startNodeAgent(config: AgentConfig, deps: NodeAgentDeps): 
     logger,
     advertiseAddress: config.advertiseAddress,
     health: () => ({ node: config.nodeName }),
+    token: config.joinToken,
   });
   await app.listen({ host: config.listen.host, port: config.listen.port });
   const bound = app.server.address() as AddressInfo;

@@ -32,7 +32,7 @@ describe("node agent", () => {
         shutdownDrainMs: "0",
         stopGraceMs: "2000",
       },
-      {},
+      { TEI_FLEET_JOIN_TOKEN: "join-secret" },
     );
     agent = await startNodeAgent(config, { logger: testLogger, env: { PATH: process.env.PATH } });
     const first = await waitFor(() => {
@@ -50,16 +50,20 @@ describe("node agent", () => {
     const health = await (await fetch(`${agent.url}/healthz`)).json() as { status: string };
     expect(health.status).toBe("ok");
 
-    const logs = await (await fetch(`${agent.url}/instances/emb/logs?tail=3`)).json() as { lines: string[]; total_lines: number; end: number };
+    // Logs can hold request inputs: the join token (what the control plane sends) is required.
+    expect((await fetch(`${agent.url}/instances/emb/logs`)).status).toBe(401);
+    expect((await fetch(`${agent.url}/instances/emb/logs`, { headers: { authorization: "Bearer wrong" } })).status).toBe(401);
+    const auth = { headers: { authorization: "Bearer join-secret" } };
+    const logs = await (await fetch(`${agent.url}/instances/emb/logs?tail=3`, auth)).json() as { lines: string[]; total_lines: number; end: number };
     expect(logs.lines).toHaveLength(3);
     expect(logs.total_lines).toBeGreaterThan(3);
     expect(logs.end).toBe(logs.total_lines);
-    expect((await fetch(`${agent.url}/instances/emb/logs?tail=-1`)).status).toBe(400);
-    const missing = await fetch(`${agent.url}/instances/nope/logs`);
+    expect((await fetch(`${agent.url}/instances/emb/logs?tail=-1`, auth)).status).toBe(400);
+    const missing = await fetch(`${agent.url}/instances/nope/logs`, auth);
     expect(missing.status).toBe(404);
     expect(((await missing.json()) as { error: { code: string } }).error.code).toBe("INSTANCE_NOT_FOUND");
 
-    const instances = await (await fetch(`${agent.url}/instances`)).json() as { instances: Array<{ name: string; prometheus_target: string }> };
+    const instances = await (await fetch(`${agent.url}/instances`, auth)).json() as { instances: Array<{ name: string; prometheus_target: string }> };
     expect(instances.instances).toEqual([expect.objectContaining({ name: "emb", prometheus_target: `127.0.0.1:${a.prometheusPort}` })]);
 
     const metrics = await (await fetch(`${agent.url}/metrics`)).text();
