@@ -1,0 +1,35 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startRedisServer, type RedisServer } from "../../test/harness/redis-server.ts";
+import { startApi, waitFor, type ApiFixture } from "./api-fixtures.ts";
+
+// A Redis of its own, to take away and bring back.
+let redis: RedisServer;
+let api: ApiFixture;
+beforeAll(async () => {
+  redis = await startRedisServer({ persistent: true });
+  api = await startApi({ redisUrl: redis.url });
+  expect((await api.rest("POST", "/instances", { name: "kept", model_id: "m/m" })).status).toBe(201);
+});
+afterAll(async () => {
+  await api?.close();
+  await redis?.stop();
+});
+
+describe("when Redis is away", () => {
+  it("API calls fail fast with 503 BACKEND_UNAVAILABLE, /health stays up, and everything works again when it is back", async () => {
+    await redis.kill();
+    const started = Date.now();
+    const res = await api.rest("GET", "/instances/kept");
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(res.status).toBe(503);
+    expect(res.body.code).toBe("BACKEND_UNAVAILABLE");
+    const create = await api.rest("POST", "/instances", { name: "lost", model_id: "m/m" });
+    expect(create.status).toBe(503);
+    expect((await api.rest("GET", "/health", undefined, { token: null })).status).toBe(200);
+    expect((await api.rest("GET", "/metrics", undefined, { token: null })).status).toBe(200);
+
+    await redis.restart();
+    await waitFor("the API to reach Redis again", async () => (await api.rest("GET", "/instances/kept")).status === 200, 15_000);
+    expect((await api.rest("POST", "/instances", { name: "after", model_id: "m/m" })).status).toBe(201);
+  });
+});
