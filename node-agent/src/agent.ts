@@ -113,12 +113,11 @@ export async function startNodeAgent(config: AgentConfig, deps: NodeAgentDeps): 
       logger.info({ version: saved.version.toString(), count: saved.assignments.length }, "loaded the last desired state from disk");
       await reconciler.recover(saved.assignments);
       await reconciler.apply(saved.assignments);
-    } else {
-      await reconciler.recover([]);
     }
+    // Without a saved desired state, surviving TEI processes are left alone: when the control
+    // plane assigns them again, the supervisors find them on their ports and re-attach.
   } catch (error) {
     logger.error({ err: error, path: desiredFile.path }, "cannot read the saved desired state; waiting for the control plane");
-    await reconciler.recover([]);
   }
 
   const gpuTimer = source.kind === "nvidia-smi" && gpus.length > 0
