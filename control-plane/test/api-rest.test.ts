@@ -62,6 +62,9 @@ describe("tei-manager's routes", () => {
     expect(one.status).toBe(200);
     expect(one.body.name).toBe("listed-b");
     expectError(await api.rest("GET", "/instances/nope"), 404, "INSTANCE_NOT_FOUND");
+    // A name that could never have been created is simply not found.
+    expectError(await api.rest("GET", "/instances/Not_A_Name"), 404, "INSTANCE_NOT_FOUND");
+    expectError(await api.rest("DELETE", "/instances/a%2Fb"), 404, "INSTANCE_NOT_FOUND");
   });
 
   it("DELETE /instances/:name answers 204, then the instance is gone (404) and deleting again is 404", async () => {

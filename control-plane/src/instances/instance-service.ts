@@ -94,8 +94,17 @@ export function createInstanceService(options: InstanceServiceOptions): Instance
     }
   };
 
+  // A name that could never have been created cannot exist: 404, as tei-manager answers.
+  const notFound = (name: string) => new ApiError("INSTANCE_NOT_FOUND", `instance '${name.slice(0, 80)}' not found`);
+  const assertLookupName = (name: string) => {
+    try {
+      validateInstanceName(name);
+    } catch {
+      throw notFound(name);
+    }
+  };
   const mustGet = async (name: string): Promise<StoredInstance> => {
-    validateInstanceName(name);
+    assertLookupName(name);
     const found = await repo.get(name);
     if (!found) throw new ApiError("INSTANCE_NOT_FOUND", `instance '${name}' not found`);
     return found;
@@ -219,7 +228,7 @@ export function createInstanceService(options: InstanceServiceOptions): Instance
     },
 
     async delete(name, opts = {}) {
-      validateInstanceName(name);
+      assertLookupName(name);
       const outcome = await repo.delete(name, opts.expectedRevision);
       if (outcome.kind === "not_found") throw new ApiError("INSTANCE_NOT_FOUND", `instance '${name}' not found`);
       if (outcome.kind === "conflict") throw stale(name, outcome.revision, opts.expectedRevision ?? 0n);
