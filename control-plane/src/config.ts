@@ -38,6 +38,14 @@ export const ConfigSchema = z.object({
   joinToken: optionalToken,
   maxInstances: z.coerce.number().int().min(1).max(100_000).default(1000),
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info"),
+  /** Scheduler timings (env only; for tests and tuning). Unset: the scheduler's defaults. */
+  scheduler: z.object({
+    heartbeatIntervalMs: z.coerce.number().int().min(50).max(600_000).optional(),
+    heartbeatTtlMs: z.coerce.number().int().min(100).max(3_600_000).optional(),
+    reconcileIntervalMs: z.coerce.number().int().min(100).max(3_600_000).optional(),
+    livenessIntervalMs: z.coerce.number().int().min(50).max(600_000).optional(),
+    routeGraceMs: z.coerce.number().int().min(0).max(600_000).optional(),
+  }),
 });
 
 /** The validated configuration. */
@@ -46,8 +54,10 @@ export type Config = z.output<typeof ConfigSchema>;
 /**
  * Builds the configuration from flags and environment: TEI_FLEET_LISTEN, TEI_FLEET_REDIS_URL,
  * TEI_FLEET_PREFIX, TEI_FLEET_DATA_DIR, TEI_FLEET_ADMIN_TOKEN, TEI_FLEET_READ_TOKEN,
- * TEI_FLEET_JOIN_TOKEN, TEI_FLEET_MAX_INSTANCES, TEI_FLEET_LOG_LEVEL. Throws an Error listing
- * every invalid setting.
+ * TEI_FLEET_JOIN_TOKEN, TEI_FLEET_MAX_INSTANCES, TEI_FLEET_LOG_LEVEL, and the scheduler timings
+ * TEI_FLEET_HEARTBEAT_INTERVAL_MS, TEI_FLEET_HEARTBEAT_TTL_MS, TEI_FLEET_RECONCILE_INTERVAL_MS,
+ * TEI_FLEET_LIVENESS_INTERVAL_MS, TEI_FLEET_ROUTE_GRACE_MS. Throws an Error listing every invalid
+ * setting.
  */
 export function loadConfig(flags: CliFlags, env: NodeJS.ProcessEnv = process.env): Config {
   const blank = (v: string | undefined) => (v === undefined || v === "" ? undefined : v);
@@ -61,6 +71,13 @@ export function loadConfig(flags: CliFlags, env: NodeJS.ProcessEnv = process.env
     joinToken: blank(env.TEI_FLEET_JOIN_TOKEN),
     maxInstances: flags.maxInstances ?? blank(env.TEI_FLEET_MAX_INSTANCES),
     logLevel: flags.logLevel ?? blank(env.TEI_FLEET_LOG_LEVEL),
+    scheduler: {
+      heartbeatIntervalMs: blank(env.TEI_FLEET_HEARTBEAT_INTERVAL_MS),
+      heartbeatTtlMs: blank(env.TEI_FLEET_HEARTBEAT_TTL_MS),
+      reconcileIntervalMs: blank(env.TEI_FLEET_RECONCILE_INTERVAL_MS),
+      livenessIntervalMs: blank(env.TEI_FLEET_LIVENESS_INTERVAL_MS),
+      routeGraceMs: blank(env.TEI_FLEET_ROUTE_GRACE_MS),
+    },
   });
   if (!parsed.success) {
     const names: Record<string, string> = {
@@ -68,7 +85,11 @@ export function loadConfig(flags: CliFlags, env: NodeJS.ProcessEnv = process.env
       dataDir: "--data-dir / TEI_FLEET_DATA_DIR", adminToken: "TEI_FLEET_ADMIN_TOKEN", readToken: "TEI_FLEET_READ_TOKEN",
       joinToken: "TEI_FLEET_JOIN_TOKEN", maxInstances: "--max-instances / TEI_FLEET_MAX_INSTANCES", logLevel: "--log-level / TEI_FLEET_LOG_LEVEL",
     };
-    const lines = parsed.error.issues.map((i) => `  ${names[String(i.path[0])] ?? i.path.join(".")}: ${i.message}`);
+    const envName = (camel: string) => `TEI_FLEET_${camel.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+    const lines = parsed.error.issues.map((i) => {
+      const name = i.path[0] === "scheduler" ? envName(String(i.path[1])) : names[String(i.path[0])] ?? i.path.join(".");
+      return `  ${name}: ${i.message}`;
+    });
     throw new Error(`invalid configuration:\n${lines.join("\n")}`);
   }
   return parsed.data;

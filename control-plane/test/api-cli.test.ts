@@ -68,11 +68,12 @@ describe("tei-control-plane", () => {
   });
 
   it("refuses a bad configuration with exit 2, naming the setting", async () => {
-    const bad = launch(["--listen", "nowhere"], { TEI_FLEET_MAX_INSTANCES: "-3", TEI_FLEET_READ_TOKEN: "short" });
+    const bad = launch(["--listen", "nowhere"], { TEI_FLEET_MAX_INSTANCES: "-3", TEI_FLEET_READ_TOKEN: "short", TEI_FLEET_HEARTBEAT_TTL_MS: "soon" });
     expect(await bad.exited).toBe(2);
     expect(bad.stderr()).toContain("--listen / TEI_FLEET_LISTEN: must be HOST:PORT");
     expect(bad.stderr()).toContain("TEI_FLEET_MAX_INSTANCES");
     expect(bad.stderr()).toContain("TEI_FLEET_READ_TOKEN: must be at least 16 characters");
+    expect(bad.stderr()).toContain("TEI_FLEET_HEARTBEAT_TTL_MS");
   });
 
   it("exits 1 with a message when Redis cannot be reached", async () => {
