@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { z } from "zod";
 import { parseDeclaredGpus } from "./gpu-inventory.ts";
 import type { RestartPolicy } from "./restart-backoff.ts";
-import type { SupervisorTiming } from "./instance-supervisor.ts";
+import type { SupervisorTiming } from "./supervisor-options.ts";
 import { DEFAULT_PASS_ENV, passEnvPatternError } from "./tei-env.ts";
 
 /**
