@@ -3,6 +3,7 @@ import { execa } from "execa";
 import { afterEach, describe, expect, it } from "vitest";
 import { createDesiredStateFile } from "../src/desired-state-file.ts";
 import { isSameLiveProcess, readProcStat } from "../src/proc-stat.ts";
+import { createProcessStateStore } from "../src/process-state-file.ts";
 import { freePort } from "../../test/harness/free-port.ts";
 import { FAKE_TEI, makeAssignment, removeDir, tempDir, waitFor } from "./helpers.ts";
 
@@ -10,6 +11,8 @@ const MAIN = fileURLToPath(new URL("../src/main.ts", import.meta.url));
 let dir: string | undefined;
 const pids: number[] = [];
 afterEach(async () => {
+  // Agents, then any TEI a failed test left running (they live in their own process groups).
+  if (dir) for (const r of await createProcessStateStore(dir).list()) pids.push(r.pid);
   for (const pid of pids.splice(0)) {
     try {
       process.kill(-pid, "SIGKILL");
