@@ -27,7 +27,11 @@ beforeAll(async () => {
   agent = await startNodeAgent(config, { logger: pino({ level: "silent" }) });
   await waitFor("the node to register", async () => (await api.rest("GET", "/nodes/live-1")).status === 200);
   expect((await api.rest("POST", "/instances", { name: "live", model_id: "BAAI/bge-small-en-v1.5" })).status).toBe(201);
-  await waitFor("the instance to run", async () => (await api.rest("GET", "/instances/live")).body.status === "running", 30_000);
+  // The model's facts (TEI's Info) arrive with a heartbeat after the replica reports running.
+  await waitFor("the instance to run with its model facts", async () => {
+    const v = (await api.rest("GET", "/instances/live")).body;
+    return v.status === "running" && v.replicas[0]?.model?.dimension;
+  }, 30_000);
 }, 60_000);
 
 afterAll(async () => {
@@ -108,7 +112,9 @@ describe("instance views backed by a running replica", () => {
     const pid = (await api.rest("GET", "/instances/live")).body.pid as number;
     expect((await api.rest("POST", "/instances/live/stop")).status).toBe(200);
     await waitFor("the instance to stop", async () => (await api.rest("GET", "/instances/live")).body.status === "stopped", 20_000);
-    expect(alive(pid)).toBe(false);
+    // "stopped" shows once the scheduler has released the replica; the agent may still be
+    // stopping the process for up to its stop grace period.
+    await waitFor("the process to exit", () => !alive(pid), 5_000);
     expect((await api.rest("GET", "/health/all")).body).toMatchObject({ stopped_count: 1, overall_status: "healthy" });
     expect((await api.rest("POST", "/instances/live/start")).status).toBe(200);
     const running = await waitFor("the instance to run again", async () => {
