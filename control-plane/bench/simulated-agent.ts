@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import {
   HeartbeatRequestSchema, NodeSchema, ReplicaStatusSchema,
-  type Assignment, type HeartbeatRequest, type HeartbeatResponse, type Node, type RegisterResponse,
+  type Assignment, type HeartbeatRequest, type HeartbeatResponse, type Node, type RegisterResponse, type ReplicaStatus,
 } from "@tei-fleet/proto/fleet/v1";
 
 /** The part of the agent protocol a simulated agent calls (the scheduler's AgentApi, or a Connect client). */
@@ -41,6 +41,8 @@ export class SimulatedAgent {
   readonly overrides = new Map<string, string>();
   private readonly endpoint: AgentEndpoint;
   private readonly instantReady: boolean;
+  /** Report messages by assignment and status, reused while nothing changes (cheap heartbeats at scale). */
+  private readonly reports = new Map<string, ReplicaStatus>();
   /** Set when the agent stops heartbeating (a simulated crash or network partition). */
   silent = false;
 
@@ -79,10 +81,16 @@ export class SimulatedAgent {
       const first = !this.seen.has(a.assignmentId);
       this.seen.add(a.assignmentId);
       const status = this.overrides.get(a.assignmentId) ?? (first && !this.instantReady ? "starting" : "running");
-      return create(ReplicaStatusSchema, {
-        assignmentId: a.assignmentId, status, pid: 1000, startedAtMs: 1n,
-        modelType: status === "running" ? "embedding" : "", dimension: status === "running" ? 384 : undefined,
-      });
+      const key = `${a.assignmentId}/${status}`;
+      let report = this.reports.get(key);
+      if (!report) {
+        report = create(ReplicaStatusSchema, {
+          assignmentId: a.assignmentId, status, pid: 1000, startedAtMs: 1n,
+          modelType: status === "running" ? "embedding" : "", dimension: status === "running" ? 384 : undefined,
+        });
+        this.reports.set(key, report);
+      }
+      return report;
     });
     const response = await this.endpoint.heartbeat(create(HeartbeatRequestSchema, {
       nodeName: this.spec.name, epoch: this.epoch, replicas, knownAssignmentsVersion: this.knownVersion,
@@ -104,6 +112,7 @@ export class SimulatedAgent {
     for (const id of [...this.assignments.keys()]) {
       if (!ids.has(id)) { this.assignments.delete(id); this.seen.delete(id); }
     }
+    for (const key of [...this.reports.keys()]) if (!ids.has(key.slice(0, key.lastIndexOf("/")))) this.reports.delete(key);
     for (const a of assignments) this.assignments.set(a.assignmentId, a);
   }
 

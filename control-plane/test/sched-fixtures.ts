@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
-import { create, fromJsonString, toJsonString } from "@bufbuild/protobuf";
+import { create, fromJsonString, toJsonString, type MessageInitShape } from "@bufbuild/protobuf";
 import {
-  InstanceSchema, InstanceSpecSchema, ReplicaSchema, type InstanceSpec, type Replica,
+  InstanceSchema, InstanceSpecSchema, ReplicaSchema, type Replica,
 } from "@tei-fleet/proto/fleet/v1";
 import { Redis } from "ioredis";
 import { pino } from "pino";
@@ -19,7 +19,7 @@ export interface SchedFixture {
   /** Adds a simulated node and registers it. */
   addNode(spec: SimulatedNodeSpec): Promise<SimulatedAgent>;
   /** Writes an instance as the API does (record + index) and enqueues it. */
-  putInstance(spec: Partial<InstanceSpec> & { name: string }, revision?: number): Promise<void>;
+  putInstance(spec: MessageInitShape<typeof InstanceSpecSchema> & { name: string }, revision?: number): Promise<void>;
   deleteInstance(name: string): Promise<void>;
   replicas(name: string): Promise<Replica[]>;
   /** One heartbeat from every agent that is not silent. */

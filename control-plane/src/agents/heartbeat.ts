@@ -62,6 +62,23 @@ export function createHeartbeatHandler(
     return { hash: hash ?? {}, version: BigInt(version ?? 0) };
   }
 
+  /**
+   * Parsed assignments by their exact JSON: a node's set changes one assignment at a time, and
+   * parsing every unchanged one again on each change was most of the heartbeat's CPU at scale.
+   */
+  const parsed = new Map<string, Assignment>();
+  function toAssignments(hash: Record<string, string>): Assignment[] {
+    return Object.values(hash).map((json) => {
+      let a = parsed.get(json);
+      if (!a) {
+        if (parsed.size > 50_000) parsed.clear();
+        a = fromJsonString(AssignmentSchema, json, { ignoreUnknownFields: true });
+        parsed.set(json, a);
+      }
+      return a;
+    });
+  }
+
   async function mergeReports(nodeName: string, reports: ReplicaStatus[], assignmentHash: Record<string, string>) {
     const byInstance = new Map<string, Array<{ report: ReplicaStatus; facts: AssignmentFacts }>>();
     for (const report of reports) {
@@ -129,24 +146,22 @@ export function createHeartbeatHandler(
   return {
     async heartbeat(request) {
       const name = request.nodeName;
-      if (!(await nodeIsCurrent(name, request.epoch))) {
-        return create(HeartbeatResponseSchema, { reregister: true });
-      }
-      // XX: a heartbeat never re-creates a node that is gone from the fleet.
-      await redis.zadd(keys.nodes(), "XX", ctx.now(), name);
       const now = ctx.now();
+      // Liveness, epoch check and the version in one round trip; ZADD XX never re-creates a
+      // node that is gone from the fleet.
+      const touched = await runScript(redis, "heartbeat-touch",
+        [keys.node(name), keys.nodes(), keys.assignmentsVersion(name)], [name, String(request.epoch), String(now)]);
+      if (touched === null || touched === undefined) return create(HeartbeatResponseSchema, { reregister: true });
       sweep(now);
       const changed = request.replicas.filter((r) => {
         const last = written.get(r.assignmentId);
         return !last || last.fingerprint !== reportFingerprint(r) || now - last.at > REWRITE_UNCHANGED_MS;
       });
-      let version: bigint;
+      let version = BigInt(String(touched));
       let hash: Record<string, string> | undefined;
       if (changed.length > 0) {
         ({ hash, version } = await readAssignments(name));
         await mergeReports(name, changed, hash);
-      } else {
-        version = BigInt((await redis.get(keys.assignmentsVersion(name))) ?? 0);
       }
       if (version === request.knownAssignmentsVersion) {
         return create(HeartbeatResponseSchema, { assignmentsVersion: version });
@@ -155,7 +170,7 @@ export function createHeartbeatHandler(
       return create(HeartbeatResponseSchema, {
         assignmentsChanged: true,
         assignmentsVersion: version,
-        assignments: Object.values(hash).map((json) => fromJsonString(AssignmentSchema, json, { ignoreUnknownFields: true })),
+        assignments: toAssignments(hash),
       });
     },
 
@@ -164,10 +179,7 @@ export function createHeartbeatHandler(
     async assignments(name, epoch) {
       if (!(await nodeIsCurrent(name, epoch))) return undefined;
       const { hash, version } = await readAssignments(name);
-      return {
-        version,
-        assignments: Object.values(hash).map((json) => fromJsonString(AssignmentSchema, json, { ignoreUnknownFields: true })),
-      };
+      return { version, assignments: toAssignments(hash) };
     },
   };
 }

@@ -1,19 +1,25 @@
 import type { InstanceSpec, Replica } from "@tei-fleet/proto/fleet/v1";
+import { EVENT_STREAM_MAXLEN } from "../events/event-log.ts";
 import type { SchedulerContext } from "./context.ts";
 import { runScript } from "./lua-scripts.ts";
 import type { NodeCache } from "./node-cache.ts";
-import { applyClaims } from "./node-view.ts";
 import { place, type ReplicaRequest } from "./placement.ts";
 import {
   assignmentJson, buildAssignment, buildPlacedReplica, newAssignmentId, replicaJson, type PlacementFacts,
 } from "./replica-records.ts";
+
+/** The message of the instance.placed event. */
+function placedMessage(f: PlacementFacts): string {
+  const gpu = f.gpuIds.length > 0 ? `GPU ${f.gpuIds.join(",")}` : "CPU";
+  return `replica ${f.index} (${f.id}) placed on ${f.node.name} ${gpu}, port ${f.port}`;
+}
 
 /** How often a replica is re-placed after the claim script found the view stale. */
 const MAX_CONFLICTS = 8;
 
 /** The outcome of placing one replica. */
 export type ClaimResult =
-  | { placed: true; replica: Replica; facts: PlacementFacts }
+  | { placed: true; replica: Replica; facts: PlacementFacts; attempts: number }
   | { placed: false; reason: string; conflicts: boolean };
 
 /**
@@ -30,10 +36,11 @@ export async function claimReplica(
   revision: bigint,
   inUse: (id: string) => boolean,
   salt: number,
+  owns?: (node: string) => boolean,
 ): Promise<ClaimResult> {
   const { redis, keys } = ctx;
   for (let attempt = 0; attempt < MAX_CONFLICTS; attempt++) {
-    const decision = place(request, cache.nodes(), salt);
+    const decision = place(request, cache.nodes(), salt, cache.index, owns);
     if (!decision.fits) return { placed: false, reason: decision.reason, conflicts: attempt > 0 };
     const node = decision.node;
     const id = newAssignmentId(spec.name, request.index, revision, inUse);
@@ -42,27 +49,30 @@ export async function claimReplica(
       gpuIds: decision.gpuIds, port: decision.port, prometheusPort: decision.prometheusPort,
     };
     const replica = buildPlacedReplica(facts);
+    const reservation = cache.reserve(node.name, facts.gpuIds, request.memoryMb, [facts.port, facts.prometheusPort]);
     const reply = (await runScript(redis, "claim-replica",
       [keys.node(node.name), keys.nodeClaims(node.name), keys.assignments(node.name),
-        keys.assignmentsVersion(node.name), keys.replicas(spec.name)],
+        keys.assignmentsVersion(node.name), keys.replicas(spec.name), keys.events()],
       [node.epoch, id, assignmentJson(buildAssignment(spec, facts)), replicaJson(replica),
         String(request.memoryMb), String(facts.port), String(facts.prometheusPort),
-        keys.changesChannel(), id === `${spec.name}-${request.index}-r${revision}` ? "1" : "0", node.name, ...facts.gpuIds.map(String)],
+        keys.changesChannel(), id === `${spec.name}-${request.index}-r${revision}` ? "1" : "0", node.name,
+        spec.name, placedMessage(facts), String(ctx.now()), String(EVENT_STREAM_MAXLEN),
+        ...facts.gpuIds.map(String)],
     )) as [number, unknown, unknown?];
     if (reply[0] === 1) {
-      cache.noteClaim(node.name, facts.gpuIds, request.memoryMb, [facts.port, facts.prometheusPort]);
-      return { placed: true, replica, facts };
+      cache.settle(reservation);
+      return { placed: true, replica, facts, attempts: attempt + 1 };
     }
     const reason = String(reply[1]);
+    const flat = (reply[2] ?? []) as string[];
+    const claims: Record<string, string> = {};
+    for (let i = 0; i + 1 < flat.length; i += 2) claims[flat[i]!] = flat[i + 1]!;
+    cache.cancel(reservation, claims);
     if (reason === "replica already placed") {
       // Another worker placed this very replica (a retried or recovered job): nothing to do.
       return { placed: false, reason, conflicts: true };
     }
     ctx.logger.debug({ node: node.name, instance: spec.name, reason }, "claim conflict");
-    const flat = (reply[2] ?? []) as string[];
-    const claims: Record<string, string> = {};
-    for (let i = 0; i + 1 < flat.length; i += 2) claims[flat[i]!] = flat[i + 1]!;
-    applyClaims(node, claims);
     if (reason.startsWith("node")) await cache.reload([node.name]);
   }
   return { placed: false, reason: "placement kept conflicting with other schedulers", conflicts: true };

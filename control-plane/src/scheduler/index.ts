@@ -14,15 +14,17 @@ import type { KeySchema } from "../store/keys.ts";
 import { createChangesBus } from "./changes-bus.ts";
 import { checkSpec, type SpecCheck } from "./check-spec.ts";
 import { DEFAULT_TIMINGS, type SchedulerContext, type SchedulerTimings } from "./context.ts";
-import { createInstanceReconciler } from "./instance-reconciler.ts";
+import { createInstanceReconciler, type PlacementNotice } from "./instance-reconciler.ts";
 import { defineScripts, runScript } from "./lua-scripts.ts";
 import { createNodeCache } from "./node-cache.ts";
 import { createPlacementQueue } from "./placement-queue.ts";
 import { planPlacements } from "./plan.ts";
+import { createWorkerShards } from "./worker-shards.ts";
 import { createReconcileLoop } from "./reconcile-loop.ts";
 import { parseReplicas } from "./replica-records.ts";
 
 export { DEFAULT_TIMINGS } from "./context.ts";
+export type { PlacementNotice } from "./instance-reconciler.ts";
 export { defaultModelMemoryMb } from "./model-memory.ts";
 export { NodeNotFoundError } from "../nodes/node-operations.ts";
 export { StaleEpochError } from "../agents/assignment-feed.ts";
@@ -36,12 +38,14 @@ export interface SchedulerOptions extends Partial<SchedulerTimings> {
   worker?: boolean;
   /** Compete for the reconciler lease (lost nodes, drains, full compare). Default true. */
   reconciler?: boolean;
-  /** Placement jobs processed at once. Default 32. */
+  /** Placement jobs processed at once (a bulk job reconciles up to 64 instances). Default 16. */
   concurrency?: number;
   /** Pending instances are retried at least this often. Default 30 000 ms. */
   pendingRetryMs?: number;
   /** Clock, replaceable in tests. Default Date.now. */
   now?: () => number;
+  /** Called in the worker process after each replica is placed (metrics, benchmarks). */
+  onPlaced?: (placement: PlacementNotice) => void;
 }
 
 /** The agent protocol as plain functions (connect.ts wraps them as AgentService). */
@@ -85,9 +89,14 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     livenessIntervalMs: options.livenessIntervalMs ?? DEFAULT_TIMINGS.livenessIntervalMs,
     routeGraceMs: options.routeGraceMs ?? DEFAULT_TIMINGS.routeGraceMs,
   };
-  defineScripts(options.redis);
+  // A connection of its own with auto-pipelining: the scheduler issues many small commands from
+  // concurrent jobs and heartbeats, and batching those of one tick into one write is most of
+  // its throughput (one syscall per command was the bottleneck in the benchmark).
+  const redis = options.redis.duplicate({ enableAutoPipelining: true });
+  redis.on("error", (err) => options.logger.warn({ err: err.message }, "scheduler redis connection error"));
+  defineScripts(redis);
   const ctx: SchedulerContext = {
-    redis: options.redis, keys: options.keys, logger: options.logger, now: options.now ?? Date.now,
+    redis, keys: options.keys, logger: options.logger, now: options.now ?? Date.now,
   };
   const bus = createChangesBus(ctx.redis, ctx.keys, ctx.logger);
   const queue = createPlacementQueue(ctx, { concurrency: options.concurrency });
@@ -96,9 +105,10 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   const nodes = createNodeOperations(ctx, enqueueMany);
   const heartbeats = createHeartbeatHandler(ctx, enqueueMany);
   const routes = createRouteTable(ctx, bus);
-  const cache = createNodeCache(ctx, bus);
-  const loop = createReconcileLoop(ctx, timings, registry, enqueueMany, { pendingRetryMs: options.pendingRetryMs });
   const salt = Math.floor(Math.random() * 2 ** 31);
+  const cache = createNodeCache(ctx, bus, {}, salt);
+  const loop = createReconcileLoop(ctx, timings, registry, enqueueMany, { pendingRetryMs: options.pendingRetryMs });
+  const shards = createWorkerShards(ctx);
   let started = false;
 
   const agents: AgentApi = {
@@ -120,7 +130,8 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       await bus.start();
       if (options.worker ?? true) {
         await cache.start();
-        const reconciler = createInstanceReconciler(ctx, cache, timings, salt);
+        await shards.start();
+        const reconciler = createInstanceReconciler(ctx, cache, timings, salt, options.onPlaced, shards.owns);
         // Released resources may let a pending instance fit: give them all another try.
         const onReleased = () => {
           ctx.redis.smembers(ctx.keys.pending()).then(enqueueMany)
@@ -132,12 +143,15 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       ctx.logger.info({ timings, worker: options.worker ?? true, reconciler: options.reconciler ?? true }, "scheduler started");
     },
     async stop() {
-      if (!started) { await queue.close(); return; }
-      started = false;
-      await loop.stop();
-      cache.stop();
+      if (started) {
+        started = false;
+        await loop.stop();
+        cache.stop();
+        await shards.stop();
+      }
       await queue.close();
       await bus.stop();
+      await redis.quit().catch(() => redis.disconnect());
     },
     enqueue: (name) => queue.enqueue([name]),
     enqueueMany,

@@ -1,6 +1,7 @@
 import { create, fromJsonString } from "@bufbuild/protobuf";
 import { InstanceSchema, ReplicaSchema, type Instance } from "@tei-fleet/proto/fleet/v1";
 import { appendEvent } from "../events/event-log.ts";
+import { createBatchLoader } from "./batch-loader.ts";
 import { claimReplica } from "./claim.ts";
 import type { SchedulerContext, SchedulerTimings } from "./context.ts";
 import { runScript } from "./lua-scripts.ts";
@@ -18,6 +19,17 @@ export interface ReconcileOutcome {
   released: boolean;
   /** Replicas placed in this pass. */
   placed: number;
+}
+
+/** Told to the onPlaced hook after each placement. */
+export interface PlacementNotice {
+  instance: string;
+  index: number;
+  node: string;
+  gpuIds: number[];
+  atMs: number;
+  /** Claim attempts it took (more than 1: another scheduler claimed the chosen room first). */
+  attempts: number;
 }
 
 /** A replica record with what Redis says about it right now. */
@@ -46,38 +58,57 @@ export function createInstanceReconciler(
   cache: NodeCache,
   timings: Pick<SchedulerTimings, "routeGraceMs">,
   salt: number,
+  onPlaced?: (notice: PlacementNotice) => void,
+  owns?: (node: string) => boolean,
 ) {
   const { redis, keys } = ctx;
 
-  async function observe(name: string) {
-    const [[, instanceJson], [, hash], [, retiring]] = (await redis.pipeline()
-      .get(keys.instance(name)).hgetall(keys.replicas(name)).hgetall(keys.retiring(name)).exec()) as
-      [[unknown, string | null], [unknown, Record<string, string>], [unknown, Record<string, string>]];
-    const stored = parseReplicas(hash ?? {});
-    const placed = stored.filter((r) => r.replica.node !== "");
+  /** Reads instances, their replica records and whether each placement is still assigned, in bulk. */
+  async function observeMany(names: string[]) {
     const pipe = redis.pipeline();
-    for (const r of placed) {
-      pipe.hexists(keys.assignments(r.replica.node), r.id);
-      pipe.hexists(keys.drain(r.replica.node), `move:${r.id}`);
+    for (const name of names) pipe.get(keys.instance(name)).hgetall(keys.replicas(name)).hgetall(keys.retiring(name));
+    const results = (await pipe.exec()) ?? [];
+    const partial = names.map((_, i) => {
+      const instanceJson = results[i * 3]?.[1] as string | null;
+      const hash = (results[i * 3 + 1]?.[1] ?? {}) as Record<string, string>;
+      const retiring = (results[i * 3 + 2]?.[1] ?? {}) as Record<string, string>;
+      const observed: Observed[] = parseReplicas(hash).map((r) => ({ ...r, live: false, moving: false }));
+      const instance = instanceJson ? fromJsonString(InstanceSchema, instanceJson, { ignoreUnknownFields: true }) : undefined;
+      return { instance, observed, retiring };
+    });
+    const placed = partial.flatMap((p) => p.observed.filter((r) => r.replica.node !== ""));
+    if (placed.length > 0) {
+      const flags = redis.pipeline();
+      for (const r of placed) {
+        flags.hexists(keys.assignments(r.replica.node), r.id);
+        flags.hexists(keys.drain(r.replica.node), `move:${r.id}`);
+      }
+      const answers = (await flags.exec()) ?? [];
+      placed.forEach((r, i) => {
+        r.live = answers[i * 2]?.[1] === 1;
+        r.moving = answers[i * 2 + 1]?.[1] === 1;
+      });
     }
-    const flags = placed.length > 0 ? ((await pipe.exec()) ?? []) : [];
-    const observed: Observed[] = stored.map((r) => ({ ...r, live: false, moving: false }));
-    let i = 0;
-    for (const o of observed) {
-      if (o.replica.node === "") continue;
-      o.live = flags[i * 2]?.[1] === 1;
-      o.moving = flags[i * 2 + 1]?.[1] === 1;
-      i++;
-    }
-    const instance = instanceJson ? fromJsonString(InstanceSchema, instanceJson, { ignoreUnknownFields: true }) : undefined;
-    return { instance, observed, retiring: retiring ?? {} };
+    return partial;
   }
+  const observe = createBatchLoader(observeMany);
 
-  function release(name: string, r: StoredReplica, deleteRecord = true) {
-    return runScript(redis, "release-replica",
+  async function release(name: string, r: StoredReplica, deleteRecord = true) {
+    const removed = await runScript(redis, "release-replica",
       [keys.nodeClaims(r.replica.node), keys.assignments(r.replica.node), keys.assignmentsVersion(r.replica.node),
         keys.replicas(name), keys.routes(), keys.routesVersion(), keys.retiring(name)],
       [r.id, keys.changesChannel(), r.replica.node, deleteRecord ? "1" : "0"]);
+    // The room is free again: let this process's next decisions see it (the cache does not
+    // follow claim changes by itself).
+    if (removed === 1) await cache.reload([r.replica.node]);
+  }
+
+  /** Before retrying a pending instance, see the fleet as it is now, at most once a second. */
+  let lastFreshView = 0;
+  async function freshView() {
+    if (ctx.now() - lastFreshView < 1000) return;
+    lastFreshView = ctx.now();
+    await cache.refreshAll();
   }
 
   /**
@@ -110,6 +141,8 @@ export function createInstanceReconciler(
       if (r.replica.node !== "" && !r.live) await release(name, r);
     }
     const live = observed.filter((r) => r.live);
+
+    if (observed.some((r) => r.replica.node === "" && r.replica.status === "pending")) await freshView();
 
     if (!instance || !instance.spec) {
       for (const r of live) await release(name, r);
@@ -152,25 +185,21 @@ export function createInstanceReconciler(
           .map((r) => ({ node: r.replica.node, gpuIds: r.replica.gpuIds }));
         const avoid = new Set(old.filter((r) => r.moving).map((r) => r.replica.node));
         const request = replicaRequest(spec, index, peers, avoid);
-        let result = await claimReplica(ctx, cache, spec, request, revision, (id) => claimedIds.has(id), salt);
+        let result = await claimReplica(ctx, cache, spec, request, revision, (id) => claimedIds.has(id), salt, owns);
         const oldRevision = old.filter((r) => r.replica.revision !== revision);
         if (!result.placed && !result.conflicts && oldRevision.length > 0) {
           // No room for old and new side by side: stop the old revision first, then place.
           for (const r of oldRevision) await release(name, r);
-          await cache.reload(new Set(oldRevision.map((r) => r.replica.node)));
           outcome.released = true;
-          result = await claimReplica(ctx, cache, spec, request, revision, (id) => claimedIds.has(id), salt);
+          result = await claimReplica(ctx, cache, spec, request, revision, (id) => claimedIds.has(id), salt, owns);
         }
         if (result.placed) {
           outcome.placed++;
           satisfied.add(index);
           claimedIds.add(result.facts.id);
           unplaced.delete(result.facts.id);
-          const gpu = result.facts.gpuIds.length > 0 ? `GPU ${result.facts.gpuIds.join(",")}` : "CPU";
-          await appendEvent(redis, keys, {
-            kind: "instance.placed", instance: name, node: result.facts.node.name,
-            message: `replica ${index} (${result.facts.id}) placed on ${result.facts.node.name} ${gpu}, port ${result.facts.port}`,
-          });
+          // The instance.placed event was written by the claim script, atomically with the claim.
+          onPlaced?.({ instance: name, index, node: result.facts.node.name, gpuIds: result.facts.gpuIds, atMs: ctx.now(), attempts: result.attempts });
         } else if (result.reason === "replica already placed") {
           later(100); // another worker holds it; look again shortly
         } else if (old.length === 0 || oldRevision.length > 0) {
@@ -202,7 +231,10 @@ export function createInstanceReconciler(
       if (!keep) await redis.hdel(keys.replicas(name), r.id);
     }
     if (wanted === 0) await markStopped(name, spec, revision, unplaced, live);
-    await (pending ? redis.sadd(keys.pending(), name) : redis.srem(keys.pending(), name));
+    // The pending set is touched only when it may change: most passes place or find all placed.
+    const wasPending = observed.some((r) => r.replica.node === "" && r.replica.status === "pending");
+    if (pending) await redis.sadd(keys.pending(), name);
+    else if (wasPending) await redis.srem(keys.pending(), name);
     if (live.some((r) => r.replica.index >= wanted)) outcome.released = true;
     if (wait !== Infinity) outcome.requeueAfterMs = wait;
     return outcome;

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { Queue, Worker, type Job } from "bullmq";
 import type { Redis } from "ioredis";
 import type { SchedulerContext } from "./context.ts";
@@ -8,7 +9,7 @@ export const PLACEMENT_QUEUE = "placement";
 
 /** Options of the placement queue and its worker. */
 export interface PlacementQueueOptions {
-  /** Jobs processed at once per process. Default 32. */
+  /** Jobs processed at once per process (a bulk job holds up to BATCH_SIZE instances). Default 16. */
   concurrency?: number;
   /** Attempts per job before it is given up (the reconcile loop re-enqueues later). Default 5. */
   attempts?: number;
@@ -18,10 +19,18 @@ export interface PlacementQueueOptions {
   stalledIntervalMs?: number;
 }
 
-/** Job payload: only the key. The worker reads the current state (level-triggered). */
+/**
+ * Job payload: only keys. The worker reads the current state (level-triggered). A bulk enqueue
+ * (node lost, capacity appeared, the full compare, a bulk create) carries up to BATCH_SIZE
+ * instances in one job, so that the queue's per-job cost is paid once per batch.
+ */
 interface PlacementJob {
-  instance: string;
+  instance?: string;
+  instances?: string[];
 }
+
+/** Most instances one bulk job reconciles. */
+export const BATCH_SIZE = 64;
 
 /**
  * The placement work queue. BullMQ is the queue, never the source of truth: a job only names an
@@ -73,12 +82,22 @@ export function createPlacementQueue(ctx: SchedulerContext, options: PlacementQu
     const pipe = redis.pipeline();
     for (const name of names) pipe.get(keys.instance(name));
     const results = (await pipe.exec()) ?? [];
-    const jobs = names.map((name, i) => {
+    const keyed = names.map((name, i) => {
       const json = results[i]?.[1] as string | null;
-      const revision = json ? /"revision":"?(\d+)/.exec(json)?.[1] ?? "0" : "gone";
-      return { name: "place", data: { instance: name }, opts: { ...jobOptions, jobId: `${name}-r${revision}` } };
+      return `${name}-r${json ? /"revision":"?(\d+)/.exec(json)?.[1] ?? "0" : "gone"}`;
     });
-    for (let i = 0; i < jobs.length; i += 1000) await queue.addBulk(jobs.slice(i, i + 1000));
+    if (names.length === 1) {
+      await queue.add("place", { instance: names[0] }, { ...jobOptions, jobId: keyed[0] });
+      return;
+    }
+    // Bulk: one job per BATCH_SIZE instances. Its id is a digest of the instances and revisions
+    // it covers, so the same bulk enqueued twice while waiting is still one job.
+    const jobs = [];
+    for (let i = 0; i < names.length; i += BATCH_SIZE) {
+      const digest = createHash("sha1").update(keyed.slice(i, i + BATCH_SIZE).join("\n")).digest("hex").slice(0, 20);
+      jobs.push({ name: "place-batch", data: { instances: names.slice(i, i + BATCH_SIZE) }, opts: { ...jobOptions, jobId: `batch-${digest}` } });
+    }
+    for (let i = 0; i < jobs.length; i += 500) await queue.addBulk(jobs.slice(i, i + 500));
   }
 
   return {
@@ -87,22 +106,29 @@ export function createPlacementQueue(ctx: SchedulerContext, options: PlacementQu
       await addLater(instance, delayMs);
     },
     async startWorker(reconciler, onReleased) {
-      worker = new Worker<PlacementJob>(PLACEMENT_QUEUE, async (job: Job<PlacementJob>) => {
-        const outcome = await reconciler.reconcile(job.data.instance);
-        if (outcome.requeueAfterMs !== undefined) {
-          await addLater(job.data.instance, outcome.requeueAfterMs, job.id);
-        }
+      const one = async (instance: string, jobId: string | undefined) => {
+        const outcome = await reconciler.reconcile(instance);
+        if (outcome.requeueAfterMs !== undefined) await addLater(instance, outcome.requeueAfterMs, jobId);
         if (outcome.released) onReleased();
         return outcome.placed;
+      };
+      worker = new Worker<PlacementJob>(PLACEMENT_QUEUE, async (job: Job<PlacementJob>) => {
+        if (job.data.instance) return one(job.data.instance, job.id);
+        // A batch: reconcile all at once (their reads share round trips); if any failed, the
+        // whole job is retried, and re-running the ones that succeeded is a cheap no-op.
+        const results = await Promise.allSettled((job.data.instances ?? []).map((name) => one(name, job.id)));
+        const failed = results.find((r) => r.status === "rejected");
+        if (failed) throw failed.reason instanceof Error ? failed.reason : new Error(String(failed.reason));
+        return results.reduce((sum, r) => sum + (r.status === "fulfilled" ? r.value : 0), 0);
       }, {
         connection: connection(true),
         prefix: keys.bullPrefix(),
-        concurrency: options.concurrency ?? 32,
+        concurrency: options.concurrency ?? 16,
         stalledInterval: options.stalledIntervalMs ?? 10_000,
         maxStalledCount: 3,
       });
       worker.on("error", (err) => logger.warn({ err: err.message }, "placement worker error"));
-      worker.on("failed", (job, err) => logger.warn({ instance: job?.data.instance, err: err.message }, "placement job failed"));
+      worker.on("failed", (job, err) => logger.warn({ instance: job?.data.instance, instances: job?.data.instances?.length, err: err.message }, "placement job failed"));
     },
     async close() {
       await worker?.close();

@@ -26,6 +26,7 @@
  * | pending                          | SET    | instances with a replica that fits nowhere yet               |
  * | retiring:{name}                  | HASH   | assignment id → ms its route was removed before it stops      |
  * | drain:{node}                     | HASH   | `max_parallel`, `deadline_ms`, `started_ms`, `move:{id}` → 1  |
+ * | workers                          | ZSET   | placement worker ids, scored by last sign of life (ms)        |
  * | events                           | STREAM | `Event` fields, MAXLEN ~ 10000                                |
  * | lease:{name}                     | STRING | holder id, with PX; lease-token:{name} is its fencing counter |
  * | lease-token:{name}               | STRING | counter incremented on every acquisition                      |
@@ -56,6 +57,8 @@ export interface KeySchema {
   retiring(instance: string): string;
   /** Progress of a node drain: its parameters and the replicas allowed to move now. */
   drain(node: string): string;
+  /** Live placement workers, so that each prefers its own share of the nodes. */
+  workers(): string;
   /** The `prefix` option for BullMQ queues and workers. */
   bullPrefix(): string;
 }
@@ -84,6 +87,7 @@ export function createKeySchema(prefix = "tf"): KeySchema {
     pending: () => k("pending"),
     retiring: (instance) => k("retiring", instance),
     drain: (node) => k("drain", node),
+    workers: () => k("workers"),
     bullPrefix: () => k("bull"),
   };
 }

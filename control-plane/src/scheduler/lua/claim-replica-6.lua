@@ -8,6 +8,8 @@
   KEYS[3] assignments:{node}          HASH assignment id -> Assignment JSON
   KEYS[4] assignments-version:{node}  counter
   KEYS[5] replicas:{instance}         HASH assignment id -> Replica JSON
+  KEYS[6] events                      STREAM; the instance.placed event is written here, atomically
+                                      with the placement (same fields as events/event-log.ts)
 
   ARGV[1]  node epoch the decision was made for
   ARGV[2]  assignment id
@@ -19,7 +21,11 @@
   ARGV[8]  changes channel
   ARGV[9]  "1": refuse if the replica record already names a node (a second worker got there)
   ARGV[10] node name
-  ARGV[11..] GPU indices
+  ARGV[11] event: instance name
+  ARGV[12] event: message
+  ARGV[13] event: now in ms
+  ARGV[14] event stream MAXLEN (approximate)
+  ARGV[15..] GPU indices
 
   Returns {1, assignments-version} or {0, reason, claims as a flat field/value list}.
 ]]
@@ -40,7 +46,7 @@ if capacity > 0 and count >= capacity then return conflict('process capacity ful
 
 local mb = tonumber(ARGV[5])
 local gpus = {}
-for i = 11, #ARGV do
+for i = 15, #ARGV do
   local idx = tonumber(ARGV[i])
   local total = nil
   for _, g in ipairs(node.gpus or {}) do
@@ -72,4 +78,7 @@ redis.call('HSET', KEYS[3], ARGV[2], ARGV[3])
 local version = redis.call('INCR', KEYS[4])
 redis.call('HSET', KEYS[5], ARGV[2], ARGV[4])
 redis.call('PUBLISH', ARGV[8], 'assignments:' .. ARGV[10])
+redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[14], '*', 'time_ms', ARGV[13], 'kind', 'instance.placed',
+  'instance', ARGV[11], 'node', ARGV[10], 'message', ARGV[12])
+redis.call('PUBLISH', ARGV[8], 'event')
 return {1, version}
