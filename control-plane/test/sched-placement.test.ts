@@ -177,8 +177,8 @@ describe("GPU index", () => {
     for (const n of nodes) index.update(n);
     for (let i = 0; i < 300; i++) {
       const r = req({ gpuMemoryMb: BigInt(1024 * (1 + rand(20))), nodeSelector: i % 4 === 0 ? { zone: "z1" } : {} }, 0);
-      const scanned = place(r, nodes, 42);
-      const indexed = place(r, nodes, 42, index);
+      const scanned = place(r, nodes, { salt: 42 });
+      const indexed = place(r, nodes, { salt: 42, index });
       expect(indexed.fits && [indexed.node.name, indexed.gpuIds]).toEqual(scanned.fits && [scanned.node.name, scanned.gpuIds]);
       if (!indexed.fits) continue;
       indexed.node.gpus[indexed.gpuIds[0]!]!.usedMb += r.memoryMb;

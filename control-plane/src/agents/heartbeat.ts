@@ -3,7 +3,7 @@ import {
   AssignmentSchema, HeartbeatResponseSchema, ReplicaSchema, RouteSchema,
   type Assignment, type HeartbeatRequest, type HeartbeatResponse, type ReplicaStatus,
 } from "@tei-fleet/proto/fleet/v1";
-import { appendEvent } from "../events/event-log.ts";
+import { EVENT_STREAM_MAXLEN } from "../events/event-log.ts";
 import type { SchedulerContext } from "../scheduler/context.ts";
 import { runScript } from "../scheduler/lua-scripts.ts";
 import { mergeReplicaStatus, reportFingerprint, transitionEvent } from "./replica-merge.ts";
@@ -121,18 +121,14 @@ export function createHeartbeatHandler(
         const routeOp = route !== undefined ? (routes[j] === route ? "" : "set") : (routes[j] ? "del" : "");
         const mergedJson = toJsonString(ReplicaSchema, merged);
         if (mergedJson === json && routeOp === "") { written.set(id, { fingerprint: reportFingerprint(report), at: now }); continue; }
-        const ok = await runScript(redis, "merge-replica", [keys.replicas(name), keys.routes(), keys.routesVersion()],
-          [id, json, mergedJson, routeOp, route ?? "", keys.changesChannel()]);
+        const kind = transitionEvent(record, merged) ?? "";
+        const why = merged.reason ? `: ${merged.reason}` : "";
+        // The status, the route and the event in one atomic step.
+        const ok = await runScript(redis, "merge-replica", [keys.replicas(name), keys.routes(), keys.routesVersion(), keys.events()],
+          [id, json, mergedJson, routeOp, route ?? "", keys.changesChannel(),
+            kind, name, nodeName, `replica ${merged.index} (${id}) ${merged.status}${why}`, String(now), String(EVENT_STREAM_MAXLEN)]);
         if (ok !== 1) continue; // the scheduler changed the record meanwhile; the next heartbeat retries
         written.set(id, { fingerprint: reportFingerprint(report), at: now });
-        const kind = transitionEvent(record, merged);
-        if (kind) {
-          const why = merged.reason ? `: ${merged.reason}` : "";
-          await appendEvent(redis, keys, {
-            kind, instance: name, node: nodeName,
-            message: `replica ${merged.index} (${id}) ${merged.status}${why}`,
-          });
-        }
         // A replacement became ready: whatever it replaces may retire now.
         if (merged.status === "running" && record.status !== "running") {
           const others = Object.keys(hash).filter((other) => other !== id);

@@ -1,5 +1,6 @@
 import { create, fromJsonString, toJsonString } from "@bufbuild/protobuf";
 import { ReplicaSchema, RouteSchema, RouteTableSchema, type RouteTable } from "@tei-fleet/proto/fleet/v1";
+import { EVENT_STREAM_MAXLEN } from "../events/event-log.ts";
 import type { ChangesBus } from "../scheduler/changes-bus.ts";
 import type { SchedulerContext } from "../scheduler/context.ts";
 import { runScript } from "../scheduler/lua-scripts.ts";
@@ -87,8 +88,11 @@ export function createRouteTable(ctx: SchedulerContext, bus: ChangesBus, options
     const marked = create(ReplicaSchema, {
       ...replica, status: "unhealthy", reason: `router reported failures: ${reason}`.slice(0, 500),
     });
-    await runScript(redis, "merge-replica", [keys.replicas(route.instanceName), keys.routes(), keys.routesVersion()],
-      [assignmentId, record, toJsonString(ReplicaSchema, marked), "del", "", keys.changesChannel()]);
+    await runScript(redis, "merge-replica",
+      [keys.replicas(route.instanceName), keys.routes(), keys.routesVersion(), keys.events()],
+      [assignmentId, record, toJsonString(ReplicaSchema, marked), "del", "", keys.changesChannel(),
+        "instance.unhealthy", route.instanceName, route.node, `replica ${replica.index} (${assignmentId}) ${marked.reason}`,
+        String(ctx.now()), String(EVENT_STREAM_MAXLEN)]);
     ctx.logger.warn({ assignmentId, instance: route.instanceName, reason }, "router reported a failing backend");
   }
 

@@ -14,6 +14,9 @@ function placedMessage(f: PlacementFacts): string {
   return `replica ${f.index} (${f.id}) placed on ${f.node.name} ${gpu}, port ${f.port}`;
 }
 
+/** Feasible nodes spread compares on a large fleet (see place()). */
+const SPREAD_SAMPLE = 32;
+
 /** How often a replica is re-placed after the claim script found the view stale. */
 const MAX_CONFLICTS = 8;
 
@@ -40,7 +43,7 @@ export async function claimReplica(
 ): Promise<ClaimResult> {
   const { redis, keys } = ctx;
   for (let attempt = 0; attempt < MAX_CONFLICTS; attempt++) {
-    const decision = place(request, cache.nodes(), salt, cache.index, owns);
+    const decision = place(request, cache.list(), { salt, index: cache.index, owns, sampleLimit: SPREAD_SAMPLE });
     if (!decision.fits) return { placed: false, reason: decision.reason, conflicts: attempt > 0 };
     const node = decision.node;
     const id = newAssignmentId(spec.name, request.index, revision, inUse);

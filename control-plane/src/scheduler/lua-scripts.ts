@@ -8,7 +8,7 @@ import type { ChainableCommander, Redis } from "ioredis";
  * pipelines alike.
  */
 const FILES = [
-  "claim-replica-6", "release-replica-7", "retire-replica-4", "merge-replica-3", "set-node-2",
+  "claim-replica-6", "release-replica-7", "retire-replica-4", "merge-replica-4", "set-node-2",
   "node-gone-8", "lease-acquire-2", "lease-release-1", "drain-grant-2", "restamp-assignments-3", "heartbeat-touch-3",
 ] as const;
 

@@ -31,6 +31,8 @@ export interface NodeCache {
   start(): Promise<void>;
   stop(): void;
   nodes(): Iterable<NodeView>;
+  /** The same as an array (rebuilt only when nodes come or go). */
+  list(): NodeView[];
   /** The same GPUs sorted by free memory, for binpack's best fit. */
   readonly index: GpuIndex;
   get(name: string): NodeView | undefined;
@@ -71,6 +73,7 @@ export function createNodeCache(
   let unsubscribe: (() => void) | undefined;
   const pending = new Map<string, Set<Reservation>>();
   const index = new GpuIndex((name) => tieHash(name, salt));
+  let listed: NodeView[] | undefined;
 
   function book(view: NodeView, r: Reservation, sign: 1 | -1) {
     for (const id of r.gpuIds) {
@@ -107,6 +110,7 @@ export function createNodeCache(
         const gone = views.get(name);
         if (gone) index.remove(gone);
         views.delete(name);
+        listed = undefined;
         return;
       }
       const existing = views.get(name);
@@ -118,6 +122,7 @@ export function createNodeCache(
         if (existing) index.remove(existing);
         setClaims(fresh, claims);
         views.set(name, fresh);
+        listed = undefined;
       }
     });
   }
@@ -134,9 +139,9 @@ export function createNodeCache(
 
   async function refreshAll(): Promise<void> {
     const names = await redis.zrange(keys.nodes(), 0, -1);
-    const listed = new Set(names);
+    const present = new Set(names);
     for (const [name, view] of views) {
-      if (!listed.has(name)) { index.remove(view); views.delete(name); }
+      if (!present.has(name)) { index.remove(view); views.delete(name); listed = undefined; }
     }
     for (let i = 0; i < names.length; i += 500) await reload(names.slice(i, i + 500));
   }
@@ -165,6 +170,7 @@ export function createNodeCache(
       fullTimer = undefined;
     },
     nodes: () => views.values(),
+    list: () => (listed ??= [...views.values()]),
     index,
     get: (name) => views.get(name),
     reload,

@@ -25,6 +25,18 @@ export interface ReplicaRequest {
   avoidNodes?: ReadonlySet<string>;
 }
 
+/** How place() searches; every option is an optimisation that leaves the rules unchanged. */
+export interface PlaceOptions {
+  /** Tie-break salt: equal candidates are ordered by a hash of the node name and this. Default 0. */
+  salt?: number;
+  /** GPUs by free memory, for binpack's best fit without a scan (must index `nodes`). */
+  index?: GpuIndex;
+  /** This worker's share of the nodes, preferred (see worker-shards.ts). */
+  owns?: (node: string) => boolean;
+  /** Spread stops after this many feasible nodes of a random sample (when `nodes` is a larger array). */
+  sampleLimit?: number;
+}
+
 /** Where a replica goes, or why it goes nowhere. */
 export type PlacementDecision =
   | { fits: true; node: NodeView; gpuIds: number[]; port: number; prometheusPort: number }
@@ -59,9 +71,8 @@ interface Candidate {
  * This runs once per replica over every node (8,000 GPUs in the benchmark), so the loop avoids
  * allocating: peers are indexed once, scores are four numbers.
  */
-export function place(
-  req: ReplicaRequest, nodes: Iterable<NodeView>, salt = 0, index?: GpuIndex, owns?: (node: string) => boolean,
-): PlacementDecision {
+export function place(req: ReplicaRequest, nodes: Iterable<NodeView>, options: PlaceOptions = {}): PlacementDecision {
+  const { salt = 0, index, owns, sampleLimit } = options;
   const gpuCount = req.gpuId !== undefined ? 1 : req.gpuCount;
   if (index && req.policy === "binpack" && gpuCount === 1) {
     // This worker's share of the nodes first (see worker-shards.ts), then any node.
@@ -78,8 +89,14 @@ export function place(
   let pinnedSeen = false;
   let best: Candidate | undefined;
   const score: [number, number, number, number] = [0, 0, 0, 0];
+  // Spread over a large fleet looks at a random sample of feasible nodes (Nomad's limit
+  // iterator), not at every node: any node without a peer is as good as the best one.
+  const sampling = sampleLimit !== undefined && req.policy === "spread" && req.node === undefined && Array.isArray(nodes)
+    && nodes.length > sampleLimit;
+  let feasible = 0;
 
-  for (const node of nodes) {
+  for (const node of sampling ? rotated(nodes as NodeView[]) : nodes) {
+    if (sampling && feasible >= sampleLimit!) break;
     if (req.node !== undefined && node.name !== req.node) continue;
     pinnedSeen = true;
     if (req.avoidNodes?.has(node.name)) { count(ineligible, "being moved away from"); continue; }
@@ -97,6 +114,7 @@ export function place(
     const onGpu = peers.byGpu.get(node.name);
     const gpus = chooseGpus(node, req, gpuCount, onGpu);
     if (!gpus) { count(misfits, "insufficient GPU memory"); continue; }
+    feasible++;
 
     let leftAfter = 0;
     let onGpus = 0;
@@ -138,6 +156,12 @@ function bestFitFromIndex(req: ReplicaRequest, index: GpuIndex, owns?: (node: st
     return { fits: true, node, gpuIds: [gpu.index], port, prometheusPort };
   }
   return undefined;
+}
+
+/** Every element once, starting at a random position. */
+function* rotated<T>(list: T[]): Generator<T> {
+  const start = Math.floor(Math.random() * list.length);
+  for (let i = 0; i < list.length; i++) yield list[(start + i) % list.length]!;
 }
 
 /** Replicas of the same instance per node and per GPU of each node. */

@@ -4,7 +4,7 @@ import { tieHash } from "./placement.ts";
 
 /** Options of the worker shards. */
 export interface WorkerShardsOptions {
-  /** How often a worker says it is alive and re-reads the others. Default 2000 ms. */
+  /** How often a worker says it is alive and re-reads the others. Default 1000 ms. */
   intervalMs?: number;
   /** A worker silent for longer no longer owns a share. Default 10 000 ms. */
   ttlMs?: number;
@@ -29,7 +29,7 @@ export interface WorkerShards {
 /** Creates the shards for one worker process. */
 export function createWorkerShards(ctx: SchedulerContext, options: WorkerShardsOptions = {}): WorkerShards {
   const id = randomUUID();
-  const intervalMs = options.intervalMs ?? 2000;
+  const intervalMs = options.intervalMs ?? 1000;
   const ttlMs = options.ttlMs ?? 10_000;
   let position = 0;
   let count = 1;

@@ -6,6 +6,7 @@
   KEYS[1] replicas:{instance}
   KEYS[2] routes
   KEYS[3] routes-version
+  KEYS[4] events (STREAM; the transition's event, same fields as events/event-log.ts)
 
   ARGV[1] assignment id
   ARGV[2] the replica JSON the caller read
@@ -13,6 +14,12 @@
   ARGV[4] "set" | "del" | "" : what to do with the route
   ARGV[5] Route JSON (for "set")
   ARGV[6] changes channel
+  ARGV[7] event kind, or "" for none
+  ARGV[8] event: instance
+  ARGV[9] event: node
+  ARGV[10] event: message
+  ARGV[11] event: now in ms
+  ARGV[12] event stream MAXLEN (approximate)
 
   Returns 1 when written, 0 when the record changed meanwhile.
 ]]
@@ -30,5 +37,10 @@ end
 if changed == 1 then
   redis.call('INCR', KEYS[3])
   redis.call('PUBLISH', ARGV[6], 'routes')
+end
+if ARGV[7] ~= '' then
+  redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[12], '*', 'time_ms', ARGV[11], 'kind', ARGV[7],
+    'instance', ARGV[8], 'node', ARGV[9], 'message', ARGV[10])
+  redis.call('PUBLISH', ARGV[6], 'event')
 end
 return 1
