@@ -438,8 +438,10 @@ function onDownWantTrailers(this: Tagged<ServerHttp2Stream>): void {
   this[CALL].onWantTrailers();
 }
 function onDownDrain(this: Tagged<ServerHttp2Stream>): void {
+  // Not guarded by `up.closed`: a backend stream that has ended can still hold unread
+  // responses in its buffer, and they must flow.
   const up = this[CALL].up;
-  if (up !== null && !up.closed) up.resume();
+  if (up !== null && !up.destroyed) up.resume();
 }
 function onUpDrain(this: Tagged<ClientHttp2Stream>): void {
   const call = this[CALL];

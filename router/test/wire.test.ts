@@ -130,6 +130,13 @@ describe("through the router", () => {
     expect(responses(split.body)).toEqual(responses(whole.body));
   });
 
+  test("a 5,000-message stream sent at once arrives complete through backpressure in both directions", async () => {
+    const msgs = Array.from({ length: 5000 }, (_, i) => frame(embedBytes(`message number ${i}`)));
+    const res = await rawCall(session, "/tei.v1.Embed/EmbedStream", [Buffer.concat(msgs)], { "x-tei-instance": "a" });
+    expect(res.status).toBe(0);
+    expect(responses(res.body)).toHaveLength(5000);
+  }, 20_000);
+
   test("multiplexer messages split at every byte still unwrap correctly", async () => {
     const wrap = (inputs: string, first: boolean) =>
       frame(toBinary(MuxEmbedRequestSchema, create(MuxEmbedRequestSchema, { target: first ? { routing: { case: "instanceName", value: "a" } } : undefined, request: { inputs } })));

@@ -1,0 +1,203 @@
+/**
+ * `pnpm bench:router`: the fake TEI directly, through tei-router, and through nginx `grpc_pass`
+ * (one worker, keepalive upstream), all driven by h2load with gRPC Embed requests; then a
+ * 10,000-message bidirectional EmbedStream through the router and directly. Rounds are
+ * interleaved (direct, router, nginx, direct, ...) and medians reported, because other load on
+ * the machine shifts all three alike within a round. Prints the figures and the issue's targets.
+ *
+ * Flags: --rounds N (3) --c1-requests N (3000) --c64-requests N (10000) --clients N (8)
+ * --streams N (8, per connection; clients x streams = the concurrency) --stream-messages N (10000).
+ * Env ROUTER_BENCH_CPU_PROF=DIR runs the router under --cpu-prof.
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { loadavg, tmpdir, cpus } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { EmbedRequestSchema } from "@tei-fleet/proto/tei/v1";
+import { EmbedRequestSchema as MuxEmbedRequestSchema } from "@tei-fleet/proto/tei_multiplexer/v1";
+import { freePort } from "../../test/harness/free-port.ts";
+import { startFakeTei, type FakeTeiProcess } from "../test/support/fake-tei.ts";
+import { h2load, type H2loadResult } from "./h2load.ts";
+import { startNginx, type Nginx } from "./nginx.ts";
+import { streamThroughput, type StreamResult } from "./stream-throughput.ts";
+
+const { values: flags } = parseArgs({
+  options: {
+    rounds: { type: "string", default: "3" },
+    "c1-requests": { type: "string", default: "3000" },
+    "c64-requests": { type: "string", default: "10000" },
+    clients: { type: "string", default: "8" },
+    streams: { type: "string", default: "8" },
+    "stream-messages": { type: "string", default: "10000" },
+  },
+});
+const ROUNDS = Number(flags.rounds);
+const C1_REQUESTS = Number(flags["c1-requests"]);
+const C64_REQUESTS = Number(flags["c64-requests"]);
+const CLIENTS = Number(flags.clients);
+const STREAMS = Number(flags.streams);
+const STREAM_MESSAGES = Number(flags["stream-messages"]);
+const MODEL = "BAAI/bge-small-en-v1.5";
+const TEXT = "What is Deep Learning?";
+const MAIN = fileURLToPath(new URL("../src/main.ts", import.meta.url));
+
+/** Installs h2load and nginx with apt-get when missing and we are root (Debian). */
+function ensureTools(): void {
+  const missing = ["h2load", "nginx"].filter((t) => spawnSync("sh", ["-c", `command -v ${t}`]).status !== 0);
+  if (missing.length === 0) return;
+  if (process.getuid?.() !== 0) {
+    throw new Error(`missing ${missing.join(", ")}: run  sudo apt-get install -y nginx-light nghttp2-client`);
+  }
+  console.log(`installing ${missing.join(", ")} with apt-get ...`);
+  const r = spawnSync("sh", ["-c", "apt-get install -y nginx-light nghttp2-client || (apt-get update && apt-get install -y nginx-light nghttp2-client)"], {
+    stdio: "inherit",
+    env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
+  });
+  if (r.status !== 0) throw new Error("apt-get could not install nginx-light and nghttp2-client");
+}
+
+function framed(bytes: Uint8Array): Buffer {
+  const out = Buffer.alloc(5 + bytes.length);
+  out.writeUInt32BE(bytes.length, 1);
+  Buffer.from(bytes).copy(out, 5);
+  return out;
+}
+
+async function startRouterProcess(dir: string, teiAddress: string): Promise<{ port: number; stop(): Promise<void> }> {
+  const routes = join(dir, "routes.json");
+  await writeFile(routes, JSON.stringify({ version: 1, routes: [{ instanceName: "bge", modelId: MODEL, node: "bench", address: teiAddress, assignmentId: "bench-1" }] }));
+  const [port, mport] = [await freePort(), await freePort()];
+  const prof = process.env.ROUTER_BENCH_CPU_PROF;
+  const nodeArgs = prof ? ["--cpu-prof", `--cpu-prof-dir=${prof}`] : [];
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [...nodeArgs, MAIN, "--listen", `127.0.0.1:${port}`, "--metrics-listen", `127.0.0.1:${mport}`, "--routes-file", routes],
+    { stdio: ["ignore", "ignore", "pipe"] },
+  );
+  const exited = new Promise<void>((r) => child.once("exit", () => r()));
+  let log = "";
+  await new Promise<void>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`router did not start:\n${log}`)), 20_000);
+    child.stderr?.on("data", (d: Buffer) => {
+      log += d.toString();
+      if (log.includes("router listening")) {
+        clearTimeout(t);
+        resolve();
+      }
+    });
+    child.once("exit", () => reject(new Error(`router exited:\n${log}`)));
+  });
+  return {
+    port,
+    async stop() {
+      child.kill("SIGINT");
+      await exited;
+    },
+  };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] ?? 0;
+}
+
+const us = (x: number): string => `${x.toFixed(0)} µs`;
+const pct = (x: number): string => `${(x * 100).toFixed(0)}%`;
+
+async function main(): Promise<void> {
+  ensureTools();
+  const dir = await mkdtemp(join(tmpdir(), "tei-router-bench-"));
+  const cleanups: (() => Promise<void>)[] = [];
+  const cleanup = async (): Promise<void> => {
+    for (const c of cleanups.reverse()) await c().catch(() => {});
+    await rm(dir, { recursive: true, force: true });
+  };
+  for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => void cleanup().then(() => process.exit(130)));
+  try {
+    console.log(`machine: ${cpus().length} CPUs, load average ${loadavg().map((l) => l.toFixed(2)).join(" ")} (other load skews every figure)`);
+    const tei: FakeTeiProcess = await startFakeTei(MODEL);
+    cleanups.push(() => tei.kill());
+    const router = await startRouterProcess(dir, tei.address);
+    cleanups.push(() => router.stop());
+    const nginx: Nginx = await startNginx(join(dir, "nginx"), await freePort(), tei.address);
+    cleanups.push(() => nginx.stop());
+
+    const plainBody = join(dir, "embed.bin");
+    const muxBody = join(dir, "mux-embed.bin");
+    const plain = framed(toBinary(EmbedRequestSchema, create(EmbedRequestSchema, { inputs: TEXT, truncate: true })));
+    await writeFile(plainBody, plain);
+    await writeFile(muxBody, framed(toBinary(MuxEmbedRequestSchema, create(MuxEmbedRequestSchema, { target: { routing: { case: "instanceName", value: "bge" } }, request: { inputs: TEXT, truncate: true } }))));
+
+    const targets = {
+      direct: { url: `http://${tei.address}/tei.v1.Embed/Embed`, body: plainBody },
+      router: { url: `http://127.0.0.1:${router.port}/tei.v1.Embed/Embed`, body: plainBody },
+      nginx: { url: `http://127.0.0.1:${nginx.port}/tei.v1.Embed/Embed`, body: plainBody },
+      "router (mux)": { url: `http://127.0.0.1:${router.port}/tei_multiplexer.v1.TeiMultiplexer/Embed`, body: muxBody },
+    } as const;
+    type Name = keyof typeof targets;
+    const names = Object.keys(targets) as Name[];
+    const headers = { "x-tei-instance": "bge" };
+    const runOne = (n: Name, requests: number, clients: number, streams: number): Promise<H2loadResult> =>
+      h2load({ url: targets[n].url, bodyFile: targets[n].body, headers, requests, clients, streams, tmpDir: dir });
+
+    // Sanity and warm-up (JIT, connections): every target must answer OK.
+    for (const n of names) {
+      const r = await runOne(n, 2000, 4, 4);
+      if (r.succeeded !== 2000) throw new Error(`${n}: only ${r.succeeded}/2000 requests succeeded`);
+    }
+    const c1: Record<Name, H2loadResult[]> = { direct: [], router: [], nginx: [], "router (mux)": [] };
+    const c64: Record<Name, H2loadResult[]> = { direct: [], router: [], nginx: [], "router (mux)": [] };
+    const streamed: Record<"direct" | "router" | "router (mux)", StreamResult[]> = { direct: [], router: [], "router (mux)": [] };
+    const muxFramed = framed(toBinary(MuxEmbedRequestSchema, create(MuxEmbedRequestSchema, { target: { routing: { case: "instanceName", value: "bge" } }, request: { inputs: TEXT, truncate: true } })));
+    for (let round = 1; round <= ROUNDS; round++) {
+      process.stdout.write(`round ${round}/${ROUNDS} ...`);
+      for (const n of names) c1[n].push(await runOne(n, C1_REQUESTS, 1, 1));
+      for (const n of names) c64[n].push(await runOne(n, C64_REQUESTS, CLIENTS, STREAMS));
+      streamed.direct.push(await streamThroughput(tei.address, "/tei.v1.Embed/EmbedStream", plain, STREAM_MESSAGES, {}));
+      streamed.router.push(await streamThroughput(`127.0.0.1:${router.port}`, "/tei.v1.Embed/EmbedStream", plain, STREAM_MESSAGES, headers));
+      streamed["router (mux)"].push(await streamThroughput(`127.0.0.1:${router.port}`, "/tei_multiplexer.v1.TeiMultiplexer/EmbedStream", muxFramed, STREAM_MESSAGES, {}));
+      console.log(" done");
+    }
+    for (const [n, rs] of Object.entries(streamed)) {
+      for (const r of rs) if (r.messages !== STREAM_MESSAGES || r.status !== "0") throw new Error(`${n} stream: ${r.messages} messages, status ${r.status}`);
+    }
+
+    const m = (n: Name) => ({
+      mean: median(c1[n].map((r) => r.meanUs)),
+      p99: median(c1[n].map((r) => r.p99Us)),
+      rps: median(c64[n].map((r) => r.reqPerSec)),
+    });
+    const d = m("direct");
+    const ro = m("router");
+    const ng = m("nginx");
+    const mx = m("router (mux)");
+    console.log(`\nUnary tei.v1.Embed (\"${TEXT}\", bge-small fake TEI), median of ${ROUNDS} rounds`);
+    console.log(`${"".padEnd(14)}${"c=1 mean".padStart(12)}${"c=1 p99".padStart(12)}${"added".padStart(10)}${`c=${CLIENTS * STREAMS} req/s`.padStart(14)}`);
+    for (const [n, x] of [["direct", d], ["router", ro], ["nginx", ng], ["router (mux)", mx]] as const) {
+      console.log(`${n.padEnd(14)}${us(x.mean).padStart(12)}${us(x.p99).padStart(12)}${(n === "direct" ? "" : us(x.mean - d.mean)).padStart(10)}${x.rps.toFixed(0).padStart(14)}`);
+    }
+    const routerAdded = ro.mean - d.mean;
+    const nginxAdded = ng.mean - d.mean;
+    console.log(`\nrouter / direct: latency ${(ro.mean / d.mean).toFixed(2)}x, throughput ${pct(ro.rps / d.rps)}`);
+    console.log(`router / nginx : latency ${(ro.mean / ng.mean).toFixed(2)}x, added latency ${(routerAdded / nginxAdded).toFixed(2)}x, throughput ${pct(ro.rps / ng.rps)}`);
+    const sd = median(streamed.direct.map((r) => r.messagesPerSec));
+    const sr = median(streamed.router.map((r) => r.messagesPerSec));
+    const sm = median(streamed["router (mux)"].map((r) => r.messagesPerSec));
+    console.log(`\nEmbedStream, ${STREAM_MESSAGES} messages on one bidirectional stream (median msg/s)`);
+    console.log(`direct ${sd.toFixed(0)}   router ${sr.toFixed(0)} (${pct(sr / sd)})   router mux ${sm.toFixed(0)} (${pct(sm / sd)})`);
+    console.log("\nTargets (issue 6):");
+    const verdict = (ok: boolean): string => (ok ? "met" : "MISSED");
+    console.log(`  added latency at c=1 < 100 µs:            ${us(routerAdded)}  ${verdict(routerAdded < 100)}`);
+    console.log(`  added latency <= 2x nginx's (${us(nginxAdded)}): ${(routerAdded / nginxAdded).toFixed(2)}x  ${verdict(routerAdded <= 2 * nginxAdded)}`);
+    console.log(`  throughput at c=${CLIENTS * STREAMS} >= nginx:            ${pct(ro.rps / ng.rps)}  ${verdict(ro.rps >= ng.rps)}`);
+    console.log(`  EmbedStream >= 90% of direct:            ${pct(sr / sd)}  ${verdict(sr >= 0.9 * sd)}`);
+    console.log(`machine load average at the end: ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
+  } finally {
+    await cleanup();
+  }
+}
+
+await main();
