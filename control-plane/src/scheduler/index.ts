@@ -106,7 +106,18 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   const heartbeats = createHeartbeatHandler(ctx, enqueueMany);
   const routes = createRouteTable(ctx, bus);
   const salt = Math.floor(Math.random() * 2 ** 31);
-  const cache = createNodeCache(ctx, bus, {}, salt);
+  // Room appeared in this worker's view: instances waiting for it get another try (at most
+  // twice a second, however many nodes join at once).
+  let pendingRetry: NodeJS.Timeout | undefined;
+  const retryPending = () => {
+    if (pendingRetry || !started) return;
+    pendingRetry = setTimeout(() => {
+      pendingRetry = undefined;
+      ctx.redis.smembers(ctx.keys.pending()).then(enqueueMany)
+        .catch((err) => ctx.logger.warn({ err: (err as Error).message }, "re-enqueue of pending instances failed"));
+    }, 500);
+  };
+  const cache = createNodeCache(ctx, bus, { onSchedulable: retryPending }, salt);
   const loop = createReconcileLoop(ctx, timings, registry, enqueueMany, { pendingRetryMs: options.pendingRetryMs });
   const shards = createWorkerShards(ctx);
   let started = false;
@@ -133,11 +144,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         await shards.start();
         const reconciler = createInstanceReconciler(ctx, cache, timings, salt, options.onPlaced, shards.owns);
         // Released resources may let a pending instance fit: give them all another try.
-        const onReleased = () => {
-          ctx.redis.smembers(ctx.keys.pending()).then(enqueueMany)
-            .catch((err) => ctx.logger.warn({ err: (err as Error).message }, "re-enqueue of pending instances failed"));
-        };
-        await queue.startWorker(reconciler, onReleased);
+        await queue.startWorker(reconciler, retryPending);
       }
       if (options.reconciler ?? true) loop.start();
       ctx.logger.info({ timings, worker: options.worker ?? true, reconciler: options.reconciler ?? true }, "scheduler started");
@@ -147,6 +154,8 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         started = false;
         await loop.stop();
         cache.stop();
+        if (pendingRetry) clearTimeout(pendingRetry);
+        pendingRetry = undefined;
         await shards.stop();
       }
       await queue.close();

@@ -103,12 +103,17 @@ export function createInstanceReconciler(
     if (removed === 1) await cache.reload([r.replica.node]);
   }
 
-  /** Before retrying a pending instance, see the fleet as it is now, at most once a second. */
+  /**
+   * Reloads the whole view before a replica is declared pending, at most once a second; true when
+   * it did. The view follows node records within ~50 ms, which is still too late for a create
+   * that races a node's registration.
+   */
   let lastFreshView = 0;
-  async function freshView() {
-    if (ctx.now() - lastFreshView < 1000) return;
+  async function freshView(): Promise<boolean> {
+    if (ctx.now() - lastFreshView < 1000) return false;
     lastFreshView = ctx.now();
     await cache.refreshAll();
+    return true;
   }
 
   /**
@@ -141,8 +146,6 @@ export function createInstanceReconciler(
       if (r.replica.node !== "" && !r.live) await release(name, r);
     }
     const live = observed.filter((r) => r.live);
-
-    if (observed.some((r) => r.replica.node === "" && r.replica.status === "pending")) await freshView();
 
     if (!instance || !instance.spec) {
       for (const r of live) await release(name, r);
@@ -186,6 +189,10 @@ export function createInstanceReconciler(
         const avoid = new Set(old.filter((r) => r.moving).map((r) => r.replica.node));
         const request = replicaRequest(spec, index, peers, avoid);
         let result = await claimReplica(ctx, cache, spec, request, revision, (id) => claimedIds.has(id), salt, owns);
+        if (!result.placed && !result.conflicts && await freshView()) {
+          // The view may be behind (a node that joined a moment ago): decide again on a fresh one.
+          result = await claimReplica(ctx, cache, spec, request, revision, (id) => claimedIds.has(id), salt, owns);
+        }
         const oldRevision = old.filter((r) => r.replica.revision !== revision);
         if (!result.placed && !result.conflicts && oldRevision.length > 0) {
           // No room for old and new side by side: stop the old revision first, then place.

@@ -1,13 +1,15 @@
 import type { ChangesBus } from "./changes-bus.ts";
 import type { SchedulerContext } from "./context.ts";
 import { GpuIndex } from "./gpu-index.ts";
-import { applyClaims, nodeViewFromRedis, type NodeView } from "./node-view.ts";
+import { applyClaims, isSchedulable, nodeViewFromRedis, type NodeView } from "./node-view.ts";
 import { tieHash } from "./placement.ts";
 
 /** Options of the node cache. */
 export interface NodeCacheOptions {
   /** Full reload of every node and its claims. Default 5000 ms. */
   fullRefreshMs?: number;
+  /** Called when a node becomes schedulable in this view (joined, returned, uncordoned). */
+  onSchedulable?: (node: string) => void;
   /** Nodes nudged on the changes channel ("node:{name}") are reloaded together after this delay. Default 50 ms. */
   batchDelayMs?: number;
 
@@ -123,6 +125,7 @@ export function createNodeCache(
         setClaims(fresh, claims);
         views.set(name, fresh);
         listed = undefined;
+        if (isSchedulable(fresh) && !(existing && isSchedulable(existing))) options.onSchedulable?.(name);
       }
     });
   }

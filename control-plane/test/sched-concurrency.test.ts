@@ -1,0 +1,64 @@
+import { fork, type ChildProcess } from "node:child_process";
+import { afterEach, describe, expect, it } from "vitest";
+import { inject } from "vitest";
+import { auditFleet } from "../bench/fleet-audit.ts";
+import { schedFixture, type SchedFixture } from "./sched-fixtures.ts";
+
+let f: SchedFixture | undefined;
+let child: ChildProcess | undefined;
+afterEach(async () => {
+  if (child && child.exitCode === null) {
+    const exited = new Promise((r) => child!.once("exit", r));
+    child.send("stop");
+    await exited;
+  }
+  child = undefined;
+  await f?.close();
+});
+
+describe("two control planes placing at once", () => {
+  it("never double-books GPU memory or a port, with workers in two processes racing for a nearly full fleet", async () => {
+    f = await schedFixture();
+    // A second control-plane process running only the scheduler (placement worker + reconciler).
+    child = fork(new URL("../bench/bench-worker.ts", import.meta.url), [], {
+      env: { ...process.env, BENCH_REDIS_URL: inject("redisUrl"), BENCH_PREFIX: f.keys.prefix, BENCH_CONCURRENCY: "8" },
+      stdio: ["ignore", "ignore", "inherit", "ipc"],
+    });
+    const placedByChild = new Set<string>();
+    await new Promise<void>((resolve, reject) => {
+      child!.on("message", (m: { ready?: boolean; placed?: Array<[string, number, number, number]> }) => {
+        if (m.ready) resolve();
+        for (const [instance] of m.placed ?? []) placedByChild.add(instance);
+      });
+      child!.once("exit", (code) => reject(new Error(`worker process exited ${code}`)));
+    });
+
+    // 8 nodes, 2 GPUs of 16 GiB, 16 ports each (8 processes by ports): room for fewer than asked.
+    for (let i = 0; i < 8; i++) {
+      await f.addNode({ name: `n${i}`, gpusMb: [16_384, 16_384], portRange: [21_000, 21_015] });
+    }
+    const names = Array.from({ length: 90 }, (_, i) => `inst-${i}`);
+    await Promise.all(names.map((name, i) => f!.putInstance({
+      name, gpuMemoryMb: BigInt(2048 + (i % 4) * 1024), placementPolicy: i % 3 === 0 ? "spread" : "binpack",
+    })));
+
+    // Wait until every instance is decided: placed, or pending with a reason.
+    await f.until(async () => {
+      const decided = await Promise.all(names.map(async (n) => (await f!.replicas(n)).length === 1));
+      return decided.every(Boolean);
+    }, 30_000);
+    const replicas = (await Promise.all(names.map((n) => f!.replicas(n)))).flat();
+    const placedCount = replicas.filter((r) => r.node !== "").length;
+    const pending = replicas.filter((r) => r.status === "pending");
+    expect(placedCount + pending.length).toBe(names.length);
+    expect(pending.length).toBeGreaterThan(0); // the fleet really was over-subscribed
+    for (const p of pending) expect(p.reason).toMatch(/on 0\/8 eligible nodes/);
+
+    const audit = await auditFleet(f.redis, f.keys);
+    expect(audit.examples).toEqual([]);
+    expect(audit).toMatchObject({ assignments: placedCount, doubleBookedGpus: 0, doubleBookedPorts: 0, claimMismatches: 0 });
+    // Both processes really took part.
+    expect(placedByChild.size).toBeGreaterThan(0);
+    expect(placedByChild.size).toBeLessThan(placedCount);
+  });
+});
