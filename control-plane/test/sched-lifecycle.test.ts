@@ -93,6 +93,23 @@ describe("spec changes without downtime", () => {
     expect(assignment!.maxBatchTokens).toBe(2048);
   });
 
+  it("restart replaces each replica with a new process before stopping the old one", async () => {
+    f = await schedFixture();
+    const agent = await f.addNode({ name: "a", gpusMb: [81920] });
+    await f.putInstance({ name: "emb" });
+    await f.until(async () => (await f.scheduler.routes.get()).routes.length === 1);
+    const [before] = agent.assignments.values();
+    await f.scheduler.restart("emb");
+    await f.until(async () => {
+      expect((await f.scheduler.routes.get()).routes.length).toBeGreaterThan(0);
+      const ids = [...agent.assignments.keys()];
+      return ids.length === 1 && ids[0] !== before!.assignmentId;
+    });
+    const [after] = agent.assignments.values();
+    expect(after!.port).not.toBe(before!.port);
+    await f.until(async () => (await f.redis.hlen(f.keys.retiring("emb"))) === 0);
+  });
+
   it("stops the old revision first when both do not fit", async () => {
     f = await schedFixture();
     const agent = await f.addNode({ name: "a", gpusMb: [10_000] });

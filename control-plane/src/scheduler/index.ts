@@ -14,8 +14,8 @@ import type { KeySchema } from "../store/keys.ts";
 import { createChangesBus } from "./changes-bus.ts";
 import { checkSpec, type SpecCheck } from "./check-spec.ts";
 import { DEFAULT_TIMINGS, type SchedulerContext, type SchedulerTimings } from "./context.ts";
-import { createInstanceReconciler, type PlacementNotice } from "./instance-reconciler.ts";
-import { defineScripts, runScript } from "./lua-scripts.ts";
+import { createInstanceReconciler, RESTART_MARK, type PlacementNotice } from "./instance-reconciler.ts";
+import { defineScripts } from "./lua-scripts.ts";
 import { createNodeCache } from "./node-cache.ts";
 import { createPlacementQueue } from "./placement-queue.ts";
 import { planPlacements } from "./plan.ts";
@@ -68,7 +68,7 @@ export interface Scheduler {
   plan(specs: InstanceSpec[]): Promise<PlannedReplica[]>;
   /** Refuses only what can never be placed (see check-spec.ts). */
   checkSpec(spec: InstanceSpec): Promise<SpecCheck>;
-  /** Stops every replica of the instance and places it again (new processes, possibly new GPUs). */
+  /** Replaces every replica with a new process, each new one running before its original stops. */
   restart(instanceName: string): Promise<void>;
   readonly agents: AgentApi;
   readonly nodes: NodeOperations;
@@ -167,14 +167,11 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     plan: (specs) => planPlacements(ctx, specs),
     checkSpec: (spec) => checkSpec(ctx, spec),
     async restart(name) {
+      // Rolling: each running replica gets a replacement (new process, new ports) that must run
+      // before the original leaves the route table and stops, so a restart loses no traffic.
       const replicas = parseReplicas(await ctx.redis.hgetall(ctx.keys.replicas(name)));
-      for (const { id, replica } of replicas) {
-        if (!replica.node) continue;
-        await runScript(ctx.redis, "release-replica",
-          [ctx.keys.nodeClaims(replica.node), ctx.keys.assignments(replica.node), ctx.keys.assignmentsVersion(replica.node),
-            ctx.keys.replicas(name), ctx.keys.routes(), ctx.keys.routesVersion(), ctx.keys.retiring(name)],
-          [id, ctx.keys.changesChannel(), replica.node, "1"]);
-      }
+      const marks = replicas.filter((r) => r.replica.node && r.replica.status !== "stopping").flatMap((r) => [r.id, RESTART_MARK]);
+      if (marks.length > 0) await ctx.redis.hset(ctx.keys.retiring(name), ...marks);
       await queue.enqueue([name]);
     },
     agents,

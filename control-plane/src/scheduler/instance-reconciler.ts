@@ -11,6 +11,12 @@ import {
   buildUnplacedReplica, parseReplicas, replicaJson, RETIRE_REASON, type StoredReplica,
 } from "./replica-records.ts";
 
+/**
+ * The `retiring:{name}` value of a replica that restart() asked to replace: a new one starts
+ * first (a new id, new ports), then this one retires like any replaced replica.
+ */
+export const RESTART_MARK = "restart";
+
 /** What one reconcile pass asks of its caller. */
 export interface ReconcileOutcome {
   /** Run again after this many ms (a replaced replica waiting out the router grace period). */
@@ -166,13 +172,14 @@ export function createInstanceReconciler(
     // Retirements under way finish whatever else happens: their routes are already gone.
     const active: Observed[] = [];
     for (const r of live) {
-      if (retiring[r.id] !== undefined) later(await retire(name, r, retiring[r.id], now));
+      if (retiring[r.id] !== undefined && retiring[r.id] !== RESTART_MARK) later(await retire(name, r, retiring[r.id], now));
       else active.push(r);
     }
 
     for (let index = 0; index < wanted; index++) {
       const ofIndex = active.filter((r) => r.replica.index === index);
-      const isCurrent = (r: Observed) => r.replica.revision === revision && !r.moving;
+      // Not current: an older revision, a drain original allowed to move, a replica to restart.
+      const isCurrent = (r: Observed) => r.replica.revision === revision && !r.moving && retiring[r.id] !== RESTART_MARK;
       let current = ofIndex.filter(isCurrent);
       const old = ofIndex.filter((r) => !isCurrent(r));
 
@@ -193,9 +200,9 @@ export function createInstanceReconciler(
           // The view may be behind (a node that joined a moment ago): decide again on a fresh one.
           result = await claimReplica(ctx, cache, spec, request, revision, (id) => claimedIds.has(id), salt, owns);
         }
-        const oldRevision = old.filter((r) => r.replica.revision !== revision);
+        const oldRevision = old.filter((r) => r.replica.revision !== revision || retiring[r.id] === RESTART_MARK);
         if (!result.placed && !result.conflicts && oldRevision.length > 0) {
-          // No room for old and new side by side: stop the old revision first, then place.
+          // No room for old and new side by side: stop the old one first, then place.
           for (const r of oldRevision) await release(name, r);
           outcome.released = true;
           result = await claimReplica(ctx, cache, spec, request, revision, (id) => claimedIds.has(id), salt, owns);

@@ -18,7 +18,9 @@
 ]]
 if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
-redis.call('HSETNX', KEYS[4], ARGV[1], ARGV[4])
+-- The first retirement step starts the grace period; a restart mark is replaced by it.
+local since = redis.call('HGET', KEYS[4], ARGV[1])
+if not since or since == 'restart' then redis.call('HSET', KEYS[4], ARGV[1], ARGV[4]) end
 if redis.call('HDEL', KEYS[2], ARGV[1]) == 1 then
   redis.call('INCR', KEYS[3])
   redis.call('PUBLISH', ARGV[5], 'routes')
