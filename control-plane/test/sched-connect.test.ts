@@ -76,6 +76,16 @@ describe("AgentService over Connect", () => {
     expect((await agent.heartbeat({ nodeName: "gpu-1", epoch: again.epoch })).reregister).toBe(false);
   });
 
+  it("keeps the node's free GPU memory from heartbeats", async () => {
+    f = await schedFixture();
+    const { agent, nodes } = clients(f);
+    const { epoch } = await agent.register({ node: node("gpu-1") });
+    await agent.heartbeat({ nodeName: "gpu-1", epoch, gpuMemoryFreeMb: { 0: 60_000n } });
+    const got = (await nodes.getNode({ name: "gpu-1" })).node!;
+    expect(got.gpus[0]!.memoryFreeMb).toBe(60_000n);
+    expect(got.lastHeartbeatMs).toBeGreaterThan(0n);
+  });
+
   it("re-registering a live node keeps its assignments, stamped with the new epoch", async () => {
     f = await schedFixture();
     const { agent } = clients(f);

@@ -6,10 +6,15 @@ import {
 import { EVENT_STREAM_MAXLEN } from "../events/event-log.ts";
 import type { SchedulerContext } from "../scheduler/context.ts";
 import { runScript } from "../scheduler/lua-scripts.ts";
+import { updateNode } from "../nodes/node-store.ts";
 import { mergeReplicaStatus, reportFingerprint, transitionEvent } from "./replica-merge.ts";
 
 /** An unchanged report is written again at least this often, repairing anything a skip missed. */
 const REWRITE_UNCHANGED_MS = 5000;
+/** Free GPU memory reported by agents is written to the node record at most this often... */
+const FREE_MEMORY_WRITE_MS = 30_000;
+/** ...and only when it moved by more than this (MiB). */
+const FREE_MEMORY_DELTA_MB = 512n;
 
 /** The fields of an Assignment JSON the heartbeat needs, read without a full proto parse. */
 interface AssignmentFacts {
@@ -41,6 +46,23 @@ export function createHeartbeatHandler(
   /** Last report written per assignment, to skip identical reports (per process; safe to lose). */
   const written = new Map<string, { fingerprint: string; at: number }>();
   let beats = 0;
+  const freeWritten = new Map<string, number>();
+
+  /** Keeps the node record's free GPU memory roughly current (shown by GET /nodes). */
+  async function recordFreeMemory(name: string, free: Record<number, bigint>, now: number) {
+    if (Object.keys(free).length === 0 || now - (freeWritten.get(name) ?? 0) < FREE_MEMORY_WRITE_MS) return;
+    freeWritten.set(name, now);
+    await updateNode(ctx, name, (node) => {
+      let moved = false;
+      for (const gpu of node.gpus) {
+        const reported = free[gpu.index];
+        if (reported === undefined) continue;
+        const delta = reported > gpu.memoryFreeMb ? reported - gpu.memoryFreeMb : gpu.memoryFreeMb - reported;
+        if (delta > FREE_MEMORY_DELTA_MB) { gpu.memoryFreeMb = reported; moved = true; }
+      }
+      return moved ? node : undefined;
+    });
+  }
 
   /** Forgets reports of assignments that stopped reporting (removed, moved), now and then. */
   function sweep(now: number) {
@@ -149,6 +171,7 @@ export function createHeartbeatHandler(
         [keys.node(name), keys.nodes(), keys.assignmentsVersion(name)], [name, String(request.epoch), String(now)]);
       if (touched === null || touched === undefined) return create(HeartbeatResponseSchema, { reregister: true });
       sweep(now);
+      await recordFreeMemory(name, request.gpuMemoryFreeMb, now);
       const changed = request.replicas.filter((r) => {
         const last = written.get(r.assignmentId);
         return !last || last.fingerprint !== reportFingerprint(r) || now - last.at > REWRITE_UNCHANGED_MS;

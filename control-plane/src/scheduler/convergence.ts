@@ -13,6 +13,8 @@ export interface ConvergenceReport {
   orphans: string[];
   /** Route entries whose assignment no longer exists anywhere. */
   staleRoutes: string[];
+  /** Instances with a pending replica (the pending set must hold them, for the capacity triggers). */
+  pending: string[];
 }
 
 const CHUNK = 500;
@@ -45,6 +47,7 @@ export async function compareDesiredAndObserved(ctx: SchedulerContext): Promise<
   }
 
   const diverged: string[] = [];
+  const pending: string[] = [];
   const known = new Set(names);
   const recorded = new Set<string>();
   for (let i = 0; i < names.length; i += CHUNK) {
@@ -67,6 +70,7 @@ export async function compareDesiredAndObserved(ctx: SchedulerContext): Promise<
         && readyNodes.has(r.node!) && assigned.get(r.id) === name);
       const indexes = new Set(healthy.map((r) => r.index ?? 0));
       const pendingOnly = replicas.some((r) => !r.node && r.status === "pending");
+      if (pendingOnly) pending.push(name);
       const converged = retiring === 0 && placed.length === healthy.length
         && (indexes.size === wanted || pendingOnly) && healthy.length === indexes.size;
       if (!converged) diverged.push(name);
@@ -79,5 +83,5 @@ export async function compareDesiredAndObserved(ctx: SchedulerContext): Promise<
   }
   const routeIds = await redis.hkeys(keys.routes());
   const staleRoutes = routeIds.filter((id) => !assigned.has(id));
-  return { instances: names.length, diverged, orphans: [...orphans], staleRoutes };
+  return { instances: names.length, diverged, orphans: [...orphans], staleRoutes, pending };
 }

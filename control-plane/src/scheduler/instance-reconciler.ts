@@ -244,7 +244,7 @@ export function createInstanceReconciler(
         && (wanted === 0 ? r.replica.status === "stopped" : r.replica.status === "pending");
       if (!keep) await redis.hdel(keys.replicas(name), r.id);
     }
-    if (wanted === 0) await markStopped(name, spec, revision, unplaced, live);
+    if (wanted === 0) await markStopped(name, spec, revision);
     // The pending set is touched only when it may change: most passes place or find all placed.
     const wasPending = observed.some((r) => r.replica.node === "" && r.replica.status === "pending");
     if (pending) await redis.sadd(keys.pending(), name);
@@ -265,16 +265,16 @@ export function createInstanceReconciler(
   }
 
   /** A stopped instance shows one "stopped" record per index once its processes are released. */
-  async function markStopped(
-    name: string, spec: NonNullable<Instance["spec"]>, revision: bigint,
-    unplaced: Map<string, StoredReplica>, live: Observed[],
-  ) {
+  async function markStopped(name: string, spec: NonNullable<Instance["spec"]>, revision: bigint) {
+    // Read again: this pass may have released some replicas and not others (router grace).
+    const records = parseReplicas(await redis.hgetall(keys.replicas(name)));
     for (let index = 0; index < replicaCount(spec); index++) {
       const id = `${name}-${index}-r${revision}`;
-      if (live.some((r) => r.replica.index === index)) continue; // still stopping
-      if (unplaced.get(id)?.replica.status === "stopped") continue;
+      if (records.some((r) => r.replica.index === index && r.replica.node !== "")) continue; // still stopping
+      if (records.find((r) => r.id === id)?.replica.status === "stopped") continue;
       await redis.hset(keys.replicas(name), id,
         replicaJson(buildUnplacedReplica(id, index, revision, "stopped", "stopped on request")));
+      await appendEvent(redis, keys, { kind: "instance.stopped", instance: name, message: `replica ${index} stopped on request` });
     }
   }
 

@@ -70,6 +70,7 @@ export function createReconcileLoop(
       await redis.multi().hdel(keys.routes(), ...report.staleRoutes).incr(keys.routesVersion())
         .publish(keys.changesChannel(), "routes").exec();
     }
+    if (report.pending.length > 0) await redis.sadd(keys.pending(), ...report.pending);
     const now = ctx.now();
     if (now - lastPendingRetry >= pendingRetryMs) {
       lastPendingRetry = now;
