@@ -70,8 +70,9 @@ class ProxyCall {
   upEnded = false;
   /** Response headers were sent to the client (trailers, not a trailers-only answer, follow). */
   responded = false;
-  /** A unary call's response headers, held back until its message or trailers arrive. */
+  /** A unary call's response headers and message, held until the backend's stream ends. */
   heldHeaders: OutgoingHttpHeaders | null = null;
+  heldBody: Buffer | null = null;
   /** Trailers to send when the client stream asks for them. */
   trailers: OutgoingHttpHeaders | null = null;
   /** Status of the call as recorded in metrics. */
@@ -214,6 +215,7 @@ class ProxyCall {
     this.upEnded = false;
     this.upError = null;
     this.heldHeaders = null;
+    this.heldBody = null;
     let up: Tagged<ClientHttp2Stream>;
     try {
       up = this.ctx.pool.forReplica(r).request(this.upstreamHeaders(r)) as Tagged<ClientHttp2Stream>;
@@ -275,26 +277,22 @@ class ProxyCall {
     headers["x-tei-instance"] = r.instanceName;
     headers["x-tei-node"] = r.node;
     if (this.method.kind === "unary") {
-      // Hold a unary call's headers until its message or trailers arrive: a backend that
-      // answers headers + UNAVAILABLE trailers with no message can still be retried elsewhere.
+      // A unary answer is held whole (headers, its one message, trailers) and sent in one go
+      // when the backend's stream ends: one write to the client instead of two, and a backend
+      // that answers headers + UNAVAILABLE trailers with no message can still be retried.
       this.heldHeaders = headers;
       return;
     }
     this.ctx.outliers.success(r);
-    this.respondHeaders(headers);
-  }
-
-  private respondHeaders(headers: OutgoingHttpHeaders): void {
-    this.heldHeaders = null;
     this.responded = true;
     this.down.respond(headers, WAIT_FOR_TRAILERS);
   }
 
   onResponseData(chunk: Buffer): void {
-    const held = this.heldHeaders;
-    if (held !== null) {
-      this.ctx.outliers.success(this.replica as Replica);
-      this.respondHeaders(held);
+    if (this.heldHeaders !== null) {
+      const held = this.heldBody;
+      this.heldBody = held === null ? chunk : Buffer.concat([held, chunk]);
+      return;
     }
     const down = this.down;
     if (!down.write(chunk)) {
@@ -308,24 +306,40 @@ class ProxyCall {
     const r = this.replica as Replica;
     if (code === GrpcStatus.UNAVAILABLE) {
       this.ctx.outliers.failure(r, "UNAVAILABLE");
-      if (this.heldHeaders !== null && this.retry()) return;
+      if (this.heldHeaders !== null && this.heldBody === null && this.retry()) return;
     } else if (this.heldHeaders !== null) {
       this.ctx.outliers.success(r);
     }
-    if (this.heldHeaders !== null) this.respondHeaders(this.heldHeaders);
     this.code = code as GrpcStatusCode;
     this.trailers = trailers;
   }
 
   onResponseEnd(): void {
+    // A backend stream torn down before it answered also ends; its 'close' decides what
+    // happens (retry or UNAVAILABLE), so this is not a normal end.
+    if (!this.gotResponse) return;
     this.upEnded = true;
     if (this.done) return; // trailers-only answers end here too
     if (this.trailers === null) {
       this.trailers = statusTrailers(GrpcStatus.INTERNAL, "backend ended its response without a gRPC status");
       this.code = GrpcStatus.INTERNAL;
     }
-    if (this.heldHeaders !== null) this.respondHeaders(this.heldHeaders);
-    if (!this.down.writableEnded && !this.down.closed) this.down.end();
+    const down = this.down;
+    if (down.closed) return;
+    const held = this.heldHeaders;
+    if (held !== null) {
+      // respond + end in the same tick: headers, message and (from wantTrailers) trailers
+      // leave in one write.
+      this.heldHeaders = null;
+      this.responded = true;
+      down.respond(held, WAIT_FOR_TRAILERS);
+      const body = this.heldBody;
+      this.heldBody = null;
+      if (body === null) down.end();
+      else down.end(body);
+      return;
+    }
+    if (!down.writableEnded) down.end();
   }
 
   onUpstreamClose(up: ClientHttp2Stream): void {
@@ -333,7 +347,7 @@ class ProxyCall {
     const r = this.replica as Replica;
     if (!this.gotResponse || this.heldHeaders !== null) {
       // Nothing reached the client: the connection failed, the backend refused the stream, or
-      // it died after a unary call's headers.
+      // it died in the middle of a unary answer that the router was still holding.
       this.ctx.outliers.failure(r, this.upError?.message ?? "connection failed");
       if (this.retry()) return;
       const why = this.upError?.message ?? `stream reset (code ${up.rstCode})`;

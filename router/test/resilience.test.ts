@@ -6,6 +6,8 @@ import { startFakeTei, type FakeTeiProcess } from "./support/fake-tei.ts";
 import { startTestBackend, type TestBackend } from "./support/tei-backend.ts";
 import { route, startRouter, type RouterFixture } from "./support/router-fixture.ts";
 import { freePort } from "../../test/harness/free-port.ts";
+import { constants as h2constants, createServer as createH2Server } from "node:http2";
+import type { AddressInfo } from "node:net";
 
 const BGE = "BAAI/bge-small-en-v1.5";
 
@@ -47,20 +49,21 @@ describe("an instance killed mid-traffic", () => {
     const worker = async (): Promise<void> => {
       for (let i = 0; i < 60; i++) {
         try {
-          const r = await client.embed({ inputs: `text ${i}` }, { headers: { "x-tei-model": BGE } });
+          const r = await client.embed({ inputs: `text ${i}` }, { headers: { "x-tei-model": BGE }, timeoutMs: 10_000 });
           if (r.embeddings.length === 384) ok++;
         } catch (e) {
           failures.push(ConnectError.from(e).message);
         }
-        if (i === 15 && !killed) {
+        if (i === 5 && !killed) {
           killed = true;
           await teis[0]!.kill("SIGKILL");
         }
       }
     };
-    await Promise.all(Array.from({ length: 4 }, worker));
+    // Eight callers keep calls in flight at the moment of the kill, on every stage of a call.
+    await Promise.all(Array.from({ length: 8 }, worker));
     expect(failures).toEqual([]);
-    expect(ok).toBe(240);
+    expect(ok).toBe(480);
     expect(await metric(fx, "tei_router_retries_total")).toBeGreaterThan(0);
     expect(await metric(fx, "tei_router_ejections_total")).toBe(1);
     expect(fx.router.table.replicas().find((r) => r.instanceName === "bge-1")?.ejectedUntil).toBeGreaterThan(Date.now());
@@ -108,6 +111,38 @@ describe("UNAVAILABLE", () => {
     } finally {
       await fx.close();
       await Promise.all([sick.close(), well.close()]);
+    }
+  });
+});
+
+describe("a backend that resets streams without answering", () => {
+  test("is retried elsewhere for unary calls and is UNAVAILABLE alone, never a hang", async () => {
+    // RST_STREAM(NO_ERROR) before any response: the backend stream ends without a 'response'.
+    const rude = createH2Server();
+    rude.on("stream", (s) => {
+      s.on("error", () => {});
+      s.close(h2constants.NGHTTP2_NO_ERROR);
+    });
+    await new Promise<void>((r) => rude.listen(0, "127.0.0.1", r));
+    const rudeAddress = `127.0.0.1:${(rude.address() as AddressInfo).port}`;
+    const well = await startTestBackend("well");
+    const fx = await startRouter(
+      [route("rude", rudeAddress), route("well", well.address), route("rude-only", rudeAddress, { modelId: "other/model" })],
+      { ejectAfterFailures: 100 },
+    );
+    try {
+      const client = fx.client(Embed);
+      for (let i = 0; i < 4; i++) {
+        const r = await client.embed({ inputs: "x" }, { headers: { "x-tei-model": BGE }, timeoutMs: 5000 });
+        expect(r.embeddings).toHaveLength(8);
+      }
+      const alone = await client.embed({ inputs: "x" }, { headers: { "x-tei-instance": "rude-only" }, timeoutMs: 5000 }).catch((e) => ConnectError.from(e));
+      expect(alone).toMatchObject({ code: Code.Unavailable });
+      expect(await metric(fx, "tei_router_in_flight_requests")).toBe(0);
+    } finally {
+      await fx.close();
+      await well.close();
+      await new Promise<void>((r) => rude.close(() => r()));
     }
   });
 });
