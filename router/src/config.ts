@@ -33,6 +33,8 @@ export const RouterConfigSchema = z
     maxConcurrentStreams: z.number().int().min(1).default(1024),
     /** Period of the GetRoutes safety-net resync in ms; 0 disables. Default 30 000. */
     resyncIntervalMs: z.number().int().min(0).default(30_000),
+    /** A route watch silent this long is reopened (the control plane re-sends every 15 s). Default 45 000. */
+    watchIdleTimeoutMs: z.number().int().min(100).default(45_000),
     /** Grace period for open calls on shutdown, ms. Default 10 000. */
     shutdownGraceMs: z.number().int().min(0).default(10_000),
     /** pino log level. Default info. */

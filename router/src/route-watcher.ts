@@ -27,6 +27,11 @@ export interface RouteWatcherOptions {
   maxBackoffMs?: number;
   /** Period of the GetRoutes safety net; 0 disables it. Default 30 000 ms. */
   resyncIntervalMs?: number;
+  /**
+   * A watch that delivers nothing for this long is dropped and reopened (the control plane
+   * re-sends its table every 15 s, so silence means a half-open connection). Default 45 000 ms.
+   */
+  idleTimeoutMs?: number;
 }
 
 /** A running watch. */
@@ -66,12 +71,24 @@ export function startRouteWatcher(opts: RouteWatcherOptions): RouteWatcher {
     resolveFirst();
   };
 
+  const idleMs = opts.idleTimeoutMs ?? 45_000;
   const watchLoop = async (): Promise<void> => {
     let backoff = minBackoff;
     while (!stopper.signal.aborted) {
+      const attempt = new AbortController();
+      const onStop = (): void => attempt.abort();
+      stopper.signal.addEventListener("abort", onStop, { once: true });
+      let idle: NodeJS.Timeout | undefined;
+      const arm = (): void => {
+        clearTimeout(idle);
+        idle = setTimeout(() => attempt.abort(new Error(`no route table for ${idleMs} ms`)), idleMs);
+        idle.unref();
+      };
       try {
+        arm();
         // known_version 0: every (re)connect starts with a full table.
-        for await (const res of client.watchRoutes({ knownVersion: 0n }, { signal: stopper.signal })) {
+        for await (const res of client.watchRoutes({ knownVersion: 0n }, { signal: attempt.signal })) {
+          arm();
           apply(res.table, "watch");
           backoff = minBackoff;
         }
@@ -79,6 +96,9 @@ export function startRouteWatcher(opts: RouteWatcherOptions): RouteWatcher {
       } catch (err) {
         if (stopper.signal.aborted) break;
         log.warn({ err: (err as Error).message, retryInMs: backoff }, "route watch failed; serving from the last table");
+      } finally {
+        clearTimeout(idle);
+        stopper.signal.removeEventListener("abort", onStop);
       }
       await sleep(backoff, stopper.signal);
       backoff = Math.min(backoff * 2, maxBackoff);

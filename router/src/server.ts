@@ -164,6 +164,7 @@ export function createRouter(config: RouterConfig, deps: RouterDeps = {}): Route
           joinToken: config.joinToken,
           log,
           resyncIntervalMs: config.resyncIntervalMs,
+          idleTimeoutMs: config.watchIdleTimeoutMs,
           currentVersion: () => table.version,
           onTable: (t, source) => applyTable(t.routes, t.version, source),
         });

@@ -114,6 +114,7 @@ beforeAll(async () => {
       controlPlane: `http://127.0.0.1:${cp.port}`,
       joinToken: TOKEN,
       ejectAfterFailures: 1,
+      watchIdleTimeoutMs: 1500,
       shutdownGraceMs: 100,
     }),
     { log: pino({ level: "silent" }) },
@@ -152,6 +153,12 @@ test("keeps serving from its last table while the control plane is away, and res
   expect(cp.watchCalls).toBeGreaterThan(calls);
   expect((await embed("a")).embeddings).toHaveLength(8);
   await expect(embed("b")).rejects.toMatchObject({ code: Code.NotFound });
+});
+
+test("a watch that falls silent is dropped and reopened", async () => {
+  // The fake control plane sends nothing while the table is unchanged (no keepalive).
+  const calls = cp.watchCalls;
+  await until(() => cp.watchCalls > calls, 5000);
 });
 
 test("an ejected backend is reported to the control plane by assignment id", async () => {
