@@ -14,7 +14,7 @@ const logger = pino({ level: process.env.BENCH_LOG_LEVEL ?? "warn" });
 let buffer: Array<[string, number, number, number]> = [];
 const scheduler = createScheduler({
   redis, keys, logger,
-  concurrency: Number(process.env.BENCH_CONCURRENCY ?? 16),
+  concurrency: Number(process.env.BENCH_CONCURRENCY ?? 32),
   onPlaced: (p) => { buffer.push([p.instance, p.index, p.atMs, p.attempts]); },
 });
 await scheduler.start();

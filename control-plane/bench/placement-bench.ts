@@ -5,7 +5,10 @@
  * create-to-assigned latency, an audit for double-booked GPUs and ports, and the time until the
  * instances of 10% of the nodes (which stop heartbeating) run elsewhere.
  *
- *   pnpm bench:placement [--nodes 1000] [--instances 8000] [--workers 1,2]
+ *   pnpm bench:placement [--nodes 1000] [--instances 8000] [--workers 1,2] [--enqueue bulk|single]
+ *
+ * `--enqueue bulk` (default) enqueues each chunk of 500 creates with one enqueueMany (batch jobs of
+ * 64 instances); `--enqueue single` makes one job per instance, as one POST /instances does.
  */
 import { fork, type ChildProcess } from "node:child_process";
 import { create, toJsonString } from "@bufbuild/protobuf";
@@ -25,6 +28,8 @@ const arg = (name: string, fallback: string) => {
 const NODES = Number(arg("nodes", "1000"));
 const INSTANCES = Number(arg("instances", "8000"));
 const WORKER_COUNTS = arg("workers", "1,2").split(",").map(Number);
+/** "bulk": enqueueMany per chunk (batch jobs of 64); "single": enqueue(name) per instance, as POST /instances does. */
+const ENQUEUE = arg("enqueue", "bulk");
 const GPU_MB = 81920;
 const MODELS = ["BAAI/bge-small-en-v1.5", "sentence-transformers/all-mpnet-base-v2", "BAAI/bge-large-en-v1.5", "BAAI/bge-reranker-base", "intfloat/multilingual-e5-large-instruct"];
 const MEMORY_MB = [undefined, 2048, 4096, 8192, 12288, 16384, 24576, 40960];
@@ -143,7 +148,8 @@ async function runPhase(redisUrl: string, workers: number): Promise<PhaseResult>
     await pipe.exec();
     const now = Date.now();
     for (const [name] of chunk) createdAt.set(name, now);
-    await front.enqueueMany(chunk.map(([name]) => name));
+    if (ENQUEUE === "single") await Promise.all(chunk.map(([name]) => front.enqueue(name)));
+    else await front.enqueueMany(chunk.map(([name]) => name));
   }
   const createMs = Date.now() - t0;
   while (placedAt.size < INSTANCES && Date.now() - t0 < 180_000) await sleep(50);
@@ -199,7 +205,7 @@ const server = await startRedisServer();
 const results: PhaseResult[] = [];
 try {
   for (const workers of WORKER_COUNTS) {
-    console.log(`\n== ${workers} control-plane worker process(es), ${NODES} nodes x 8 GPUs x 80 GB, ${INSTANCES} instances`);
+    console.log(`\n== ${workers} control-plane worker process(es), ${NODES} nodes x 8 GPUs x 80 GB, ${INSTANCES} instances, ${ENQUEUE} enqueue`);
     const r = await runPhase(server.url, workers);
     results.push(r);
     console.log(`placements/s:               ${r.placementsPerSec.toFixed(0)} (all ${INSTANCES} placed in ${(r.allPlacedMs / 1000).toFixed(2)} s; target >= 3750)`);

@@ -38,7 +38,7 @@ export interface SchedulerOptions extends Partial<SchedulerTimings> {
   worker?: boolean;
   /** Compete for the reconciler lease (lost nodes, drains, full compare). Default true. */
   reconciler?: boolean;
-  /** Placement jobs processed at once (a bulk job reconciles up to 64 instances). Default 16. */
+  /** Placement jobs processed at once (a bulk job reconciles up to 64 instances). Default 32. */
   concurrency?: number;
   /** Pending instances are retried at least this often. Default 30 000 ms. */
   pendingRetryMs?: number;

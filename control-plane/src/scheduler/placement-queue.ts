@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { Queue, Worker, type Job } from "bullmq";
 import type { Redis } from "ioredis";
 import type { SchedulerContext } from "./context.ts";
+import { createBatchLoader } from "./batch-loader.ts";
 import type { InstanceReconciler } from "./instance-reconciler.ts";
 
 /** Name of the BullMQ queue (under the key schema's BullMQ prefix). */
@@ -9,7 +10,7 @@ export const PLACEMENT_QUEUE = "placement";
 
 /** Options of the placement queue and its worker. */
 export interface PlacementQueueOptions {
-  /** Jobs processed at once per process (a bulk job holds up to BATCH_SIZE instances). Default 16. */
+  /** Jobs processed at once per process (a bulk job holds up to BATCH_SIZE instances). Default 32. */
   concurrency?: number;
   /** Attempts per job before it is given up (the reconcile loop re-enqueues later). Default 5. */
   attempts?: number;
@@ -20,9 +21,9 @@ export interface PlacementQueueOptions {
 }
 
 /**
- * Job payload: only keys. The worker reads the current state (level-triggered). A bulk enqueue
- * (node lost, capacity appeared, the full compare, a bulk create) carries up to BATCH_SIZE
- * instances in one job, so that the queue's per-job cost is paid once per batch.
+ * Job payload: only keys. The worker reads the current state (level-triggered). Instances
+ * enqueued together (a burst of creates in one event-loop turn, a lost node's instances, the full
+ * compare) travel up to BATCH_SIZE to a job, so the queue's per-job cost is paid once per batch.
  */
 interface PlacementJob {
   instance?: string;
@@ -33,10 +34,13 @@ interface PlacementJob {
 export const BATCH_SIZE = 64;
 
 /**
- * The placement work queue. BullMQ is the queue, never the source of truth: a job only names an
- * instance, and processing it reconciles that instance from Redis. Job ids are
- * `{name}-r{revision}`, so enqueueing one revision twice while it waits is a no-op; retries use
- * exponential backoff; stalled jobs (their worker died) are retried by BullMQ's stall check.
+ * The placement work queue. BullMQ is the queue, never the source of truth: a job only names
+ * instances, and processing it reconciles them from Redis. Job ids are `{name}-r{revision}` for a
+ * lone instance and `batch-{digest of the names and revisions}` for a batch, so enqueueing the
+ * same revision(s) again while the job waits is a no-op (ids never contain ':' and are never all
+ * digits); retries use exponential backoff; stalled jobs (their worker died) are retried by
+ * BullMQ's stall check. A job id met while that job runs is a no-op too: the full compare
+ * re-enqueues whatever it leaves behind.
  */
 export interface PlacementQueue {
   enqueue(instances: Iterable<string>): Promise<void>;
@@ -62,8 +66,9 @@ export function createPlacementQueue(ctx: SchedulerContext, options: PlacementQu
   const jobOptions = {
     attempts: options.attempts ?? 5,
     backoff: { type: "exponential" as const, delay: options.backoffMs ?? 200 },
+    // Finished jobs go at once: a kept job would turn the next enqueue of its id into a no-op.
     removeOnComplete: true,
-    removeOnFail: { count: 1000 },
+    removeOnFail: true,
   };
   let worker: Worker<PlacementJob> | undefined;
 
@@ -75,7 +80,20 @@ export function createPlacementQueue(ctx: SchedulerContext, options: PlacementQu
     return queue.add("place", { instance }, { ...jobOptions, delay: delayMs, jobId: `${instance}-at${slot}` });
   }
 
+  /**
+   * Enqueues made in the same turn of the event loop (a burst of creates, a node's instances)
+   * are written together: one pipelined read of their revisions and one addBulk.
+   */
+  const coalesced = createBatchLoader<string, void>(async (names) => {
+    await enqueueNow(names);
+    return names.map(() => undefined);
+  }, 4096);
+
   async function enqueue(instances: Iterable<string>): Promise<void> {
+    await Promise.all([...new Set(instances)].map((name) => coalesced(name)));
+  }
+
+  async function enqueueNow(instances: string[]): Promise<void> {
     const names = [...new Set(instances)];
     if (names.length === 0) return;
     // The revision makes the job id; reading it costs one pipelined GET per instance.
@@ -123,7 +141,7 @@ export function createPlacementQueue(ctx: SchedulerContext, options: PlacementQu
       }, {
         connection: connection(true),
         prefix: keys.bullPrefix(),
-        concurrency: options.concurrency ?? 16,
+        concurrency: options.concurrency ?? 32,
         stalledInterval: options.stalledIntervalMs ?? 10_000,
         maxStalledCount: 3,
       });
