@@ -10,7 +10,7 @@ import { createKeySchema } from "../src/store/keys.ts";
 
 const redis = new Redis(process.env.BENCH_REDIS_URL!, { maxRetriesPerRequest: 5 });
 const keys = createKeySchema(process.env.BENCH_PREFIX!);
-const logger = pino({ level: process.env.BENCH_LOG_LEVEL ?? "warn" });
+const logger = pino({ level: process.env.BENCH_LOG_LEVEL ?? "error" });
 let buffer: Array<[string, number, number, number]> = [];
 const scheduler = createScheduler({
   redis, keys, logger,

@@ -10,12 +10,15 @@ import { StaleEpochError } from "../agents/assignment-feed.ts";
 import { NodeNotFoundError } from "../nodes/node-operations.ts";
 import type { Scheduler } from "./index.ts";
 
-/** Turns the scheduler's errors into Connect codes; anything unexpected is INTERNAL without its cause. */
-function toConnectError(err: unknown): ConnectError {
-  if (err instanceof ConnectError) return err;
+/**
+ * Turns the scheduler's own errors into Connect codes. Anything else is thrown on unchanged: the
+ * server's error interceptor maps it (Redis unavailable → UNAVAILABLE, the rest → INTERNAL, its
+ * cause logged and never sent).
+ */
+function toConnectError(err: unknown): unknown {
   if (err instanceof NodeNotFoundError) return new ConnectError(err.message, Code.NotFound);
   if (err instanceof StaleEpochError) return new ConnectError(err.message, Code.FailedPrecondition);
-  return new ConnectError("internal error in the scheduler", Code.Internal);
+  return err;
 }
 
 async function guard<T>(fn: () => Promise<T>): Promise<T> {
