@@ -9,6 +9,8 @@ import { join } from "node:path";
 /** A running nginx. */
 export interface Nginx {
   readonly port: number;
+  /** The master's pid (the single worker is its child). */
+  readonly pid: number;
   stop(): Promise<void>;
 }
 
@@ -43,6 +45,7 @@ http {
   if (child.exitCode !== null) throw new Error(`nginx exited at start: ${err}`);
   return {
     port,
+    pid: child.pid ?? 0,
     async stop() {
       if (child.exitCode === null) child.kill("SIGQUIT");
       await exited;

@@ -3,9 +3,10 @@
  * (one worker, keepalive upstream), all driven by h2load with gRPC Embed requests; then a
  * 10,000-message bidirectional EmbedStream through the router and directly. Rounds are
  * interleaved (direct, router, nginx, direct, ...) and medians reported, because other load on
- * the machine shifts all three alike within a round. Prints the figures and the issue's targets.
+ * the machine shifts all three alike within a round; the CPU time each proxy spends per call is
+ * reported too, as it depends far less on that load. Prints the figures and the issue's targets.
  *
- * Flags: --rounds N (3) --c1-requests N (3000) --c64-requests N (10000) --clients N (8)
+ * Flags: --rounds N (5) --c1-requests N (1500) --c64-requests N (5000) --clients N (8)
  * --streams N (8, per connection; clients x streams = the concurrency) --stream-messages N (10000).
  * Env ROUTER_BENCH_CPU_PROF=DIR runs the router under --cpu-prof.
  */
@@ -20,15 +21,16 @@ import { EmbedRequestSchema } from "@tei-fleet/proto/tei/v1";
 import { EmbedRequestSchema as MuxEmbedRequestSchema } from "@tei-fleet/proto/tei_multiplexer/v1";
 import { freePort } from "../../test/harness/free-port.ts";
 import { startFakeTei, type FakeTeiProcess } from "../test/support/fake-tei.ts";
+import { childPids, cpuSeconds } from "./cpu-time.ts";
 import { h2load, type H2loadResult } from "./h2load.ts";
 import { startNginx, type Nginx } from "./nginx.ts";
 import { streamThroughput, type StreamResult } from "./stream-throughput.ts";
 
 const { values: flags } = parseArgs({
   options: {
-    rounds: { type: "string", default: "3" },
-    "c1-requests": { type: "string", default: "3000" },
-    "c64-requests": { type: "string", default: "10000" },
+    rounds: { type: "string", default: "5" },
+    "c1-requests": { type: "string", default: "1500" },
+    "c64-requests": { type: "string", default: "5000" },
     clients: { type: "string", default: "8" },
     streams: { type: "string", default: "8" },
     "stream-messages": { type: "string", default: "10000" },
@@ -66,7 +68,7 @@ function framed(bytes: Uint8Array): Buffer {
   return out;
 }
 
-async function startRouterProcess(dir: string, teiAddress: string): Promise<{ port: number; stop(): Promise<void> }> {
+async function startRouterProcess(dir: string, teiAddress: string): Promise<{ port: number; pid: number; stop(): Promise<void> }> {
   const routes = join(dir, "routes.json");
   await writeFile(routes, JSON.stringify({ version: 1, routes: [{ instanceName: "bge", modelId: MODEL, node: "bench", address: teiAddress, assignmentId: "bench-1" }] }));
   const [port, mport] = [await freePort(), await freePort()];
@@ -92,6 +94,7 @@ async function startRouterProcess(dir: string, teiAddress: string): Promise<{ po
   });
   return {
     port,
+    pid: child.pid ?? 0,
     async stop() {
       child.kill("SIGINT");
       await exited;
@@ -148,14 +151,27 @@ async function main(): Promise<void> {
       const r = await runOne(n, 2000, 4, 4);
       if (r.succeeded !== 2000) throw new Error(`${n}: only ${r.succeeded}/2000 requests succeeded`);
     }
-    const c1: Record<Name, H2loadResult[]> = { direct: [], router: [], nginx: [], "router (mux)": [] };
-    const c64: Record<Name, H2loadResult[]> = { direct: [], router: [], nginx: [], "router (mux)": [] };
+    const proxyPid: Record<Name, number> = {
+      direct: tei.child.pid ?? 0,
+      router: router.pid,
+      nginx: childPids(nginx.pid)[0] ?? nginx.pid,
+      "router (mux)": router.pid,
+    };
+    interface Sample { c1: H2loadResult; c64: H2loadResult; cpuC1: number; cpuC64: number }
+    const samples: Record<Name, Sample[]> = { direct: [], router: [], nginx: [], "router (mux)": [] };
     const streamed: Record<"direct" | "router" | "router (mux)", StreamResult[]> = { direct: [], router: [], "router (mux)": [] };
     const muxFramed = framed(toBinary(MuxEmbedRequestSchema, create(MuxEmbedRequestSchema, { target: { routing: { case: "instanceName", value: "bge" } }, request: { inputs: TEXT, truncate: true } })));
     for (let round = 1; round <= ROUNDS; round++) {
       process.stdout.write(`round ${round}/${ROUNDS} ...`);
-      for (const n of names) c1[n].push(await runOne(n, C1_REQUESTS, 1, 1));
-      for (const n of names) c64[n].push(await runOne(n, C64_REQUESTS, CLIENTS, STREAMS));
+      for (const n of names) {
+        const pid = proxyPid[n];
+        const t0 = cpuSeconds(pid);
+        const c1 = await runOne(n, C1_REQUESTS, 1, 1);
+        const t1 = cpuSeconds(pid);
+        const c64 = await runOne(n, C64_REQUESTS, CLIENTS, STREAMS);
+        const t2 = cpuSeconds(pid);
+        samples[n].push({ c1, c64, cpuC1: ((t1 - t0) * 1e6) / C1_REQUESTS, cpuC64: ((t2 - t1) * 1e6) / C64_REQUESTS });
+      }
       streamed.direct.push(await streamThroughput(tei.address, "/tei.v1.Embed/EmbedStream", plain, STREAM_MESSAGES, {}));
       streamed.router.push(await streamThroughput(`127.0.0.1:${router.port}`, "/tei.v1.Embed/EmbedStream", plain, STREAM_MESSAGES, headers));
       streamed["router (mux)"].push(await streamThroughput(`127.0.0.1:${router.port}`, "/tei_multiplexer.v1.TeiMultiplexer/EmbedStream", muxFramed, STREAM_MESSAGES, {}));
@@ -165,35 +181,47 @@ async function main(): Promise<void> {
       for (const r of rs) if (r.messages !== STREAM_MESSAGES || r.status !== "0") throw new Error(`${n} stream: ${r.messages} messages, status ${r.status}`);
     }
 
-    const m = (n: Name) => ({
-      mean: median(c1[n].map((r) => r.meanUs)),
-      p99: median(c1[n].map((r) => r.p99Us)),
-      rps: median(c64[n].map((r) => r.reqPerSec)),
-    });
-    const d = m("direct");
-    const ro = m("router");
-    const ng = m("nginx");
-    const mx = m("router (mux)");
-    console.log(`\nUnary tei.v1.Embed (\"${TEXT}\", bge-small fake TEI), median of ${ROUNDS} rounds`);
-    console.log(`${"".padEnd(14)}${"c=1 mean".padStart(12)}${"c=1 p99".padStart(12)}${"added".padStart(10)}${`c=${CLIENTS * STREAMS} req/s`.padStart(14)}`);
-    for (const [n, x] of [["direct", d], ["router", ro], ["nginx", ng], ["router (mux)", mx]] as const) {
-      console.log(`${n.padEnd(14)}${us(x.mean).padStart(12)}${us(x.p99).padStart(12)}${(n === "direct" ? "" : us(x.mean - d.mean)).padStart(10)}${x.rps.toFixed(0).padStart(14)}`);
+    // Paired per round (the same minute of machine load), then the median over rounds.
+    const perRound = (f: (round: number) => number): number => median(Array.from({ length: ROUNDS }, (_, i) => f(i)));
+    const s = (n: Name, i: number): Sample => samples[n][i] as Sample;
+    const added = (n: Name): number => perRound((i) => s(n, i).c1.meanUs - s("direct", i).c1.meanUs);
+    const conc = CLIENTS * STREAMS;
+    console.log(`\nUnary tei.v1.Embed ("${TEXT}", bge-small fake TEI), medians of ${ROUNDS} interleaved rounds`);
+    console.log(
+      `${"".padEnd(14)}${"c=1 mean".padStart(10)}${"c=1 p99".padStart(10)}${"added".padStart(9)}${`c=${conc} req/s`.padStart(13)}` +
+        `${"CPU/call c=1".padStart(14)}${`c=${conc}`.padStart(8)}`,
+    );
+    for (const n of names) {
+      const row = samples[n];
+      console.log(
+        `${n.padEnd(14)}${us(median(row.map((x) => x.c1.meanUs))).padStart(10)}${us(median(row.map((x) => x.c1.p99Us))).padStart(10)}` +
+          `${(n === "direct" ? "" : us(added(n))).padStart(9)}${median(row.map((x) => x.c64.reqPerSec)).toFixed(0).padStart(13)}` +
+          `${us(median(row.map((x) => x.cpuC1))).padStart(14)}${us(median(row.map((x) => x.cpuC64))).padStart(8)}`,
+      );
     }
-    const routerAdded = ro.mean - d.mean;
-    const nginxAdded = ng.mean - d.mean;
-    console.log(`\nrouter / direct: latency ${(ro.mean / d.mean).toFixed(2)}x, throughput ${pct(ro.rps / d.rps)}`);
-    console.log(`router / nginx : latency ${(ro.mean / ng.mean).toFixed(2)}x, added latency ${(routerAdded / nginxAdded).toFixed(2)}x, throughput ${pct(ro.rps / ng.rps)}`);
-    const sd = median(streamed.direct.map((r) => r.messagesPerSec));
-    const sr = median(streamed.router.map((r) => r.messagesPerSec));
-    const sm = median(streamed["router (mux)"].map((r) => r.messagesPerSec));
+    console.log("(CPU/call: CPU time of that process per call: the fake TEI for direct, the proxy otherwise)");
+    const routerAdded = added("router");
+    const nginxAdded = added("nginx");
+    const rpsVsNginx = perRound((i) => s("router", i).c64.reqPerSec / s("nginx", i).c64.reqPerSec);
+    const rpsVsDirect = perRound((i) => s("router", i).c64.reqPerSec / s("direct", i).c64.reqPerSec);
+    console.log(`\nrouter / direct: latency ${perRound((i) => s("router", i).c1.meanUs / s("direct", i).c1.meanUs).toFixed(2)}x, throughput ${pct(rpsVsDirect)}`);
+    console.log(
+      `router / nginx : latency ${perRound((i) => s("router", i).c1.meanUs / s("nginx", i).c1.meanUs).toFixed(2)}x, ` +
+        `added latency ${(routerAdded / nginxAdded).toFixed(2)}x, throughput ${pct(rpsVsNginx)}`,
+    );
+    const streamRatio = perRound((i) => (streamed.router[i] as StreamResult).messagesPerSec / (streamed.direct[i] as StreamResult).messagesPerSec);
+    const muxRatio = perRound((i) => (streamed["router (mux)"][i] as StreamResult).messagesPerSec / (streamed.direct[i] as StreamResult).messagesPerSec);
     console.log(`\nEmbedStream, ${STREAM_MESSAGES} messages on one bidirectional stream (median msg/s)`);
-    console.log(`direct ${sd.toFixed(0)}   router ${sr.toFixed(0)} (${pct(sr / sd)})   router mux ${sm.toFixed(0)} (${pct(sm / sd)})`);
+    console.log(
+      `direct ${median(streamed.direct.map((r) => r.messagesPerSec)).toFixed(0)}   router ${median(streamed.router.map((r) => r.messagesPerSec)).toFixed(0)} (${pct(streamRatio)})` +
+        `   router mux ${median(streamed["router (mux)"].map((r) => r.messagesPerSec)).toFixed(0)} (${pct(muxRatio)})`,
+    );
     console.log("\nTargets (issue 6):");
     const verdict = (ok: boolean): string => (ok ? "met" : "MISSED");
-    console.log(`  added latency at c=1 < 100 µs:            ${us(routerAdded)}  ${verdict(routerAdded < 100)}`);
-    console.log(`  added latency <= 2x nginx's (${us(nginxAdded)}): ${(routerAdded / nginxAdded).toFixed(2)}x  ${verdict(routerAdded <= 2 * nginxAdded)}`);
-    console.log(`  throughput at c=${CLIENTS * STREAMS} >= nginx:            ${pct(ro.rps / ng.rps)}  ${verdict(ro.rps >= ng.rps)}`);
-    console.log(`  EmbedStream >= 90% of direct:            ${pct(sr / sd)}  ${verdict(sr >= 0.9 * sd)}`);
+    console.log(`  added latency at c=1 below 100 µs:       ${us(routerAdded)}  ${verdict(routerAdded < 100)}`);
+    console.log(`  added latency at most 2x nginx's (${us(nginxAdded)}): ${(routerAdded / nginxAdded).toFixed(2)}x  ${verdict(routerAdded <= 2 * nginxAdded)}`);
+    console.log(`  throughput at c=${conc} at least nginx's:   ${pct(rpsVsNginx)}  ${verdict(rpsVsNginx >= 1)}`);
+    console.log(`  EmbedStream at least 90% of direct:      ${pct(streamRatio)}  ${verdict(streamRatio >= 0.9)}`);
     console.log(`machine load average at the end: ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
   } finally {
     await cleanup();
