@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { auditFleet } from "../bench/fleet-audit.ts";
 import { placed, schedFixture, type SchedFixture } from "./sched-fixtures.ts";
 
 let f: SchedFixture;
@@ -44,6 +45,33 @@ describe("pending until capacity appears", () => {
     expect(r!.reason).toBe("no eligible nodes (1 not matching the node selector)");
     await f.addNode({ name: "h1", gpusMb: [81920], labels: { gpu: "h100" } });
     await f.until(async () => (await placed(f, "h"))[0]?.node === "h1");
+  });
+});
+
+describe("level-triggered repair", () => {
+  it("places an instance whose enqueue was lost, from the periodic compare alone", async () => {
+    f = await schedFixture();
+    await f.addNode({ name: "a", gpusMb: [81920] });
+    const { create, toJsonString } = await import("@bufbuild/protobuf");
+    const { InstanceSchema } = await import("@tei-fleet/proto/fleet/v1");
+    // Written as the API would, but nobody calls enqueue().
+    await f.redis.multi().set(f.keys.instance("quiet"), toJsonString(InstanceSchema, create(InstanceSchema, {
+      spec: { name: "quiet", modelId: "BAAI/bge-small-en-v1.5" }, revision: 1n,
+    }))).zadd(f.keys.instances(), Date.now(), "quiet").exec();
+    await f.until(async () => (await placed(f, "quiet")).length === 1, 10_000);
+  });
+
+  it("re-places a replica whose assignment vanished behind the scheduler's back", async () => {
+    f = await schedFixture();
+    const agent = await f.addNode({ name: "a", gpusMb: [81920] });
+    await f.putInstance({ name: "emb" });
+    const [r] = await f.until(async () => { const x = await placed(f, "emb"); return x[0]?.status === "running" && x; });
+    await f.redis.hdel(f.keys.assignments("a"), r!.assignmentId);
+    // The periodic compare notices, gives back the orphaned claims and places the replica again.
+    await f.until(async () => (await f.redis.hexists(f.keys.assignments("a"), r!.assignmentId)) === 1, 10_000);
+    const audit = await auditFleet(f.redis, f.keys);
+    expect(audit).toMatchObject({ assignments: 1, claimMismatches: 0, doubleBookedPorts: 0 });
+    await f.until(async () => agent.assignments.size === 1 && (await f.scheduler.routes.get()).routes.length === 1);
   });
 });
 

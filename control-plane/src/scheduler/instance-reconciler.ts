@@ -152,6 +152,10 @@ export function createInstanceReconciler(
       if (r.replica.node !== "" && !r.live) await release(name, r);
     }
     const live = observed.filter((r) => r.live);
+    // Retirement marks of replicas that are gone (released, lost with their node) are forgotten.
+    const liveIds = new Set(live.map((r) => r.id));
+    const staleMarks = Object.keys(retiring).filter((id) => !liveIds.has(id));
+    if (staleMarks.length > 0) await redis.hdel(keys.retiring(name), ...staleMarks);
 
     if (!instance || !instance.spec) {
       for (const r of live) await release(name, r);
