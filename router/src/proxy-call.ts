@@ -5,9 +5,7 @@
  * of requests that have it (TEI aborts on other values), and, for multiplexer calls, fields 1
  * and 2 of the wrapper (the target, and the TEI request that is re-framed and sent on).
  * Responses are TEI's own bytes, passed through with two headers added.
- *
- * Event handlers are module-level functions that find their call through a symbol on the
- * stream, so a call allocates no closures.
+ * Stream events are wired in call-events.ts.
  */
 import {
   constants as h2,
@@ -18,11 +16,9 @@ import {
   type ServerHttp2Stream,
 } from "node:http2";
 import { performance } from "node:perf_hooks";
-import { EMPTY_FRAME, FRAME_HEADER_BYTES, FrameReader, frameMessage } from "./grpc-frame.ts";
+import { FrameReader } from "./grpc-frame.ts";
 import {
-  encodeGrpcMessage,
   GrpcStatus,
-  GRPC_STATUS_STRINGS,
   parseGrpcStatus,
   RouterError,
   statusFromHttpStatus,
@@ -31,35 +27,38 @@ import {
 } from "./grpc-status.ts";
 import type { MethodSpec } from "./method-table.ts";
 import type { ProxyContext } from "./proxy-context.ts";
-import { scanEnumField, scanWrapper } from "./protobuf-scan.ts";
 import type { Replica } from "./route-table.ts";
-import { sendStatus } from "./status-response.ts";
-import { targetFromHeaders, targetFromMessage, type Target } from "./target.ts";
-
-const CALL = Symbol("tei-router-call");
-type Tagged<S> = S & { [CALL]: ProxyCall };
+import { sendStatus, statusTrailers } from "./status-response.ts";
+import {
+  bindBackend,
+  bindClientBody,
+  bindClientClose,
+  resumeBackendOnDrain,
+  resumeClientOnDrain,
+  type CallEvents,
+} from "./call-events.ts";
+import { backendRequestHeaders } from "./forward-headers.ts";
+import { checkPlainRequest, unwrapMuxRequest } from "./request-message.ts";
+import { targetFromHeaders, type Target } from "./target.ts";
 
 const WAIT_FOR_TRAILERS = { waitForTrailers: true } as const;
 const END_STREAM = { endStream: true } as const;
-
-/** Request headers never copied to the backend (pseudo-headers are skipped separately). */
-const SKIP_REQUEST_HEADERS = new Set(["host", "content-length", "connection", "keep-alive", "transfer-encoding", "upgrade"]);
 
 /** Starts proxying a call whose method is known and whose content-type is gRPC. */
 export function startCall(ctx: ProxyContext, down: ServerHttp2Stream, headers: IncomingHttpHeaders, method: MethodSpec): void {
   new ProxyCall(ctx, down, headers, method).start();
 }
 
-class ProxyCall {
+class ProxyCall implements CallEvents {
   readonly ctx: ProxyContext;
-  readonly down: Tagged<ServerHttp2Stream>;
+  readonly down: ServerHttp2Stream;
   readonly method: MethodSpec;
   readonly inHeaders: IncomingHttpHeaders;
   readonly reader: FrameReader;
   readonly started = performance.now();
   target: Target | null = null;
   replica: Replica | null = null;
-  up: Tagged<ClientHttp2Stream> | null = null;
+  up: ClientHttp2Stream | null = null;
   /** The single (already unwrapped/validated) request of a unary call, kept for a retry. */
   unaryFrame: Buffer | null = null;
   messages = 0;
@@ -82,8 +81,7 @@ class ProxyCall {
 
   constructor(ctx: ProxyContext, down: ServerHttp2Stream, headers: IncomingHttpHeaders, method: MethodSpec) {
     this.ctx = ctx;
-    this.down = down as Tagged<ServerHttp2Stream>;
-    this.down[CALL] = this;
+    this.down = down;
     this.inHeaders = headers;
     this.method = method;
     this.reader = new FrameReader(ctx.maxMessageBytes);
@@ -91,8 +89,7 @@ class ProxyCall {
 
   start(): void {
     this.ctx.metrics.inFlight.inc();
-    const down = this.down;
-    down.on("close", onDownClose);
+    bindClientClose(this);
     if (!this.method.mux) {
       try {
         this.target = targetFromHeaders(this.inHeaders);
@@ -102,9 +99,7 @@ class ProxyCall {
         return;
       }
     }
-    down.on("data", onDownData);
-    down.on("end", onDownEnd);
-    down.on("wantTrailers", onDownWantTrailers);
+    bindClientBody(this);
   }
 
   // ---- request direction ----
@@ -132,11 +127,11 @@ class ProxyCall {
     }
     const out = this.prepare(frame);
     if (this.up === null) this.openUpstream();
-    const up = this.up as unknown as ClientHttp2Stream;
+    const up = this.up as ClientHttp2Stream;
     if (!up.write(out)) {
       // Backpressure: stop reading the client until the backend stream drains.
       this.down.pause();
-      if (up.listenerCount("drain") === 0) up.on("drain", onUpDrain);
+      resumeClientOnDrain(up);
     }
   }
 
@@ -144,29 +139,16 @@ class ProxyCall {
   private prepare(frame: Buffer): Buffer {
     const m = this.method;
     if (!m.mux) {
-      if (m.truncationField !== 0) checkTruncation(frame, FRAME_HEADER_BYTES, frame.length, m.truncationField);
+      checkPlainRequest(m, frame);
       return frame;
     }
-    const w = scanWrapper(frame, FRAME_HEADER_BYTES, frame.length);
-    if (this.messages === 1) {
-      this.target = targetFromMessage(frame, w.targetStart, w.targetEnd);
-      this.replica = this.ctx.table.resolve(this.target);
+    const first = this.messages === 1;
+    const u = unwrapMuxRequest(m, frame, first);
+    if (first) {
+      this.target = u.target;
+      this.replica = this.ctx.table.resolve(u.target as Target);
     }
-    if (m.emptyRequest) return EMPTY_FRAME;
-    const r = w.requestRanges;
-    if (r.length === 0) throw new RouterError(GrpcStatus.INVALID_ARGUMENT, "missing request: the TEI request goes in field 2 (request)");
-    let out: Buffer;
-    if (r.length === 2) {
-      out = frameMessage(frame, r[0] as number, r[1] as number);
-    } else {
-      // Repeated occurrences of an embedded message merge: concatenating them is the merge.
-      const parts: Buffer[] = [];
-      for (let i = 0; i < r.length; i += 2) parts.push(frame.subarray(r[i], r[i + 1]));
-      const body = Buffer.concat(parts);
-      out = frameMessage(body, 0, body.length);
-    }
-    if (m.truncationField !== 0) checkTruncation(out, FRAME_HEADER_BYTES, out.length, m.truncationField);
-    return out;
+    return u.message;
   }
 
   onRequestEnd(): void {
@@ -189,7 +171,7 @@ class ProxyCall {
         return;
       }
       this.openUpstream();
-      (this.up as unknown as ClientHttp2Stream).end(this.unaryFrame);
+      (this.up as ClientHttp2Stream).end(this.unaryFrame);
       return;
     }
     if (this.messages === 0) {
@@ -204,7 +186,7 @@ class ProxyCall {
       }
       this.openUpstream();
     }
-    (this.up as unknown as ClientHttp2Stream).end();
+    (this.up as ClientHttp2Stream).end();
   }
 
   /** Opens the backend stream of the current attempt on the replica's pooled connection. */
@@ -216,35 +198,14 @@ class ProxyCall {
     this.upError = null;
     this.heldHeaders = null;
     this.heldBody = null;
-    let up: Tagged<ClientHttp2Stream>;
+    let up: ClientHttp2Stream;
     try {
-      up = this.ctx.pool.forReplica(r).request(this.upstreamHeaders(r)) as Tagged<ClientHttp2Stream>;
+      up = this.ctx.pool.forReplica(r).request(backendRequestHeaders(this.inHeaders, this.method.upstreamPath, r.address));
     } catch (err) {
       throw new RouterError(GrpcStatus.UNAVAILABLE, `backend ${r.address} unavailable: ${(err as Error).message}`);
     }
-    up[CALL] = this;
     this.up = up;
-    up.on("response", onUpResponse);
-    up.on("data", onUpData);
-    up.on("trailers", onUpTrailers);
-    up.on("end", onUpEnd);
-    up.on("error", onUpError);
-    up.on("close", onUpClose);
-  }
-
-  private upstreamHeaders(r: Replica): OutgoingHttpHeaders {
-    const out: OutgoingHttpHeaders = {
-      ":method": "POST",
-      ":scheme": "http",
-      ":authority": r.address,
-      ":path": this.method.upstreamPath,
-    };
-    const h = this.inHeaders;
-    for (const k in h) {
-      if (k.charCodeAt(0) === 58 /* ':' */ || SKIP_REQUEST_HEADERS.has(k)) continue;
-      out[k] = h[k];
-    }
-    return out;
+    bindBackend(this, up);
   }
 
   // ---- response direction ----
@@ -264,7 +225,7 @@ class ProxyCall {
         this.ctx.outliers.success(r);
       }
       if (grpcStatus === undefined) {
-        (this.up as unknown as ClientHttp2Stream).close(h2.NGHTTP2_CANCEL);
+        (this.up as ClientHttp2Stream).close(h2.NGHTTP2_CANCEL);
         this.fail(new RouterError(code as GrpcStatusCode, `backend ${r.address} answered HTTP ${httpStatus}`));
         return;
       }
@@ -296,8 +257,8 @@ class ProxyCall {
     }
     const down = this.down;
     if (!down.write(chunk)) {
-      (this.up as unknown as ClientHttp2Stream).pause();
-      if (down.listenerCount("drain") === 0) down.on("drain", onDownDrain);
+      (this.up as ClientHttp2Stream).pause();
+      resumeBackendOnDrain(down);
     }
   }
 
@@ -374,7 +335,7 @@ class ProxyCall {
     } catch {
       return false;
     }
-    (this.up as unknown as ClientHttp2Stream).end(this.unaryFrame);
+    (this.up as ClientHttp2Stream).end(this.unaryFrame);
     return true;
   }
 
@@ -425,63 +386,3 @@ class ProxyCall {
   }
 }
 
-function statusTrailers(code: GrpcStatusCode, message: string): OutgoingHttpHeaders {
-  return { "grpc-status": GRPC_STATUS_STRINGS[code], "grpc-message": encodeGrpcMessage(message) };
-}
-
-/** Refuses a truncation_direction TEI would abort on (anything but RIGHT=0 / LEFT=1). */
-function checkTruncation(bytes: Buffer, start: number, end: number, field: number): void {
-  const v = scanEnumField(bytes, start, end, field);
-  if (v !== 0 && v !== 1) {
-    throw new RouterError(GrpcStatus.INVALID_ARGUMENT, `truncation_direction must be 0 (RIGHT) or 1 (LEFT), got ${v}`);
-  }
-}
-
-// ---- shared event handlers (`this` is the stream) ----
-
-function onDownData(this: Tagged<ServerHttp2Stream>, chunk: Buffer): void {
-  this[CALL].onRequestData(chunk);
-}
-function onDownEnd(this: Tagged<ServerHttp2Stream>): void {
-  this[CALL].onRequestEnd();
-}
-function onDownClose(this: Tagged<ServerHttp2Stream>): void {
-  this[CALL].onClientClose();
-}
-function onDownWantTrailers(this: Tagged<ServerHttp2Stream>): void {
-  this[CALL].onWantTrailers();
-}
-function onDownDrain(this: Tagged<ServerHttp2Stream>): void {
-  // Not guarded by `up.closed`: a backend stream that has ended can still hold unread
-  // responses in its buffer, and they must flow.
-  const up = this[CALL].up;
-  if (up !== null && !up.destroyed) up.resume();
-}
-function onUpDrain(this: Tagged<ClientHttp2Stream>): void {
-  const call = this[CALL];
-  if (call.up === this && !call.done) call.down.resume();
-}
-function onUpResponse(this: Tagged<ClientHttp2Stream>, headers: IncomingHttpHeaders & IncomingHttpStatusHeader): void {
-  const call = this[CALL];
-  if (call.up === this && !call.done) call.onResponse(headers);
-}
-function onUpData(this: Tagged<ClientHttp2Stream>, chunk: Buffer): void {
-  const call = this[CALL];
-  if (call.up === this && !call.done) call.onResponseData(chunk);
-}
-function onUpTrailers(this: Tagged<ClientHttp2Stream>, trailers: IncomingHttpHeaders): void {
-  const call = this[CALL];
-  if (call.up === this && !call.done) call.onTrailers(trailers);
-}
-function onUpEnd(this: Tagged<ClientHttp2Stream>): void {
-  const call = this[CALL];
-  if (call.up === this) call.onResponseEnd();
-}
-function onUpError(this: Tagged<ClientHttp2Stream>, err: Error): void {
-  const call = this[CALL];
-  if (call.up === this) call.upError = err;
-}
-function onUpClose(this: Tagged<ClientHttp2Stream>): void {
-  const call = this[CALL];
-  if (call.up === this) call.onUpstreamClose(this);
-}

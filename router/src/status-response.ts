@@ -37,3 +37,8 @@ export function sendStatus(
   // Discard the rest of the request body; the client sees the status and stops.
   if (!stream.readableEnded) stream.resume();
 }
+
+/** Trailers carrying a status of the router's own (after response headers went out). */
+export function statusTrailers(code: GrpcStatusCode, message: string): OutgoingHttpHeaders {
+  return { "grpc-status": GRPC_STATUS_STRINGS[code], "grpc-message": encodeGrpcMessage(message) };
+}
