@@ -38,9 +38,19 @@ describe("two control planes placing at once", () => {
       await f.addNode({ name: `n${i}`, gpusMb: [16_384, 16_384], portRange: [21_000, 21_015] });
     }
     const names = Array.from({ length: 90 }, (_, i) => `inst-${i}`);
-    await Promise.all(names.map((name, i) => f!.putInstance({
-      name, gpuMemoryMb: BigInt(2048 + (i % 4) * 1024), placementPolicy: i % 3 === 0 ? "spread" : "binpack",
-    })));
+    // Write every instance, then enqueue them five to a job: many small jobs at once, which both
+    // processes take and place concurrently on overlapping views of the fleet.
+    const { create, toJsonString } = await import("@bufbuild/protobuf");
+    const { InstanceSchema } = await import("@tei-fleet/proto/fleet/v1");
+    const write = f.redis.multi();
+    for (const [i, name] of names.entries()) {
+      write.set(f.keys.instance(name), toJsonString(InstanceSchema, create(InstanceSchema, {
+        spec: { name, modelId: "m", gpuMemoryMb: BigInt(2048 + (i % 4) * 1024), placementPolicy: i % 3 === 0 ? "spread" : "binpack" },
+        revision: 1n,
+      }))).zadd(f.keys.instances(), i, name);
+    }
+    await write.exec();
+    for (let i = 0; i < names.length; i += 5) await f.scheduler.enqueueMany(names.slice(i, i + 5));
 
     // Wait until every instance is decided: placed, or pending with a reason.
     await f.until(async () => {

@@ -1,6 +1,7 @@
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { KeySchema } from "../store/keys.ts";
+import { closeConnection } from "./close-connection.ts";
 
 /**
  * One subscription to the `changes` channel per process, fanned out in memory: every
@@ -39,7 +40,7 @@ export function createChangesBus(redis: Redis, keys: KeySchema, logger: Logger):
       const s = subscriber;
       subscriber = undefined;
       listeners.clear();
-      if (s) await s.quit().catch(() => s.disconnect());
+      if (s) await closeConnection(s);
     },
   };
 }

@@ -11,6 +11,8 @@ export interface ConvergenceReport {
   diverged: string[];
   /** Instance names found only in assignments or replica records (deleted while something ran). */
   orphans: string[];
+  /** Assignments no replica record accounts for: nothing would ever release them otherwise. */
+  orphanAssignments: Array<{ id: string; node: string; instance: string }>;
   /** Route entries whose assignment no longer exists anywhere. */
   staleRoutes: string[];
   /** Instances with a pending replica (the pending set must hold them, for the capacity triggers). */
@@ -32,6 +34,7 @@ export async function compareDesiredAndObserved(ctx: SchedulerContext): Promise<
 
   // Every assignment in the fleet, and which nodes are ready.
   const assigned = new Map<string, string>(); // assignment id -> instance
+  const assignedOn = new Map<string, string>(); // assignment id -> node
   const readyNodes = new Set<string>();
   for (let i = 0; i < nodeNames.length; i += CHUNK) {
     const chunk = nodeNames.slice(i, i + CHUNK);
@@ -42,7 +45,10 @@ export async function compareDesiredAndObserved(ctx: SchedulerContext): Promise<
       const json = results[j * 2]?.[1] as string | null;
       if (json && (JSON.parse(json) as { state?: string }).state === "ready") readyNodes.add(n);
       const hash = (results[j * 2 + 1]?.[1] ?? {}) as Record<string, string>;
-      for (const [id, a] of Object.entries(hash)) assigned.set(id, (JSON.parse(a) as { instanceName: string }).instanceName);
+      for (const [id, a] of Object.entries(hash)) {
+        assigned.set(id, (JSON.parse(a) as { instanceName: string }).instanceName);
+        assignedOn.set(id, n);
+      }
     });
   }
 
@@ -64,7 +70,7 @@ export async function compareDesiredAndObserved(ctx: SchedulerContext): Promise<
       const revision = instance.revision ?? "0";
       const wanted = (instance.spec?.desiredState ?? "running") === "stopped" ? 0 : (instance.spec?.replicas ?? 1);
       const replicas = Object.entries(hash).map(([id, r]) => ({ id, ...(JSON.parse(r) as ReplicaJson) }));
-      for (const r of replicas) if (r.node) recorded.add(r.id);
+      for (const r of replicas) if (r.node) recorded.add(`${r.node}/${r.id}`);
       const placed = replicas.filter((r) => r.node);
       const healthy = placed.filter((r) => (r.revision ?? "0") === revision && (r.index ?? 0) < wanted
         && readyNodes.has(r.node!) && assigned.get(r.id) === name);
@@ -78,10 +84,12 @@ export async function compareDesiredAndObserved(ctx: SchedulerContext): Promise<
   }
 
   const orphans = new Set<string>();
+  const orphanAssignments: ConvergenceReport["orphanAssignments"] = [];
   for (const [id, instance] of assigned) {
-    if (!known.has(instance) || !recorded.has(id)) orphans.add(instance);
+    if (!known.has(instance)) orphans.add(instance);
+    else if (!recorded.has(`${assignedOn.get(id)}/${id}`)) orphanAssignments.push({ id, node: assignedOn.get(id)!, instance });
   }
   const routeIds = await redis.hkeys(keys.routes());
   const staleRoutes = routeIds.filter((id) => !assigned.has(id));
-  return { instances: names.length, diverged, orphans: [...orphans], staleRoutes, pending };
+  return { instances: names.length, diverged, orphans: [...orphans], orphanAssignments, staleRoutes, pending };
 }

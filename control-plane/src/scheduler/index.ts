@@ -13,6 +13,7 @@ import { createRouteTable, type RouteTableService } from "../routes/route-table.
 import type { KeySchema } from "../store/keys.ts";
 import { createChangesBus } from "./changes-bus.ts";
 import { checkSpec, type SpecCheck } from "./check-spec.ts";
+import { closeConnection } from "./close-connection.ts";
 import { DEFAULT_TIMINGS, type SchedulerContext, type SchedulerTimings } from "./context.ts";
 import { createInstanceReconciler, RESTART_MARK, type PlacementNotice } from "./instance-reconciler.ts";
 import { defineScripts } from "./lua-scripts.ts";
@@ -160,7 +161,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       }
       await queue.close();
       await bus.stop();
-      await redis.quit().catch(() => redis.disconnect());
+      await closeConnection(redis);
     },
     enqueue: (name) => queue.enqueue([name]),
     enqueueMany,

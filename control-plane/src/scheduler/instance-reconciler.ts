@@ -115,10 +115,14 @@ export function createInstanceReconciler(
    * that races a node's registration.
    */
   let lastFreshView = 0;
+  let refreshing: Promise<void> | undefined;
   async function freshView(): Promise<boolean> {
+    // Jobs failing together share one reload, and each decides again on it.
+    if (refreshing) { await refreshing; return true; }
     if (ctx.now() - lastFreshView < 1000) return false;
     lastFreshView = ctx.now();
-    await cache.refreshAll();
+    refreshing = cache.refreshAll().finally(() => { refreshing = undefined; });
+    await refreshing;
     return true;
   }
 
@@ -264,7 +268,9 @@ export function createInstanceReconciler(
     const existing = unplaced.get(id);
     unplaced.delete(id);
     if (existing?.replica.status === "pending" && existing.replica.reason === reason) return;
-    await redis.hset(keys.replicas(name), id, replicaJson(buildUnplacedReplica(id, index, revision, "pending", reason)));
+    const written = await runScript(redis, "put-unplaced", [keys.replicas(name)],
+      [id, replicaJson(buildUnplacedReplica(id, index, revision, "pending", reason))]);
+    if (written !== 1) return; // another worker placed it meanwhile
     await appendEvent(redis, keys, { kind: "instance.pending", instance: name, message: `replica ${index} pending: ${reason}` });
   }
 
@@ -276,8 +282,9 @@ export function createInstanceReconciler(
       const id = `${name}-${index}-r${revision}`;
       if (records.some((r) => r.replica.index === index && r.replica.node !== "")) continue; // still stopping
       if (records.find((r) => r.id === id)?.replica.status === "stopped") continue;
-      await redis.hset(keys.replicas(name), id,
-        replicaJson(buildUnplacedReplica(id, index, revision, "stopped", "stopped on request")));
+      const written = await runScript(redis, "put-unplaced", [keys.replicas(name)],
+        [id, replicaJson(buildUnplacedReplica(id, index, revision, "stopped", "stopped on request"))]);
+      if (written !== 1) continue;
       await appendEvent(redis, keys, { kind: "instance.stopped", instance: name, message: `replica ${index} stopped on request` });
     }
   }

@@ -3,6 +3,7 @@ import { Queue, Worker, type Job } from "bullmq";
 import type { Redis } from "ioredis";
 import type { SchedulerContext } from "./context.ts";
 import { createBatchLoader } from "./batch-loader.ts";
+import { closeConnection, withinTime } from "./close-connection.ts";
 import type { InstanceReconciler } from "./instance-reconciler.ts";
 
 /** Name of the BullMQ queue (under the key schema's BullMQ prefix). */
@@ -149,9 +150,11 @@ export function createPlacementQueue(ctx: SchedulerContext, options: PlacementQu
       worker.on("failed", (job, err) => logger.warn({ instance: job?.data.instance, instances: job?.data.instances?.length, err: err.message }, "placement job failed"));
     },
     async close() {
-      await worker?.close();
-      await queue.close();
-      await Promise.all(connections.map((c) => c.quit().catch(() => c.disconnect())));
+      // Active jobs get a few seconds to finish; a job cut short is retried elsewhere (jobs are
+      // idempotent), so shutting down never waits on a stuck one.
+      if (worker && !(await withinTime(worker.close(), 5000))) await withinTime(worker.close(true), 1000);
+      await withinTime(queue.close(), 2000);
+      await Promise.all(connections.map((c) => closeConnection(c)));
     },
   };
 }

@@ -4,6 +4,7 @@ import type { SchedulerContext, SchedulerTimings } from "./context.ts";
 import { compareDesiredAndObserved } from "./convergence.ts";
 import { createDrainController, type Fence } from "./drain-controller.ts";
 import { createLease } from "./lease.ts";
+import { runScript } from "./lua-scripts.ts";
 
 /** Name of the lease the loop runs under. */
 export const RECONCILER_LEASE = "reconciler";
@@ -66,6 +67,16 @@ export function createReconcileLoop(
   async function full() {
     const report = await compareDesiredAndObserved(ctx);
     const targets = new Set([...report.diverged, ...report.orphans]);
+    // Assignments that no record accounts for (a record written over, a crash between two
+    // writes): give their room back; their instances are reconciled right after.
+    for (const o of report.orphanAssignments) {
+      logger.warn({ assignment: o.id, node: o.node, instance: o.instance }, "releasing an assignment no replica record accounts for");
+      await runScript(redis, "release-replica",
+        [keys.nodeClaims(o.node), keys.assignments(o.node), keys.assignmentsVersion(o.node), keys.replicas(o.instance),
+          keys.routes(), keys.routesVersion(), keys.retiring(o.instance)],
+        [o.id, keys.changesChannel(), o.node, "0"]);
+      targets.add(o.instance);
+    }
     if (report.staleRoutes.length > 0) {
       await redis.multi().hdel(keys.routes(), ...report.staleRoutes).incr(keys.routesVersion())
         .publish(keys.changesChannel(), "routes").exec();
