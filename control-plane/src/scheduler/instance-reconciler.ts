@@ -250,7 +250,7 @@ export function createInstanceReconciler(
       const keep = r.replica.revision === revision && r.replica.index < replicaCount(spec)
         && !satisfied.has(r.replica.index)
         && (wanted === 0 ? r.replica.status === "stopped" : r.replica.status === "pending");
-      if (!keep) await redis.hdel(keys.replicas(name), r.id);
+      if (!keep) await runScript(redis, "forget-unplaced", [keys.replicas(name)], [r.id, r.json]);
     }
     if (wanted === 0) await markStopped(name, spec, revision);
     // The pending set is touched only when it may change: most passes place or find all placed.
