@@ -3,7 +3,7 @@ import { NodeSchema, type Node } from "@tei-fleet/proto/fleet/v1";
 import { appendEvent } from "../events/event-log.ts";
 import type { SchedulerContext } from "../scheduler/context.ts";
 import { runScript } from "../scheduler/lua-scripts.ts";
-import { readNode, StaleLeaseError, updateNode } from "./node-store.ts";
+import { readNode, StaleLeaseError } from "./node-store.ts";
 
 /** Enqueues instances for the placement worker (the scheduler's enqueue, batched). */
 export type EnqueueMany = (instances: Iterable<string>) => Promise<void>;
@@ -124,6 +124,3 @@ export function createNodeRegistry(ctx: SchedulerContext, enqueue: EnqueueMany):
     },
   };
 }
-
-/** Re-exported for the operator actions. */
-export { updateNode };

@@ -184,12 +184,6 @@ function better(score: readonly number[], node: NodeView, best: Candidate, salt:
   return tieHash(node.name, salt) < tieHash(best.node.name, salt);
 }
 
-/** True when every selector label is present with the same value. */
-export function matchesSelector(labels: Record<string, string>, selector: Record<string, string>): boolean {
-  for (const [k, v] of Object.entries(selector)) if (labels[k] !== v) return false;
-  return true;
-}
-
 function checkNode(node: NodeView, req: ReplicaRequest, gpuCount: number): Misfit | undefined {
   if (node.capacity > 0 && node.count >= node.capacity) return "process capacity full";
   if (gpuCount > node.gpus.length) return "too few GPUs";
