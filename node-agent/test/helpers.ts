@@ -126,3 +126,11 @@ export function testReconciler(options: TestReconcilerOptions): AssignmentReconc
 export function statusOf(reconciler: AssignmentReconciler, id: string) {
   return reconciler.statuses().find((s) => s.assignmentId === id);
 }
+
+/** Waits until the reconciler reports the assignment `running`, and returns that status. */
+export function waitForRunning(reconciler: AssignmentReconciler, id: string, timeoutMs = 15_000, what = "running") {
+  return waitFor(() => {
+    const s = statusOf(reconciler, id);
+    return s?.status === "running" ? s : undefined;
+  }, timeoutMs, what);
+}

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { AssignmentReconciler } from "../src/assignment-reconciler.ts";
 import { isSameLiveProcess, readProcStat } from "../src/proc-stat.ts";
 import { instanceDir } from "../src/process-state-file.ts";
-import { makeAssignment, removeDir, statusOf, tempDir, testReconciler, waitFor } from "./helpers.ts";
+import { makeAssignment, removeDir, statusOf, tempDir, testReconciler, waitFor, waitForRunning } from "./helpers.ts";
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -27,10 +27,7 @@ describe("agent restart without interruption", () => {
     });
     const a = await makeAssignment();
     await first.apply([a]);
-    const before = await waitFor(() => {
-      const s = statusOf(first, a.assignmentId);
-      return s?.status === "running" ? s : undefined;
-    }, 15_000, "running");
+    const before = await waitForRunning(first!, a.assignmentId, 15_000, "running");
 
     // Keep calling TEI directly while the supervisor goes away and comes back.
     const embed = createClient(Embed, createGrpcTransport({ baseUrl: `http://127.0.0.1:${a.port}` }));

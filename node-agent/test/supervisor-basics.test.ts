@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { AssignmentReconciler } from "../src/assignment-reconciler.ts";
 import { declaredGpus } from "../src/gpu-inventory.ts";
-import { makeAssignment, removeDir, statusOf, tempDir, testReconciler, waitFor } from "./helpers.ts";
+import { makeAssignment, removeDir, statusOf, tempDir, testReconciler, waitFor, waitForRunning } from "./helpers.ts";
 
 let reconciler: AssignmentReconciler | undefined;
 let dir: string | undefined;
@@ -75,10 +75,7 @@ describe("instance supervisor follows the desired assignment", () => {
     reconciler = testReconciler({ stateDir: dir });
     const a = await makeAssignment();
     await reconciler.apply([a]);
-    const first = await waitFor(() => {
-      const s = statusOf(reconciler!, a.assignmentId);
-      return s?.status === "running" ? s : undefined;
-    }, 15_000, "running");
+    const first = await waitForRunning(reconciler!, a.assignmentId, 15_000, "running");
 
     // A changed spec (new revision with another flag) replaces the process.
     await reconciler.apply([{ ...a, revision: 2n, maxBatchTokens: 4096 }]);
@@ -95,10 +92,7 @@ describe("instance supervisor follows the desired assignment", () => {
     expect(await gone(second.pid!)).toBe(true);
 
     await reconciler.apply([{ ...a, revision: 4n }]);
-    const third = await waitFor(() => {
-      const s = statusOf(reconciler!, a.assignmentId);
-      return s?.status === "running" ? s : undefined;
-    }, 15_000, "running again");
+    const third = await waitForRunning(reconciler!, a.assignmentId, 15_000, "running again");
     await reconciler.apply([]);
     await waitFor(() => reconciler!.statuses().length === 0, 15_000, "the assignment to be gone");
     expect(await gone(third.pid!)).toBe(true);

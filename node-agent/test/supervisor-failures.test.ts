@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { AssignmentReconciler } from "../src/assignment-reconciler.ts";
-import { makeAssignment, removeDir, statusOf, tempDir, testReconciler, waitFor } from "./helpers.ts";
+import { makeAssignment, removeDir, statusOf, tempDir, testReconciler, waitFor, waitForRunning } from "./helpers.ts";
 
 let reconciler: AssignmentReconciler | undefined;
 let dir: string | undefined;
@@ -20,10 +20,7 @@ describe("supervisor failure handling", () => {
     reconciler = testReconciler({ stateDir: dir });
     const a = await makeAssignment();
     await reconciler.apply([a]);
-    const running = await waitFor(() => {
-      const s = statusOf(reconciler!, a.assignmentId);
-      return s?.status === "running" ? s : undefined;
-    }, 15_000, "running");
+    const running = await waitForRunning(reconciler!, a.assignmentId, 15_000, "running");
     const oldPid = running.pid!;
     const killedAt = Date.now();
     process.kill(oldPid, "SIGKILL");
@@ -66,10 +63,7 @@ describe("supervisor failure handling", () => {
     });
     const a = await makeAssignment();
     await reconciler.apply([a]);
-    const first = await waitFor(() => {
-      const s = statusOf(reconciler!, a.assignmentId);
-      return s?.status === "running" ? s : undefined;
-    }, 15_000, "running");
+    const first = await waitForRunning(reconciler!, a.assignmentId, 15_000, "running");
     const back = await waitFor(() => {
       const s = statusOf(reconciler!, a.assignmentId);
       return s?.status === "running" && s.pid !== first.pid ? s : undefined;

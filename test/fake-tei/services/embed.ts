@@ -114,33 +114,22 @@ async function embedAllOne(rt: Runtime, req: EmbedAllRequest, ctx: HandlerContex
 /** Registers tei.v1.Embed. */
 export function registerEmbed(router: ConnectRouter, rt: Runtime): void {
   router.service(Embed, {
-    async embed(req, ctx) {
-      rt.metrics.inc("te_request_count", `method="single"`);
-      const res = await embedOne(rt, req, ctx, false);
-      rt.metrics.inc("te_request_success", `method="single"`);
-      rt.setHeaders(ctx, res.metadata);
-      return res;
+    embed(req, ctx) {
+      return rt.single(ctx, () => embedOne(rt, req, ctx, false));
     },
     embedStream(reqs, ctx) {
       return orderedStream(reqs, (req) => embedOne(rt, req, ctx, true));
     },
-    async embedSparse(req, ctx) {
+    embedSparse(req, ctx) {
       // TEI 1.9.3 counts EmbedSparse and EmbedAll twice (tei.md §7).
-      rt.metrics.inc("te_request_count", `method="single"`, 2);
-      const res = await embedSparseOne(rt, req, ctx, false);
-      rt.metrics.inc("te_request_success", `method="single"`);
-      rt.setHeaders(ctx, res.metadata);
-      return res;
+      return rt.single(ctx, () => embedSparseOne(rt, req, ctx, false), 2);
     },
     embedSparseStream(reqs, ctx) {
       return orderedStream(reqs, (req) => embedSparseOne(rt, req, ctx, true));
     },
-    async embedAll(req, ctx) {
-      rt.metrics.inc("te_request_count", `method="single"`, 2);
-      const res = await embedAllOne(rt, req, ctx, false);
-      rt.metrics.inc("te_request_success", `method="single"`);
-      rt.setHeaders(ctx, res.metadata);
-      return res;
+    embedAll(req, ctx) {
+      // TEI 1.9.3 counts EmbedSparse and EmbedAll twice (tei.md §7).
+      return rt.single(ctx, () => embedAllOne(rt, req, ctx, false), 2);
     },
     embedAllStream(reqs, ctx) {
       return orderedStream(reqs, (req) => embedAllOne(rt, req, ctx, true));

@@ -70,19 +70,11 @@ export function registerPredict(router: ConnectRouter, rt: Runtime): void {
     predictOne(rt, pairInputs(rt, req), req, ctx, wait);
 
   router.service(Predict, {
-    async predict(req, ctx) {
-      rt.metrics.inc("te_request_count", `method="single"`);
-      const res = await single(req, ctx, false);
-      rt.metrics.inc("te_request_success", `method="single"`);
-      rt.setHeaders(ctx, res.metadata);
-      return res;
+    predict(req, ctx) {
+      return rt.single(ctx, () => single(req, ctx, false));
     },
-    async predictPair(req, ctx) {
-      rt.metrics.inc("te_request_count", `method="single"`);
-      const res = await pair(req, ctx, false);
-      rt.metrics.inc("te_request_success", `method="single"`);
-      rt.setHeaders(ctx, res.metadata);
-      return res;
+    predictPair(req, ctx) {
+      return rt.single(ctx, () => pair(req, ctx, false));
     },
     predictStream(reqs, ctx) {
       return orderedStream(reqs, (req) => single(req, ctx, true));

@@ -190,6 +190,18 @@ export class Runtime {
     };
   }
 
+  /**
+   * Runs one unary "single" inference RPC as TEI accounts for it: counts the request (`weight`
+   * times: TEI counts some RPCs twice), counts its success, and sets TEI's response headers.
+   */
+  async single<R extends { metadata?: MetadataInit }>(ctx: HandlerContext, run: () => Promise<R>, weight = 1): Promise<R> {
+    this.metrics.inc("te_request_count", `method="single"`, weight);
+    const res = await run();
+    this.metrics.inc("te_request_success", `method="single"`);
+    if (res.metadata) this.setHeaders(ctx, res.metadata);
+    return res;
+  }
+
   /** TEI's response headers of unary inference RPCs (times in milliseconds). */
   setHeaders(ctx: HandlerContext, m: MetadataInit): void {
     const h = ctx.responseHeader;
