@@ -74,6 +74,22 @@ describe("walking skeleton: REST and Connect to an embedding through the router,
     }
   }, 120_000);
 
+  it("offers each TEI's Prometheus port and each agent for scraping at /sd/prometheus", async () => {
+    const { body: groups } = await fleet.api("GET", "/sd/prometheus");
+    for (const name of ["small", "mpnet"]) {
+      const { body: instance } = await fleet.api("GET", `/instances/${name}`);
+      const host = instance.address.split(":")[0];
+      const group = groups.find((g: { labels: Record<string, string> }) => g.labels.tei_instance === name);
+      expect(group.targets).toEqual([`${host}:${instance.prometheus_port}`]);
+      expect(group.labels).toMatchObject({ job: "tei", tei_model: instance.model_id, tei_node: instance.node });
+      const scraped = await (await fetch(`http://${group.targets[0]}/metrics`)).text();
+      expect(scraped).toContain("te_request_count");
+    }
+    const agents = groups.filter((g: { labels: Record<string, string> }) => g.labels.job === "tei-node-agent");
+    expect(agents.map((g: { labels: Record<string, string> }) => g.labels.tei_node).sort()).toEqual(fleet.agents.map((a) => a.name));
+    expect((await fetch(`${fleet.controlPlaneUrl}/sd/prometheus`)).status).toBe(401);
+  });
+
   it("deleting an instance stops its process, and the router answers NOT_FOUND for it", async () => {
     const { body: small } = await fleet.api("GET", "/instances/small");
     const { pid } = launchRecord(small.port);

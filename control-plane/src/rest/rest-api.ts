@@ -4,6 +4,7 @@ import { ApiError } from "../errors/api-error.ts";
 import { fleetRoutes } from "./fleet-routes.ts";
 import { instanceRoutes } from "./instance-routes.ts";
 import { methodNotAllowed } from "./method-not-allowed.ts";
+import { serviceDiscoveryRoutes } from "./service-discovery-routes.ts";
 import { installRestAuth } from "./rest-auth.ts";
 
 /** Options of {@link restApi}. */
@@ -49,6 +50,7 @@ export async function restApi(app: FastifyInstance, options: RestApiOptions): Pr
   const wrongMethod = methodNotAllowed(app);
   await fleetRoutes(app, ctx);
   await instanceRoutes(app, ctx);
+  await serviceDiscoveryRoutes(app, ctx);
   for (const plugin of options.plugins ?? []) await app.register(plugin);
   wrongMethod.install();
 }
