@@ -1,8 +1,9 @@
 /**
  * The router's local copy of the route table (an informer cache in Kubernetes terms): every
  * ready TEI replica with its instance, model, node and address, indexed for the three ways a
- * call can be routed. The control plane (or a static file) replaces it wholesale; the router's
- * own outlier detection marks replicas ejected for a while without removing them.
+ * call can be routed, and the instances that exist but have no ready replica (so a call for them
+ * is UNAVAILABLE, not NOT_FOUND). The control plane (or a static file) replaces it wholesale; the
+ * router's own outlier detection marks replicas ejected for a while without removing them.
  */
 import type { Backend } from "./backend-pool.ts";
 import { GrpcStatus, RouterError } from "./grpc-status.ts";
@@ -18,6 +19,14 @@ export interface RouteInput {
   node: string;
   /** host:port of the replica's TEI gRPC server. */
   address: string;
+}
+
+/** An instance that exists but has no ready replica, as the control plane (or a routes file) lists it. */
+export interface UnreadyInput {
+  instanceName: string;
+  modelId: string;
+  /** Short status such as "starting", "pending: insufficient GPU memory ...", "stopped". */
+  reason: string;
 }
 
 /**
@@ -94,6 +103,8 @@ export class RouteTable {
   private byInstance = new Map<string, Group>();
   private byModel = new Map<string, Group>();
   private sorted: Replica[] = [];
+  private unreadyByInstance = new Map<string, UnreadyInput>();
+  private unreadyByModel = new Map<string, UnreadyInput[]>();
 
   /** True once a table has been applied. */
   get loaded(): boolean {
@@ -110,8 +121,11 @@ export class RouteTable {
     return this.sorted;
   }
 
-  /** Replaces the whole table; replicas present before and after keep their state. */
-  replace(routes: readonly RouteInput[], version: bigint): TableDiff {
+  /**
+   * Replaces the whole table; replicas present before and after keep their state. `unready` lists
+   * instances that exist without a ready replica (an instance with a route is ready whatever it says).
+   */
+  replace(routes: readonly RouteInput[], version: bigint, unready: readonly UnreadyInput[] = []): TableDiff {
     const byKey = new Map<string, Replica>();
     const added: Replica[] = [];
     for (const route of routes) {
@@ -131,9 +145,41 @@ export class RouteTable {
     this.byModel = this.group(sorted, (r) => r.modelId, this.byModel);
     this.byKey = byKey;
     this.sorted = sorted;
+    this.setUnready(unready);
     this.version = version;
     this.updatedAt = Date.now();
     return { added, removed };
+  }
+
+  private setUnready(unready: readonly UnreadyInput[]): void {
+    const byInstance = new Map<string, UnreadyInput>();
+    const byModel = new Map<string, UnreadyInput[]>();
+    for (const u of unready) {
+      if (this.byInstance.has(u.instanceName) || byInstance.has(u.instanceName)) continue;
+      byInstance.set(u.instanceName, u);
+      if (u.modelId === "" || this.byModel.has(u.modelId)) continue;
+      const list = byModel.get(u.modelId);
+      if (list === undefined) byModel.set(u.modelId, [u]);
+      else list.push(u);
+    }
+    this.unreadyByInstance = byInstance;
+    this.unreadyByModel = byModel;
+  }
+
+  /** NOT_FOUND for an instance in neither list, UNAVAILABLE naming its status when it is only unready. */
+  private missingInstance(name: string): RouterError {
+    const u = this.unreadyByInstance.get(name);
+    if (u === undefined) return new RouterError(GrpcStatus.NOT_FOUND, `instance "${name}" not found`);
+    return new RouterError(GrpcStatus.UNAVAILABLE, `instance "${name}" has no ready replica (${u.reason || "not ready"})`);
+  }
+
+  /** NOT_FOUND for a model no instance serves, UNAVAILABLE naming its instances when none is ready. */
+  private missingModel(model: string): RouterError {
+    const list = this.unreadyByModel.get(model);
+    if (list === undefined) return new RouterError(GrpcStatus.NOT_FOUND, `no instance serves model "${model}"`);
+    const shown = list.slice(0, 3).map((u) => `"${u.instanceName}" (${u.reason || "not ready"})`).join(", ");
+    const more = list.length > 3 ? ` and ${list.length - 3} more` : "";
+    return new RouterError(GrpcStatus.UNAVAILABLE, `no ready instance of model "${model}": ${shown}${more}`);
   }
 
   /** Builds groups, keeping the round-robin cursor of groups that survive. */
@@ -156,18 +202,19 @@ export class RouteTable {
    * Chooses the replica for a call: round-robin over ready replicas of the instance or model,
    * or the ready replica at the index.
    * @throws RouterError NOT_FOUND for an unknown instance or model or an index past the end,
-   *   UNAVAILABLE when the instance or model exists but every replica is ejected
+   *   UNAVAILABLE when the instance or model exists but has no ready replica (listed as unready by
+   *   the control plane, or every replica ejected)
    */
   resolve(target: Target): Replica {
     let group: Group | undefined;
     switch (target.kind) {
       case "instance":
         group = this.byInstance.get(target.name);
-        if (group === undefined) throw new RouterError(GrpcStatus.NOT_FOUND, `instance "${target.name}" not found`);
+        if (group === undefined) throw this.missingInstance(target.name);
         break;
       case "model":
         group = this.byModel.get(target.model);
-        if (group === undefined) throw new RouterError(GrpcStatus.NOT_FOUND, `no instance serves model "${target.model}"`);
+        if (group === undefined) throw this.missingModel(target.model);
         break;
       case "index":
         return this.atIndex(target);
@@ -186,7 +233,7 @@ export class RouteTable {
     let list: readonly Replica[] = this.sorted;
     if (target.model !== undefined) {
       const g = this.byModel.get(target.model);
-      if (g === undefined) throw new RouterError(GrpcStatus.NOT_FOUND, `no instance serves model "${target.model}"`);
+      if (g === undefined) throw this.missingModel(target.model);
       list = g.replicas;
     }
     let seen = 0;

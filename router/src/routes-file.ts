@@ -1,11 +1,13 @@
 /**
  * A static route table read from a JSON file, for benchmarks, tests and small fixed setups that
  * run without a control plane:
- * `{"version": 1, "routes": [{"instanceName", "modelId", "node", "address", "assignmentId", "replica"}]}`.
+ * `{"version": 1, "routes": [{"instanceName", "modelId", "node", "address", "assignmentId", "replica"}],
+ * "unready": [{"instanceName", "modelId", "reason"}]}` (`unready` is optional: instances that exist
+ * but are not ready, answered UNAVAILABLE instead of NOT_FOUND).
  */
 import { readFile } from "node:fs/promises";
 import { z } from "zod";
-import type { RouteInput } from "./route-table.ts";
+import type { RouteInput, UnreadyInput } from "./route-table.ts";
 
 const RouteSchema = z.object({
   instanceName: z.string().min(1),
@@ -16,16 +18,24 @@ const RouteSchema = z.object({
   replica: z.number().int().nonnegative().default(0),
 });
 
+const UnreadySchema = z.object({
+  instanceName: z.string().min(1),
+  modelId: z.string().default(""),
+  reason: z.string().default(""),
+});
+
 /** The schema of a routes file. */
 export const RoutesFileSchema = z.object({
   version: z.number().int().nonnegative().default(1),
   routes: z.array(RouteSchema),
+  unready: z.array(UnreadySchema).default([]),
 });
 
 /** A parsed routes file. */
 export interface StaticTable {
   version: bigint;
   routes: RouteInput[];
+  unready: UnreadyInput[];
 }
 
 /**
@@ -44,5 +54,5 @@ export async function loadRoutesFile(path: string): Promise<StaticTable> {
     const issue = parsed.error.issues[0];
     throw new Error(`invalid routes file ${path}: ${issue?.path.join(".") ?? ""}: ${issue?.message ?? "invalid"}`);
   }
-  return { version: BigInt(parsed.data.version), routes: parsed.data.routes };
+  return { version: BigInt(parsed.data.version), routes: parsed.data.routes, unready: parsed.data.unready };
 }

@@ -23,7 +23,7 @@ import { startMetricsServer } from "./metrics-server.ts";
 import { OutlierDetector } from "./outlier-detector.ts";
 import type { ProxyContext } from "./proxy-context.ts";
 import { startCall } from "./proxy-call.ts";
-import { RouteTable, type RouteInput } from "./route-table.ts";
+import { RouteTable, type RouteInput, type UnreadyInput } from "./route-table.ts";
 import { startRouteWatcher, type RouteWatcher } from "./route-watcher.ts";
 import { loadRoutesFile } from "./routes-file.ts";
 import { sendStatus } from "./status-response.ts";
@@ -97,8 +97,8 @@ export function createRouter(config: RouterConfig, deps: RouterDeps = {}): Route
   });
   const ctx: ProxyContext = { table, pool, outliers, metrics, log, maxMessageBytes: config.maxMessageBytes };
 
-  const applyTable = (routes: readonly RouteInput[], version: bigint, source: string): void => {
-    const diff = table.replace(routes, version);
+  const applyTable = (routes: readonly RouteInput[], version: bigint, source: string, unready: readonly UnreadyInput[]): void => {
+    const diff = table.replace(routes, version, unready);
     pool.retain(new Set(routes.map((r) => r.address)));
     if (diff.added.length > 0 || diff.removed.length > 0) {
       log.info({ version: String(version), replicas: table.size, added: diff.added.length, removed: diff.removed.length, source }, "route table updated");
@@ -166,7 +166,7 @@ export function createRouter(config: RouterConfig, deps: RouterDeps = {}): Route
           resyncIntervalMs: config.resyncIntervalMs,
           idleTimeoutMs: config.watchIdleTimeoutMs,
           currentVersion: () => table.version,
-          onTable: (t, source) => applyTable(t.routes, t.version, source),
+          onTable: (t, source) => applyTable(t.routes, t.version, source, t.unready),
         });
       }
       const { host, port } = splitHostPort(config.listen);
@@ -196,7 +196,7 @@ export function createRouter(config: RouterConfig, deps: RouterDeps = {}): Route
     async reloadRoutesFile() {
       if (config.routesFile === undefined) return;
       const t = await loadRoutesFile(config.routesFile);
-      applyTable(t.routes, t.version, "file");
+      applyTable(t.routes, t.version, "file", t.unready);
     },
   };
   return router;

@@ -4,6 +4,7 @@ import { EVENT_STREAM_MAXLEN } from "../events/event-log.ts";
 import type { ChangesBus } from "../scheduler/changes-bus.ts";
 import type { SchedulerContext } from "../scheduler/context.ts";
 import { runScript } from "../scheduler/lua-scripts.ts";
+import { readUnready } from "./unready-instances.ts";
 
 /** Options of the route table service. */
 export interface RouteTableOptions {
@@ -15,7 +16,8 @@ export interface RouteTableOptions {
  * The route table routers consume: `routes` (assignment id → Route) and `routes-version`. Only
  * replicas an agent reports running are in it; heartbeats add and remove them atomically with
  * the replica status (merge-replica), the scheduler removes them first when it retires a replica
- * and at once when a node is lost.
+ * and at once when a node is lost. Instances without a route are listed as `unready` (computed
+ * on read, see unready-instances.ts); creating and deleting an instance bump the version too.
  */
 export interface RouteTableService {
   get(): Promise<RouteTable>;
@@ -30,14 +32,24 @@ export function createRouteTable(ctx: SchedulerContext, bus: ChangesBus, options
   const { redis, keys } = ctx;
   const keepaliveMs = options.keepaliveMs ?? 15_000;
 
-  async function get(): Promise<RouteTable> {
-    // MULTI: the version and the entries are one consistent snapshot.
-    const result = (await redis.multi().get(keys.routesVersion()).hgetall(keys.routes()).exec()) ?? [];
+  async function read(): Promise<RouteTable> {
+    // MULTI: the version, the entries and the instance names are one consistent snapshot.
+    const result = (await redis.multi().get(keys.routesVersion()).hgetall(keys.routes())
+      .zrange(keys.instances(), 0, -1).exec()) ?? [];
     const version = BigInt((result[0]?.[1] as string | null) ?? 0);
     const hash = (result[1]?.[1] ?? {}) as Record<string, string>;
+    const names = (result[2]?.[1] ?? []) as string[];
     const routes = Object.values(hash).map((json) => fromJsonString(RouteSchema, json, { ignoreUnknownFields: true }))
       .sort((a, b) => a.assignmentId.localeCompare(b.assignmentId));
-    return create(RouteTableSchema, { version, routes });
+    const unready = await readUnready(redis, keys, names, routes);
+    return create(RouteTableSchema, { version, routes, unready });
+  }
+
+  // Every watcher wakes on the same nudge: one read in flight serves them all.
+  let reading: Promise<RouteTable> | undefined;
+  function get(): Promise<RouteTable> {
+    reading ??= read().finally(() => { reading = undefined; });
+    return reading;
   }
 
   async function* watch(knownVersion: bigint, signal: AbortSignal): AsyncGenerator<RouteTable> {
@@ -58,7 +70,9 @@ export function createRouteTable(ctx: SchedulerContext, bus: ChangesBus, options
         // Cheap check first: the full table is read only when its version moved.
         const current = BigInt((await redis.get(keys.routesVersion())) ?? 0);
         if (current !== version || ctx.now() - lastSent >= keepaliveMs) {
-          const table = await get();
+          let table = await get();
+          // A shared read that began before this change is stale: read once more for this one.
+          if (table.version < current) table = await read();
           version = table.version;
           lastSent = ctx.now();
           yield table;

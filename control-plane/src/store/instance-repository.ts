@@ -6,17 +6,17 @@ import type { KeySchema } from "./keys.ts";
 
 const lua = (file: string) => readFileSync(new URL(`./lua/${file}`, import.meta.url), "utf8");
 const SCRIPTS = {
-  createInstance: { numberOfKeys: 3, lua: lua("create-instance-3.lua") },
+  createInstance: { numberOfKeys: 4, lua: lua("create-instance-4.lua") },
   replaceInstance: { numberOfKeys: 1, lua: lua("replace-instance-1.lua") },
-  deleteInstance: { numberOfKeys: 2, lua: lua("delete-instance-2.lua") },
+  deleteInstance: { numberOfKeys: 3, lua: lua("delete-instance-3.lua") },
 } as const;
 
 type ScriptReply = [string, string?];
 
 interface ScriptCommands {
-  createInstance(k1: string, k2: string, k3: string, ...argv: string[]): Promise<ScriptReply>;
+  createInstance(k1: string, k2: string, k3: string, k4: string, ...argv: string[]): Promise<ScriptReply>;
   replaceInstance(k1: string, ...argv: string[]): Promise<ScriptReply>;
-  deleteInstance(k1: string, k2: string, ...argv: string[]): Promise<ScriptReply>;
+  deleteInstance(k1: string, k2: string, k3: string, ...argv: string[]): Promise<ScriptReply>;
 }
 
 /** What an Idempotency-Key remembers: which instance its create made, and from which request. */
@@ -57,7 +57,7 @@ export interface InstanceRepository {
   count(): Promise<number>;
   /** Reads what an Idempotency-Key recorded, if anything. */
   getIdempotency(key: string): Promise<IdempotencyRecord | undefined>;
-  /** Creates an instance atomically (see create-instance-3.lua). */
+  /** Creates an instance atomically (see create-instance-4.lua). */
   create(instance: Instance, opts: { maxInstances: number; idempotency?: { key: string; record: IdempotencyRecord; ttlMs: number } }): Promise<CreateOutcome>;
   /** Replaces an instance record if it is still at `readRevision`. */
   replace(instance: Instance, readRevision: bigint): Promise<WriteOutcome>;
@@ -120,9 +120,9 @@ export function createInstanceRepository(redis: Redis, keys: KeySchema): Instanc
       const name = instance.spec?.name ?? "";
       const idem = opts.idempotency;
       const [kind, value] = await scripts.createInstance(
-        keys.instance(name), keys.instances(), keys.idempotency(idem?.key ?? ""),
+        keys.instance(name), keys.instances(), keys.idempotency(idem?.key ?? ""), keys.routesVersion(),
         name, toJsonString(InstanceSchema, instance), String(instance.createdAtMs), String(opts.maxInstances),
-        idem ? JSON.stringify(idem.record) : "", String(idem?.ttlMs ?? 0),
+        idem ? JSON.stringify(idem.record) : "", String(idem?.ttlMs ?? 0), keys.changesChannel(),
       );
       if (kind === "created") return { kind };
       if (kind === "exists") return { kind };
@@ -136,7 +136,8 @@ export function createInstanceRepository(redis: Redis, keys: KeySchema): Instanc
     },
     async delete(name, expectedRevision) {
       const [kind, value] = await scripts.deleteInstance(
-        keys.instance(name), keys.instances(), name, expectedRevision === undefined ? "" : String(expectedRevision));
+        keys.instance(name), keys.instances(), keys.routesVersion(),
+        name, expectedRevision === undefined ? "" : String(expectedRevision), keys.changesChannel());
       return toWriteOutcome(kind, value);
     },
   };

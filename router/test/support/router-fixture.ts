@@ -9,7 +9,7 @@ import { createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import type { DescService } from "@bufbuild/protobuf";
 import { pino } from "pino";
-import { createRouter, parseRouterConfig, type RouteInput, type Router, type RouterConfigInput } from "../../src/index.ts";
+import { createRouter, parseRouterConfig, type RouteInput, type Router, type RouterConfigInput, type UnreadyInput } from "../../src/index.ts";
 
 export interface RouterFixture {
   router: Router;
@@ -17,7 +17,8 @@ export interface RouterFixture {
   metricsPort: number;
   baseUrl: string;
   client<S extends DescService>(service: S): Client<S>;
-  setRoutes(routes: Partial<RouteInput>[], version?: number): Promise<void>;
+  /** Rewrites the routes file (with `unready` instances when given) and reloads it. */
+  setRoutes(routes: Partial<RouteInput>[], version?: number, unready?: Partial<UnreadyInput>[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -29,7 +30,8 @@ export async function startRouter(routes: Partial<RouteInput>[], config: Partial
   const dir = await mkdtemp(join(tmpdir(), "tei-router-test-"));
   const file = join(dir, "routes.json");
   let version = 1;
-  const write = (rs: Partial<RouteInput>[], v: number) => writeFile(file, JSON.stringify({ version: v, routes: rs }));
+  const write = (rs: Partial<RouteInput>[], v: number, unready?: Partial<UnreadyInput>[]) =>
+    writeFile(file, JSON.stringify({ version: v, routes: rs, ...(unready ? { unready } : {}) }));
   await write(routes, version);
   const router = createRouter(
     parseRouterConfig({ listen: "127.0.0.1:0", metricsListen: "127.0.0.1:0", routesFile: file, shutdownGraceMs: 200, ...config }),
@@ -44,9 +46,9 @@ export async function startRouter(routes: Partial<RouteInput>[], config: Partial
     metricsPort,
     baseUrl,
     client: (service) => createClient(service, transport),
-    async setRoutes(rs, v) {
+    async setRoutes(rs, v, unready) {
       version = v ?? version + 1;
-      await write(rs, version);
+      await write(rs, version, unready);
       await router.reloadRoutesFile();
     },
     async close() {

@@ -5,9 +5,11 @@
 
   KEYS[1] instance:{name}   STRING  the instance record (Instance proto JSON)
   KEYS[2] instances         ZSET    instance names
+  KEYS[3] routes-version    STRING  bumped: the route table no longer lists the instance at all
 
   ARGV[1] name
   ARGV[2] expected revision (decimal string), or "" for any
+  ARGV[3] changes channel, nudged with "routes"
 
   Returns {"ok", revision deleted} | {"not_found"} | {"conflict", current revision}
 ]]
@@ -17,4 +19,6 @@ local revision = tostring(cjson.decode(current)["revision"] or "0")
 if ARGV[2] ~= "" and revision ~= ARGV[2] then return {"conflict", revision} end
 redis.call("DEL", KEYS[1])
 redis.call("ZREM", KEYS[2], ARGV[1])
+redis.call("INCR", KEYS[3])
+redis.call("PUBLISH", ARGV[3], "routes")
 return {"ok", revision}
