@@ -32,9 +32,9 @@ describe("process driver", () => {
     const logFile = join(dir, "out.log");
     const handle = await driver.start({ command: await stubborn(dir), args: [], env: { PATH: "/usr/bin:/bin" }, logFile });
     expect(handle.pgid).toBe(handle.pid);
-    const line = await waitFor(async () => /grandchild (\d+)/.exec(await readFile(logFile, "utf8")), 5_000, "the grandchild pid");
+    // Both streams reach the one log file; wait for both lines, which the script writes in turn.
+    const line = await waitFor(async () => /grandchild (\d+)\n[^]*to stderr/.exec(await readFile(logFile, "utf8")), 5_000, "stdout and stderr in the log");
     const grandchild = Number(line[1]);
-    expect((await readFile(logFile, "utf8"))).toContain("to stderr");
     const started = Date.now();
     const exit = await driver.stop(handle, 300);
     expect(Date.now() - started).toBeGreaterThanOrEqual(300);
