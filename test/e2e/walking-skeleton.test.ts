@@ -108,6 +108,18 @@ describe("walking skeleton: REST and Connect to an embedding through the router,
     expect(still.embeddings).toHaveLength(768);
   }, 60_000);
 
+  it("a stopped instance is known but not ready: the router answers UNAVAILABLE, naming it", async () => {
+    expect((await fleet.api("POST", "/instances/mpnet/stop")).status).toBe(200);
+    const clients = createTeiClients(fleet.routers[0]!.url);
+    const err = await waitFor("the router to see mpnet unready", async () => {
+      try { await clients.mux.embed({ target: byInstance("mpnet"), request: { inputs: "x" } }); return undefined; }
+      catch (e) { const c = ConnectError.from(e); return c.code === Code.Unavailable ? c : undefined; }
+    }, 10_000);
+    expect(err.rawMessage).toContain('instance "mpnet" has no ready replica');
+    await expect(clients.embed.embed({ inputs: "x" }, { headers: { "x-tei-model": "sentence-transformers/all-mpnet-base-v2" } }))
+      .rejects.toMatchObject({ code: Code.Unavailable });
+  }, 30_000);
+
   it("rejects bad input with clear errors and keeps every process up", async () => {
     const before = (await fleet.api("GET", "/instances")).body;
     const bad = await fleet.api("POST", "/instances", { name: "Bad/Name", model_id: "BAAI/bge-small-en-v1.5" });
