@@ -21,94 +21,86 @@ function requireEmbedding(rt: Runtime): void {
   }
 }
 
-/** One Embed item; `wait` selects the stream's blocking permit. */
-async function embedOne(rt: Runtime, req: EmbedRequest, ctx: HandlerContext, wait: boolean) {
+/** The fields every Embed* request shares. */
+interface EmbedItemRequest {
+  inputs: string;
+  truncate: boolean;
+  truncationDirection: number;
+}
+
+/**
+ * Runs one Embed* item the way TEI does: admission (faults, API key), a permit (waited for in
+ * streams, taken without waiting in unary calls), the model-type `check`, tokenization, then
+ * `infer` on the tokenized text, with TEI's timings and metrics. `wait` selects the stream's
+ * blocking permit.
+ */
+async function embedItem<R>(
+  rt: Runtime, req: EmbedItemRequest, ctx: HandlerContext, wait: boolean,
+  check: () => void, infer: (text: string) => R,
+) {
   await rt.admit(ctx);
   const t = rt.startTiming();
   if (wait) await rt.waitPermit();
   else rt.tryPermit();
   try {
     t.queue = performance.now() - t.start;
-    const splade = rt.model.pooling === "splade";
-    const normalize = req.normalize ?? true; // unset means true since TEI 1.9.0
-    if (splade && normalize) throw rt.fail("model_type", Code.FailedPrecondition, "`normalize` is not available for SPLADE models");
-    if (req.dimensions === 0) throw rt.fail("validation", Code.InvalidArgument, "`dimensions` should be positive");
-    requireEmbedding(rt);
+    check();
     rt.metrics.inc("te_embed_count");
     rt.checkDirection(req.truncationDirection);
     const t0 = performance.now();
     const input = rt.tokenize(req.inputs, req.truncate, req.truncationDirection);
     t.tokenization = performance.now() - t0;
-    const full = splade ? rt.model.vocabSize : rt.model.dim;
+    const result = infer(input.text);
+    await rt.slow();
+    t.inference = performance.now() - t0 - t.tokenization;
+    return { ...result, metadata: rt.finish(t, codePointCount(req.inputs), input.tokens, "te_embed") };
+  } finally {
+    rt.releasePermit();
+  }
+}
+
+/** One Embed item. */
+function embedOne(rt: Runtime, req: EmbedRequest, ctx: HandlerContext, wait: boolean) {
+  const splade = rt.model.pooling === "splade";
+  const normalize = req.normalize ?? true; // unset means true since TEI 1.9.0
+  const full = splade ? rt.model.vocabSize : rt.model.dim;
+  return embedItem(rt, req, ctx, wait, () => {
+    if (splade && normalize) throw rt.fail("model_type", Code.FailedPrecondition, "`normalize` is not available for SPLADE models");
+    if (req.dimensions === 0) throw rt.fail("validation", Code.InvalidArgument, "`dimensions` should be positive");
+    requireEmbedding(rt);
+  }, (text) => {
     if (req.dimensions !== undefined && req.dimensions > full) {
       throw rt.fail("validation", Code.InvalidArgument, "`dimensions` should be smaller than the maximum embedding dimension.");
     }
     const embeddings = splade
-      ? sparseAsDense(rt.model, input.text).slice(0, req.dimensions ?? full)
-      : denseEmbedding(rt.model, input.text, req.dimensions ?? full, normalize);
-    await rt.slow();
-    t.inference = performance.now() - t0 - t.tokenization;
-    const metadata = rt.finish(t, codePointCount(req.inputs), input.tokens, "te_embed");
-    return { embeddings, metadata };
-  } finally {
-    rt.releasePermit();
-  }
+      ? sparseAsDense(rt.model, text).slice(0, req.dimensions ?? full)
+      : denseEmbedding(rt.model, text, req.dimensions ?? full, normalize);
+    return { embeddings };
+  });
 }
 
 /** One EmbedSparse item. */
-async function embedSparseOne(rt: Runtime, req: EmbedSparseRequest, ctx: HandlerContext, wait: boolean) {
-  await rt.admit(ctx);
-  const t = rt.startTiming();
-  if (wait) await rt.waitPermit();
-  else rt.tryPermit();
-  try {
-    t.queue = performance.now() - t.start;
+function embedSparseOne(rt: Runtime, req: EmbedSparseRequest, ctx: HandlerContext, wait: boolean) {
+  return embedItem(rt, req, ctx, wait, () => {
     if (rt.model.pooling !== "splade") {
       throw rt.fail("model_type", Code.FailedPrecondition, "Model is not an embedding model with SPLADE pooling");
     }
-    rt.metrics.inc("te_embed_count");
-    rt.checkDirection(req.truncationDirection);
-    const t0 = performance.now();
-    const input = rt.tokenize(req.inputs, req.truncate, req.truncationDirection);
-    t.tokenization = performance.now() - t0;
-    const sparseEmbeddings = sparseEmbedding(rt.model, input.text);
-    await rt.slow();
-    t.inference = performance.now() - t0 - t.tokenization;
-    const metadata = rt.finish(t, codePointCount(req.inputs), input.tokens, "te_embed");
-    return { sparseEmbeddings, metadata };
-  } finally {
-    rt.releasePermit();
-  }
+  }, (text) => ({ sparseEmbeddings: sparseEmbedding(rt.model, text) }));
 }
 
 /** One EmbedAll item: a vector per token, [CLS] and [SEP] included. */
-async function embedAllOne(rt: Runtime, req: EmbedAllRequest, ctx: HandlerContext, wait: boolean) {
-  await rt.admit(ctx);
-  const t = rt.startTiming();
-  if (wait) await rt.waitPermit();
-  else rt.tryPermit();
-  try {
-    t.queue = performance.now() - t.start;
+function embedAllOne(rt: Runtime, req: EmbedAllRequest, ctx: HandlerContext, wait: boolean) {
+  return embedItem(rt, req, ctx, wait, () => {
     if (rt.model.pooling === "splade") {
       throw rt.fail("model_type", Code.FailedPrecondition, "`embed_all` is not available for SPLADE models");
     }
     requireEmbedding(rt);
-    rt.metrics.inc("te_embed_count");
-    rt.checkDirection(req.truncationDirection);
-    const t0 = performance.now();
-    const input = rt.tokenize(req.inputs, req.truncate, req.truncationDirection);
-    t.tokenization = performance.now() - t0;
+  }, (text) => {
     const ids = [CLS_ID];
-    for (const ch of input.text) ids.push(ID_OFFSET + (ch.codePointAt(0) as number));
+    for (const ch of text) ids.push(ID_OFFSET + (ch.codePointAt(0) as number));
     ids.push(SEP_ID);
-    const tokenEmbeddingsList = tokenEmbeddings(rt.model, ids).map((embeddings) => ({ embeddings }));
-    await rt.slow();
-    t.inference = performance.now() - t0 - t.tokenization;
-    const metadata = rt.finish(t, codePointCount(req.inputs), input.tokens, "te_embed");
-    return { tokenEmbeddings: tokenEmbeddingsList, metadata };
-  } finally {
-    rt.releasePermit();
-  }
+    return { tokenEmbeddings: tokenEmbeddings(rt.model, ids).map((embeddings) => ({ embeddings })) };
+  });
 }
 
 /** Registers tei.v1.Embed. */
