@@ -5,12 +5,10 @@ import { probeOnce, waitUntilServing } from "./health-probe.ts";
 import type { InstanceLog } from "./instance-log.ts";
 import { LaunchPlanError, planLaunch, type LaunchPlan } from "./launch-plan.ts";
 import type { LogLine } from "./log-ring.ts";
-import { portProblem } from "./port-check.ts";
-import { findPortOwner, runsCommand } from "./port-owner.ts";
-import { readProcStat } from "./proc-stat.ts";
 import { ProcessStartError, type ProcessExit, type ProcessHandle } from "./process-driver.ts";
 import type { ProcessRecord } from "./process-state-file.ts";
-import { handleOf, recordOf, type Incarnation } from "./incarnation.ts";
+import { recordOf, type Incarnation } from "./incarnation.ts";
+import { checkPorts, orphanRecord, recoverIncarnation } from "./process-recovery.ts";
 import { describeExit, isCpuFallbackLine, replicaStatus, specKey } from "./replica-status.ts";
 import { RestartBackoff } from "./restart-backoff.ts";
 import { resolveTiming, type SupervisorDeps } from "./supervisor-options.ts";
@@ -129,6 +127,15 @@ export async function createInstanceSupervisor(
     return planLaunch(desired, deps.launchContext());
   }
 
+  /** The launch plan, or undefined while the assignment cannot be planned. */
+  function tryLaunchPlan(): LaunchPlan | undefined {
+    try {
+      return launchPlan();
+    } catch {
+      return undefined;
+    }
+  }
+
   function watchExit(p: Incarnation) {
     void deps.driver.wait(p.handle).then((exit) => {
       p.exited = exit;
@@ -184,15 +191,17 @@ export async function createInstanceSupervisor(
       return;
     }
     const host = deps.launchContext().advertiseAddress;
-    for (const port of [desired.port, desired.prometheusPort]) {
-      const problem = await portProblem(host, port);
-      if (!problem) continue;
-      const owner = await findPortOwner(port);
-      // Our own TEI that lost its record (agent crash right after the start): take it back.
-      if (owner && runsCommand(owner.argv, plan.command, plan.args) && (await adoptOrphan(owner.pid, plan))) return;
-      const who = owner ? ` (pid ${owner.pid}: ${owner.argv.join(" ").slice(0, 200)})` : "";
-      return fail(`cannot start TEI: ${problem}${who}`);
+    const ports = await checkPorts(host, [desired.port, desired.prometheusPort], plan);
+    // Our own TEI that lost its record (agent crash right after the start): take it back.
+    if (ports.kind === "ours") {
+      const record = await orphanRecord(ports.pid, desired, plan, restarts);
+      if (record) {
+        logger.warn({ pid: ports.pid }, "found this instance's TEI running without a process record; re-attaching");
+        await adopt(record);
+        if (proc) return deps.processStore.write(recordOf(proc, desired, restarts));
+      }
     }
+    if (ports.kind !== "free") return fail(ports.message);
     const logStart = await log.endPosition();
     let handle: ProcessHandle;
     try {
@@ -301,13 +310,7 @@ export async function createInstanceSupervisor(
       return;
     }
     if (p) {
-      let fingerprint: string | undefined;
-      try {
-        fingerprint = launchPlan().fingerprint;
-      } catch {
-        fingerprint = undefined;
-      }
-      if (fingerprint !== p.fingerprint) {
+      if (tryLaunchPlan()?.fingerprint !== p.fingerprint) {
         // The assignment changed what TEI must run (or became invalid): replace the process.
         setStatus("stopping", "assignment changed");
         await stopProcess("assignment changed");
@@ -340,56 +343,17 @@ export async function createInstanceSupervisor(
     await probe(p);
   }
 
-  /** Re-attaches to a running TEI found by its port and command line (no process record). */
-  async function adoptOrphan(pid: number, plan: LaunchPlan): Promise<boolean> {
-    const stat = await readProcStat(pid);
-    if (!stat) return false;
-    logger.warn({ pid }, "found this instance's TEI running without a process record; re-attaching");
-    await adopt({
-      version: 1,
-      assignmentId: desired.assignmentId,
-      instanceName: desired.instanceName,
-      pid,
-      pgid: stat.pgrp,
-      startTime: stat.startTime,
-      startedAtMs: Date.now(),
-      port: desired.port,
-      prometheusPort: desired.prometheusPort,
-      // Same binary and argv as planned; its environment cannot be compared (TEI may add to it).
-      fingerprint: plan.fingerprint,
-      restarts,
+  /** Re-attaches to the recorded process, if it still runs. */
+  async function adopt(record: ProcessRecord): Promise<void> {
+    // An assignment that cannot be planned any more is found by the loop, which replaces the process.
+    const gpuUuids = tryLaunchPlan()?.gpuUuids ?? [];
+    const host = deps.launchContext().advertiseAddress;
+    proc = await recoverIncarnation(record, {
+      driver: deps.driver, processStore: deps.processStore, logger, gpuUuids, logStart: log.position,
+      client: (port) => makeClient(host, port),
     });
-    if (proc) await deps.processStore.write(recordOf(proc, desired, restarts));
-    return proc !== undefined;
-  }
-
-  async function adopt(rec: ProcessRecord): Promise<void> {
-    const handle = handleOf(rec);
-    if (!(await deps.driver.recover(handle))) {
-      logger.info({ pid: rec.pid }, "recorded TEI process is gone; starting a new one");
-      await deps.processStore.remove(rec.assignmentId).catch(() => {});
-      return;
-    }
-    const ctx = deps.launchContext();
-    let gpuUuids: string[] = [];
-    try {
-      gpuUuids = launchPlan().gpuUuids;
-    } catch {
-      /* the loop will find the assignment invalid and replace the process */
-    }
-    proc = {
-      handle,
-      fingerprint: rec.fingerprint,
-      port: rec.port,
-      prometheusPort: rec.prometheusPort,
-      gpuUuids,
-      client: makeClient(ctx.advertiseAddress, rec.port),
-      logStart: log.position,
-      nextProbeAtMs: 0,
-      adopted: true,
-    };
+    if (!proc) return;
     watchExit(proc);
-    logger.info({ pid: rec.pid }, "re-attached to running TEI process");
     setStatus("starting", "re-attached after an agent restart; checking readiness");
   }
 
