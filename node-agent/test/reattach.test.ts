@@ -77,10 +77,7 @@ describe("agent restart without interruption", () => {
     const first = testReconciler({ stateDir: dir });
     const a = await makeAssignment();
     await first.apply([a]);
-    const s = await waitFor(() => {
-      const st = statusOf(first, a.assignmentId);
-      return st?.status === "running" ? st : undefined;
-    }, 15_000, "running");
+    const s = await waitForRunning(first, a.assignmentId, 15_000, "running");
     const startTime = (await readProcStat(s.pid!))!.startTime;
     await first.shutdown("detach");
 
@@ -97,10 +94,7 @@ describe("agent restart without interruption", () => {
     const first = testReconciler({ stateDir: dir });
     const a = await makeAssignment();
     await first.apply([a]);
-    const s = await waitFor(() => {
-      const st = statusOf(first, a.assignmentId);
-      return st?.status === "running" ? st : undefined;
-    }, 15_000, "running");
+    const s = await waitForRunning(first, a.assignmentId, 15_000, "running");
     await first.shutdown("detach");
     // The agent died between starting TEI and recording it.
     await rm(join(instanceDir(dir, a.assignmentId), "process.json"));
@@ -109,10 +103,7 @@ describe("agent restart without interruption", () => {
     cleanups.push(() => second.shutdown("stop"));
     await second.recover([a]);
     await second.apply([a]);
-    const after = await waitFor(() => {
-      const st = statusOf(second, a.assignmentId);
-      return st?.status === "running" ? st : undefined;
-    }, 15_000, "running again");
+    const after = await waitForRunning(second, a.assignmentId, 15_000, "running again");
     expect(after.pid).toBe(s.pid);
     expect(after.restarts).toBe(0);
   });

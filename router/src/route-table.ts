@@ -7,27 +7,21 @@
  */
 import type { Backend } from "./backend-pool.ts";
 import { GrpcStatus, RouterError } from "./grpc-status.ts";
+import type { Route, UnreadyInstance } from "@tei-fleet/proto/fleet/v1";
 import type { MethodMetrics } from "./metrics.ts";
 import { describeTarget, type Target } from "./target.ts";
 
-/** One route as the control plane (or a routes file) describes it. */
-export interface RouteInput {
-  assignmentId: string;
-  instanceName: string;
-  replica: number;
-  modelId: string;
-  node: string;
-  /** host:port of the replica's TEI gRPC server. */
-  address: string;
-}
+/**
+ * One route as the control plane (or a routes file) describes it: the fields of
+ * tei_fleet.v1.Route (`address` is host:port of the replica's TEI gRPC server).
+ */
+export type RouteInput = Omit<Route, "$typeName" | "$unknown">;
 
-/** An instance that exists but has no ready replica, as the control plane (or a routes file) lists it. */
-export interface UnreadyInput {
-  instanceName: string;
-  modelId: string;
-  /** Short status such as "starting", "pending: insufficient GPU memory ...", "stopped". */
-  reason: string;
-}
+/**
+ * An instance that exists but has no ready replica (tei_fleet.v1.UnreadyInstance), with a short
+ * reason such as "starting", "pending: insufficient GPU memory ..." or "stopped".
+ */
+export type UnreadyInput = Omit<UnreadyInstance, "$typeName" | "$unknown">;
 
 /**
  * A routable TEI replica. The same object survives table updates that keep it, so its failure

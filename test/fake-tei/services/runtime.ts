@@ -11,6 +11,7 @@ import { panicAbort } from "../log.ts";
 import type { ModelSpec } from "../models.ts";
 import type { TeiMetrics } from "../prometheus.ts";
 import { codePointCount, truncateText } from "../tokenizer.ts";
+import type { Metadata } from "@tei-fleet/proto/tei/v1";
 
 /** Failure label of te_request_failure{err=...}. */
 export type FailureKind = "overloaded" | "validation" | "batch_size" | "model_type" | "tokenization" | "inference";
@@ -23,15 +24,8 @@ export interface Timing {
   inference: number;
 }
 
-/** A tei.v1.Metadata init object. */
-export interface MetadataInit {
-  computeChars: number;
-  computeTokens: number;
-  totalTimeNs: bigint;
-  tokenizationTimeNs: bigint;
-  queueTimeNs: bigint;
-  inferenceTimeNs: bigint;
-}
+/** A tei.v1.Metadata as a plain object (every field set). */
+export type MetadataInit = Omit<Metadata, "$typeName" | "$unknown">;
 
 const ms = (t: number) => BigInt(Math.round(t * 1e6));
 
