@@ -38,12 +38,8 @@ async function embedItem<R>(
   rt: Runtime, req: EmbedItemRequest, ctx: HandlerContext, wait: boolean,
   check: () => void, infer: (text: string) => R,
 ) {
-  await rt.admit(ctx);
-  const t = rt.startTiming();
-  if (wait) await rt.waitPermit();
-  else rt.tryPermit();
+  const t = await rt.acquire(ctx, wait);
   try {
-    t.queue = performance.now() - t.start;
     check();
     rt.metrics.inc("te_embed_count");
     rt.checkDirection(req.truncationDirection);

@@ -17,12 +17,8 @@ async function predictOne(
   ctx: HandlerContext,
   wait: boolean,
 ) {
-  await rt.admit(ctx);
-  const t = rt.startTiming();
-  if (wait) await rt.waitPermit();
-  else rt.tryPermit();
+  const t = await rt.acquire(ctx, wait);
   try {
-    t.queue = performance.now() - t.start;
     rt.checkDirection(opts.truncationDirection);
     if (rt.model.kind === "embedding") {
       throw rt.fail("model_type", Code.FailedPrecondition, "Model is not a classifier model");

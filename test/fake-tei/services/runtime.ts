@@ -159,6 +159,20 @@ export class Runtime {
     return delay > 0 ? new Promise((resolve) => setTimeout(resolve, delay)) : undefined;
   }
 
+  /**
+   * Admits one inference item and takes its permit: waited for in streams (`wait`), taken
+   * without waiting in unary calls (RESOURCE_EXHAUSTED when none is free). Returns its clock with
+   * the queue time set; the caller must releasePermit() when done.
+   */
+  async acquire(ctx: HandlerContext, wait: boolean): Promise<Timing> {
+    await this.admit(ctx);
+    const t = this.startTiming();
+    if (wait) await this.waitPermit();
+    else this.tryPermit();
+    t.queue = performance.now() - t.start;
+    return t;
+  }
+
   /** Starts the clock of one request. */
   startTiming(): Timing {
     return { start: performance.now(), tokenization: 0, queue: 0, inference: 0 };
