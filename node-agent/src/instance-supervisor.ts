@@ -5,10 +5,11 @@ import { probeOnce, waitUntilServing } from "./health-probe.ts";
 import type { InstanceLog } from "./instance-log.ts";
 import { LaunchPlanError, planLaunch, type LaunchPlan } from "./launch-plan.ts";
 import type { LogLine } from "./log-ring.ts";
-import { ProcessStartError, type ProcessExit, type ProcessHandle } from "./process-driver.ts";
+import type { ProcessExit } from "./process-driver.ts";
 import type { ProcessRecord } from "./process-state-file.ts";
 import { recordOf, type Incarnation } from "./incarnation.ts";
-import { checkPorts, orphanRecord, recoverIncarnation } from "./process-recovery.ts";
+import { launchIncarnation } from "./process-launch.ts";
+import { recoverIncarnation } from "./process-recovery.ts";
 import { describeExit, isCpuFallbackLine, replicaStatus, specKey } from "./replica-status.ts";
 import { RestartBackoff } from "./restart-backoff.ts";
 import { resolveTiming, type SupervisorDeps } from "./supervisor-options.ts";
@@ -179,6 +180,7 @@ export async function createInstanceSupervisor(
     }
   }
 
+  /** Starts TEI for the desired assignment (or takes back this instance's own TEI found on its port). */
   async function start(): Promise<void> {
     let plan: LaunchPlan;
     try {
@@ -191,42 +193,23 @@ export async function createInstanceSupervisor(
       return;
     }
     const host = deps.launchContext().advertiseAddress;
-    const ports = await checkPorts(host, [desired.port, desired.prometheusPort], plan);
-    // Our own TEI that lost its record (agent crash right after the start): take it back.
-    if (ports.kind === "ours") {
-      const record = await orphanRecord(ports.pid, desired, plan, restarts);
-      if (record) {
-        logger.warn({ pid: ports.pid }, "found this instance's TEI running without a process record; re-attaching");
-        await adopt(record);
-        if (proc) return deps.processStore.write(recordOf(proc, desired, restarts));
-      }
+    const launch = await launchIncarnation(desired, plan, restarts, {
+      driver: deps.driver, log, logFile: deps.logFile, host, client: (port) => makeClient(host, port),
+    });
+    if (launch.kind === "orphan") {
+      logger.warn({ pid: launch.record.pid }, "found this instance's TEI running without a process record; re-attaching");
+      await adopt(launch.record);
+      if (proc) return deps.processStore.write(recordOf(proc, desired, restarts));
+      return fail(launch.message);
     }
-    if (ports.kind !== "free") return fail(ports.message);
-    const logStart = await log.endPosition();
-    let handle: ProcessHandle;
-    try {
-      handle = await deps.driver.start({ command: plan.command, args: plan.args, env: plan.env, logFile: deps.logFile });
-    } catch (error) {
-      if (error instanceof ProcessStartError) return fail(error.message);
-      throw error;
-    }
+    if (launch.kind === "failed") return fail(launch.message);
     if (restartPending) restarts += 1;
     restartPending = false;
     lastExit = undefined;
     healthFailures = 0;
-    proc = {
-      handle,
-      fingerprint: plan.fingerprint,
-      port: desired.port,
-      prometheusPort: desired.prometheusPort,
-      gpuUuids: plan.gpuUuids,
-      client: makeClient(host, desired.port),
-      logStart,
-      nextProbeAtMs: 0,
-      adopted: false,
-    };
+    proc = launch.incarnation;
     watchExit(proc);
-    logger.info({ pid: handle.pid, args: plan.args, gpus: plan.gpuUuids }, "started TEI");
+    logger.info({ pid: proc.handle.pid, args: plan.args, gpus: plan.gpuUuids }, "started TEI");
     setStatus("starting", "waiting for TEI to report its model service SERVING");
     await deps.processStore.write(recordOf(proc, desired, restarts));
   }
