@@ -8,6 +8,7 @@ import type { ApiContext } from "../api-context.ts";
 import { createConnectAuthGate } from "../connect/connect-auth.ts";
 import { errorMappingInterceptor } from "../connect/connect-errors.ts";
 import { registerInstanceService } from "../connect/instance-service-impl.ts";
+import { reportMalformedRequestsAsInvalidArgument } from "../connect/malformed-request.ts";
 import { installErrorHandlers } from "../rest/rest-errors.ts";
 import { restApi } from "../rest/rest-api.ts";
 import { createDualProtocolServer, type DualRequestHandler } from "./dual-protocol-server.ts";
@@ -70,12 +71,17 @@ export async function buildApp(ctx: ApiContext, options: AppOptions = {}) {
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
 
   await app.register(restApi, { ctx, bodyLimit: options.bodyLimit ?? 256 * 1024, plugins: options.restPlugins });
+  const authGate = createConnectAuthGate(ctx.auth);
   await app.register(fastifyConnectPlugin, {
     routes: (router) => {
       registerInstanceService(router, ctx);
       options.connectRoutes?.(router);
     },
-    requestGate: createConnectAuthGate(ctx.auth),
+    // The gate runs for every RPC before its body is read: the one place to see each request first.
+    requestGate: async (context) => {
+      reportMalformedRequestsAsInvalidArgument(context);
+      await authGate(context);
+    },
     interceptors: [errorMappingInterceptor(ctx.logger)],
     readMaxBytes: options.rpcReadMaxBytes ?? 4 * 1024 * 1024,
     shutdownTimeoutMs: options.shutdownTimeoutMs ?? 2000,
