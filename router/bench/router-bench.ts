@@ -27,6 +27,8 @@ import { startNginx, type Nginx } from "./nginx.ts";
 import { streamThroughput, type StreamResult } from "./stream-throughput.ts";
 
 const { values: flags } = parseArgs({
+  // `pnpm bench:router -- --rounds 3` passes the "--" through; it separates nothing here.
+  args: process.argv.slice(2).filter((a) => a !== "--"),
   options: {
     rounds: { type: "string", default: "5" },
     "c1-requests": { type: "string", default: "1500" },

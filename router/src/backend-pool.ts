@@ -1,16 +1,12 @@
 /**
  * One HTTP/2 (h2c) connection per TEI backend, shared by every call to it, re-established when it
- * dies. A connection that receives GOAWAY stops taking new streams but lets its open ones finish.
+ * dies. A connection that receives GOAWAY (or runs out of stream ids) stops taking new streams
+ * but lets its open ones finish; the next call opens a fresh one.
  */
-import {
-  connect,
-  constants as h2,
-  type ClientHttp2Session,
-  type ClientHttp2Stream,
-  type OutgoingHttpHeaders,
-} from "node:http2";
 import { connect as netConnect } from "node:net";
 import type { Logger } from "pino";
+import { H2Connection } from "./h2/h2-connection.ts";
+import type { H2Stream, StreamHandler } from "./h2/h2-stream.ts";
 import type { Replica } from "./route-table.ts";
 
 /** Options of the backend pool; every field has a default. */
@@ -23,24 +19,22 @@ export interface BackendPoolOptions {
   connectionWindowBytes?: number;
 }
 
-const REQUEST_OPTIONS = { endStream: false } as const;
-
 /** The connection holder of one backend address. */
 export class Backend {
   /** host:port of the TEI gRPC server. */
   readonly address: string;
-  private readonly authority: string;
   private readonly host: string;
   private readonly port: number;
   private readonly opts: Required<BackendPoolOptions>;
   private readonly log: Logger;
-  private session: ClientHttp2Session | null = null;
+  private conn: H2Connection | null = null;
+  /** Every connection still open, including ones that only finish their streams. */
+  private readonly open = new Set<H2Connection>();
   private closed = false;
 
   /** Use BackendPool.forReplica() instead. */
   constructor(address: string, opts: Required<BackendPoolOptions>, log: Logger) {
     this.address = address;
-    this.authority = `http://${address}`;
     const i = address.lastIndexOf(":");
     this.host = address.slice(0, i).replace(/^\[(.*)\]$/, "$1");
     this.port = Number(address.slice(i + 1));
@@ -48,62 +42,65 @@ export class Backend {
     this.log = log;
   }
 
-  /** Opens a stream to the backend, connecting first when there is no usable connection. */
-  request(headers: OutgoingHttpHeaders): ClientHttp2Stream {
-    let s = this.session;
-    if (s === null || s.closed || s.destroyed) s = this.connect();
-    return s.request(headers, REQUEST_OPTIONS);
+  /**
+   * Opens a stream to the backend, connecting first when there is no usable connection.
+   * A failed or timed-out connection reaches the handler as `onReset`.
+   */
+  request(headers: readonly string[], handler: StreamHandler): H2Stream {
+    let c = this.conn;
+    if (c === null || !c.canOpenStreams) c = this.connect();
+    return c.openStream(headers, handler);
   }
 
   /** True while a connection is open or being opened. */
   get connected(): boolean {
-    return this.session !== null && !this.session.closed && !this.session.destroyed;
+    return this.conn !== null && !this.conn.closed;
   }
 
-  /** Closes the connection gracefully (open streams finish) and refuses to reconnect. */
+  /** Closes gracefully (open streams finish) and refuses to reconnect. */
   close(): void {
     this.closed = true;
-    this.session?.close();
-    this.session = null;
+    for (const c of this.open) c.goaway();
+    this.conn = null;
   }
 
-  /** Tears the connection down at once (shutdown after the grace period). */
+  /** Tears every connection down at once (shutdown after the grace period). */
   destroy(): void {
     this.closed = true;
-    this.session?.destroy();
-    this.session = null;
+    for (const c of this.open) c.destroy();
+    this.conn = null;
   }
 
-  private connect(): ClientHttp2Session {
+  private connect(): H2Connection {
     if (this.closed) throw new Error(`backend ${this.address} was removed from the route table`);
-    const s = connect(this.authority, {
-      settings: { enablePush: false, initialWindowSize: this.opts.streamWindowBytes },
-      maxSessionMemory: 64,
-      // Small requests and responses: send each as soon as it is written (no Nagle delay).
-      createConnection: () => netConnect({ host: this.host, port: this.port, noDelay: true }),
+    // Small requests and responses: send each as soon as it is written (no Nagle delay).
+    const socket = netConnect({ host: this.host, port: this.port, noDelay: true });
+    const forget = (conn: H2Connection): void => {
+      if (this.conn === conn) this.conn = null;
+    };
+    const conn = new H2Connection(socket, {
+      role: "client",
+      streamWindow: this.opts.streamWindowBytes,
+      connectionWindow: this.opts.connectionWindowBytes,
+      onGoaway: forget,
+      onClose: (c, reason) => {
+        clearTimeout(timer);
+        forget(c);
+        this.open.delete(c);
+        this.log.debug({ backend: this.address, reason }, "backend connection closed");
+      },
     });
-    this.session = s;
     const timer = setTimeout(() => {
-      if (!s.connecting) return;
+      if (!socket.connecting) return;
       this.log.warn({ backend: this.address }, "backend connect timed out");
-      s.destroy(new Error(`connect to ${this.address} timed out`), h2.NGHTTP2_CANCEL);
+      socket.destroy(new Error(`connect to ${this.address} timed out`));
     }, this.opts.connectTimeoutMs);
     timer.unref();
-    s.once("connect", () => {
-      clearTimeout(timer);
-      s.setLocalWindowSize(this.opts.connectionWindowBytes);
-    });
-    const forget = (): void => {
-      clearTimeout(timer);
-      if (this.session === s) this.session = null;
-    };
-    s.on("error", (err) => {
-      this.log.debug({ backend: this.address, err: err.message }, "backend connection error");
-      forget();
-    });
-    s.on("goaway", forget);
-    s.on("close", forget);
-    return s;
+    socket.once("connect", () => clearTimeout(timer));
+    socket.once("error", (err: Error) => this.log.debug({ backend: this.address, err: err.message }, "backend connection error"));
+    this.conn = conn;
+    this.open.add(conn);
+    return conn;
   }
 }
 

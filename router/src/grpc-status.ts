@@ -4,7 +4,7 @@
  * type that carries a status from the point where a problem is found to the point where the
  * stream answers it.
  */
-import { constants as h2 } from "node:http2";
+import { ErrorCode } from "./h2/frames.ts";
 
 /** The gRPC status codes (https://grpc.github.io/grpc/core/md_doc_statuscodes.html). */
 export const GrpcStatus = {
@@ -85,13 +85,13 @@ export function encodeGrpcMessage(message: string): string {
  */
 export function statusFromRstCode(rstCode: number): GrpcStatusCode {
   switch (rstCode) {
-    case h2.NGHTTP2_REFUSED_STREAM:
+    case ErrorCode.REFUSED_STREAM:
       return GrpcStatus.UNAVAILABLE;
-    case h2.NGHTTP2_CANCEL:
+    case ErrorCode.CANCEL:
       return GrpcStatus.CANCELLED;
-    case h2.NGHTTP2_ENHANCE_YOUR_CALM:
+    case ErrorCode.ENHANCE_YOUR_CALM:
       return GrpcStatus.RESOURCE_EXHAUSTED;
-    case h2.NGHTTP2_INADEQUATE_SECURITY:
+    case ErrorCode.INADEQUATE_SECURITY:
       return GrpcStatus.PERMISSION_DENIED;
     default:
       return GrpcStatus.INTERNAL;
@@ -126,8 +126,8 @@ export function statusFromHttpStatus(httpStatus: number): GrpcStatusCode {
  * Parses the `grpc-status` header value of a backend answer; anything unparseable counts as
  * UNKNOWN, as gRPC clients do.
  */
-export function parseGrpcStatus(value: string | string[] | undefined): number {
-  if (typeof value !== "string") return GrpcStatus.UNKNOWN;
+export function parseGrpcStatus(value: string | undefined): number {
+  if (value === undefined) return GrpcStatus.UNKNOWN;
   // Single digits are by far the most common; avoid Number() on the hot path.
   if (value.length === 1) {
     const c = value.charCodeAt(0) - 48;

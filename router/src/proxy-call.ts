@@ -5,16 +5,11 @@
  * of requests that have it (TEI aborts on other values), and, for multiplexer calls, fields 1
  * and 2 of the wrapper (the target, and the TEI request that is re-framed and sent on).
  * Responses are TEI's own bytes, passed through with two headers added.
- * Stream events are wired in call-events.ts.
+ *
+ * The call is the handler of both of its streams (`down` toward the client, `up` toward TEI)
+ * and relays flow control between them: received bytes are credited back to their sender only
+ * once the other side took them.
  */
-import {
-  constants as h2,
-  type ClientHttp2Stream,
-  type IncomingHttpHeaders,
-  type IncomingHttpStatusHeader,
-  type OutgoingHttpHeaders,
-  type ServerHttp2Stream,
-} from "node:http2";
 import { performance } from "node:perf_hooks";
 import { FrameReader } from "./grpc-frame.ts";
 import {
@@ -25,114 +20,154 @@ import {
   statusFromRstCode,
   type GrpcStatusCode,
 } from "./grpc-status.ts";
+import { parseGrpcTimeout } from "./grpc-timeout.ts";
+import { ErrorCode } from "./h2/frames.ts";
+import { headerValue, type H2Stream, type StreamHandler } from "./h2/h2-stream.ts";
 import type { MethodSpec } from "./method-table.ts";
 import type { ProxyContext } from "./proxy-context.ts";
 import type { Replica } from "./route-table.ts";
 import { sendStatus, statusTrailers } from "./status-response.ts";
-import {
-  bindBackend,
-  bindClientBody,
-  bindClientClose,
-  resumeBackendOnDrain,
-  resumeClientOnDrain,
-  type CallEvents,
-} from "./call-events.ts";
 import { backendRequestHeaders } from "./forward-headers.ts";
 import { checkPlainRequest, unwrapMuxRequest } from "./request-message.ts";
 import { targetFromHeaders, type Target } from "./target.ts";
 
-const WAIT_FOR_TRAILERS = { waitForTrailers: true } as const;
-const END_STREAM = { endStream: true } as const;
+const EMPTY = Buffer.alloc(0);
 
-/** Starts proxying a call whose method is known and whose content-type is gRPC. */
-export function startCall(ctx: ProxyContext, down: ServerHttp2Stream, headers: IncomingHttpHeaders, method: MethodSpec): void {
-  new ProxyCall(ctx, down, headers, method).start();
+/**
+ * Starts proxying a call whose method is known and whose content-type is gRPC.
+ * @param endStream - the request ended with its headers (no message at all)
+ */
+export function startCall(ctx: ProxyContext, down: H2Stream, headers: string[], method: MethodSpec, endStream: boolean): void {
+  const call = new ProxyCall(ctx, down, headers, method);
+  down.handler = call;
+  call.start();
+  if (endStream) call.onRequestEnd();
 }
 
-class ProxyCall implements CallEvents {
-  readonly ctx: ProxyContext;
-  readonly down: ServerHttp2Stream;
-  readonly method: MethodSpec;
-  readonly inHeaders: IncomingHttpHeaders;
-  readonly reader: FrameReader;
-  readonly started = performance.now();
-  target: Target | null = null;
-  replica: Replica | null = null;
-  up: ClientHttp2Stream | null = null;
+class ProxyCall implements StreamHandler {
+  private readonly ctx: ProxyContext;
+  private readonly down: H2Stream;
+  private readonly method: MethodSpec;
+  private readonly inHeaders: string[];
+  private readonly reader: FrameReader;
+  private readonly started = performance.now();
+  /** The caller's deadline from grpc-timeout, in ms after `started`. */
+  private readonly timeoutMs: number | undefined;
+  private target: Target | null = null;
+  private replica: Replica | null = null;
+  private up: H2Stream | null = null;
   /** The single (already unwrapped/validated) request of a unary call, kept for a retry. */
-  unaryFrame: Buffer | null = null;
-  messages = 0;
-  attempts = 0;
+  private unaryFrame: Buffer | null = null;
+  private messages = 0;
+  private attempts = 0;
   /** The backend answered with response headers on the current attempt. */
-  gotResponse = false;
-  /** The backend's response ended normally on the current attempt. */
-  upEnded = false;
-  /** Response headers were sent to the client (trailers, not a trailers-only answer, follow). */
-  responded = false;
+  private gotResponse = false;
+  /** Response headers were sent to the client (so a later status goes in trailers). */
+  private responded = false;
   /** A unary call's response headers and message, held until the backend's stream ends. */
-  heldHeaders: OutgoingHttpHeaders | null = null;
-  heldBody: Buffer | null = null;
-  /** Trailers to send when the client stream asks for them. */
-  trailers: OutgoingHttpHeaders | null = null;
-  /** Status of the call as recorded in metrics. */
-  code: GrpcStatusCode = GrpcStatus.OK;
-  done = false;
-  upError: Error | null = null;
+  private heldHeaders: string[] | null = null;
+  private heldBody: Buffer | null = null;
+  /** Request bytes received but not yet credited to the client (the backend is behind). */
+  private downCredit = 0;
+  /** Response bytes received but not yet credited to the backend (the client is behind). */
+  private upCredit = 0;
+  private done = false;
 
-  constructor(ctx: ProxyContext, down: ServerHttp2Stream, headers: IncomingHttpHeaders, method: MethodSpec) {
+  constructor(ctx: ProxyContext, down: H2Stream, headers: string[], method: MethodSpec) {
     this.ctx = ctx;
     this.down = down;
     this.inHeaders = headers;
     this.method = method;
     this.reader = new FrameReader(ctx.maxMessageBytes);
+    this.timeoutMs = parseGrpcTimeout(headerValue(headers, "grpc-timeout"));
   }
 
   start(): void {
     this.ctx.metrics.inFlight.inc();
-    bindClientClose(this);
-    if (!this.method.mux) {
-      try {
-        this.target = targetFromHeaders(this.inHeaders);
-        this.replica = this.ctx.table.resolve(this.target);
-      } catch (err) {
-        this.fail(err);
-        return;
-      }
-    }
-    bindClientBody(this);
-  }
-
-  // ---- request direction ----
-
-  onRequestData(chunk: Buffer): void {
-    if (this.done) return;
-    this.reader.push(chunk);
+    if (this.method.mux) return;
     try {
-      let frame: Buffer | null;
-      while ((frame = this.reader.read()) !== null) {
-        this.onRequestMessage(frame);
-        if (this.done) return;
-      }
+      this.target = targetFromHeaders(this.inHeaders);
+      this.replica = this.ctx.table.resolve(this.target);
     } catch (err) {
       this.fail(err);
     }
   }
 
-  private onRequestMessage(frame: Buffer): void {
+  // ---- events of both streams ----
+
+  onHeaders(stream: H2Stream, headers: string[], endStream: boolean): void {
+    if (stream === this.down) {
+      // Request trailers: gRPC clients send none; only their END_STREAM matters.
+      if (endStream) this.onRequestEnd();
+    } else if (stream === this.up && !this.done) {
+      if (!this.gotResponse) this.onResponse(headers, endStream);
+      else this.onTrailers(headers);
+    }
+  }
+
+  onData(stream: H2Stream, data: Buffer, endStream: boolean): void {
+    if (stream === this.down) {
+      this.onRequestData(data);
+      if (endStream) this.onRequestEnd();
+    } else if (stream === this.up && !this.done) {
+      this.onResponseData(data);
+      if (endStream) this.onResponseEnd();
+    } else {
+      stream.conn.consume(stream, data.length); // a superseded attempt or a finished call
+    }
+  }
+
+  onReset(stream: H2Stream, code: number, reason: string): void {
+    if (stream === this.down) this.onClientGone();
+    else if (stream === this.up) this.onUpstreamReset(code, reason);
+  }
+
+  onDrain(stream: H2Stream): void {
+    if (stream === this.down) {
+      // The client took the response bytes that were waiting: let the backend send more.
+      const up = this.up;
+      if (up !== null && this.upCredit > 0) up.conn.consume(up, this.upCredit);
+      this.upCredit = 0;
+    } else if (stream === this.up) {
+      this.down.conn.consume(this.down, this.downCredit);
+      this.downCredit = 0;
+    }
+  }
+
+  // ---- request direction ----
+
+  private onRequestData(chunk: Buffer): void {
+    if (this.done) {
+      this.down.conn.consume(this.down, chunk.length); // discarded after the call ended
+      return;
+    }
+    this.reader.push(chunk);
+    let backendBehind = false;
+    try {
+      let frame: Buffer | null;
+      while ((frame = this.reader.read()) !== null) {
+        if (!this.onRequestMessage(frame)) backendBehind = true;
+        if (this.done) break;
+      }
+    } catch (err) {
+      this.fail(err);
+    }
+    if (backendBehind && !this.done) this.downCredit += chunk.length;
+    else this.down.conn.consume(this.down, chunk.length);
+  }
+
+  /** Handles one request message; false when the backend could not take it all yet. */
+  private onRequestMessage(frame: Buffer): boolean {
     this.messages++;
     if (this.method.kind === "unary") {
       if (this.messages > 1) throw new RouterError(GrpcStatus.INVALID_ARGUMENT, "unary call with more than one request message");
       this.unaryFrame = this.prepare(frame);
-      return;
+      return true;
     }
     const out = this.prepare(frame);
     if (this.up === null) this.openUpstream();
-    const up = this.up as ClientHttp2Stream;
-    if (!up.write(out)) {
-      // Backpressure: stop reading the client until the backend stream drains.
-      this.down.pause();
-      resumeClientOnDrain(up);
-    }
+    const up = this.up as H2Stream;
+    return up.conn.sendData(up, out, false);
   }
 
   /** Validates one request message and turns it into the bytes TEI receives. */
@@ -162,31 +197,28 @@ class ProxyCall implements CallEvents {
 
   private endRequest(): void {
     if (this.reader.buffered > 0) {
-      this.fail(new RouterError(GrpcStatus.INTERNAL, `request ended inside a message (${this.reader.buffered} bytes of an incomplete message)`));
-      return;
+      throw new RouterError(GrpcStatus.INTERNAL, `request ended inside a message (${this.reader.buffered} bytes of an incomplete message)`);
     }
     if (this.method.kind === "unary") {
-      if (this.unaryFrame === null) {
-        this.fail(new RouterError(GrpcStatus.INVALID_ARGUMENT, "unary call ended without a request message"));
-        return;
-      }
+      if (this.unaryFrame === null) throw new RouterError(GrpcStatus.INVALID_ARGUMENT, "unary call ended without a request message");
       this.openUpstream();
-      (this.up as ClientHttp2Stream).end(this.unaryFrame);
+      const up = this.up as H2Stream;
+      up.conn.sendData(up, this.unaryFrame, true);
       return;
     }
     if (this.messages === 0) {
       if (this.method.refuseEmptyStream) {
-        this.fail(new RouterError(
+        throw new RouterError(
           GrpcStatus.INVALID_ARGUMENT,
           this.method.mux
             ? "empty stream: the first message must carry the target"
             : "RerankStream needs at least one message (TEI aborts on an empty one)",
-        ));
-        return;
+        );
       }
       this.openUpstream();
     }
-    (this.up as ClientHttp2Stream).end();
+    const up = this.up as H2Stream;
+    up.conn.sendData(up, EMPTY, true);
   }
 
   /** Opens the backend stream of the current attempt on the replica's pooled connection. */
@@ -194,30 +226,31 @@ class ProxyCall implements CallEvents {
     const r = this.replica as Replica;
     this.attempts++;
     this.gotResponse = false;
-    this.upEnded = false;
-    this.upError = null;
     this.heldHeaders = null;
     this.heldBody = null;
-    let up: ClientHttp2Stream;
+    let remainingMs: number | undefined;
+    if (this.timeoutMs !== undefined && this.attempts > 1) {
+      remainingMs = this.timeoutMs - (performance.now() - this.started);
+      if (remainingMs <= 0) throw new RouterError(GrpcStatus.DEADLINE_EXCEEDED, "deadline exceeded before the call could be retried");
+    }
+    const headers = backendRequestHeaders(this.inHeaders, this.method.upstreamPath, r.address, remainingMs);
     try {
-      up = this.ctx.pool.forReplica(r).request(backendRequestHeaders(this.inHeaders, this.method.upstreamPath, r.address));
+      this.up = this.ctx.pool.forReplica(r).request(headers, this);
     } catch (err) {
       throw new RouterError(GrpcStatus.UNAVAILABLE, `backend ${r.address} unavailable: ${(err as Error).message}`);
     }
-    this.up = up;
-    bindBackend(this, up);
   }
 
   // ---- response direction ----
 
-  onResponse(headers: IncomingHttpHeaders & IncomingHttpStatusHeader): void {
+  private onResponse(headers: string[], endStream: boolean): void {
     this.gotResponse = true;
     const r = this.replica as Replica;
-    const httpStatus = headers[":status"] ?? 0;
-    const grpcStatus = headers["grpc-status"];
-    if (grpcStatus !== undefined || httpStatus !== 200) {
+    const httpStatus = Number(headerValue(headers, ":status") ?? 0);
+    const grpcStatus = headerValue(headers, "grpc-status");
+    if (grpcStatus !== undefined || httpStatus !== 200 || endStream) {
       // Trailers-only: the whole answer is this HEADERS frame (typically an error status).
-      const code = grpcStatus !== undefined ? parseGrpcStatus(grpcStatus) : statusFromHttpStatus(httpStatus);
+      const code = grpcStatus !== undefined ? parseGrpcStatus(grpcStatus) : httpStatus !== 200 ? statusFromHttpStatus(httpStatus) : GrpcStatus.INTERNAL;
       if (code === GrpcStatus.UNAVAILABLE) {
         this.ctx.outliers.failure(r, "UNAVAILABLE");
         if (this.retry()) return;
@@ -225,45 +258,48 @@ class ProxyCall implements CallEvents {
         this.ctx.outliers.success(r);
       }
       if (grpcStatus === undefined) {
-        (this.up as ClientHttp2Stream).close(h2.NGHTTP2_CANCEL);
-        this.fail(new RouterError(code as GrpcStatusCode, `backend ${r.address} answered HTTP ${httpStatus}`));
+        const up = this.up as H2Stream;
+        up.conn.reset(up, ErrorCode.CANCEL);
+        this.fail(new RouterError(code as GrpcStatusCode, `backend ${r.address} answered HTTP ${httpStatus} without a gRPC status`));
         return;
       }
-      headers["x-tei-instance"] = r.instanceName;
-      headers["x-tei-node"] = r.node;
-      if (!this.down.closed) this.down.respond(headers, END_STREAM);
+      headers.push("x-tei-instance", r.instanceName, "x-tei-node", r.node);
+      this.down.conn.sendHeaders(this.down, headers, true);
       this.finish(code as GrpcStatusCode);
       return;
     }
-    headers["x-tei-instance"] = r.instanceName;
-    headers["x-tei-node"] = r.node;
+    headers.push("x-tei-instance", r.instanceName, "x-tei-node", r.node);
     if (this.method.kind === "unary") {
       // A unary answer is held whole (headers, its one message, trailers) and sent in one go
-      // when the backend's stream ends: one write to the client instead of two, and a backend
-      // that answers headers + UNAVAILABLE trailers with no message can still be retried.
+      // when the backend's stream ends: a backend that answers headers + UNAVAILABLE trailers
+      // with no message can still be retried.
       this.heldHeaders = headers;
       return;
     }
     this.ctx.outliers.success(r);
     this.responded = true;
-    this.down.respond(headers, WAIT_FOR_TRAILERS);
+    this.down.conn.sendHeaders(this.down, headers, false);
   }
 
-  onResponseData(chunk: Buffer): void {
+  private onResponseData(chunk: Buffer): void {
+    const up = this.up as H2Stream;
     if (this.heldHeaders !== null) {
       const held = this.heldBody;
       this.heldBody = held === null ? chunk : Buffer.concat([held, chunk]);
+      up.conn.consume(up, chunk.length);
       return;
     }
-    const down = this.down;
-    if (!down.write(chunk)) {
-      (this.up as ClientHttp2Stream).pause();
-      resumeBackendOnDrain(down);
+    if (!this.responded) {
+      up.conn.consume(up, chunk.length);
+      this.fail(new RouterError(GrpcStatus.INTERNAL, "backend sent a message before its response headers"));
+      return;
     }
+    if (this.down.conn.sendData(this.down, chunk, false)) up.conn.consume(up, chunk.length);
+    else this.upCredit += chunk.length;
   }
 
-  onTrailers(trailers: IncomingHttpHeaders): void {
-    const code = parseGrpcStatus(trailers["grpc-status"]);
+  private onTrailers(trailers: string[]): void {
+    const code = parseGrpcStatus(headerValue(trailers, "grpc-status")) as GrpcStatusCode;
     const r = this.replica as Replica;
     if (code === GrpcStatus.UNAVAILABLE) {
       this.ctx.outliers.failure(r, "UNAVAILABLE");
@@ -271,51 +307,43 @@ class ProxyCall implements CallEvents {
     } else if (this.heldHeaders !== null) {
       this.ctx.outliers.success(r);
     }
-    this.code = code as GrpcStatusCode;
-    this.trailers = trailers;
+    this.sendResponseEnd(trailers, code);
   }
 
-  onResponseEnd(): void {
-    // A backend stream torn down before it answered also ends; its 'close' decides what
-    // happens (retry or UNAVAILABLE), so this is not a normal end.
-    if (!this.gotResponse) return;
-    this.upEnded = true;
-    if (this.done) return; // trailers-only answers end here too
-    if (this.trailers === null) {
-      this.trailers = statusTrailers(GrpcStatus.INTERNAL, "backend ended its response without a gRPC status");
-      this.code = GrpcStatus.INTERNAL;
-    }
+  /** The backend's stream ended on a DATA frame, without trailers. */
+  private onResponseEnd(): void {
+    if (this.done) return;
+    this.sendResponseEnd(statusTrailers(GrpcStatus.INTERNAL, "backend ended its response without a gRPC status"), GrpcStatus.INTERNAL);
+  }
+
+  /** Sends what is held (a unary answer) and the trailers, and ends the call. */
+  private sendResponseEnd(trailers: string[], code: GrpcStatusCode): void {
     const down = this.down;
-    if (down.closed) return;
     const held = this.heldHeaders;
     if (held !== null) {
-      // respond + end in the same tick: headers, message and (from wantTrailers) trailers
-      // leave in one write.
       this.heldHeaders = null;
       this.responded = true;
-      down.respond(held, WAIT_FOR_TRAILERS);
+      down.conn.sendHeaders(down, held, false);
       const body = this.heldBody;
       this.heldBody = null;
-      if (body === null) down.end();
-      else down.end(body);
-      return;
+      if (body !== null) down.conn.sendData(down, body, false);
     }
-    if (!down.writableEnded) down.end();
+    down.conn.sendHeaders(down, trailers, true);
+    this.finish(code);
   }
 
-  onUpstreamClose(up: ClientHttp2Stream): void {
-    if (this.done || this.upEnded) return;
+  private onUpstreamReset(code: number, reason: string): void {
+    if (this.done) return;
     const r = this.replica as Replica;
     if (!this.gotResponse || this.heldHeaders !== null) {
       // Nothing reached the client: the connection failed, the backend refused the stream, or
       // it died in the middle of a unary answer that the router was still holding.
-      this.ctx.outliers.failure(r, this.upError?.message ?? "connection failed");
+      this.ctx.outliers.failure(r, reason);
       if (this.retry()) return;
-      const why = this.upError?.message ?? `stream reset (code ${up.rstCode})`;
-      this.fail(new RouterError(GrpcStatus.UNAVAILABLE, `backend ${r.instanceName} at ${r.address} unavailable: ${why}`));
+      this.fail(new RouterError(GrpcStatus.UNAVAILABLE, `backend ${r.instanceName} at ${r.address} unavailable: ${reason}`));
       return;
     }
-    this.fail(new RouterError(statusFromRstCode(up.rstCode), `backend ${r.address} reset the stream (HTTP/2 code ${up.rstCode})`));
+    this.fail(new RouterError(statusFromRstCode(code), `backend ${r.address} reset the stream (HTTP/2 code ${code})`));
   }
 
   /**
@@ -328,61 +356,52 @@ class ProxyCall implements CallEvents {
     if (alt === null) return false;
     this.ctx.metrics.retried(alt.modelId);
     const old = this.up;
-    if (old !== null && !old.closed) old.close(h2.NGHTTP2_CANCEL);
+    if (old !== null) old.conn.reset(old, ErrorCode.CANCEL);
     this.replica = alt;
     try {
       this.openUpstream();
-    } catch {
-      return false;
+    } catch (err) {
+      this.fail(err);
+      return true;
     }
-    (this.up as ClientHttp2Stream).end(this.unaryFrame);
+    const up = this.up as H2Stream;
+    up.conn.sendData(up, this.unaryFrame as Buffer, true);
     return true;
   }
 
   // ---- ending ----
 
-  /** Sends the trailers once the response body has been flushed to the client. */
-  onWantTrailers(): void {
-    const t = this.trailers ?? statusTrailers(GrpcStatus.INTERNAL, "response ended without a status");
-    this.down.sendTrailers(t);
-    this.finish(this.code);
-  }
-
   /** Ends the call with a status of the router's own, whatever state it is in. */
-  fail(err: unknown): void {
+  private fail(err: unknown): void {
     if (this.done) return;
     const e = err instanceof RouterError ? err : new RouterError(GrpcStatus.INTERNAL, "router error");
     if (!(err instanceof RouterError)) this.ctx.log.error({ err }, "unexpected error while proxying");
     const up = this.up;
-    if (up !== null && !up.closed) up.close(h2.NGHTTP2_CANCEL);
-    if (!this.responded) {
-      sendStatus(this.down, e.code, e.message, this.replica);
-      this.finish(e.code);
-      return;
-    }
-    // Headers already went out: the status travels in the trailers.
-    this.trailers = statusTrailers(e.code, e.message);
-    this.code = e.code;
-    const down = this.down;
-    if (!down.writableEnded && !down.closed) down.end();
-    else if (down.closed) this.finish(e.code);
-    if (!down.readableEnded) down.resume();
+    if (up !== null) up.conn.reset(up, ErrorCode.CANCEL);
+    if (!this.responded) sendStatus(this.down, e.code, e.message, this.replica);
+    else this.down.conn.sendHeaders(this.down, statusTrailers(e.code, e.message), true);
+    this.finish(e.code);
   }
 
   /** The client went away (cancel, reset, lost connection): free the backend stream. */
-  onClientClose(): void {
+  private onClientGone(): void {
     if (this.done) return;
     const up = this.up;
-    if (up !== null && !up.closed) up.close(h2.NGHTTP2_CANCEL);
+    if (up !== null) up.conn.reset(up, ErrorCode.CANCEL);
     this.finish(GrpcStatus.CANCELLED);
   }
 
   private finish(code: GrpcStatusCode): void {
     if (this.done) return;
     this.done = true;
+    // A backend that answered before the request ended still has our half open: free it.
+    const up = this.up;
+    if (up !== null) up.conn.reset(up, ErrorCode.CANCEL);
+    // Request bytes held back while the backend was behind are no longer owed to anyone.
+    if (this.downCredit > 0) this.down.conn.consume(this.down, this.downCredit);
+    this.downCredit = 0;
     const metrics = this.ctx.metrics;
     metrics.record(metrics.forCall(this.replica, this.method), code, (performance.now() - this.started) / 1000);
     metrics.inFlight.dec();
   }
 }
-

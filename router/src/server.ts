@@ -1,22 +1,19 @@
 /**
- * The router process: an h2c gRPC server that hands each call to proxy-call.ts, the route table
- * and its source (control-plane watch or static file), backend connections, outlier detection
- * and the metrics endpoint, wired together with a start/stop lifecycle.
+ * The router process: an h2c gRPC server (router/src/h2/) that hands each call to
+ * proxy-call.ts, the route table and its source (control-plane watch or static file), backend
+ * connections, outlier detection and the metrics endpoint, wired together with a start/stop
+ * lifecycle.
  */
-import {
-  createServer as createH2Server,
-  type Http2Server,
-  type Http2Session,
-  type IncomingHttpHeaders,
-  type ServerHttp2Stream,
-} from "node:http2";
 import type { Server as HttpServer } from "node:http";
-import type { AddressInfo, Socket } from "node:net";
+import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from "node:net";
 import { pino, type Logger } from "pino";
 import type { Registry } from "prom-client";
 import { BackendPool } from "./backend-pool.ts";
 import { splitHostPort, type RouterConfig } from "./config.ts";
 import { GrpcStatus, type GrpcStatusCode } from "./grpc-status.ts";
+import { ErrorCode } from "./h2/frames.ts";
+import { H2Connection } from "./h2/h2-connection.ts";
+import { headerValue, type H2Stream, type StreamHandler } from "./h2/h2-stream.ts";
 import { METHODS, METHOD_COUNT, type MethodSpec } from "./method-table.ts";
 import { RouterMetrics } from "./metrics.ts";
 import { startMetricsServer } from "./metrics-server.ts";
@@ -74,9 +71,21 @@ function isGrpcContentType(ct: string | undefined): boolean {
   return rest === "" || rest.startsWith("+proto") || rest.startsWith(";");
 }
 
-function ignoreStreamError(): void {
-  // Stream errors end in 'close', where the call cleans up; without a listener they would crash.
-}
+/**
+ * Owns a stream the router has already answered: request bytes still arriving are credited
+ * and dropped, so the client is never stuck on flow control.
+ */
+const DISCARD: StreamHandler = {
+  onHeaders() {},
+  onData(stream, data) {
+    stream.conn.consume(stream, data.length);
+  },
+  onReset() {},
+  onDrain() {},
+};
+
+const HEALTH_HEADERS = [":status", "200", "content-type", "application/grpc"];
+const OK_TRAILERS = ["grpc-status", "0"];
 
 /** Creates a router from a validated configuration. */
 export function createRouter(config: RouterConfig, deps: RouterDeps = {}): Router {
@@ -105,16 +114,17 @@ export function createRouter(config: RouterConfig, deps: RouterDeps = {}): Route
     }
   };
 
-  const onStream = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void => {
-    stream.on("error", ignoreStreamError);
-    const path = headers[":path"] ?? "";
+  const onStream = (stream: H2Stream, headers: string[], endStream: boolean): void => {
+    const path = headerValue(headers, ":path") ?? "";
+    const verb = headerValue(headers, ":method");
+    const contentType = headerValue(headers, "content-type");
     const method = METHODS.get(path);
-    if (headers[":method"] !== "POST") {
-      reject(stream, method, GrpcStatus.UNIMPLEMENTED, `gRPC calls use POST, not ${headers[":method"]}`, 405);
-    } else if (!isGrpcContentType(headers["content-type"])) {
-      reject(stream, method, GrpcStatus.INVALID_ARGUMENT, `content-type must be application/grpc, got "${headers["content-type"] ?? ""}"`, 415);
+    if (verb !== "POST") {
+      reject(stream, method, GrpcStatus.UNIMPLEMENTED, `gRPC calls use POST, not ${verb}`, 405);
+    } else if (!isGrpcContentType(contentType)) {
+      reject(stream, method, GrpcStatus.INVALID_ARGUMENT, `content-type must be application/grpc, got "${contentType ?? ""}"`, 415);
     } else if (method !== undefined && method.unimplemented === undefined) {
-      startCall(ctx, stream, headers, method);
+      startCall(ctx, stream, headers, method, endStream);
     } else if (method !== undefined) {
       reject(stream, method, GrpcStatus.UNIMPLEMENTED, method.unimplemented ?? "unimplemented");
     } else if (path === HEALTH_CHECK_PATH) {
@@ -124,32 +134,36 @@ export function createRouter(config: RouterConfig, deps: RouterDeps = {}): Route
     }
   };
 
-  const reject = (stream: ServerHttp2Stream, method: MethodSpec | undefined, code: number, message: string, httpStatus = 200): void => {
+  const reject = (stream: H2Stream, method: MethodSpec | undefined, code: number, message: string, httpStatus = 200): void => {
+    stream.handler = DISCARD;
     sendStatus(stream, code as GrpcStatusCode, message, null, httpStatus);
     metrics.record(metrics.forCall(null, method ?? UNKNOWN_METHOD), code, 0);
   };
 
   /** The router's own health: SERVING once it has a route table (for load balancers). */
-  const answerHealth = (stream: ServerHttp2Stream): void => {
-    stream.respond({ ":status": 200, "content-type": "application/grpc" }, { waitForTrailers: true });
-    stream.once("wantTrailers", () => stream.sendTrailers({ "grpc-status": "0" }));
-    stream.end(table.loaded ? HEALTH_SERVING : HEALTH_NOT_SERVING);
-    stream.resume();
+  const answerHealth = (stream: H2Stream): void => {
+    stream.handler = DISCARD;
+    const conn = stream.conn;
+    conn.sendHeaders(stream, HEALTH_HEADERS, false);
+    conn.sendData(stream, table.loaded ? HEALTH_SERVING : HEALTH_NOT_SERVING, false);
+    conn.sendHeaders(stream, OK_TRAILERS, true);
   };
 
-  const server: Http2Server = createH2Server({
-    settings: { maxConcurrentStreams: config.maxConcurrentStreams, initialWindowSize: 4 << 20, enablePush: false },
-    maxSessionMemory: 64,
+  const connections = new Set<H2Connection>();
+  const server: TcpServer = createTcpServer({ noDelay: true }, (socket: Socket) => {
+    const conn = new H2Connection(socket, {
+      role: "server",
+      streamWindow: 4 << 20,
+      connectionWindow: 32 << 20,
+      maxConcurrentStreams: config.maxConcurrentStreams,
+      onStream,
+      onClose: (c, reason) => {
+        connections.delete(c);
+        log.debug({ reason }, "client connection closed");
+      },
+    });
+    connections.add(conn);
   });
-  const sessions = new Set<Http2Session>();
-  server.on("stream", onStream);
-  server.on("connection", (socket: Socket) => socket.setNoDelay(true));
-  server.on("session", (s: Http2Session) => {
-    sessions.add(s);
-    s.on("connect", () => s.setLocalWindowSize(32 << 20));
-    s.on("close", () => sessions.delete(s));
-  });
-  server.on("sessionError", (err: Error) => log.debug({ err: err.message }, "client connection error"));
   let metricsServer: HttpServer | null = null;
 
   const router: Router = {
@@ -186,10 +200,10 @@ export function createRouter(config: RouterConfig, deps: RouterDeps = {}): Route
     async stop() {
       watcher?.stop();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      for (const s of sessions) s.close(); // GOAWAY: open calls finish, no new ones
+      for (const c of connections) c.goaway(ErrorCode.NO_ERROR, "router shutting down"); // open calls finish, no new ones
       const grace = new Promise<void>((resolve) => setTimeout(resolve, config.shutdownGraceMs).unref());
       await Promise.race([closed, grace]);
-      for (const s of sessions) s.destroy();
+      for (const c of connections) c.destroy();
       pool.closeAll(true);
       await new Promise<void>((resolve) => (metricsServer === null ? resolve() : metricsServer.close(() => resolve())));
     },

@@ -3,8 +3,8 @@
  * `x-tei-model`, `x-tei-index`); multiplexer calls say it in the `Target` field of their first
  * message. Both become the same `Target` value, checked here once.
  */
-import type { IncomingHttpHeaders } from "node:http2";
 import { GrpcStatus, RouterError } from "./grpc-status.ts";
+import { headerValue } from "./h2/h2-stream.ts";
 import { scanTarget } from "./protobuf-scan.ts";
 
 /** A routing choice. */
@@ -25,12 +25,6 @@ const MISSING_HEADERS =
   "missing target: set the metadata x-tei-instance (an instance name), x-tei-model (a model id) " +
   "or x-tei-index (an index into the ready replicas)";
 
-function headerValue(headers: IncomingHttpHeaders, key: string): string | undefined {
-  const v = headers[key];
-  // Repeated metadata arrives as an array; the first value decides.
-  return Array.isArray(v) ? v[0] : v;
-}
-
 function parseIndex(raw: string): number {
   if (!/^\d{1,9}$/.test(raw)) {
     throw new RouterError(GrpcStatus.INVALID_ARGUMENT, `x-tei-index must be a non-negative integer, got "${raw}"`);
@@ -40,10 +34,11 @@ function parseIndex(raw: string): number {
 
 /**
  * Reads the target of a plain TEI call from its metadata. `x-tei-instance` wins over the others;
- * `x-tei-index` together with `x-tei-model` indexes into that model's replicas.
+ * `x-tei-index` together with `x-tei-model` indexes into that model's replicas. Repeated
+ * metadata: the first value decides.
  * @throws RouterError (INVALID_ARGUMENT) when no target is given or a value is empty or malformed
  */
-export function targetFromHeaders(headers: IncomingHttpHeaders): Target {
+export function targetFromHeaders(headers: readonly string[]): Target {
   const instance = headerValue(headers, TARGET_HEADERS.instance);
   if (instance !== undefined) {
     if (instance === "") throw new RouterError(GrpcStatus.INVALID_ARGUMENT, "x-tei-instance is empty");

@@ -1,0 +1,676 @@
+/**
+ * An HTTP/2 connection on a plain TCP socket (h2c, prior knowledge), either side: the router
+ * serves clients as the server side and reaches TEI backends as the client side.
+ *
+ * Why not node:http2: at concurrency 1 its per-stream machinery (stream objects, nghttp2
+ * callbacks, several JS/C++ crossings and ticks per frame) costs the router several hundred
+ * microseconds of CPU per call on this class of machine. The router needs far less: it forwards
+ * DATA payloads untouched, reads a few headers, and relays flow control. This class does just
+ * that: frames are parsed in one pass over each received chunk, streams are plain objects with
+ * a handler, and everything written while handling one chunk leaves in one socket write.
+ *
+ * Flow control is end to end: the owner of a stream credits the peer (`consume`) only once the
+ * bytes went on, and `sendData` queues what the peer's windows or a full socket do not take,
+ * telling the owner `onDrain` when the queue is empty again. So a slow reader on one side
+ * slows the writer on the other instead of filling the router's memory.
+ */
+import type { Socket } from "node:net";
+import {
+  CLIENT_PREFACE,
+  DEFAULT_MAX_FRAME_SIZE,
+  DEFAULT_WINDOW,
+  ErrorCode,
+  Flag,
+  FrameParser,
+  FrameSizeError,
+  FrameType,
+  MAX_WINDOW,
+  Setting,
+  frameHeader,
+  goawayFrame,
+  pingAckFrame,
+  rstStreamFrame,
+  settingsFrame,
+  windowUpdateFrame,
+  writeFrameHeader,
+  FRAME_HEADER_SIZE,
+} from "./frames.ts";
+import { H2Stream, type QueuedSend, type StreamHandler } from "./h2-stream.ts";
+import { HpackDecoder, HpackEncoder, HpackError } from "./hpack.ts";
+
+/** A protocol violation by the peer: the connection ends with GOAWAY carrying `code`. */
+class ConnectionError extends Error {
+  readonly code: number;
+  constructor(code: number, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+/** How a connection is set up; windows are what this side grants its peer. */
+export interface H2ConnectionOptions {
+  /** "server" accepts streams (clients of the router); "client" opens them (toward TEI). */
+  role: "server" | "client";
+  /** Per-stream window granted to the peer (SETTINGS_INITIAL_WINDOW_SIZE). */
+  streamWindow: number;
+  /** Connection window granted to the peer. */
+  connectionWindow: number;
+  /** SETTINGS_MAX_CONCURRENT_STREAMS announced to the peer (server side). */
+  maxConcurrentStreams?: number;
+  /** Largest header block accepted, in bytes (decoded size is bounded by this too). */
+  maxHeaderBlockBytes?: number;
+  /** Server side: a peer opened a stream. Set `stream.handler`, or the stream is refused. */
+  onStream?(stream: H2Stream, headers: string[], endStream: boolean): void;
+  /** The peer sent GOAWAY (no new streams; streams above `lastStreamId` were reset). */
+  onGoaway?(conn: H2Connection, code: number): void;
+  /** The socket closed; every open stream has been told `onReset`. */
+  onClose?(conn: H2Connection, reason: string): void;
+}
+
+const NO_END = false;
+/** How long a client may take to send the connection preface. */
+const PREFACE_TIMEOUT_MS = 10_000;
+
+/** One HTTP/2 connection; see the file comment. */
+export class H2Connection {
+  readonly socket: Socket;
+  private readonly opts: H2ConnectionOptions;
+  private readonly isServer: boolean;
+  private readonly parser: FrameParser;
+  private readonly decoder: HpackDecoder;
+  private readonly encoder = new HpackEncoder();
+  private readonly streams = new Map<number, H2Stream>();
+  /** Streams with queued sends, in the order they blocked. */
+  private readonly blocked = new Set<H2Stream>();
+  /** Client side: streams waiting for a free slot under the peer's concurrency limit. */
+  private readonly waiting: Array<{ stream: H2Stream; headers: readonly string[]; end: boolean }> = [];
+  private prefaceLeft: number;
+  private out: Buffer[] = [];
+  private outBytes = 0;
+  private flushScheduled = false;
+  private congested = false;
+  // Windows and settings of the peer.
+  private sendWindow = DEFAULT_WINDOW;
+  private peerStreamWindow = DEFAULT_WINDOW;
+  private peerMaxFrameSize = DEFAULT_MAX_FRAME_SIZE;
+  private peerMaxStreams = Number.MAX_SAFE_INTEGER;
+  // What the peer may send, and credit not yet returned.
+  private recvWindow: number;
+  private unacked = 0;
+  // Header block being assembled from HEADERS + CONTINUATION.
+  private blockStream = 0;
+  private blockFlags = 0;
+  private blockParts: Buffer[] = [];
+  private blockBytes = 0;
+  private lastPeerStream = 0;
+  private nextStreamId = 1;
+  private active = 0;
+  /** GOAWAY sent or received: no new streams. */
+  private goingAway = false;
+  private ended = false;
+  private socketError: string | undefined;
+
+  /** Takes over `socket` (connected or connecting); writes the preface and SETTINGS at once. */
+  constructor(socket: Socket, opts: H2ConnectionOptions) {
+    this.socket = socket;
+    this.opts = opts;
+    this.isServer = opts.role === "server";
+    this.prefaceLeft = this.isServer ? CLIENT_PREFACE.length : 0;
+    this.recvWindow = opts.connectionWindow;
+    this.decoder = new HpackDecoder();
+    this.parser = new FrameParser((t, f, id, p) => this.onFrame(t, f, id, p));
+    const settings: Array<[number, number]> = [[Setting.INITIAL_WINDOW_SIZE, opts.streamWindow]];
+    if (this.isServer) settings.push([Setting.MAX_CONCURRENT_STREAMS, opts.maxConcurrentStreams ?? 1000]);
+    else settings.push([Setting.ENABLE_PUSH, 0]);
+    if (!this.isServer) this.write(CLIENT_PREFACE);
+    this.write(settingsFrame(settings));
+    if (opts.connectionWindow > DEFAULT_WINDOW) this.write(windowUpdateFrame(0, opts.connectionWindow - DEFAULT_WINDOW));
+    this.recvWindow = opts.connectionWindow;
+    if (this.isServer) {
+      // A peer that connects and never says it speaks HTTP/2 must not hold a socket forever.
+      const timer = setTimeout(() => {
+        if (this.prefaceLeft > 0) this.fatal(ErrorCode.PROTOCOL_ERROR, "no HTTP/2 connection preface within 10 s");
+      }, PREFACE_TIMEOUT_MS);
+      timer.unref();
+      socket.once("close", () => clearTimeout(timer));
+    }
+    socket.on("data", (chunk: Buffer) => this.onSocketData(chunk));
+    socket.on("drain", () => this.onSocketDrain());
+    // 'close' follows an error and carries its consequences, naming it.
+    socket.on("error", (err: Error) => (this.socketError ??= err.message));
+    socket.on("close", () => this.onSocketClose(this.socketError ?? "connection closed"));
+  }
+
+  /** False once GOAWAY was sent or received, the socket is gone, or stream ids ran out. */
+  get canOpenStreams(): boolean {
+    return !this.goingAway && !this.ended && this.nextStreamId < MAX_WINDOW - 2;
+  }
+
+  /** Streams open now (both directions not yet ended). */
+  get activeStreams(): number {
+    return this.active;
+  }
+
+  /** True once the socket closed. */
+  get closed(): boolean {
+    return this.ended;
+  }
+
+  // ---- sending ----
+
+  /**
+   * Client side: opens a stream with request headers. Under the peer's concurrency limit the
+   * stream waits (id 0) and is opened when a slot frees; sends on it queue meanwhile.
+   */
+  openStream(headers: readonly string[], handler: StreamHandler, endStream = NO_END): H2Stream {
+    if (!this.canOpenStreams) throw new Error("connection is closing");
+    const s = new H2Stream(this, handler, this.peerStreamWindow, this.opts.streamWindow);
+    if (this.active >= this.peerMaxStreams) {
+      s.queue = [];
+      this.waiting.push({ stream: s, headers, end: endStream });
+      return s;
+    }
+    this.activate(s, headers, endStream);
+    return s;
+  }
+
+  private activate(s: H2Stream, headers: readonly string[], endStream: boolean): void {
+    s.id = this.nextStreamId;
+    this.nextStreamId += 2;
+    this.streams.set(s.id, s);
+    this.active++;
+    this.writeHeaders(s, headers, endStream);
+  }
+
+  /** Sends response headers, or trailers with `endStream`. Queued behind data already queued. */
+  sendHeaders(s: H2Stream, headers: readonly string[], endStream: boolean): void {
+    if (s.closed || s.localEnded) return;
+    if (s.queue !== null) {
+      s.queue.push({ data: null, headers, end: endStream });
+      return;
+    }
+    this.writeHeaders(s, headers, endStream);
+  }
+
+  /**
+   * Sends DATA. Returns true when all of it was written; false when some waits for the peer's
+   * window or the socket (the handler's `onDrain` follows once the queue is empty).
+   */
+  sendData(s: H2Stream, data: Buffer, endStream: boolean): boolean {
+    if (s.closed || s.localEnded) return true;
+    if (s.queue !== null || this.congested) {
+      this.enqueue(s, { data, headers: null, end: endStream });
+      return false;
+    }
+    const n = Math.min(data.length, s.sendWindow, this.sendWindow);
+    if (n === data.length) {
+      this.writeData(s, data, endStream);
+      return !this.congested;
+    }
+    if (n > 0) this.writeData(s, data.subarray(0, n), false);
+    this.enqueue(s, { data: data.subarray(n), headers: null, end: endStream });
+    return false;
+  }
+
+  /** Resets a stream (no-op when already closed). */
+  reset(s: H2Stream, code: number): void {
+    if (s.closed) return;
+    if (s.id !== 0) this.write(rstStreamFrame(s.id, code));
+    this.closeStream(s);
+  }
+
+  /**
+   * Credits `n` received bytes of stream `s` back to the peer: call once they went on.
+   * WINDOW_UPDATE is sent when half a window has been used, so small calls send none.
+   */
+  consume(s: H2Stream | null, n: number): void {
+    if (n === 0 || this.ended) return;
+    this.unacked += n;
+    if (this.unacked >= this.opts.connectionWindow >>> 1) {
+      this.write(windowUpdateFrame(0, this.unacked));
+      this.recvWindow += this.unacked;
+      this.unacked = 0;
+    }
+    if (s === null || s.closed || s.remoteEnded) return;
+    s.unacked += n;
+    if (s.unacked >= this.opts.streamWindow >>> 1) {
+      this.write(windowUpdateFrame(s.id, s.unacked));
+      s.recvWindow += s.unacked;
+      s.unacked = 0;
+    }
+  }
+
+  /** Sends GOAWAY: open streams finish, new ones are refused; the socket closes when idle. */
+  goaway(code: number = ErrorCode.NO_ERROR, debug = ""): void {
+    if (this.ended) return;
+    if (!this.goingAway || code !== ErrorCode.NO_ERROR) this.write(goawayFrame(this.lastPeerStream, code, debug));
+    this.goingAway = true;
+    this.closeIfIdle();
+  }
+
+  /** Closes the socket now; open streams are told `onReset`. */
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  private enqueue(s: H2Stream, item: QueuedSend): void {
+    if (s.queue === null) s.queue = [];
+    s.queue.push(item);
+    if (s.id !== 0) this.blocked.add(s);
+  }
+
+  private writeHeaders(s: H2Stream, headers: readonly string[], endStream: boolean): void {
+    const block = this.encoder.encode(headers);
+    const max = this.peerMaxFrameSize;
+    const endFlag = endStream ? Flag.END_STREAM : 0;
+    if (block.length <= max) {
+      const f = Buffer.allocUnsafe(FRAME_HEADER_SIZE + block.length);
+      writeFrameHeader(f, 0, block.length, FrameType.HEADERS, endFlag | Flag.END_HEADERS, s.id);
+      block.copy(f, FRAME_HEADER_SIZE);
+      this.write(f);
+    } else {
+      for (let off = 0; off < block.length; off += max) {
+        const part = block.subarray(off, Math.min(off + max, block.length));
+        const last = off + max >= block.length;
+        const type = off === 0 ? FrameType.HEADERS : FrameType.CONTINUATION;
+        this.write(frameHeader(part.length, type, (off === 0 ? endFlag : 0) | (last ? Flag.END_HEADERS : 0), s.id));
+        this.write(part);
+      }
+    }
+    if (endStream) this.endLocal(s);
+  }
+
+  private writeData(s: H2Stream, data: Buffer, endStream: boolean): void {
+    const max = this.peerMaxFrameSize;
+    s.sendWindow -= data.length;
+    this.sendWindow -= data.length;
+    if (data.length <= max) {
+      this.write(frameHeader(data.length, FrameType.DATA, endStream ? Flag.END_STREAM : 0, s.id));
+      if (data.length > 0) this.write(data);
+    } else {
+      for (let off = 0; off < data.length; off += max) {
+        const end = Math.min(off + max, data.length);
+        const last = end === data.length;
+        this.write(frameHeader(end - off, FrameType.DATA, last && endStream ? Flag.END_STREAM : 0, s.id));
+        this.write(data.subarray(off, end));
+      }
+    }
+    if (endStream) this.endLocal(s);
+  }
+
+  /** Writes what the windows allow from each blocked stream's queue. */
+  private flushQueues(): void {
+    for (const s of this.blocked) {
+      if (this.congested || this.sendWindow <= 0) return;
+      const q = s.queue;
+      if (q === null || s.closed) {
+        this.blocked.delete(s);
+        continue;
+      }
+      while (q.length > 0) {
+        const item = q[0] as QueuedSend;
+        if (item.data !== null) {
+          const n = Math.min(item.data.length, s.sendWindow, this.sendWindow);
+          if (n < item.data.length || (n === 0 && item.data.length > 0)) {
+            if (n > 0) {
+              this.writeData(s, item.data.subarray(0, n), false);
+              item.data = item.data.subarray(n);
+            }
+            break;
+          }
+          this.writeData(s, item.data, item.end);
+        } else {
+          this.writeHeaders(s, item.headers ?? [], item.end);
+        }
+        q.shift();
+        if (this.congested) break;
+      }
+      if (q.length === 0) {
+        s.queue = null;
+        this.blocked.delete(s);
+        s.handler?.onDrain(s);
+      } else if (this.congested) {
+        return;
+      }
+    }
+  }
+
+  /** Batches writes: everything written while handling one event leaves in one socket write. */
+  private write(buf: Buffer): void {
+    if (this.ended) return;
+    this.out.push(buf);
+    this.outBytes += buf.length;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      queueMicrotask(() => this.flush());
+    }
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const out = this.out;
+    if (out.length === 0 || this.ended) return;
+    this.out = [];
+    const bytes = this.outBytes;
+    this.outBytes = 0;
+    let ok: boolean;
+    if (out.length === 1) ok = this.socket.write(out[0] as Buffer);
+    else if (bytes <= 65_536) ok = this.socket.write(Buffer.concat(out, bytes));
+    else {
+      this.socket.cork();
+      for (const b of out) this.socket.write(b);
+      this.socket.uncork();
+      ok = !this.socket.writableNeedDrain;
+    }
+    if (!ok) this.congested = true;
+  }
+
+  private onSocketDrain(): void {
+    this.congested = false;
+    this.flushQueues();
+  }
+
+  // ---- receiving ----
+
+  private onSocketData(chunk: Buffer): void {
+    if (this.ended) return;
+    try {
+      if (this.prefaceLeft > 0) chunk = this.readPreface(chunk);
+      if (chunk.length > 0) this.parser.push(chunk);
+    } catch (err) {
+      const code = err instanceof ConnectionError ? err.code
+        : err instanceof FrameSizeError ? ErrorCode.FRAME_SIZE_ERROR
+        : err instanceof HpackError ? ErrorCode.COMPRESSION_ERROR
+        : ErrorCode.INTERNAL_ERROR;
+      this.fatal(code, err instanceof Error ? err.message : String(err));
+    }
+  }
+
+  private readPreface(chunk: Buffer): Buffer {
+    const done = CLIENT_PREFACE.length - this.prefaceLeft;
+    const n = Math.min(this.prefaceLeft, chunk.length);
+    for (let i = 0; i < n; i++) {
+      if (chunk[i] !== CLIENT_PREFACE[done + i]) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "not an HTTP/2 connection preface (this port speaks gRPC over h2c)");
+    }
+    this.prefaceLeft -= n;
+    return chunk.subarray(n);
+  }
+
+  private onFrame(type: number, flags: number, id: number, p: Buffer): void {
+    if (this.blockStream !== 0 && type !== FrameType.CONTINUATION) {
+      throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "a header block was interrupted by another frame");
+    }
+    switch (type) {
+      case FrameType.DATA: return this.onData(flags, id, p);
+      case FrameType.HEADERS: return this.onHeadersFrame(flags, id, p);
+      case FrameType.CONTINUATION: return this.onContinuation(flags, id, p);
+      case FrameType.RST_STREAM: return this.onRstStream(id, p);
+      case FrameType.SETTINGS: return this.onSettings(flags, id, p);
+      case FrameType.PING:
+        if (id !== 0 || p.length !== 8) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "malformed PING");
+        if ((flags & Flag.ACK) === 0) this.write(pingAckFrame(p));
+        return;
+      case FrameType.GOAWAY: return this.onGoaway(p);
+      case FrameType.WINDOW_UPDATE: return this.onWindowUpdate(id, p);
+      case FrameType.PUSH_PROMISE: throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "PUSH_PROMISE is disabled");
+      default: return; // PRIORITY and unknown frame types are ignored (RFC 9113 §5.5)
+    }
+  }
+
+  private onData(flags: number, id: number, p: Buffer): void {
+    if (id === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "DATA on stream 0");
+    const len = p.length;
+    this.recvWindow -= len;
+    if (this.recvWindow < 0) throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, "peer exceeded the connection window");
+    let data = p;
+    if ((flags & Flag.PADDED) !== 0) {
+      const pad = p.length > 0 ? (p[0] as number) : 0;
+      if (p.length === 0 || pad >= p.length) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "bad DATA padding");
+      data = p.subarray(1, p.length - pad);
+    }
+    const s = this.streams.get(id);
+    if (s === undefined || s.remoteEnded || s.handler === null) {
+      this.consume(null, len); // a stream already closed or reset: keep the connection window open
+      if (s === undefined && this.isServer && id > this.lastPeerStream) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "DATA on an idle stream");
+      return;
+    }
+    s.recvWindow -= len;
+    if (s.recvWindow < 0) {
+      this.consume(null, len);
+      this.reset(s, ErrorCode.FLOW_CONTROL_ERROR);
+      s.handler.onReset(s, ErrorCode.FLOW_CONTROL_ERROR, "peer exceeded the stream window");
+      return;
+    }
+    if (len > data.length) this.consume(s, len - data.length); // padding is not the owner's business
+    const end = (flags & Flag.END_STREAM) !== 0;
+    if (end) this.endRemote(s);
+    s.handler.onData(s, data, end);
+  }
+
+  private onHeadersFrame(flags: number, id: number, p: Buffer): void {
+    if (id === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "HEADERS on stream 0");
+    let start = 0;
+    let end = p.length;
+    if ((flags & Flag.PADDED) !== 0) {
+      if (p.length === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "bad HEADERS padding");
+      start = 1;
+      end -= p[0] as number;
+    }
+    if ((flags & Flag.PRIORITY) !== 0) start += 5;
+    if (end < start) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "bad HEADERS padding");
+    const fragment = p.subarray(start, end);
+    if ((flags & Flag.END_HEADERS) !== 0) {
+      this.onHeaderBlock(id, flags, fragment);
+      return;
+    }
+    this.blockStream = id;
+    this.blockFlags = flags;
+    this.blockParts = [fragment];
+    this.blockBytes = fragment.length;
+  }
+
+  private onContinuation(flags: number, id: number, p: Buffer): void {
+    if (this.blockStream === 0 || id !== this.blockStream) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "unexpected CONTINUATION");
+    this.blockBytes += p.length;
+    if (this.blockBytes > (this.opts.maxHeaderBlockBytes ?? 65_536)) {
+      throw new ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, "header block too large");
+    }
+    this.blockParts.push(p);
+    if ((flags & Flag.END_HEADERS) === 0) return;
+    const block = Buffer.concat(this.blockParts);
+    this.blockStream = 0;
+    this.blockParts = [];
+    this.onHeaderBlock(id, this.blockFlags, block);
+  }
+
+  private onHeaderBlock(id: number, flags: number, block: Buffer): void {
+    if (block.length > (this.opts.maxHeaderBlockBytes ?? 65_536)) throw new ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, "header block too large");
+    // Decoded even for streams that are gone: the HPACK table is shared by the connection.
+    const headers = this.decoder.decode(block);
+    const end = (flags & Flag.END_STREAM) !== 0;
+    const s = this.streams.get(id);
+    if (s !== undefined) {
+      if (s.remoteEnded) return;
+      s.headersReceived = true;
+      if (end) this.endRemote(s);
+      s.handler?.onHeaders(s, headers, end);
+      return;
+    }
+    if (!this.isServer) return; // a stream this side reset: ignore its late answer
+    if ((id & 1) === 0 || id <= this.lastPeerStream) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `stream id ${id} is not a new client stream`);
+    this.lastPeerStream = id;
+    const ns = new H2Stream(this, null, this.peerStreamWindow, this.opts.streamWindow);
+    ns.id = id;
+    ns.headersReceived = true;
+    if (this.goingAway || this.active >= (this.opts.maxConcurrentStreams ?? 1000)) {
+      this.write(rstStreamFrame(id, ErrorCode.REFUSED_STREAM));
+      return;
+    }
+    this.streams.set(id, ns);
+    this.active++;
+    if (end) ns.remoteEnded = true;
+    this.opts.onStream?.(ns, headers, end);
+    if (ns.handler === null && !ns.closed) this.reset(ns, ErrorCode.REFUSED_STREAM);
+  }
+
+  private onRstStream(id: number, p: Buffer): void {
+    if (id === 0 || p.length !== 4) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "malformed RST_STREAM");
+    const s = this.streams.get(id);
+    if (s === undefined) return;
+    const code = p.readUInt32BE(0);
+    this.closeStream(s);
+    s.handler?.onReset(s, code, `stream reset by peer (HTTP/2 code ${code})`);
+  }
+
+  private onSettings(flags: number, id: number, p: Buffer): void {
+    if (id !== 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "SETTINGS on a stream");
+    if ((flags & Flag.ACK) !== 0) return;
+    if (p.length % 6 !== 0) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, "malformed SETTINGS");
+    for (let off = 0; off < p.length; off += 6) {
+      const key = p.readUInt16BE(off);
+      const value = p.readUInt32BE(off + 2);
+      if (key === Setting.INITIAL_WINDOW_SIZE) {
+        if (value > MAX_WINDOW) throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, "INITIAL_WINDOW_SIZE too large");
+        const delta = value - this.peerStreamWindow;
+        this.peerStreamWindow = value;
+        for (const s of this.streams.values()) s.sendWindow += delta;
+      } else if (key === Setting.MAX_FRAME_SIZE) {
+        if (value < DEFAULT_MAX_FRAME_SIZE || value > 16_777_215) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "bad MAX_FRAME_SIZE");
+        this.peerMaxFrameSize = value;
+      } else if (key === Setting.MAX_CONCURRENT_STREAMS) {
+        this.peerMaxStreams = value;
+      } else if (key === Setting.HEADER_TABLE_SIZE) {
+        this.encoder.setPeerMaxTableSize(value);
+      }
+    }
+    this.write(settingsFrame([], true));
+    this.flushQueues();
+    this.openWaiting();
+  }
+
+  private onGoaway(p: Buffer): void {
+    if (p.length < 8) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, "malformed GOAWAY");
+    const last = p.readUInt32BE(0) & MAX_WINDOW;
+    const code = p.readUInt32BE(4);
+    this.goingAway = true;
+    if (!this.isServer) {
+      // Streams the peer never saw were not processed: their owners may retry elsewhere.
+      for (const s of [...this.streams.values()]) {
+        if (s.id > last) {
+          this.closeStream(s);
+          s.handler?.onReset(s, ErrorCode.REFUSED_STREAM, "connection closing (GOAWAY) before the stream was processed");
+        }
+      }
+      this.failWaiting("connection closing (GOAWAY)");
+    }
+    this.opts.onGoaway?.(this, code);
+    this.closeIfIdle();
+  }
+
+  private onWindowUpdate(id: number, p: Buffer): void {
+    if (p.length !== 4) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, "malformed WINDOW_UPDATE");
+    const inc = p.readUInt32BE(0) & MAX_WINDOW;
+    if (id === 0) {
+      if (inc === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "WINDOW_UPDATE of 0");
+      this.sendWindow += inc;
+      if (this.sendWindow > MAX_WINDOW) throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, "connection window overflow");
+    } else {
+      const s = this.streams.get(id);
+      if (s === undefined) return;
+      if (inc === 0 || s.sendWindow + inc > MAX_WINDOW) {
+        this.reset(s, inc === 0 ? ErrorCode.PROTOCOL_ERROR : ErrorCode.FLOW_CONTROL_ERROR);
+        s.handler?.onReset(s, ErrorCode.PROTOCOL_ERROR, "bad WINDOW_UPDATE");
+        return;
+      }
+      s.sendWindow += inc;
+    }
+    if (this.blocked.size > 0) this.flushQueues();
+  }
+
+  // ---- stream and connection lifecycle ----
+
+  private endLocal(s: H2Stream): void {
+    s.localEnded = true;
+    if (s.remoteEnded) this.closeStream(s);
+  }
+
+  private endRemote(s: H2Stream): void {
+    s.remoteEnded = true;
+    if (s.localEnded) this.closeStream(s);
+  }
+
+  private closeStream(s: H2Stream): void {
+    if (s.closed) return;
+    s.closed = true;
+    s.localEnded = true;
+    s.remoteEnded = true;
+    s.queue = null;
+    this.blocked.delete(s);
+    if (s.id === 0) return; // still waiting for a slot: never counted
+    if (this.streams.delete(s.id)) this.active--;
+    if (!this.isServer) this.openWaiting();
+    if (this.goingAway) this.closeIfIdle();
+  }
+
+  /** Client side: opens waiting streams while the peer's limit allows. */
+  private openWaiting(): void {
+    while (this.waiting.length > 0 && this.active < this.peerMaxStreams && this.canOpenStreams) {
+      const w = this.waiting.shift() as (typeof this.waiting)[number];
+      if (w.stream.closed) continue;
+      const queued = w.stream.queue ?? [];
+      w.stream.queue = null;
+      this.activate(w.stream, w.headers, w.end);
+      for (const item of queued) {
+        if (item.data !== null) this.sendData(w.stream, item.data, item.end);
+        else this.sendHeaders(w.stream, item.headers ?? [], item.end);
+      }
+      if (queued.length > 0 && w.stream.queue === null) w.stream.handler?.onDrain(w.stream);
+    }
+  }
+
+  private failWaiting(reason: string): void {
+    const waiting = this.waiting.splice(0);
+    for (const w of waiting) {
+      if (w.stream.closed) continue;
+      w.stream.closed = true;
+      w.stream.handler?.onReset(w.stream, ErrorCode.REFUSED_STREAM, reason);
+    }
+  }
+
+  private closeIfIdle(): void {
+    if (this.goingAway && this.active === 0 && this.waiting.length === 0 && !this.ended) {
+      queueMicrotask(() => {
+        if (this.active === 0) this.socket.end();
+      });
+    }
+  }
+
+  /** A connection error: GOAWAY with the code and reason, then the socket closes. */
+  private fatal(code: number, reason: string): void {
+    if (this.ended) return;
+    this.write(goawayFrame(this.lastPeerStream, code, reason));
+    this.flush();
+    this.goingAway = true;
+    this.socket.end();
+    setTimeout(() => this.socket.destroy(), 1000).unref();
+    this.onSocketClose(reason);
+  }
+
+  private onSocketClose(reason = "connection closed"): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.out = [];
+    const open = [...this.streams.values()];
+    this.streams.clear();
+    this.blocked.clear();
+    this.active = 0;
+    for (const s of open) {
+      s.closed = true;
+      s.localEnded = true;
+      s.remoteEnded = true;
+      s.handler?.onReset(s, ErrorCode.CONNECT_ERROR, reason);
+    }
+    this.failWaiting(reason);
+    this.opts.onClose?.(this, reason);
+  }
+}

@@ -1,0 +1,168 @@
+/**
+ * The router's own HTTP/2 layer against real peers: node:http2 backends with small flow-control
+ * windows and a low stream limit, raw sockets sending protocol garbage, and the router's answers
+ * to both.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { createServer, type Http2Server, type ServerHttp2Stream } from "node:http2";
+import { connect as netConnect, type AddressInfo } from "node:net";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { Embed, EmbedRequestSchema } from "@tei-fleet/proto/tei/v1";
+import { frame, rawCall, rawSession } from "./support/raw-client.ts";
+import { route, startRouter, type RouterFixture } from "./support/router-fixture.ts";
+import { startTestBackend, type TestBackend } from "./support/tei-backend.ts";
+
+const EMBED = "/tei.v1.Embed/Embed";
+const EMBED_STREAM = "/tei.v1.Embed/EmbedStream";
+
+/** Echoes every request body back as the response body, with grpc-status 0 trailers. */
+async function startEchoBackend(settings: { initialWindowSize: number; maxConcurrentStreams: number }) {
+  let open = 0;
+  let maxOpen = 0;
+  const server: Http2Server = createServer({ settings });
+  server.on("stream", (stream: ServerHttp2Stream) => {
+    open++;
+    maxOpen = Math.max(maxOpen, open);
+    stream.on("close", () => open--);
+    stream.respond({ ":status": 200, "content-type": "application/grpc" }, { waitForTrailers: true });
+    stream.on("wantTrailers", () => stream.sendTrailers({ "grpc-status": "0" }));
+    // Answer slowly enough that concurrent calls overlap at the backend's stream limit.
+    stream.on("end", () => setTimeout(() => stream.end(), 20));
+    stream.pipe(stream, { end: false });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    address: `127.0.0.1:${(server.address() as AddressInfo).port}`,
+    maxOpen: () => maxOpen,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** Opens a raw TCP connection to the router, writes `bytes`, and collects what comes back until it closes. */
+function rawExchange(port: number, bytes: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const s = netConnect({ host: "127.0.0.1", port });
+    const got: Buffer[] = [];
+    s.on("data", (c) => got.push(c));
+    s.on("error", reject);
+    s.on("close", () => resolve(Buffer.concat(got)));
+    s.write(bytes);
+    setTimeout(() => s.destroy(), 3000).unref();
+  });
+}
+
+/** The GOAWAY frame in the bytes a server sent: [error code, debug text], or undefined. */
+function goawayOf(bytes: Buffer): { code: number; debug: string } | undefined {
+  let off = 0;
+  while (off + 9 <= bytes.length) {
+    const len = bytes.readUIntBE(off, 3);
+    if (bytes[off + 3] === 7) return { code: bytes.readUInt32BE(off + 13), debug: bytes.subarray(off + 17, off + 9 + len).toString() };
+    off += 9 + len;
+  }
+  return undefined;
+}
+
+const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+const EMPTY_SETTINGS = Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]);
+
+describe("flow control and stream limits toward a backend", () => {
+  let echo: Awaited<ReturnType<typeof startEchoBackend>>;
+  let fx: RouterFixture;
+  beforeAll(async () => {
+    echo = await startEchoBackend({ initialWindowSize: 16 * 1024, maxConcurrentStreams: 2 });
+    fx = await startRouter([route("echo", echo.address)]);
+  });
+  afterAll(async () => {
+    await fx?.close();
+    await echo?.close();
+  });
+
+  test("a 3 MiB message crosses a backend with 16 KiB stream windows intact, both ways", async () => {
+    const inputs = "abcdefghij".repeat(300 * 1024);
+    const body = frame(toBinary(EmbedRequestSchema, create(EmbedRequestSchema, { inputs })));
+    const session = rawSession(fx.port);
+    try {
+      const res = await rawCall(session, EMBED, [body], { "x-tei-instance": "echo" });
+      expect(res.status).toBe(0);
+      expect(res.body.length).toBe(body.length);
+      expect(res.body.equals(body)).toBe(true);
+    } finally {
+      session.close();
+    }
+  });
+
+  test("calls beyond the backend's MAX_CONCURRENT_STREAMS wait for a slot instead of failing", async () => {
+    const session = rawSession(fx.port);
+    try {
+      const body = frame(toBinary(EmbedRequestSchema, create(EmbedRequestSchema, { inputs: "hi" })));
+      const answers = await Promise.all(Array.from({ length: 12 }, () => rawCall(session, EMBED, [body], { "x-tei-instance": "echo" })));
+      expect(answers.map((a) => a.status)).toEqual(Array(12).fill(0));
+      expect(echo.maxOpen()).toBeLessThanOrEqual(2);
+    } finally {
+      session.close();
+    }
+  });
+
+  test("a bidirectional stream of 2,000 messages of 4 KiB arrives complete and in order", async () => {
+    const session = rawSession(fx.port);
+    try {
+      const msgs = Array.from({ length: 2000 }, (_, i) => frame(toBinary(EmbedRequestSchema, create(EmbedRequestSchema, { inputs: `${i}:`.padEnd(4096, "x") }))));
+      const res = await rawCall(session, EMBED_STREAM, [Buffer.concat(msgs)], { "x-tei-instance": "echo" });
+      expect(res.status).toBe(0);
+      expect(res.body.equals(Buffer.concat(msgs))).toBe(true);
+    } finally {
+      session.close();
+    }
+  });
+});
+
+describe("protocol garbage ends that connection only", () => {
+  let backend: TestBackend;
+  let fx: RouterFixture;
+  beforeAll(async () => {
+    backend = await startTestBackend("a");
+    fx = await startRouter([route("a", backend.address)]);
+  });
+  afterAll(async () => {
+    await fx?.close();
+    await backend?.close();
+  });
+
+  async function stillServes(): Promise<void> {
+    const res = await fx.client(Embed).embed({ inputs: "still here" }, { headers: { "x-tei-instance": "a" } });
+    expect(res.embeddings).toHaveLength(8);
+  }
+
+  test("an HTTP/1.1 request gets GOAWAY PROTOCOL_ERROR saying the port speaks h2c", async () => {
+    const got = await rawExchange(fx.port, Buffer.from("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+    const g = goawayOf(got);
+    expect(g?.code).toBe(1);
+    expect(g?.debug).toContain("h2c");
+    await stillServes();
+  });
+
+  test("a header block that is not valid HPACK is COMPRESSION_ERROR", async () => {
+    // HEADERS, stream 1, END_HEADERS|END_STREAM, payload: indexed field 127+ (index far beyond any table)
+    const bad = Buffer.from([0, 0, 3, 1, 5, 0, 0, 0, 1, 0xff, 0xff, 0x7f]);
+    const got = await rawExchange(fx.port, Buffer.concat([PREFACE, EMPTY_SETTINGS, bad]));
+    expect(goawayOf(got)?.code).toBe(9);
+    await stillServes();
+  });
+
+  test("a frame over the 16 KiB frame size is FRAME_SIZE_ERROR", async () => {
+    const huge = Buffer.alloc(9 + 20_000);
+    huge.writeUIntBE(20_000, 0, 3);
+    huge[3] = 0; // DATA
+    huge.writeUInt32BE(1, 5);
+    const got = await rawExchange(fx.port, Buffer.concat([PREFACE, EMPTY_SETTINGS, huge]));
+    expect(goawayOf(got)?.code).toBe(6);
+    await stillServes();
+  });
+
+  test("DATA on a stream that was never opened is PROTOCOL_ERROR", async () => {
+    const data = Buffer.from([0, 0, 1, 0, 1, 0, 0, 0, 7, 0x00]);
+    const got = await rawExchange(fx.port, Buffer.concat([PREFACE, EMPTY_SETTINGS, data]));
+    expect(goawayOf(got)?.code).toBe(1);
+    await stillServes();
+  });
+});
