@@ -113,6 +113,27 @@ describe("UNAVAILABLE", () => {
       await Promise.all([sick.close(), well.close()]);
     }
   });
+
+  test("a retried call gives the second replica only what is left of the deadline", async () => {
+    const [sick, well] = await Promise.all([startTestBackend("sick"), startTestBackend("well")]);
+    sick.unavailable = true;
+    sick.failDelayMs = 300;
+    const fx = await startRouter([route("sick", sick.address), route("well", well.address)]);
+    try {
+      const headers = { "x-tei-model": BGE };
+      // Round-robin starts at the first replica by name: "sick", which answers UNAVAILABLE after 300 ms.
+      await fx.client(Embed).embed({ inputs: "x" }, { headers, timeoutMs: 5000 });
+      expect(sick.calls.get("Embed")).toBe(1);
+      expect(well.calls.get("Embed")).toBe(1);
+      const sent = (well.lastHeaders?.get("grpc-timeout") ?? "").match(/^(\d+)m$/);
+      expect(sent).not.toBeNull();
+      expect(Number(sent![1])).toBeLessThanOrEqual(4700);
+      expect(Number(sent![1])).toBeGreaterThan(3000);
+    } finally {
+      await fx.close();
+      await Promise.all([sick.close(), well.close()]);
+    }
+  });
 });
 
 describe("a backend that resets streams without answering", () => {

@@ -20,6 +20,8 @@ export interface TestBackend {
   unavailable: boolean;
   /** Delay before unary Embed answers (honours cancellation). */
   delayMs: number;
+  /** Delay before a unary Embed answers UNAVAILABLE (while `unavailable` is set). */
+  failDelayMs: number;
   /** Request headers of the last unary Embed. */
   lastHeaders: Headers | undefined;
   close(): Promise<void>;
@@ -43,7 +45,7 @@ function meta(ctx: HandlerContext, text: string) {
 }
 
 export async function startTestBackend(name: string, model = "BAAI/bge-small-en-v1.5"): Promise<TestBackend> {
-  const state = { openStreams: 0, unavailable: false, delayMs: 0, lastHeaders: undefined as Headers | undefined };
+  const state = { openStreams: 0, unavailable: false, delayMs: 0, failDelayMs: 0, lastHeaders: undefined as Headers | undefined };
   const calls = new Map<string, number>();
   const count = (m: string): void => {
     calls.set(m, (calls.get(m) ?? 0) + 1);
@@ -70,6 +72,7 @@ export async function startTestBackend(name: string, model = "BAAI/bge-small-en-
     });
     router.service(Embed, {
       async embed(r, ctx) {
+        if (state.unavailable && state.failDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, state.failDelayMs));
         count("Embed");
         state.lastHeaders = ctx.requestHeader;
         if (state.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, state.delayMs));
@@ -151,6 +154,12 @@ export async function startTestBackend(name: string, model = "BAAI/bge-small-en-
     },
     get delayMs() {
       return state.delayMs;
+    },
+    get failDelayMs() {
+      return state.failDelayMs;
+    },
+    set failDelayMs(v: number) {
+      state.failDelayMs = v;
     },
     set delayMs(v: number) {
       state.delayMs = v;
