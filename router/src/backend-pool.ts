@@ -5,7 +5,7 @@
  */
 import { connect as netConnect } from "node:net";
 import type { Logger } from "pino";
-import { H2Connection } from "./h2/h2-connection.ts";
+import { H2ClientConnection } from "./h2/h2-client-connection.ts";
 import type { H2Stream, StreamHandler } from "./h2/h2-stream.ts";
 import type { Replica } from "./route-table.ts";
 
@@ -27,9 +27,9 @@ export class Backend {
   private readonly port: number;
   private readonly opts: Required<BackendPoolOptions>;
   private readonly log: Logger;
-  private conn: H2Connection | null = null;
+  private conn: H2ClientConnection | null = null;
   /** Every connection still open, including ones that only finish their streams. */
-  private readonly open = new Set<H2Connection>();
+  private readonly open = new Set<H2ClientConnection>();
   private closed = false;
 
   /** Use BackendPool.forReplica() instead. */
@@ -71,22 +71,21 @@ export class Backend {
     this.conn = null;
   }
 
-  private connect(): H2Connection {
+  private connect(): H2ClientConnection {
     if (this.closed) throw new Error(`backend ${this.address} was removed from the route table`);
     // Small requests and responses: send each as soon as it is written (no Nagle delay).
     const socket = netConnect({ host: this.host, port: this.port, noDelay: true });
-    const forget = (conn: H2Connection): void => {
+    const forget = (): void => {
       if (this.conn === conn) this.conn = null;
     };
-    const conn = new H2Connection(socket, {
-      role: "client",
+    const conn = new H2ClientConnection(socket, {
       streamWindow: this.opts.streamWindowBytes,
       connectionWindow: this.opts.connectionWindowBytes,
       onGoaway: forget,
-      onClose: (c, reason) => {
+      onClose: (_conn, reason) => {
         clearTimeout(timer);
-        forget(c);
-        this.open.delete(c);
+        forget();
+        this.open.delete(conn);
         this.log.debug({ backend: this.address, reason }, "backend connection closed");
       },
     });

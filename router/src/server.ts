@@ -12,7 +12,7 @@ import { BackendPool } from "./backend-pool.ts";
 import { splitHostPort, type RouterConfig } from "./config.ts";
 import { GrpcStatus, type GrpcStatusCode } from "./grpc-status.ts";
 import { ErrorCode } from "./h2/frames.ts";
-import { H2Connection } from "./h2/h2-connection.ts";
+import { H2ServerConnection } from "./h2/h2-server-connection.ts";
 import { headerValue, type H2Stream, type StreamHandler } from "./h2/h2-stream.ts";
 import { METHODS, METHOD_COUNT, type MethodSpec } from "./method-table.ts";
 import { RouterMetrics } from "./metrics.ts";
@@ -149,16 +149,15 @@ export function createRouter(config: RouterConfig, deps: RouterDeps = {}): Route
     conn.sendHeaders(stream, OK_TRAILERS, true);
   };
 
-  const connections = new Set<H2Connection>();
+  const connections = new Set<H2ServerConnection>();
   const server: TcpServer = createTcpServer({ noDelay: true }, (socket: Socket) => {
-    const conn = new H2Connection(socket, {
-      role: "server",
+    const conn = new H2ServerConnection(socket, {
       streamWindow: 4 << 20,
       connectionWindow: 32 << 20,
       maxConcurrentStreams: config.maxConcurrentStreams,
       onStream,
-      onClose: (c, reason) => {
-        connections.delete(c);
+      onClose: (_conn, reason) => {
+        connections.delete(conn);
         log.debug({ reason }, "client connection closed");
       },
     });

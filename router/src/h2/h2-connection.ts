@@ -1,6 +1,7 @@
 /**
- * An HTTP/2 connection on a plain TCP socket (h2c, prior knowledge), either side: the router
- * serves clients as the server side and reaches TEI backends as the client side.
+ * An HTTP/2 connection on a plain TCP socket (h2c, prior knowledge): what both sides share.
+ * The router serves clients as the server side (h2-server-connection.ts) and reaches TEI
+ * backends as the client side (h2-client-connection.ts).
  *
  * Why not node:http2: at concurrency 1 its per-stream machinery (stream objects, nghttp2
  * callbacks, several JS/C++ crossings and ticks per frame) costs the router several hundred
@@ -16,7 +17,6 @@
  */
 import type { Socket } from "node:net";
 import {
-  CLIENT_PREFACE,
   DEFAULT_MAX_FRAME_SIZE,
   DEFAULT_WINDOW,
   ErrorCode,
@@ -35,115 +35,74 @@ import {
   writeFrameHeader,
   FRAME_HEADER_SIZE,
 } from "./frames.ts";
-import { H2Stream, type QueuedSend, type StreamHandler } from "./h2-stream.ts";
+import { BatchedWriter } from "./batched-writer.ts";
+import { ConnectionError, HeaderBlockReader } from "./header-block-reader.ts";
+import { H2Stream, type QueuedSend } from "./h2-stream.ts";
 import { HpackDecoder, HpackEncoder, HpackError } from "./hpack.ts";
-
-/** A protocol violation by the peer: the connection ends with GOAWAY carrying `code`. */
-class ConnectionError extends Error {
-  readonly code: number;
-  constructor(code: number, message: string) {
-    super(message);
-    this.code = code;
-  }
-}
 
 /** How a connection is set up; windows are what this side grants its peer. */
 export interface H2ConnectionOptions {
-  /** "server" accepts streams (clients of the router); "client" opens them (toward TEI). */
-  role: "server" | "client";
   /** Per-stream window granted to the peer (SETTINGS_INITIAL_WINDOW_SIZE). */
   streamWindow: number;
   /** Connection window granted to the peer. */
   connectionWindow: number;
-  /** SETTINGS_MAX_CONCURRENT_STREAMS announced to the peer (server side). */
-  maxConcurrentStreams?: number;
   /** Largest header block accepted, in bytes (decoded size is bounded by this too). */
   maxHeaderBlockBytes?: number;
-  /** Server side: a peer opened a stream. Set `stream.handler`, or the stream is refused. */
-  onStream?(stream: H2Stream, headers: string[], endStream: boolean): void;
   /** The peer sent GOAWAY (no new streams; streams above `lastStreamId` were reset). */
   onGoaway?(conn: H2Connection, code: number): void;
   /** The socket closed; every open stream has been told `onReset`. */
   onClose?(conn: H2Connection, reason: string): void;
 }
 
-const NO_END = false;
-/** How long a client may take to send the connection preface. */
-const PREFACE_TIMEOUT_MS = 10_000;
 
-/** One HTTP/2 connection; see the file comment. */
-export class H2Connection {
+/** One HTTP/2 connection, either side; see the file comment. */
+export abstract class H2Connection {
   readonly socket: Socket;
-  private readonly opts: H2ConnectionOptions;
-  private readonly isServer: boolean;
+  protected readonly opts: H2ConnectionOptions;
   private readonly parser: FrameParser;
   private readonly decoder: HpackDecoder;
   private readonly encoder = new HpackEncoder();
-  private readonly streams = new Map<number, H2Stream>();
+  protected readonly streams = new Map<number, H2Stream>();
   /** Streams with queued sends, in the order they blocked. */
   private readonly blocked = new Set<H2Stream>();
-  /** Client side: streams waiting for a free slot under the peer's concurrency limit. */
-  private readonly waiting: Array<{ stream: H2Stream; headers: readonly string[]; end: boolean }> = [];
-  private prefaceLeft: number;
-  private out: Buffer[] = [];
-  private outBytes = 0;
-  private flushScheduled = false;
-  private congested = false;
+  private readonly writer: BatchedWriter;
+  private readonly blocks: HeaderBlockReader;
   // Windows and settings of the peer.
   private sendWindow = DEFAULT_WINDOW;
-  private peerStreamWindow = DEFAULT_WINDOW;
+  protected peerStreamWindow = DEFAULT_WINDOW;
   private peerMaxFrameSize = DEFAULT_MAX_FRAME_SIZE;
-  private peerMaxStreams = Number.MAX_SAFE_INTEGER;
+  protected peerMaxStreams = Number.MAX_SAFE_INTEGER;
   // What the peer may send, and credit not yet returned.
   private recvWindow: number;
   private unacked = 0;
-  // Header block being assembled from HEADERS + CONTINUATION.
-  private blockStream = 0;
-  private blockFlags = 0;
-  private blockParts: Buffer[] = [];
-  private blockBytes = 0;
-  private lastPeerStream = 0;
-  private nextStreamId = 1;
-  private active = 0;
+  /** Highest stream id the peer opened (server side), for GOAWAY. */
+  protected lastPeerStream = 0;
+  /** Streams open now. */
+  protected active = 0;
   /** GOAWAY sent or received: no new streams. */
-  private goingAway = false;
-  private ended = false;
+  protected goingAway = false;
+  protected ended = false;
   private socketError: string | undefined;
 
-  /** Takes over `socket` (connected or connecting); writes the preface and SETTINGS at once. */
-  constructor(socket: Socket, opts: H2ConnectionOptions) {
+  /**
+   * Takes over `socket` (connected or connecting) and writes `preface` (client side), this
+   * side's SETTINGS and the connection window at once.
+   */
+  protected constructor(socket: Socket, opts: H2ConnectionOptions, settings: Array<[number, number]>, preface: Buffer | null) {
     this.socket = socket;
     this.opts = opts;
-    this.isServer = opts.role === "server";
-    this.prefaceLeft = this.isServer ? CLIENT_PREFACE.length : 0;
     this.recvWindow = opts.connectionWindow;
     this.decoder = new HpackDecoder();
     this.parser = new FrameParser((t, f, id, p) => this.onFrame(t, f, id, p));
-    const settings: Array<[number, number]> = [[Setting.INITIAL_WINDOW_SIZE, opts.streamWindow]];
-    if (this.isServer) settings.push([Setting.MAX_CONCURRENT_STREAMS, opts.maxConcurrentStreams ?? 1000]);
-    else settings.push([Setting.ENABLE_PUSH, 0]);
-    if (!this.isServer) this.write(CLIENT_PREFACE);
-    this.write(settingsFrame(settings));
+    this.blocks = new HeaderBlockReader((id, f, block) => this.onHeaderBlock(id, f, block), opts.maxHeaderBlockBytes ?? 65_536);
+    this.writer = new BatchedWriter(socket, () => this.flushQueues());
+    if (preface !== null) this.write(preface);
+    this.write(settingsFrame([[Setting.INITIAL_WINDOW_SIZE, opts.streamWindow], ...settings]));
     if (opts.connectionWindow > DEFAULT_WINDOW) this.write(windowUpdateFrame(0, opts.connectionWindow - DEFAULT_WINDOW));
-    this.recvWindow = opts.connectionWindow;
-    if (this.isServer) {
-      // A peer that connects and never says it speaks HTTP/2 must not hold a socket forever.
-      const timer = setTimeout(() => {
-        if (this.prefaceLeft > 0) this.fatal(ErrorCode.PROTOCOL_ERROR, "no HTTP/2 connection preface within 10 s");
-      }, PREFACE_TIMEOUT_MS);
-      timer.unref();
-      socket.once("close", () => clearTimeout(timer));
-    }
     socket.on("data", (chunk: Buffer) => this.onSocketData(chunk));
-    socket.on("drain", () => this.onSocketDrain());
     // 'close' follows an error and carries its consequences, naming it.
     socket.on("error", (err: Error) => (this.socketError ??= err.message));
     socket.on("close", () => this.onSocketClose(this.socketError ?? "connection closed"));
-  }
-
-  /** False once GOAWAY was sent or received, the socket is gone, or stream ids ran out. */
-  get canOpenStreams(): boolean {
-    return !this.goingAway && !this.ended && this.nextStreamId < MAX_WINDOW - 2;
   }
 
   /** Streams open now (both directions not yet ended). */
@@ -157,30 +116,6 @@ export class H2Connection {
   }
 
   // ---- sending ----
-
-  /**
-   * Client side: opens a stream with request headers. Under the peer's concurrency limit the
-   * stream waits (id 0) and is opened when a slot frees; sends on it queue meanwhile.
-   */
-  openStream(headers: readonly string[], handler: StreamHandler, endStream = NO_END): H2Stream {
-    if (!this.canOpenStreams) throw new Error("connection is closing");
-    const s = new H2Stream(this, handler, this.peerStreamWindow, this.opts.streamWindow);
-    if (this.active >= this.peerMaxStreams) {
-      s.queue = [];
-      this.waiting.push({ stream: s, headers, end: endStream });
-      return s;
-    }
-    this.activate(s, headers, endStream);
-    return s;
-  }
-
-  private activate(s: H2Stream, headers: readonly string[], endStream: boolean): void {
-    s.id = this.nextStreamId;
-    this.nextStreamId += 2;
-    this.streams.set(s.id, s);
-    this.active++;
-    this.writeHeaders(s, headers, endStream);
-  }
 
   /** Sends response headers, or trailers with `endStream`. Queued behind data already queued. */
   sendHeaders(s: H2Stream, headers: readonly string[], endStream: boolean): void {
@@ -198,14 +133,14 @@ export class H2Connection {
    */
   sendData(s: H2Stream, data: Buffer, endStream: boolean): boolean {
     if (s.closed || s.localEnded) return true;
-    if (s.queue !== null || this.congested) {
+    if (s.queue !== null || this.writer.congested) {
       this.enqueue(s, { data, headers: null, end: endStream });
       return false;
     }
     const n = Math.min(data.length, s.sendWindow, this.sendWindow);
     if (n === data.length) {
       this.writeData(s, data, endStream);
-      return !this.congested;
+      return !this.writer.congested;
     }
     if (n > 0) this.writeData(s, data.subarray(0, n), false);
     this.enqueue(s, { data: data.subarray(n), headers: null, end: endStream });
@@ -259,7 +194,7 @@ export class H2Connection {
     if (s.id !== 0) this.blocked.add(s);
   }
 
-  private writeHeaders(s: H2Stream, headers: readonly string[], endStream: boolean): void {
+  protected writeHeaders(s: H2Stream, headers: readonly string[], endStream: boolean): void {
     const block = this.encoder.encode(headers);
     const max = this.peerMaxFrameSize;
     const endFlag = endStream ? Flag.END_STREAM : 0;
@@ -301,7 +236,7 @@ export class H2Connection {
   /** Writes what the windows allow from each blocked stream's queue. */
   private flushQueues(): void {
     for (const s of this.blocked) {
-      if (this.congested || this.sendWindow <= 0) return;
+      if (this.writer.congested || this.sendWindow <= 0) return;
       const q = s.queue;
       if (q === null || s.closed) {
         this.blocked.delete(s);
@@ -323,51 +258,21 @@ export class H2Connection {
           this.writeHeaders(s, item.headers ?? [], item.end);
         }
         q.shift();
-        if (this.congested) break;
+        if (this.writer.congested) break;
       }
       if (q.length === 0) {
         s.queue = null;
         this.blocked.delete(s);
         s.handler?.onDrain(s);
-      } else if (this.congested) {
+      } else if (this.writer.congested) {
         return;
       }
     }
   }
 
-  /** Batches writes: everything written while handling one event leaves in one socket write. */
-  private write(buf: Buffer): void {
-    if (this.ended) return;
-    this.out.push(buf);
-    this.outBytes += buf.length;
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      queueMicrotask(() => this.flush());
-    }
-  }
-
-  private flush(): void {
-    this.flushScheduled = false;
-    const out = this.out;
-    if (out.length === 0 || this.ended) return;
-    this.out = [];
-    const bytes = this.outBytes;
-    this.outBytes = 0;
-    let ok: boolean;
-    if (out.length === 1) ok = this.socket.write(out[0] as Buffer);
-    else if (bytes <= 65_536) ok = this.socket.write(Buffer.concat(out, bytes));
-    else {
-      this.socket.cork();
-      for (const b of out) this.socket.write(b);
-      this.socket.uncork();
-      ok = !this.socket.writableNeedDrain;
-    }
-    if (!ok) this.congested = true;
-  }
-
-  private onSocketDrain(): void {
-    this.congested = false;
-    this.flushQueues();
+  /** Queues bytes for the socket; see batched-writer.ts. */
+  protected write(buf: Buffer): void {
+    this.writer.write(buf);
   }
 
   // ---- receiving ----
@@ -375,8 +280,7 @@ export class H2Connection {
   private onSocketData(chunk: Buffer): void {
     if (this.ended) return;
     try {
-      if (this.prefaceLeft > 0) chunk = this.readPreface(chunk);
-      if (chunk.length > 0) this.parser.push(chunk);
+      this.acceptBytes(chunk);
     } catch (err) {
       const code = err instanceof ConnectionError ? err.code
         : err instanceof FrameSizeError ? ErrorCode.FRAME_SIZE_ERROR
@@ -386,24 +290,19 @@ export class H2Connection {
     }
   }
 
-  private readPreface(chunk: Buffer): Buffer {
-    const done = CLIENT_PREFACE.length - this.prefaceLeft;
-    const n = Math.min(this.prefaceLeft, chunk.length);
-    for (let i = 0; i < n; i++) {
-      if (chunk[i] !== CLIENT_PREFACE[done + i]) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "not an HTTP/2 connection preface (this port speaks gRPC over h2c)");
-    }
-    this.prefaceLeft -= n;
-    return chunk.subarray(n);
+  /** Feeds received bytes to the frame parser (the server side checks the preface first). */
+  protected acceptBytes(chunk: Buffer): void {
+    if (chunk.length > 0) this.parser.push(chunk);
   }
 
   private onFrame(type: number, flags: number, id: number, p: Buffer): void {
-    if (this.blockStream !== 0 && type !== FrameType.CONTINUATION) {
+    if (this.blocks.inBlock && type !== FrameType.CONTINUATION) {
       throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "a header block was interrupted by another frame");
     }
     switch (type) {
       case FrameType.DATA: return this.onData(flags, id, p);
-      case FrameType.HEADERS: return this.onHeadersFrame(flags, id, p);
-      case FrameType.CONTINUATION: return this.onContinuation(flags, id, p);
+      case FrameType.HEADERS: return this.blocks.headers(flags, id, p);
+      case FrameType.CONTINUATION: return this.blocks.continuation(flags, id, p);
       case FrameType.RST_STREAM: return this.onRstStream(id, p);
       case FrameType.SETTINGS: return this.onSettings(flags, id, p);
       case FrameType.PING:
@@ -431,7 +330,7 @@ export class H2Connection {
     const s = this.streams.get(id);
     if (s === undefined || s.remoteEnded || s.handler === null) {
       this.consume(null, len); // a stream already closed or reset: keep the connection window open
-      if (s === undefined && this.isServer && id > this.lastPeerStream) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "DATA on an idle stream");
+      if (s === undefined && this.isIdlePeerStream(id)) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "DATA on an idle stream");
       return;
     }
     s.recvWindow -= len;
@@ -447,44 +346,7 @@ export class H2Connection {
     s.handler.onData(s, data, end);
   }
 
-  private onHeadersFrame(flags: number, id: number, p: Buffer): void {
-    if (id === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "HEADERS on stream 0");
-    let start = 0;
-    let end = p.length;
-    if ((flags & Flag.PADDED) !== 0) {
-      if (p.length === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "bad HEADERS padding");
-      start = 1;
-      end -= p[0] as number;
-    }
-    if ((flags & Flag.PRIORITY) !== 0) start += 5;
-    if (end < start) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "bad HEADERS padding");
-    const fragment = p.subarray(start, end);
-    if ((flags & Flag.END_HEADERS) !== 0) {
-      this.onHeaderBlock(id, flags, fragment);
-      return;
-    }
-    this.blockStream = id;
-    this.blockFlags = flags;
-    this.blockParts = [fragment];
-    this.blockBytes = fragment.length;
-  }
-
-  private onContinuation(flags: number, id: number, p: Buffer): void {
-    if (this.blockStream === 0 || id !== this.blockStream) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "unexpected CONTINUATION");
-    this.blockBytes += p.length;
-    if (this.blockBytes > (this.opts.maxHeaderBlockBytes ?? 65_536)) {
-      throw new ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, "header block too large");
-    }
-    this.blockParts.push(p);
-    if ((flags & Flag.END_HEADERS) === 0) return;
-    const block = Buffer.concat(this.blockParts);
-    this.blockStream = 0;
-    this.blockParts = [];
-    this.onHeaderBlock(id, this.blockFlags, block);
-  }
-
   private onHeaderBlock(id: number, flags: number, block: Buffer): void {
-    if (block.length > (this.opts.maxHeaderBlockBytes ?? 65_536)) throw new ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, "header block too large");
     // Decoded even for streams that are gone: the HPACK table is shared by the connection.
     const headers = this.decoder.decode(block);
     const end = (flags & Flag.END_STREAM) !== 0;
@@ -496,22 +358,17 @@ export class H2Connection {
       s.handler?.onHeaders(s, headers, end);
       return;
     }
-    if (!this.isServer) return; // a stream this side reset: ignore its late answer
-    if ((id & 1) === 0 || id <= this.lastPeerStream) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `stream id ${id} is not a new client stream`);
-    this.lastPeerStream = id;
-    const ns = new H2Stream(this, null, this.peerStreamWindow, this.opts.streamWindow);
-    ns.id = id;
-    ns.headersReceived = true;
-    if (this.goingAway || this.active >= (this.opts.maxConcurrentStreams ?? 1000)) {
-      this.write(rstStreamFrame(id, ErrorCode.REFUSED_STREAM));
-      return;
-    }
-    this.streams.set(id, ns);
-    this.active++;
-    if (end) ns.remoteEnded = true;
-    this.opts.onStream?.(ns, headers, end);
-    if (ns.handler === null && !ns.closed) this.reset(ns, ErrorCode.REFUSED_STREAM);
+    this.onNewStream(id, headers, end);
   }
+
+  /**
+   * A header block on a stream id this side does not know: a new stream from a client (server
+   * side), or the late answer of a stream this side already reset (client side: ignored).
+   */
+  protected abstract onNewStream(id: number, headers: string[], endStream: boolean): void;
+
+  /** True when `id` is a stream the peer could open but has not (DATA on it is an error). */
+  protected abstract isIdlePeerStream(id: number): boolean;
 
   private onRstStream(id: number, p: Buffer): void {
     if (id === 0 || p.length !== 4) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "malformed RST_STREAM");
@@ -545,7 +402,7 @@ export class H2Connection {
     }
     this.write(settingsFrame([], true));
     this.flushQueues();
-    this.openWaiting();
+    this.onStreamSlotsChanged();
   }
 
   private onGoaway(p: Buffer): void {
@@ -553,16 +410,7 @@ export class H2Connection {
     const last = p.readUInt32BE(0) & MAX_WINDOW;
     const code = p.readUInt32BE(4);
     this.goingAway = true;
-    if (!this.isServer) {
-      // Streams the peer never saw were not processed: their owners may retry elsewhere.
-      for (const s of [...this.streams.values()]) {
-        if (s.id > last) {
-          this.closeStream(s);
-          s.handler?.onReset(s, ErrorCode.REFUSED_STREAM, "connection closing (GOAWAY) before the stream was processed");
-        }
-      }
-      this.failWaiting("connection closing (GOAWAY)");
-    }
+    this.onGoawayReceived(last);
     this.opts.onGoaway?.(this, code);
     this.closeIfIdle();
   }
@@ -599,7 +447,7 @@ export class H2Connection {
     if (s.localEnded) this.closeStream(s);
   }
 
-  private closeStream(s: H2Stream): void {
+  protected closeStream(s: H2Stream): void {
     if (s.closed) return;
     s.closed = true;
     s.localEnded = true;
@@ -608,48 +456,37 @@ export class H2Connection {
     this.blocked.delete(s);
     if (s.id === 0) return; // still waiting for a slot: never counted
     if (this.streams.delete(s.id)) this.active--;
-    if (!this.isServer) this.openWaiting();
+    this.onStreamSlotsChanged();
     if (this.goingAway) this.closeIfIdle();
   }
 
-  /** Client side: opens waiting streams while the peer's limit allows. */
-  private openWaiting(): void {
-    while (this.waiting.length > 0 && this.active < this.peerMaxStreams && this.canOpenStreams) {
-      const w = this.waiting.shift() as (typeof this.waiting)[number];
-      if (w.stream.closed) continue;
-      const queued = w.stream.queue ?? [];
-      w.stream.queue = null;
-      this.activate(w.stream, w.headers, w.end);
-      for (const item of queued) {
-        if (item.data !== null) this.sendData(w.stream, item.data, item.end);
-        else this.sendHeaders(w.stream, item.headers ?? [], item.end);
-      }
-      if (queued.length > 0 && w.stream.queue === null) w.stream.handler?.onDrain(w.stream);
-    }
-  }
+  /** The peer's stream limit or the number of open streams changed (client side opens waiting streams). */
+  protected onStreamSlotsChanged(): void {}
 
-  private failWaiting(reason: string): void {
-    const waiting = this.waiting.splice(0);
-    for (const w of waiting) {
-      if (w.stream.closed) continue;
-      w.stream.closed = true;
-      w.stream.handler?.onReset(w.stream, ErrorCode.REFUSED_STREAM, reason);
-    }
-  }
+  /** The peer sent GOAWAY: streams above `lastStreamId` were never processed. */
+  protected onGoawayReceived(_lastStreamId: number): void {}
 
-  private closeIfIdle(): void {
-    if (this.goingAway && this.active === 0 && this.waiting.length === 0 && !this.ended) {
+  /** The connection is gone; open streams were told already. */
+  protected onClosed(_reason: string): void {}
+
+  protected closeIfIdle(): void {
+    if (this.goingAway && this.active === 0 && this.idleExtra() && !this.ended) {
       queueMicrotask(() => {
         if (this.active === 0) this.socket.end();
       });
     }
   }
 
+  /** True when nothing beyond open streams keeps the connection busy (client side: waiting streams). */
+  protected idleExtra(): boolean {
+    return true;
+  }
+
   /** A connection error: GOAWAY with the code and reason, then the socket closes. */
-  private fatal(code: number, reason: string): void {
+  protected fatal(code: number, reason: string): void {
     if (this.ended) return;
     this.write(goawayFrame(this.lastPeerStream, code, reason));
-    this.flush();
+    this.writer.flush();
     this.goingAway = true;
     this.socket.end();
     setTimeout(() => this.socket.destroy(), 1000).unref();
@@ -659,7 +496,7 @@ export class H2Connection {
   private onSocketClose(reason = "connection closed"): void {
     if (this.ended) return;
     this.ended = true;
-    this.out = [];
+    this.writer.stop();
     const open = [...this.streams.values()];
     this.streams.clear();
     this.blocked.clear();
@@ -670,7 +507,7 @@ export class H2Connection {
       s.remoteEnded = true;
       s.handler?.onReset(s, ErrorCode.CONNECT_ERROR, reason);
     }
-    this.failWaiting(reason);
+    this.onClosed(reason);
     this.opts.onClose?.(this, reason);
   }
 }

@@ -1,0 +1,78 @@
+/**
+ * The server side of an HTTP/2 connection: a gRPC client of the router. Checks the client's
+ * connection preface, accepts the streams it opens (up to the announced limit) and hands each
+ * to `onStream`.
+ */
+import type { Socket } from "node:net";
+import { CLIENT_PREFACE, ErrorCode, rstStreamFrame, Setting } from "./frames.ts";
+import { H2Connection, type H2ConnectionOptions } from "./h2-connection.ts";
+import { ConnectionError } from "./header-block-reader.ts";
+import { H2Stream } from "./h2-stream.ts";
+
+/** How long a client may take to send the connection preface. */
+const PREFACE_TIMEOUT_MS = 10_000;
+
+/** Options of the server side. */
+export interface H2ServerOptions extends H2ConnectionOptions {
+  /** SETTINGS_MAX_CONCURRENT_STREAMS announced to the client; streams beyond it are refused. */
+  maxConcurrentStreams: number;
+  /** The client opened a stream. Set `stream.handler`, or the stream is refused. */
+  onStream(stream: H2Stream, headers: string[], endStream: boolean): void;
+}
+
+/** An HTTP/2 connection accepted from a client. */
+export class H2ServerConnection extends H2Connection {
+  private readonly serverOpts: H2ServerOptions;
+  /** Bytes of the client preface still expected. */
+  private prefaceLeft = CLIENT_PREFACE.length;
+
+  /** Takes over an accepted socket. */
+  constructor(socket: Socket, opts: H2ServerOptions) {
+    super(socket, opts, [[Setting.MAX_CONCURRENT_STREAMS, opts.maxConcurrentStreams]], null);
+    this.serverOpts = opts;
+    // A peer that connects and never says it speaks HTTP/2 must not hold a socket forever.
+    const timer = setTimeout(() => {
+      if (this.prefaceLeft > 0) this.fatal(ErrorCode.PROTOCOL_ERROR, "no HTTP/2 connection preface within 10 s");
+    }, PREFACE_TIMEOUT_MS);
+    timer.unref();
+    socket.once("close", () => clearTimeout(timer));
+  }
+
+  protected override acceptBytes(chunk: Buffer): void {
+    if (this.prefaceLeft > 0) {
+      const done = CLIENT_PREFACE.length - this.prefaceLeft;
+      const n = Math.min(this.prefaceLeft, chunk.length);
+      for (let i = 0; i < n; i++) {
+        if (chunk[i] !== CLIENT_PREFACE[done + i]) {
+          throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "not an HTTP/2 connection preface (this port speaks gRPC over h2c)");
+        }
+      }
+      this.prefaceLeft -= n;
+      chunk = chunk.subarray(n);
+    }
+    super.acceptBytes(chunk);
+  }
+
+  protected override isIdlePeerStream(id: number): boolean {
+    return id > this.lastPeerStream;
+  }
+
+  protected override onNewStream(id: number, headers: string[], endStream: boolean): void {
+    if ((id & 1) === 0 || id <= this.lastPeerStream) {
+      throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `stream id ${id} is not a new client stream`);
+    }
+    this.lastPeerStream = id;
+    if (this.goingAway || this.active >= this.serverOpts.maxConcurrentStreams) {
+      this.write(rstStreamFrame(id, ErrorCode.REFUSED_STREAM));
+      return;
+    }
+    const s = new H2Stream(this, null, this.peerStreamWindow, this.opts.streamWindow);
+    s.id = id;
+    s.headersReceived = true;
+    s.remoteEnded = endStream;
+    this.streams.set(id, s);
+    this.active++;
+    this.serverOpts.onStream(s, headers, endStream);
+    if (s.handler === null && !s.closed) this.reset(s, ErrorCode.REFUSED_STREAM);
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * Assembles header blocks from HEADERS and CONTINUATION frames (RFC 9113 §6.2, §6.10): strips
+ * padding and priority fields, joins fragments, bounds the size, and insists that nothing else
+ * interrupts a block.
+ */
+import { ErrorCode, Flag } from "./frames.ts";
+
+/** A violation that ends the connection with GOAWAY carrying `code`. */
+export class ConnectionError extends Error {
+  readonly code: number;
+  constructor(code: number, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+/** Receives each complete block with the flags of its HEADERS frame. */
+export type HeaderBlockSink = (streamId: number, flags: number, block: Buffer) => void;
+
+/** The header-block state of one connection. */
+export class HeaderBlockReader {
+  private readonly sink: HeaderBlockSink;
+  private readonly maxBytes: number;
+  private stream = 0;
+  private flags = 0;
+  private parts: Buffer[] = [];
+  private bytes = 0;
+
+  /** @param maxBytes - largest block accepted (ENHANCE_YOUR_CALM beyond it) */
+  constructor(sink: HeaderBlockSink, maxBytes: number) {
+    this.sink = sink;
+    this.maxBytes = maxBytes;
+  }
+
+  /** True between a HEADERS frame without END_HEADERS and the CONTINUATION that ends it. */
+  get inBlock(): boolean {
+    return this.stream !== 0;
+  }
+
+  /** A HEADERS frame. */
+  headers(flags: number, id: number, p: Buffer): void {
+    if (id === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "HEADERS on stream 0");
+    let start = 0;
+    let end = p.length;
+    if ((flags & Flag.PADDED) !== 0) {
+      if (p.length === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "bad HEADERS padding");
+      start = 1;
+      end -= p[0] as number;
+    }
+    if ((flags & Flag.PRIORITY) !== 0) start += 5;
+    if (end < start) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "bad HEADERS padding");
+    const fragment = p.subarray(start, end);
+    if ((flags & Flag.END_HEADERS) !== 0) {
+      this.deliver(id, flags, fragment);
+      return;
+    }
+    this.stream = id;
+    this.flags = flags;
+    this.parts = [fragment];
+    this.bytes = fragment.length;
+  }
+
+  /** A CONTINUATION frame. */
+  continuation(flags: number, id: number, p: Buffer): void {
+    if (this.stream === 0 || id !== this.stream) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "unexpected CONTINUATION");
+    this.bytes += p.length;
+    if (this.bytes > this.maxBytes) throw new ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, "header block too large");
+    this.parts.push(p);
+    if ((flags & Flag.END_HEADERS) === 0) return;
+    const block = Buffer.concat(this.parts);
+    this.stream = 0;
+    this.parts = [];
+    this.deliver(id, this.flags, block);
+  }
+
+  private deliver(id: number, flags: number, block: Buffer): void {
+    if (block.length > this.maxBytes) throw new ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, "header block too large");
+    this.sink(id, flags, block);
+  }
+}
