@@ -120,7 +120,14 @@ describe("AgentService over Connect", () => {
     await f.putInstance({ name: "emb" });
     const beating = setInterval(() => { void f.beat(); }, 50);
     try {
-      const next = (await stream.next()).value!;
+      // Every change is a new table with a newer version: first "emb" unready (pending, starting), then routed.
+      let next = (await stream.next()).value!;
+      while (next.table!.routes.length === 0) {
+        expect(next.table!.unready.map((u: { instanceName: string }) => u.instanceName)).toEqual(["emb"]);
+        const later = (await stream.next()).value!;
+        expect(later.table!.version).toBeGreaterThan(next.table!.version);
+        next = later;
+      }
       expect(next.table!.routes.map((r: { instanceName: string }) => r.instanceName)).toEqual(["emb"]);
       expect(next.table!.version).toBeGreaterThan(0n);
     } finally {

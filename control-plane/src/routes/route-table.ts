@@ -4,20 +4,31 @@ import { EVENT_STREAM_MAXLEN } from "../events/event-log.ts";
 import type { ChangesBus } from "../scheduler/changes-bus.ts";
 import type { SchedulerContext } from "../scheduler/context.ts";
 import { runScript } from "../scheduler/lua-scripts.ts";
+import { stampRouteTable } from "./route-table-version.ts";
 import { readUnready } from "./unready-instances.ts";
 
 /** Options of the route table service. */
 export interface RouteTableOptions {
   /** A watcher gets the table again after this long without a change (keepalive). Default 15 000 ms. */
   keepaliveMs?: number;
+  /**
+   * While anyone watches, the longest time between two re-reads of the table looking for unready
+   * entries that changed without a nudge (a pending reason, say). Default 1000 ms.
+   */
+  contentCheckMs?: number;
 }
+
+/** Least time between two content checks, however many nudges arrive (bounds the read load). */
+const MIN_CONTENT_CHECK_GAP_MS = 250;
 
 /**
  * The route table routers consume: `routes` (assignment id → Route) and `routes-version`. Only
  * replicas an agent reports running are in it; heartbeats add and remove them atomically with
  * the replica status (merge-replica), the scheduler removes them first when it retires a replica
  * and at once when a node is lost. Instances without a route are listed as `unready` (computed
- * on read, see unready-instances.ts); creating and deleting an instance bump the version too.
+ * on read, see unready-instances.ts); creating and deleting an instance bump the version too, and
+ * every table read is stamped (route-table-version.ts), so any other change of its content, such
+ * as an unready reason, takes a new version as well.
  */
 export interface RouteTableService {
   get(): Promise<RouteTable>;
@@ -31,6 +42,7 @@ export interface RouteTableService {
 export function createRouteTable(ctx: SchedulerContext, bus: ChangesBus, options: RouteTableOptions = {}): RouteTableService {
   const { redis, keys } = ctx;
   const keepaliveMs = options.keepaliveMs ?? 15_000;
+  const contentCheckMs = options.contentCheckMs ?? 1_000;
 
   async function read(): Promise<RouteTable> {
     // MULTI: the version, the entries and the instance names are one consistent snapshot.
@@ -42,7 +54,7 @@ export function createRouteTable(ctx: SchedulerContext, bus: ChangesBus, options
     const routes = Object.values(hash).map((json) => fromJsonString(RouteSchema, json, { ignoreUnknownFields: true }))
       .sort((a, b) => a.assignmentId.localeCompare(b.assignmentId));
     const unready = await readUnready(redis, keys, names, routes);
-    return create(RouteTableSchema, { version, routes, unready });
+    return create(RouteTableSchema, { version: await stampRouteTable(redis, keys, version, routes, unready), routes, unready });
   }
 
   // Every watcher wakes on the same nudge: one read in flight serves them all.
@@ -52,7 +64,71 @@ export function createRouteTable(ctx: SchedulerContext, bus: ChangesBus, options
     return reading;
   }
 
+  // An unready reason changes without moving routes-version; only reading the table finds it (and
+  // stamps a new version, which nudges every watcher). So while this process has watchers, one
+  // loop re-reads it after every "event" on the changes channel (a replica's status transition
+  // comes with one) and at least every contentCheckMs (writes that nudge nobody, like a pending
+  // reason). Route changes need no check: they move routes-version themselves.
+  let watchers = 0;
+  let checking = false;
+  let wakeChecker: (() => void) | undefined;
+  async function checkContent(): Promise<void> {
+    let nudged = false;
+    const unsubscribe = bus.subscribe((message) => {
+      if (message !== "event") return;
+      nudged = true;
+      wakeChecker?.();
+    });
+    try {
+      while (watchers > 0) {
+        nudged = false;
+        const started = Date.now();
+        await get().catch((err: unknown) => ctx.logger.debug({ err: (err as Error).message }, "route table content check failed"));
+        if (watchers === 0) break;
+        // Next check: after contentCheckMs, or soon after a nudge, but never closer than the gap.
+        const soon = () => Math.max(0, MIN_CONTENT_CHECK_GAP_MS - (Date.now() - started));
+        await new Promise<void>((resolve) => {
+          let timer: NodeJS.Timeout | undefined;
+          const after = (ms: number) => {
+            clearTimeout(timer);
+            timer = setTimeout(resolve, ms);
+            timer.unref();
+          };
+          after(nudged ? soon() : contentCheckMs);
+          wakeChecker = () => after(soon());
+        });
+        wakeChecker = undefined;
+      }
+    } finally {
+      // Synchronously with the loop's end, so a watcher arriving now starts a new loop.
+      checking = false;
+      unsubscribe();
+    }
+  }
+
+  /** Counts a watcher until `signal` aborts or its stream ends; returns the release. */
+  function joinWatchers(signal: AbortSignal): () => void {
+    let left = false;
+    const leave = () => {
+      if (left) return;
+      left = true;
+      signal.removeEventListener("abort", leave);
+      watchers -= 1;
+      if (watchers === 0) wakeChecker?.();
+    };
+    watchers += 1;
+    // A stream suspended at a yield never reaches its finally; its aborted signal still counts.
+    signal.addEventListener("abort", leave);
+    if (!checking) {
+      checking = true;
+      void checkContent();
+    }
+    return leave;
+  }
+
   async function* watch(knownVersion: bigint, signal: AbortSignal): AsyncGenerator<RouteTable> {
+    if (signal.aborted) return;
+    const leave = joinWatchers(signal);
     let wake: (() => void) | undefined;
     let nudged = false;
     const unsubscribe = bus.subscribe((message) => {
@@ -88,6 +164,7 @@ export function createRouteTable(ctx: SchedulerContext, bus: ChangesBus, options
     } finally {
       unsubscribe();
       signal.removeEventListener("abort", onAbort);
+      leave();
     }
   }
 

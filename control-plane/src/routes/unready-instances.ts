@@ -12,8 +12,9 @@ import { parseInstance, parseReplica } from "../store/instance-repository.ts";
  * `names` is the `instances` index read in the same snapshot as `routes`: every name with a route
  * is ready and costs nothing more; only the others (normally few) are read, in one pipeline.
  * Reasons come from the replica records the scheduler and agents keep; membership changes bump
- * `routes-version` (create, delete, a route added or removed), reason-only changes reach routers
- * with the next keepalive of the watch.
+ * `routes-version` where they are written (create, delete, a route added or removed), and any other
+ * change of this list, a reason say, takes a new version when the table is stamped
+ * (route-table-version.ts), which watched tables are re-read for on every nudge and every second.
  */
 export async function readUnready(redis: Redis, keys: KeySchema, names: readonly string[], routes: readonly Route[]): Promise<UnreadyInstance[]> {
   const ready = new Set(routes.map((r) => r.instanceName));

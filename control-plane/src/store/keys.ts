@@ -20,7 +20,9 @@
  * | assignments:{node}               | HASH   | assignment id → `Assignment` JSON the node must run          |
  * | assignments-version:{node}       | STRING | counter, bumped with every change of assignments:{node}      |
  * | routes                           | HASH   | assignment id → `Route` JSON (running and healthy only)      |
- * | routes-version                   | STRING | counter, bumped with every change of routes                  |
+ * | routes-version                   | STRING | counter, bumped with every change of the served route table  |
+ * |                                  |        | (routes where they change; unready entries when stamped)     |
+ * | routes-content                   | STRING | "<version> <hash>": the table content that version stands for |
  * | changes                          | PUBSUB | channel nudging every control-plane replica: "routes",        |
  * |                                  |        | "assignments:{node}", "event", "node:{name}" (node record)    |
  * | pending                          | SET    | instances with a replica that fits nowhere yet               |
@@ -46,6 +48,8 @@ export interface KeySchema {
   assignmentsVersion(node: string): string;
   routes(): string;
   routesVersion(): string;
+  /** The content hash the current routes-version was first served with (see stamp-routes). */
+  routesContent(): string;
   changesChannel(): string;
   events(): string;
   lease(name: string): string;
@@ -79,6 +83,7 @@ export function createKeySchema(prefix = "tf"): KeySchema {
     assignmentsVersion: (node) => k("assignments-version", node),
     routes: () => k("routes"),
     routesVersion: () => k("routes-version"),
+    routesContent: () => k("routes-content"),
     changesChannel: () => k("changes"),
     events: () => k("events"),
     lease: (name) => k("lease", name),
