@@ -116,6 +116,47 @@ describe("flow control and stream limits toward a backend", () => {
   });
 });
 
+describe("backpressure", () => {
+  let echo: Awaited<ReturnType<typeof startEchoBackend>>;
+  let fx: RouterFixture;
+  beforeAll(async () => {
+    echo = await startEchoBackend({ initialWindowSize: 65_535, maxConcurrentStreams: 100 });
+    fx = await startRouter([route("echo", echo.address)]);
+  });
+  afterAll(async () => {
+    await fx?.close();
+    await echo?.close();
+  });
+
+  test("a client that stops reading stalls its own sending; the router does not buffer without bound", async () => {
+    const session = rawSession(fx.port);
+    const req = session.request({ ":method": "POST", ":path": EMBED_STREAM, "content-type": "application/grpc", te: "trailers", "x-tei-instance": "echo" });
+    req.on("error", () => {});
+    req.pause(); // never read the echoed responses
+    const msg = frame(toBinary(EmbedRequestSchema, create(EmbedRequestSchema, { inputs: "x".repeat(64 * 1024 - 16) })));
+    let sent = 0;
+    const limit = 256 * 1024 * 1024;
+    // Write until a write has not completed for 1.5 s (the pipe is full) or 256 MiB went out.
+    await new Promise<void>((resolve) => {
+      let stall: NodeJS.Timeout | undefined;
+      const next = (): void => {
+        clearTimeout(stall);
+        if (sent >= limit) return resolve();
+        stall = setTimeout(resolve, 1500);
+        sent += msg.length;
+        req.write(msg, next);
+      };
+      next();
+    });
+    // Windows along the path (client 4 MiB + backend 4 MiB per stream) and socket buffers hold
+    // a few tens of MiB at most; a router that credited bytes before passing them on would
+    // have let all 256 MiB through into its own memory.
+    expect(sent).toBeLessThan(64 * 1024 * 1024);
+    req.close();
+    session.close();
+  });
+});
+
 describe("protocol garbage ends that connection only", () => {
   let backend: TestBackend;
   let fx: RouterFixture;
