@@ -4,6 +4,8 @@ import net from "node:net";
 import type { AddressInfo } from "node:net";
 import { HpackDecoder, HpackEncoder, HpackError } from "../src/h2/hpack.ts";
 import { HUFFMAN_CODE_LENGTHS, huffmanDecode, huffmanEncode } from "../src/h2/huffman.ts";
+// A seeded PRNG so that random cases reproduce.
+import { mulberry32 } from "../../test/fake-tei/fake-model.ts";
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ""), "hex");
 
@@ -27,17 +29,6 @@ function expectHpackError(d: HpackDecoder, block: Uint8Array, message?: RegExp):
 /** A literal-without-indexing field whose name is raw and whose value is the given Huffman bytes. */
 const huffmanValueBlock = (code: Uint8Array): Buffer => Buffer.concat([Buffer.from([0x00, 0x01, 0x76]), hpackInteger(0x80, 7, code.length), code]);
 
-/** Small deterministic PRNG (mulberry32) so failures reproduce. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe("RFC 7541 Appendix C examples", () => {
   test("C.2: one field of each representation", () => {
@@ -198,7 +189,7 @@ describe("Huffman coding", () => {
     const all = String.fromCharCode(...Array.from({ length: 256 }, (_, i) => i));
     const code = huffmanEncode(all);
     expect(huffmanDecode(code, 0, code.length)).toBe(all);
-    const rand = prng(7);
+    const rand = mulberry32(7);
     for (let i = 0; i < 300; i++) {
       const s = String.fromCharCode(...Array.from({ length: Math.floor(rand() * 400) }, () => Math.floor(rand() * 256)));
       const c = huffmanEncode(s);
@@ -270,7 +261,7 @@ describe("malformed blocks are HpackErrors", () => {
   });
 
   test("random and mutated input never throws anything but HpackError", () => {
-    const rand = prng(42);
+    const rand = mulberry32(42);
     const seeds = [hex("8286 84be 5886 a8eb 1064 9cbf"), hex("4882 6402 5885 aec3 771a 4b61 96d0 7abe 9410 54d4 44a8 2005 9504 0b81 66e0 82a6 2d1b ff6e 919d 29ad 1718 63c7 8f0b 97c8 e9ae 82ae 43d3")];
     const d = new HpackDecoder(256);
     for (let i = 0; i < 5000; i++) {
@@ -305,7 +296,7 @@ describe("HpackEncoder", () => {
   });
 
   test("round trip: the decoder yields exactly the list encoded, and its table stays empty", () => {
-    const rand = prng(1234);
+    const rand = mulberry32(1234);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
     const names = [":status", ":method", ":path", ":authority", "content-type", "te", "grpc-status", "grpc-message", "authorization", "x-tei-model", "set-cookie", "accept-encoding"];
     const values = ["200", "POST", "GET", "/", "", "gzip, deflate", "trailers", "application/grpc", "500", "404"];

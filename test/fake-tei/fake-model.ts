@@ -18,7 +18,7 @@ export function fnv1a(text: string, seed = 0x811c9dc5): number {
 }
 
 /** mulberry32: a tiny, fast, well-mixed PRNG; returns a generator of floats in [0, 1). */
-function mulberry32(seed: number): () => number {
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
