@@ -13,6 +13,8 @@ import type { Replica } from "./route-table.ts";
 export interface BackendPoolOptions {
   /** How long a connection attempt may take before its calls fail over. Default 3000 ms. */
   connectTimeoutMs?: number;
+  /** PING a silent connection with open streams after this long, close it after twice; 0 disables. Default 5000 ms. */
+  keepaliveMs?: number;
   /** HTTP/2 stream flow-control window toward backends. Default 4 MiB. */
   streamWindowBytes?: number;
   /** HTTP/2 connection flow-control window toward backends. Default 32 MiB. */
@@ -81,6 +83,7 @@ export class Backend {
     const conn = new H2ClientConnection(socket, {
       streamWindow: this.opts.streamWindowBytes,
       connectionWindow: this.opts.connectionWindowBytes,
+      keepaliveMs: this.opts.keepaliveMs,
       onGoaway: forget,
       onClose: (_conn, reason) => {
         clearTimeout(timer);
@@ -114,6 +117,7 @@ export class BackendPool {
     this.log = log;
     this.opts = {
       connectTimeoutMs: opts.connectTimeoutMs ?? 3000,
+      keepaliveMs: opts.keepaliveMs ?? 5000,
       streamWindowBytes: opts.streamWindowBytes ?? 4 << 20,
       connectionWindowBytes: opts.connectionWindowBytes ?? 32 << 20,
     };

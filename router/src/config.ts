@@ -29,6 +29,12 @@ export const RouterConfigSchema = z
     ejectionMs: z.number().int().min(1).default(30_000),
     /** Time allowed to open a backend connection. Default 3000 ms. */
     connectTimeoutMs: z.number().int().min(1).default(3000),
+    /**
+     * A backend connection with calls open that has been silent this long is sent a PING; one
+     * that stays silent for another period is closed, so calls on a dead host (no RST, e.g. a
+     * power loss) fail over instead of waiting for their deadlines. 0 disables. Default 5000.
+     */
+    backendKeepaliveMs: z.number().int().min(0).default(5000),
     /** Max concurrent streams per client connection. Default 1024 (tei-manager's). */
     maxConcurrentStreams: z.number().int().min(1).default(1024),
     /** Period of the GetRoutes safety-net resync in ms; 0 disables. Default 30 000. */

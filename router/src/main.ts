@@ -24,6 +24,7 @@ const program = new Command()
   .option("--eject-after <n>", "consecutive failures that eject a backend", int, 5)
   .option("--ejection-ms <ms>", "first ejection time (doubles on repeats, up to 10x)", int, 30_000)
   .option("--connect-timeout-ms <ms>", "time allowed to open a backend connection", int, 3000)
+  .option("--backend-keepalive-ms <ms>", "PING a silent backend connection with open calls after this long; close it after twice (0: off)", int, 5000)
   .option("--max-concurrent-streams <n>", "concurrent calls per client connection", int, 1024)
   .option("--log-level <level>", "fatal|error|warn|info|debug|trace|silent", "info")
   .showHelpAfterError();
@@ -38,6 +39,7 @@ const o = program.opts<{
   ejectAfter: number;
   ejectionMs: number;
   connectTimeoutMs: number;
+  backendKeepaliveMs: number;
   maxConcurrentStreams: number;
   logLevel: string;
 }>();
@@ -54,6 +56,7 @@ try {
     ejectAfterFailures: o.ejectAfter,
     ejectionMs: o.ejectionMs,
     connectTimeoutMs: o.connectTimeoutMs,
+    backendKeepaliveMs: o.backendKeepaliveMs,
     maxConcurrentStreams: o.maxConcurrentStreams,
     logLevel: o.logLevel as "info",
   });

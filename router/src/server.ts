@@ -92,7 +92,7 @@ export function createRouter(config: RouterConfig, deps: RouterDeps = {}): Route
   const log = deps.log ?? pino({ name: "tei-router", level: config.logLevel }, pino.destination(2));
   const table = new RouteTable();
   const metrics = new RouterMetrics(table, deps.registry);
-  const pool = new BackendPool(log, { connectTimeoutMs: config.connectTimeoutMs });
+  const pool = new BackendPool(log, { connectTimeoutMs: config.connectTimeoutMs, keepaliveMs: config.backendKeepaliveMs });
   let watcher: RouteWatcher | null = null;
   const outliers = new OutlierDetector({
     consecutiveFailures: config.ejectAfterFailures,

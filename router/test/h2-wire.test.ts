@@ -4,7 +4,7 @@
  * to both.
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { createServer, type Http2Server, type ServerHttp2Stream } from "node:http2";
+import { createServer, type Http2Server, type ServerHttp2Session, type ServerHttp2Stream } from "node:http2";
 import { connect as netConnect, type AddressInfo } from "node:net";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { Embed, EmbedRequestSchema } from "@tei-fleet/proto/tei/v1";
@@ -13,6 +13,14 @@ import { route, startRouter, type RouterFixture } from "./support/router-fixture
 import { startTestBackend, type TestBackend } from "./support/tei-backend.ts";
 
 const EMBED = "/tei.v1.Embed/Embed";
+
+async function until(cond: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
 const EMBED_STREAM = "/tei.v1.Embed/EmbedStream";
 
 /** Echoes every request body back as the response body, with grpc-status 0 trailers. */
@@ -112,6 +120,38 @@ describe("flow control and stream limits toward a backend", () => {
       expect(res.body.equals(Buffer.concat(msgs))).toBe(true);
     } finally {
       session.close();
+    }
+  });
+});
+
+describe("a backend that sends GOAWAY (graceful restart)", () => {
+  test("calls already running finish, and later calls open a fresh connection", async () => {
+    const server: Http2Server = createServer();
+    const sessions: ServerHttp2Session[] = [];
+    server.on("session", (s: ServerHttp2Session) => sessions.push(s));
+    server.on("stream", (stream: ServerHttp2Stream) => {
+      stream.respond({ ":status": 200, "content-type": "application/grpc" }, { waitForTrailers: true });
+      stream.on("wantTrailers", () => stream.sendTrailers({ "grpc-status": "0" }));
+      stream.on("end", () => setTimeout(() => stream.end(), 100));
+      stream.pipe(stream, { end: false });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const fx = await startRouter([route("b", `127.0.0.1:${(server.address() as AddressInfo).port}`)]);
+    const session = rawSession(fx.port);
+    try {
+      const body = frame(toBinary(EmbedRequestSchema, create(EmbedRequestSchema, { inputs: "hi" })));
+      const call = () => rawCall(session, EMBED, [body], { "x-tei-instance": "b" });
+      const inFlight = call();
+      await until(() => sessions.length === 1);
+      await new Promise((r) => setTimeout(r, 30)); // the call is now at the backend
+      sessions[0]!.goaway(0, 1); // NO_ERROR, last stream 1: the running call is kept
+      expect((await inFlight).status).toBe(0);
+      expect((await call()).status).toBe(0);
+      expect(sessions.length).toBe(2);
+    } finally {
+      session.close();
+      await fx.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
     }
   });
 });

@@ -7,7 +7,7 @@ import { startTestBackend, type TestBackend } from "./support/tei-backend.ts";
 import { route, startRouter, type RouterFixture } from "./support/router-fixture.ts";
 import { freePort } from "../../test/harness/free-port.ts";
 import { constants as h2constants, createServer as createH2Server } from "node:http2";
-import type { AddressInfo } from "node:net";
+import { connect as netConnect, createServer as createTcpServer, type AddressInfo, type Socket } from "node:net";
 
 const BGE = "BAAI/bge-small-en-v1.5";
 
@@ -230,5 +230,66 @@ describe("streams and deadlines", () => {
       n++;
     }
     expect(n).toBe(500);
+  });
+});
+
+/** A TCP relay that can stop passing bytes without closing anything: a host that vanished. */
+async function startBlackholeRelay(target: string) {
+  const [host, port] = [target.slice(0, target.lastIndexOf(":")), Number(target.slice(target.lastIndexOf(":") + 1))];
+  let holed = false;
+  const sockets: Socket[] = [];
+  const server = createTcpServer((inbound) => {
+    const outbound = netConnect({ host, port });
+    sockets.push(inbound, outbound);
+    inbound.on("data", (c) => holed || outbound.write(c));
+    outbound.on("data", (c) => holed || inbound.write(c));
+    inbound.on("error", () => {});
+    outbound.on("error", () => {});
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    address: `127.0.0.1:${(server.address() as AddressInfo).port}`,
+    blackhole: () => (holed = true),
+    close: () => {
+      for (const s of sockets) s.destroy();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+describe("a backend host that vanishes without a TCP reset", () => {
+  test("its connection is PINGed, closed when silent, and the call fails over to another replica", async () => {
+    const [lost, well] = await Promise.all([startTestBackend("lost"), startTestBackend("well")]);
+    lost.delayMs = 60_000; // the call sits at the backend when its host vanishes
+    const relay = await startBlackholeRelay(lost.address);
+    const fx = await startRouter([route("lost", relay.address), route("well", well.address)], { backendKeepaliveMs: 200 });
+    try {
+      // Round-robin starts with "lost". Without liveness checks this call would wait 60 s.
+      const t0 = Date.now();
+      const call = fx.client(Embed).embed({ inputs: "x" }, { headers: { "x-tei-model": BGE } });
+      await until(() => (lost.calls.get("Embed") ?? 0) === 1);
+      relay.blackhole();
+      const r = await call;
+      expect(r.embeddings).toHaveLength(8);
+      expect(well.calls.get("Embed")).toBe(1);
+      expect(Date.now() - t0).toBeLessThan(5000);
+    } finally {
+      await fx.close();
+      await relay.close();
+      await Promise.all([lost.close(), well.close()]);
+    }
+  });
+
+  test("a slow backend that answers PINGs keeps its call", async () => {
+    const slow = await startTestBackend("slow");
+    slow.delayMs = 1500;
+    const fx = await startRouter([route("slow", slow.address)], { backendKeepaliveMs: 100 });
+    try {
+      const r = await fx.client(Embed).embed({ inputs: "x" }, { headers: { "x-tei-instance": "slow" } });
+      expect(r.embeddings).toHaveLength(8);
+    } finally {
+      await fx.close();
+      await slow.close();
+    }
   });
 });

@@ -5,9 +5,20 @@
  * owners may retry them elsewhere).
  */
 import type { Socket } from "node:net";
-import { CLIENT_PREFACE, ErrorCode, MAX_WINDOW, Setting } from "./frames.ts";
+import { CLIENT_PREFACE, ErrorCode, frame, FrameType, MAX_WINDOW, Setting } from "./frames.ts";
 import { H2Connection, type H2ConnectionOptions } from "./h2-connection.ts";
 import { H2Stream, type StreamHandler } from "./h2-stream.ts";
+
+/** Options of the client side. */
+export interface H2ClientOptions extends H2ConnectionOptions {
+  /**
+   * With streams open, a connection silent for this long is sent a PING, and one silent for
+   * another period is closed (its streams are reset, so their calls can fail over). 0: never.
+   */
+  keepaliveMs: number;
+}
+
+const PING = frame(FrameType.PING, 0, 0, Buffer.alloc(8));
 
 interface WaitingStream {
   stream: H2Stream;
@@ -21,9 +32,35 @@ export class H2ClientConnection extends H2Connection {
   /** Streams waiting for a free slot under the peer's concurrency limit. */
   private readonly waiting: WaitingStream[] = [];
 
+  private pingSent = false;
+
   /** Takes over a socket (connected or connecting); server push is refused. */
-  constructor(socket: Socket, opts: H2ConnectionOptions) {
+  constructor(socket: Socket, opts: H2ClientOptions) {
     super(socket, opts, [[Setting.ENABLE_PUSH, 0]], CLIENT_PREFACE);
+    if (opts.keepaliveMs > 0) {
+      const timer = setInterval(() => this.checkAlive(opts.keepaliveMs), opts.keepaliveMs);
+      timer.unref();
+      socket.once("close", () => clearInterval(timer));
+    }
+  }
+
+  /**
+   * Liveness of a connection with calls open: a backend host that vanished without a TCP reset
+   * would otherwise hold its calls until their deadlines (or forever without one). Any frame
+   * counts as a sign of life, so a busy connection never sends a PING.
+   */
+  private checkAlive(periodMs: number): void {
+    if (this.heard || this.active === 0) {
+      this.heard = false;
+      this.pingSent = false;
+      return;
+    }
+    if (!this.pingSent) {
+      this.pingSent = true;
+      this.write(PING);
+      return;
+    }
+    this.fatal(ErrorCode.CANCEL, `backend silent for ${(2 * periodMs) / 1000} s, PING unanswered`);
   }
 
   /** False once GOAWAY was sent or received, the socket is gone, or stream ids ran out. */

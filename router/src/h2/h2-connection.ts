@@ -83,6 +83,8 @@ export abstract class H2Connection {
   protected goingAway = false;
   protected ended = false;
   private socketError: string | undefined;
+  /** Something arrived since the last keepalive check (set per chunk: free on the hot path). */
+  protected heard = false;
 
   /**
    * Takes over `socket` (connected or connecting) and writes `preface` (client side), this
@@ -279,6 +281,7 @@ export abstract class H2Connection {
 
   private onSocketData(chunk: Buffer): void {
     if (this.ended) return;
+    this.heard = true;
     try {
       this.acceptBytes(chunk);
     } catch (err) {
