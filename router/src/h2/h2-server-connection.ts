@@ -58,9 +58,9 @@ export class H2ServerConnection extends H2Connection {
   }
 
   protected override onNewStream(id: number, headers: string[], endStream: boolean): void {
-    if ((id & 1) === 0 || id <= this.lastPeerStream) {
-      throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `stream id ${id} is not a new client stream`);
-    }
+    if ((id & 1) === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `stream id ${id} is not a client stream`);
+    // Trailers racing this side's RST_STREAM arrive on a stream already forgotten: ignored (RFC 9113 §5.1).
+    if (id <= this.lastPeerStream) return;
     this.lastPeerStream = id;
     if (this.goingAway || this.active >= this.serverOpts.maxConcurrentStreams) {
       this.write(rstStreamFrame(id, ErrorCode.REFUSED_STREAM));
