@@ -26,19 +26,17 @@ import {
   FrameType,
   MAX_WINDOW,
   Setting,
-  frameHeader,
   goawayFrame,
   pingAckFrame,
   rstStreamFrame,
   settingsFrame,
   windowUpdateFrame,
-  writeFrameHeader,
-  FRAME_HEADER_SIZE,
 } from "./frames.ts";
 import { BatchedWriter } from "./batched-writer.ts";
+import { OutboundFlow } from "./outbound-flow.ts";
 import { ConnectionError, HeaderBlockReader } from "./header-block-reader.ts";
-import { H2Stream, type QueuedSend } from "./h2-stream.ts";
-import { HpackDecoder, HpackEncoder, HpackError } from "./hpack.ts";
+import type { H2Stream } from "./h2-stream.ts";
+import { HpackDecoder, HpackError } from "./hpack.ts";
 
 /** How a connection is set up; windows are what this side grants its peer. */
 export interface H2ConnectionOptions {
@@ -61,16 +59,12 @@ export abstract class H2Connection {
   protected readonly opts: H2ConnectionOptions;
   private readonly parser: FrameParser;
   private readonly decoder: HpackDecoder;
-  private readonly encoder = new HpackEncoder();
   protected readonly streams = new Map<number, H2Stream>();
-  /** Streams with queued sends, in the order they blocked. */
-  private readonly blocked = new Set<H2Stream>();
   private readonly writer: BatchedWriter;
+  private readonly outbound: OutboundFlow;
   private readonly blocks: HeaderBlockReader;
-  // Windows and settings of the peer.
-  private sendWindow = DEFAULT_WINDOW;
+  // Settings of the peer (its windows and frame size live in `outbound`).
   protected peerStreamWindow = DEFAULT_WINDOW;
-  private peerMaxFrameSize = DEFAULT_MAX_FRAME_SIZE;
   protected peerMaxStreams = Number.MAX_SAFE_INTEGER;
   // What the peer may send, and credit not yet returned.
   private recvWindow: number;
@@ -97,7 +91,8 @@ export abstract class H2Connection {
     this.decoder = new HpackDecoder();
     this.parser = new FrameParser((t, f, id, p) => this.onFrame(t, f, id, p));
     this.blocks = new HeaderBlockReader((id, f, block) => this.onHeaderBlock(id, f, block), opts.maxHeaderBlockBytes ?? 65_536);
-    this.writer = new BatchedWriter(socket, () => this.flushQueues());
+    this.writer = new BatchedWriter(socket, () => this.outbound.flushQueues());
+    this.outbound = new OutboundFlow(this.writer, (s) => this.endLocal(s));
     if (preface !== null) this.write(preface);
     this.write(settingsFrame([[Setting.INITIAL_WINDOW_SIZE, opts.streamWindow], ...settings]));
     if (opts.connectionWindow > DEFAULT_WINDOW) this.write(windowUpdateFrame(0, opts.connectionWindow - DEFAULT_WINDOW));
@@ -121,12 +116,7 @@ export abstract class H2Connection {
 
   /** Sends response headers, or trailers with `endStream`. Queued behind data already queued. */
   sendHeaders(s: H2Stream, headers: readonly string[], endStream: boolean): void {
-    if (s.closed || s.localEnded) return;
-    if (s.queue !== null) {
-      s.queue.push({ data: null, headers, end: endStream });
-      return;
-    }
-    this.writeHeaders(s, headers, endStream);
+    this.outbound.sendHeaders(s, headers, endStream);
   }
 
   /**
@@ -134,19 +124,7 @@ export abstract class H2Connection {
    * window or the socket (the handler's `onDrain` follows once the queue is empty).
    */
   sendData(s: H2Stream, data: Buffer, endStream: boolean): boolean {
-    if (s.closed || s.localEnded) return true;
-    if (s.queue !== null || this.writer.congested) {
-      this.enqueue(s, { data, headers: null, end: endStream });
-      return false;
-    }
-    const n = Math.min(data.length, s.sendWindow, this.sendWindow);
-    if (n === data.length) {
-      this.writeData(s, data, endStream);
-      return !this.writer.congested;
-    }
-    if (n > 0) this.writeData(s, data.subarray(0, n), false);
-    this.enqueue(s, { data: data.subarray(n), headers: null, end: endStream });
-    return false;
+    return this.outbound.sendData(s, data, endStream);
   }
 
   /** Resets a stream (no-op when already closed). */
@@ -190,86 +168,9 @@ export abstract class H2Connection {
     this.socket.destroy();
   }
 
-  private enqueue(s: H2Stream, item: QueuedSend): void {
-    if (s.queue === null) s.queue = [];
-    s.queue.push(item);
-    if (s.id !== 0) this.blocked.add(s);
-  }
-
+  /** Writes a header block now (a new client stream's request headers). */
   protected writeHeaders(s: H2Stream, headers: readonly string[], endStream: boolean): void {
-    const block = this.encoder.encode(headers);
-    const max = this.peerMaxFrameSize;
-    const endFlag = endStream ? Flag.END_STREAM : 0;
-    if (block.length <= max) {
-      const f = Buffer.allocUnsafe(FRAME_HEADER_SIZE + block.length);
-      writeFrameHeader(f, 0, block.length, FrameType.HEADERS, endFlag | Flag.END_HEADERS, s.id);
-      block.copy(f, FRAME_HEADER_SIZE);
-      this.write(f);
-    } else {
-      for (let off = 0; off < block.length; off += max) {
-        const part = block.subarray(off, Math.min(off + max, block.length));
-        const last = off + max >= block.length;
-        const type = off === 0 ? FrameType.HEADERS : FrameType.CONTINUATION;
-        this.write(frameHeader(part.length, type, (off === 0 ? endFlag : 0) | (last ? Flag.END_HEADERS : 0), s.id));
-        this.write(part);
-      }
-    }
-    if (endStream) this.endLocal(s);
-  }
-
-  private writeData(s: H2Stream, data: Buffer, endStream: boolean): void {
-    const max = this.peerMaxFrameSize;
-    s.sendWindow -= data.length;
-    this.sendWindow -= data.length;
-    if (data.length <= max) {
-      this.write(frameHeader(data.length, FrameType.DATA, endStream ? Flag.END_STREAM : 0, s.id));
-      if (data.length > 0) this.write(data);
-    } else {
-      for (let off = 0; off < data.length; off += max) {
-        const end = Math.min(off + max, data.length);
-        const last = end === data.length;
-        this.write(frameHeader(end - off, FrameType.DATA, last && endStream ? Flag.END_STREAM : 0, s.id));
-        this.write(data.subarray(off, end));
-      }
-    }
-    if (endStream) this.endLocal(s);
-  }
-
-  /** Writes what the windows allow from each blocked stream's queue. */
-  private flushQueues(): void {
-    for (const s of this.blocked) {
-      if (this.writer.congested || this.sendWindow <= 0) return;
-      const q = s.queue;
-      if (q === null || s.closed) {
-        this.blocked.delete(s);
-        continue;
-      }
-      while (q.length > 0) {
-        const item = q[0] as QueuedSend;
-        if (item.data !== null) {
-          const n = Math.min(item.data.length, s.sendWindow, this.sendWindow);
-          if (n < item.data.length || (n === 0 && item.data.length > 0)) {
-            if (n > 0) {
-              this.writeData(s, item.data.subarray(0, n), false);
-              item.data = item.data.subarray(n);
-            }
-            break;
-          }
-          this.writeData(s, item.data, item.end);
-        } else {
-          this.writeHeaders(s, item.headers ?? [], item.end);
-        }
-        q.shift();
-        if (this.writer.congested) break;
-      }
-      if (q.length === 0) {
-        s.queue = null;
-        this.blocked.delete(s);
-        s.handler?.onDrain(s);
-      } else if (this.writer.congested) {
-        return;
-      }
-    }
+    this.outbound.writeHeaders(s, headers, endStream);
   }
 
   /** Queues bytes for the socket; see batched-writer.ts. */
@@ -396,15 +297,15 @@ export abstract class H2Connection {
         for (const s of this.streams.values()) s.sendWindow += delta;
       } else if (key === Setting.MAX_FRAME_SIZE) {
         if (value < DEFAULT_MAX_FRAME_SIZE || value > 16_777_215) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "bad MAX_FRAME_SIZE");
-        this.peerMaxFrameSize = value;
+        this.outbound.maxFrameSize = value;
       } else if (key === Setting.MAX_CONCURRENT_STREAMS) {
         this.peerMaxStreams = value;
       } else if (key === Setting.HEADER_TABLE_SIZE) {
-        this.encoder.setPeerMaxTableSize(value);
+        this.outbound.encoder.setPeerMaxTableSize(value);
       }
     }
     this.write(settingsFrame([], true));
-    this.flushQueues();
+    this.outbound.flushQueues();
     this.onStreamSlotsChanged();
   }
 
@@ -423,8 +324,8 @@ export abstract class H2Connection {
     const inc = p.readUInt32BE(0) & MAX_WINDOW;
     if (id === 0) {
       if (inc === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "WINDOW_UPDATE of 0");
-      this.sendWindow += inc;
-      if (this.sendWindow > MAX_WINDOW) throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, "connection window overflow");
+      this.outbound.sendWindow += inc;
+      if (this.outbound.sendWindow > MAX_WINDOW) throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, "connection window overflow");
     } else {
       const s = this.streams.get(id);
       if (s === undefined) return;
@@ -435,7 +336,7 @@ export abstract class H2Connection {
       }
       s.sendWindow += inc;
     }
-    if (this.blocked.size > 0) this.flushQueues();
+    this.outbound.flushQueues();
   }
 
   // ---- stream and connection lifecycle ----
@@ -456,7 +357,7 @@ export abstract class H2Connection {
     s.localEnded = true;
     s.remoteEnded = true;
     s.queue = null;
-    this.blocked.delete(s);
+    this.outbound.forget(s);
     if (s.id === 0) return; // still waiting for a slot: never counted
     if (this.streams.delete(s.id)) this.active--;
     this.onStreamSlotsChanged();
@@ -502,7 +403,7 @@ export abstract class H2Connection {
     this.writer.stop();
     const open = [...this.streams.values()];
     this.streams.clear();
-    this.blocked.clear();
+    this.outbound.clear();
     this.active = 0;
     for (const s of open) {
       s.closed = true;
