@@ -45,6 +45,8 @@ export const ConfigSchema = z.object({
     reconcileIntervalMs: z.coerce.number().int().min(100).max(3_600_000).optional(),
     livenessIntervalMs: z.coerce.number().int().min(50).max(600_000).optional(),
     routeGraceMs: z.coerce.number().int().min(0).max(600_000).optional(),
+    /** 0 keeps lost nodes forever; at most a year. */
+    lostNodeRetentionMs: z.coerce.number().int().min(0).max(366 * 86_400_000).optional(),
   }),
 });
 
@@ -56,8 +58,8 @@ export type Config = z.output<typeof ConfigSchema>;
  * TEI_FLEET_PREFIX, TEI_FLEET_DATA_DIR, TEI_FLEET_ADMIN_TOKEN, TEI_FLEET_READ_TOKEN,
  * TEI_FLEET_JOIN_TOKEN, TEI_FLEET_MAX_INSTANCES, TEI_FLEET_LOG_LEVEL, and the scheduler timings
  * TEI_FLEET_HEARTBEAT_INTERVAL_MS, TEI_FLEET_HEARTBEAT_TTL_MS, TEI_FLEET_RECONCILE_INTERVAL_MS,
- * TEI_FLEET_LIVENESS_INTERVAL_MS, TEI_FLEET_ROUTE_GRACE_MS. Throws an Error listing every invalid
- * setting.
+ * TEI_FLEET_LIVENESS_INTERVAL_MS, TEI_FLEET_ROUTE_GRACE_MS, TEI_FLEET_LOST_NODE_RETENTION_MS. Throws
+ * an Error listing every invalid setting.
  */
 export function loadConfig(flags: CliFlags, env: NodeJS.ProcessEnv = process.env): Config {
   const blank = (v: string | undefined) => (v === undefined || v === "" ? undefined : v);
@@ -77,6 +79,7 @@ export function loadConfig(flags: CliFlags, env: NodeJS.ProcessEnv = process.env
       reconcileIntervalMs: blank(env.TEI_FLEET_RECONCILE_INTERVAL_MS),
       livenessIntervalMs: blank(env.TEI_FLEET_LIVENESS_INTERVAL_MS),
       routeGraceMs: blank(env.TEI_FLEET_ROUTE_GRACE_MS),
+      lostNodeRetentionMs: blank(env.TEI_FLEET_LOST_NODE_RETENTION_MS),
     },
   });
   if (!parsed.success) {

@@ -15,7 +15,7 @@ const program = new Command("tei-control-plane")
   .option("--data-dir <dir>", "where a generated admin token is kept [env TEI_FLEET_DATA_DIR, default ~/.tei-fleet/control-plane]")
   .option("--max-instances <n>", "most instances the fleet holds [env TEI_FLEET_MAX_INSTANCES, default 1000]")
   .option("--log-level <level>", "fatal|error|warn|info|debug|trace [env TEI_FLEET_LOG_LEVEL, default info]")
-  .addHelpText("after", "\nTokens (environment only, never flags): TEI_FLEET_ADMIN_TOKEN (generated at first start when unset),\nTEI_FLEET_READ_TOKEN (GET only), TEI_FLEET_JOIN_TOKEN (node agents and routers).\nScheduler timings (env, ms): TEI_FLEET_HEARTBEAT_INTERVAL_MS, TEI_FLEET_HEARTBEAT_TTL_MS,\nTEI_FLEET_RECONCILE_INTERVAL_MS, TEI_FLEET_LIVENESS_INTERVAL_MS, TEI_FLEET_ROUTE_GRACE_MS.")
+  .addHelpText("after", "\nTokens (environment only, never flags): TEI_FLEET_ADMIN_TOKEN (generated at first start when unset),\nTEI_FLEET_READ_TOKEN (GET only), TEI_FLEET_JOIN_TOKEN (node agents and routers).\nScheduler timings (env, ms): TEI_FLEET_HEARTBEAT_INTERVAL_MS, TEI_FLEET_HEARTBEAT_TTL_MS,\nTEI_FLEET_RECONCILE_INTERVAL_MS, TEI_FLEET_LIVENESS_INTERVAL_MS, TEI_FLEET_ROUTE_GRACE_MS,\nTEI_FLEET_LOST_NODE_RETENTION_MS (lost nodes are forgotten after this long; default 24 h, 0 = never).")
   .parse();
 
 let config;

@@ -26,6 +26,7 @@ export const ERROR_CATALOGUE = {
   METHOD_NOT_ALLOWED: { status: 405, connect: Code.Unimplemented },
   INSTANCE_EXISTS: { status: 409, connect: Code.AlreadyExists },
   PORT_CONFLICT: { status: 409, connect: Code.FailedPrecondition },
+  NODE_IN_USE: { status: 409, connect: Code.FailedPrecondition },
   REVISION_MISMATCH: { status: 409, connect: Code.Aborted },
   PAYLOAD_TOO_LARGE: { status: 413, connect: Code.ResourceExhausted },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, connect: Code.InvalidArgument },
@@ -102,6 +103,8 @@ export function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
   // The scheduler's node operations throw this for an unknown node name.
   if (err instanceof Error && err.name === "NodeNotFoundError") return new ApiError("NODE_NOT_FOUND", err.message, { field: "name", cause: err });
+  // ...and this when a node to delete still runs something (or could get something placed).
+  if (err instanceof Error && err.name === "NodeInUseError") return new ApiError("NODE_IN_USE", err.message, { cause: err });
   if (isRedisUnavailable(err)) return new ApiError("BACKEND_UNAVAILABLE", "the fleet's Redis is unavailable; retry later", { cause: err });
   return new ApiError("INTERNAL_ERROR", "internal error", { cause: err });
 }

@@ -7,7 +7,7 @@ export type EventKind =
   | "instance.started" | "instance.ready" | "instance.unhealthy" | "instance.restarted"
   | "instance.failed" | "instance.crash_loop" | "instance.stopped" | "instance.deleted"
   | "node.joined" | "node.lost" | "node.returned" | "node.cordoned" | "node.uncordoned"
-  | "node.draining" | "node.drained" | "node.left";
+  | "node.draining" | "node.drained" | "node.left" | "node.deleted";
 
 /** One event as appended: what happened, to which instance and/or node, in a sentence. */
 export interface FleetEventInput {

@@ -2,29 +2,28 @@ import { create, fromJsonString } from "@bufbuild/protobuf";
 import { NodeSchema, type Node } from "@tei-fleet/proto/fleet/v1";
 import { appendEvent } from "../events/event-log.ts";
 import type { SchedulerContext } from "../scheduler/context.ts";
+import { NodeNotFoundError } from "./node-errors.ts";
 import type { EnqueueMany } from "./node-registry.ts";
+import { removeNode } from "./node-removal.ts";
 import { updateNode } from "./node-store.ts";
 
 /** Default and bounds of a drain (Nomad's drain deadline defaults to one hour). */
 export const DRAIN_DEFAULTS = { maxParallel: 1, deadlineSecs: 3600 } as const;
 
-/** Thrown for an operation on a node that never registered. */
-export class NodeNotFoundError extends Error {
-  readonly node: string;
-  constructor(node: string) {
-    super(`node "${node}" is not registered`);
-    this.name = "NodeNotFoundError";
-    this.node = node;
-  }
-}
+export { NodeInUseError, NodeNotFoundError } from "./node-errors.ts";
 
-/** Operator views and actions on nodes (GET /nodes, cordon, uncordon, drain). */
+/** Operator views and actions on nodes (GET /nodes, cordon, uncordon, drain, delete). */
 export interface NodeOperations {
   list(): Promise<Node[]>;
   get(name: string): Promise<Node>;
   cordon(name: string): Promise<Node>;
   uncordon(name: string): Promise<Node>;
   drain(name: string, options?: { maxParallel?: number; deadlineSecs?: number }): Promise<Node>;
+  /**
+   * Forgets a node nothing runs on (lost, left, or cordoned/drained with no assignments left).
+   * Throws NodeNotFoundError, or NodeInUseError naming why it must stay.
+   */
+  delete(name: string): Promise<void>;
 }
 
 /** Creates the operations. `enqueue` lets pending instances use an uncordoned node. */
@@ -126,6 +125,10 @@ export function createNodeOperations(ctx: SchedulerContext, enqueue: EnqueueMany
         message: `node ${name} draining: ${maxParallel} at a time, deadline ${deadlineSecs} s`,
       });
       return get(name);
+    },
+
+    async delete(name) {
+      await removeNode(ctx, name);
     },
   };
 }

@@ -88,6 +88,12 @@ export function createNodeRegistry(ctx: SchedulerContext, enqueue: EnqueueMany):
           epoch: (prev?.epoch ?? 0n) + 1n,
           joinedAtMs: live ? prev!.joinedAtMs : now,
         });
+        if (!prev) {
+          // A new node's assignment versions start at the clock, not at 0: an agent that knew an
+          // earlier life of this name (deleted since) must never take a new version for one it
+          // applied then. NX: a counter already there (a racing registration) keeps counting.
+          await redis.set(keys.assignmentsVersion(name), String(ctx.now()), "NX");
+        }
         const ok = await runScript(redis, "set-node", [keys.node(name), keys.leaseToken("reconciler")],
           [stored?.json ?? "", toJsonString(NodeSchema, node), keys.changesChannel(), "", name]);
         if (ok !== 1) continue;

@@ -1,13 +1,14 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
 import {
-  AgentService, CordonNodeResponseSchema, DrainNodeResponseSchema, GetNodeResponseSchema,
+  AgentService, CordonNodeResponseSchema, DeleteNodeResponseSchema, DrainNodeResponseSchema, GetNodeResponseSchema,
   GetRoutesResponseSchema, LeaveResponseSchema, ListNodesResponseSchema, NodeService,
   ReportBackendFailureResponseSchema, RouteService, UncordonNodeResponseSchema,
   WatchAssignmentsResponseSchema, WatchRoutesResponseSchema,
 } from "@tei-fleet/proto/fleet/v1";
 import { StaleEpochError } from "../agents/assignment-feed.ts";
-import { NodeNotFoundError } from "../nodes/node-operations.ts";
+import { toConnectError as catalogueError } from "../connect/connect-errors.ts";
+import { NodeInUseError, NodeNotFoundError } from "../nodes/node-errors.ts";
 import type { Scheduler } from "./index.ts";
 
 /**
@@ -18,6 +19,8 @@ import type { Scheduler } from "./index.ts";
 function toConnectError(err: unknown): unknown {
   if (err instanceof NodeNotFoundError) return new ConnectError(err.message, Code.NotFound);
   if (err instanceof StaleEpochError) return new ConnectError(err.message, Code.FailedPrecondition);
+  // The catalogue's NODE_IN_USE (FAILED_PRECONDITION with x-error-code), as REST's 409.
+  if (err instanceof NodeInUseError) return catalogueError(err);
   return err;
 }
 
@@ -100,7 +103,7 @@ export function registerRouteService(router: ConnectRouter, scheduler: Scheduler
   });
 }
 
-/** NodeService for operators (admin token to change, read token to look): list, get, cordon, uncordon, drain. */
+/** NodeService for operators (admin token to change, read token to look): list, get, cordon, uncordon, drain, delete. */
 export function registerNodeService(router: ConnectRouter, scheduler: Scheduler): void {
   router.service(NodeService, {
     async listNodes() {
@@ -119,6 +122,10 @@ export function registerNodeService(router: ConnectRouter, scheduler: Scheduler)
       return create(DrainNodeResponseSchema, {
         node: await guard(() => scheduler.nodes.drain(req.name, { maxParallel: req.maxParallel, deadlineSecs: req.deadlineSecs })),
       });
+    },
+    async deleteNode(req) {
+      await guard(() => scheduler.nodes.delete(req.name));
+      return create(DeleteNodeResponseSchema);
     },
   });
 }

@@ -26,6 +26,11 @@ export interface SchedulerTimings {
   livenessIntervalMs: number;
   /** How long a replaced replica stays up after its route is removed. Default 2000 ms. */
   routeGraceMs: number;
+  /**
+   * A node lost (or left) for longer than this is deleted from the fleet, so autoscaled hosts
+   * that went away do not stay listed forever; 0 keeps them. Default 24 h.
+   */
+  lostNodeRetentionMs: number;
 }
 
 /** The defaults of SchedulerTimings (documented there). */
@@ -35,4 +40,5 @@ export const DEFAULT_TIMINGS: SchedulerTimings = {
   reconcileIntervalMs: 5000,
   livenessIntervalMs: 1000,
   routeGraceMs: 2000,
+  lostNodeRetentionMs: 24 * 3600 * 1000,
 };

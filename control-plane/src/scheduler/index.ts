@@ -89,6 +89,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     reconcileIntervalMs: options.reconcileIntervalMs ?? DEFAULT_TIMINGS.reconcileIntervalMs,
     livenessIntervalMs: options.livenessIntervalMs ?? DEFAULT_TIMINGS.livenessIntervalMs,
     routeGraceMs: options.routeGraceMs ?? DEFAULT_TIMINGS.routeGraceMs,
+    lostNodeRetentionMs: options.lostNodeRetentionMs ?? DEFAULT_TIMINGS.lostNodeRetentionMs,
   };
   // A connection of its own with auto-pipelining: the scheduler issues many small commands from
   // concurrent jobs and heartbeats, and batching those of one tick into one write is most of

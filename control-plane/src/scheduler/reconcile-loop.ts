@@ -1,4 +1,6 @@
 import type { NodeRegistry, EnqueueMany } from "../nodes/node-registry.ts";
+import { NodeNotFoundError } from "../nodes/node-errors.ts";
+import { removeNode } from "../nodes/node-removal.ts";
 import { StaleLeaseError } from "../nodes/node-store.ts";
 import type { SchedulerContext, SchedulerTimings } from "./context.ts";
 import { compareDesiredAndObserved } from "./convergence.ts";
@@ -17,8 +19,9 @@ export interface ReconcileLoopOptions {
 
 /**
  * The work that must happen once per fleet, not once per control plane: detecting lost nodes,
- * advancing drains, and the periodic full compare of desired and observed state. Every tick first
- * acquires or renews the lease; only the holder acts, and its writes carry the fencing token.
+ * forgetting nodes lost for longer than the retention, advancing drains, and the periodic full
+ * compare of desired and observed state. Every tick first acquires or renews the lease; only the
+ * holder acts, and its writes carry the fencing token.
  */
 export function createReconcileLoop(
   ctx: SchedulerContext,
@@ -38,17 +41,24 @@ export function createReconcileLoop(
   let lastPendingRetry = 0;
   let ticking: Promise<void> = Promise.resolve();
 
-  /** Lost nodes and drains: every liveness interval. */
+  /** Lost nodes, forgetting long-lost ones, and drains: every liveness interval. */
   async function liveness(fence: Fence) {
     const now = ctx.now();
     const cutoff = now - timings.heartbeatTtlMs;
-    const silent = await redis.zrangebyscore(keys.nodes(), "-inf", cutoff);
-    if (silent.length > 0) {
-      const states = await redis.mget(silent.map((n) => keys.node(n)));
+    // A node is lost one TTL after its last heartbeat; it is forgotten `retention` after that.
+    const retention = timings.lostNodeRetentionMs;
+    const forgetCutoff = retention > 0 ? cutoff - retention : -Infinity;
+    const flat = await redis.zrangebyscore(keys.nodes(), "-inf", cutoff, "WITHSCORES");
+    if (flat.length > 0) {
+      const silent: Array<{ name: string; score: number }> = [];
+      for (let i = 0; i + 1 < flat.length; i += 2) silent.push({ name: flat[i]!, score: Number(flat[i + 1]) });
+      const states = await redis.mget(silent.map((n) => keys.node(n.name)));
       for (let i = 0; i < silent.length; i++) {
         const json = states[i];
-        if (!json || (JSON.parse(json) as { state?: string }).state !== "ready") continue;
-        await registry.markLost(silent[i]!, cutoff, fence);
+        if (!json) continue;
+        const state = (JSON.parse(json) as { state?: string }).state;
+        if (state === "ready") await registry.markLost(silent[i]!.name, cutoff, fence);
+        else if (silent[i]!.score <= forgetCutoff) await forgetNode(silent[i]!.name, state ?? "", forgetCutoff, fence);
       }
     }
     const nodeNames = await redis.zrange(keys.nodes(), 0, -1);
@@ -60,6 +70,21 @@ export function createReconcileLoop(
       if (!json || !json.includes('"draining":true')) continue;
       if ((JSON.parse(json) as { state?: string }).state !== "ready") continue;
       await drains.step(nodeNames[i]!, fence);
+    }
+  }
+
+  /** Deletes a node out of service for longer than the retention (fenced; a heartbeat wins). */
+  async function forgetNode(name: string, state: string, silentSinceMs: number, fence: Fence) {
+    const ms = timings.lostNodeRetentionMs;
+    const span = ms >= 3_600_000 ? `${+(ms / 3_600_000).toFixed(2)} h` : `${+(ms / 1000).toFixed(1)} s`;
+    try {
+      await removeNode(ctx, name, {
+        fence, silentSinceMs,
+        message: () => `node ${name} forgotten: ${state} for more than ${span} (TEI_FLEET_LOST_NODE_RETENTION_MS); its agent registers anew if it comes back`,
+      });
+    } catch (err) {
+      // Gone already (deleted by an operator meanwhile): nothing to forget.
+      if (!(err instanceof NodeNotFoundError)) throw err;
     }
   }
 

@@ -116,6 +116,18 @@ export async function schedulerRestPlugin(app: FastifyInstance, opts: { schedule
     }));
   });
 
+  app.delete<{ Params: { name: string } }>("/nodes/:name", {
+    schema: {
+      tags: ["nodes"], summary: "Forget a node nothing runs on",
+      description: "Removes a node that is lost or left, or cordoned/drained with no assignments left, with its claims and bookkeeping. Anything else is 409 NODE_IN_USE naming why (drain it first). If its agent heartbeats again later, it registers as a new node.",
+      params: jsonSchema(NameParams, "input"),
+      response: { 204: { type: "null", description: "Deleted" }, ...errorResponses(401, 403, 404, 409) },
+    },
+  }, async (request, reply) => {
+    await scheduler.nodes.delete(request.params.name);
+    return reply.code(204).send();
+  });
+
   app.post("/plan", {
     schema: {
       tags: ["nodes"], summary: "Dry run: where these instances would go, and what does not fit",

@@ -8,7 +8,7 @@ import { schedulerRestPlugin } from "../scheduler/rest.ts";
 export interface SchedulerSurfaces {
   /** Registers AgentService (node agents), RouteService (routers) and NodeService (operators). */
   connectRoutes?: (router: ConnectRouter) => void;
-  /** GET /nodes, GET /nodes/:name, POST /nodes/:name/cordon|uncordon|drain, POST /plan. */
+  /** GET /nodes, GET /nodes/:name, POST /nodes/:name/cordon|uncordon|drain, DELETE /nodes/:name, POST /plan. */
   restPlugin?: FastifyPluginAsync;
 }
 

@@ -18,7 +18,8 @@
  * |                                  |        | `count` → processes claimed, `a:{assignment}` → the claim     |
  * |                                  |        | record "mb|gpu,gpu|port|prom"; changed only by Lua scripts    |
  * | assignments:{node}               | HASH   | assignment id → `Assignment` JSON the node must run          |
- * | assignments-version:{node}       | STRING | counter, bumped with every change of assignments:{node}      |
+ * | assignments-version:{node}       | STRING | counter, bumped with every change of assignments:{node}; a   |
+ * |                                  |        | new node's starts at its registration time (ms)              |
  * | routes                           | HASH   | assignment id → `Route` JSON (running and healthy only)      |
  * | routes-version                   | STRING | counter, bumped with every change of the served route table  |
  * |                                  |        | (routes where they change; unready entries when stamped)     |
@@ -34,6 +35,9 @@
  * | lease-token:{name}               | STRING | counter incremented on every acquisition                      |
  * | admin-token-hash                 | STRING | sha256 of the generated admin token                           |
  * | bull (BullMQ prefix)             | —      | BullMQ's own keys for the placement queue                     |
+ *
+ * Deleting a node (DELETE /nodes/:name, or the lost-node retention) removes node:, node-claims:,
+ * assignments:, assignments-version:, drain: and its `nodes` entry in one script (node-delete).
  */
 export interface KeySchema {
   readonly prefix: string;

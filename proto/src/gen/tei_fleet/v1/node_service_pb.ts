@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tei_fleet/v1/node_service.proto.
  */
 export const file_tei_fleet_v1_node_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch90ZWlfZmxlZXQvdjEvbm9kZV9zZXJ2aWNlLnByb3RvEgx0ZWlfZmxlZXQudjEiEgoQTGlzdE5vZGVzUmVxdWVzdCI2ChFMaXN0Tm9kZXNSZXNwb25zZRIhCgVub2RlcxgBIAMoCzISLnRlaV9mbGVldC52MS5Ob2RlIh4KDkdldE5vZGVSZXF1ZXN0EgwKBG5hbWUYASABKAkiMwoPR2V0Tm9kZVJlc3BvbnNlEiAKBG5vZGUYASABKAsyEi50ZWlfZmxlZXQudjEuTm9kZSIhChFDb3Jkb25Ob2RlUmVxdWVzdBIMCgRuYW1lGAEgASgJIjYKEkNvcmRvbk5vZGVSZXNwb25zZRIgCgRub2RlGAEgASgLMhIudGVpX2ZsZWV0LnYxLk5vZGUiIwoTVW5jb3Jkb25Ob2RlUmVxdWVzdBIMCgRuYW1lGAEgASgJIjgKFFVuY29yZG9uTm9kZVJlc3BvbnNlEiAKBG5vZGUYASABKAsyEi50ZWlfZmxlZXQudjEuTm9kZSJNChBEcmFpbk5vZGVSZXF1ZXN0EgwKBG5hbWUYASABKAkSFAoMbWF4X3BhcmFsbGVsGAIgASgNEhUKDWRlYWRsaW5lX3NlY3MYAyABKA0iNQoRRHJhaW5Ob2RlUmVzcG9uc2USIAoEbm9kZRgBIAEoCzISLnRlaV9mbGVldC52MS5Ob2RlMpkDCgtOb2RlU2VydmljZRJMCglMaXN0Tm9kZXMSHi50ZWlfZmxlZXQudjEuTGlzdE5vZGVzUmVxdWVzdBofLnRlaV9mbGVldC52MS5MaXN0Tm9kZXNSZXNwb25zZRJGCgdHZXROb2RlEhwudGVpX2ZsZWV0LnYxLkdldE5vZGVSZXF1ZXN0Gh0udGVpX2ZsZWV0LnYxLkdldE5vZGVSZXNwb25zZRJPCgpDb3Jkb25Ob2RlEh8udGVpX2ZsZWV0LnYxLkNvcmRvbk5vZGVSZXF1ZXN0GiAudGVpX2ZsZWV0LnYxLkNvcmRvbk5vZGVSZXNwb25zZRJVCgxVbmNvcmRvbk5vZGUSIS50ZWlfZmxlZXQudjEuVW5jb3Jkb25Ob2RlUmVxdWVzdBoiLnRlaV9mbGVldC52MS5VbmNvcmRvbk5vZGVSZXNwb25zZRJMCglEcmFpbk5vZGUSHi50ZWlfZmxlZXQudjEuRHJhaW5Ob2RlUmVxdWVzdBofLnRlaV9mbGVldC52MS5EcmFpbk5vZGVSZXNwb25zZWIGcHJvdG8z", [file_tei_fleet_v1_node]);
+  fileDesc("Ch90ZWlfZmxlZXQvdjEvbm9kZV9zZXJ2aWNlLnByb3RvEgx0ZWlfZmxlZXQudjEiEgoQTGlzdE5vZGVzUmVxdWVzdCI2ChFMaXN0Tm9kZXNSZXNwb25zZRIhCgVub2RlcxgBIAMoCzISLnRlaV9mbGVldC52MS5Ob2RlIh4KDkdldE5vZGVSZXF1ZXN0EgwKBG5hbWUYASABKAkiMwoPR2V0Tm9kZVJlc3BvbnNlEiAKBG5vZGUYASABKAsyEi50ZWlfZmxlZXQudjEuTm9kZSIhChFDb3Jkb25Ob2RlUmVxdWVzdBIMCgRuYW1lGAEgASgJIjYKEkNvcmRvbk5vZGVSZXNwb25zZRIgCgRub2RlGAEgASgLMhIudGVpX2ZsZWV0LnYxLk5vZGUiIwoTVW5jb3Jkb25Ob2RlUmVxdWVzdBIMCgRuYW1lGAEgASgJIjgKFFVuY29yZG9uTm9kZVJlc3BvbnNlEiAKBG5vZGUYASABKAsyEi50ZWlfZmxlZXQudjEuTm9kZSJNChBEcmFpbk5vZGVSZXF1ZXN0EgwKBG5hbWUYASABKAkSFAoMbWF4X3BhcmFsbGVsGAIgASgNEhUKDWRlYWRsaW5lX3NlY3MYAyABKA0iNQoRRHJhaW5Ob2RlUmVzcG9uc2USIAoEbm9kZRgBIAEoCzISLnRlaV9mbGVldC52MS5Ob2RlIiEKEURlbGV0ZU5vZGVSZXF1ZXN0EgwKBG5hbWUYASABKAkiFAoSRGVsZXRlTm9kZVJlc3BvbnNlMuoDCgtOb2RlU2VydmljZRJMCglMaXN0Tm9kZXMSHi50ZWlfZmxlZXQudjEuTGlzdE5vZGVzUmVxdWVzdBofLnRlaV9mbGVldC52MS5MaXN0Tm9kZXNSZXNwb25zZRJGCgdHZXROb2RlEhwudGVpX2ZsZWV0LnYxLkdldE5vZGVSZXF1ZXN0Gh0udGVpX2ZsZWV0LnYxLkdldE5vZGVSZXNwb25zZRJPCgpDb3Jkb25Ob2RlEh8udGVpX2ZsZWV0LnYxLkNvcmRvbk5vZGVSZXF1ZXN0GiAudGVpX2ZsZWV0LnYxLkNvcmRvbk5vZGVSZXNwb25zZRJVCgxVbmNvcmRvbk5vZGUSIS50ZWlfZmxlZXQudjEuVW5jb3Jkb25Ob2RlUmVxdWVzdBoiLnRlaV9mbGVldC52MS5VbmNvcmRvbk5vZGVSZXNwb25zZRJMCglEcmFpbk5vZGUSHi50ZWlfZmxlZXQudjEuRHJhaW5Ob2RlUmVxdWVzdBofLnRlaV9mbGVldC52MS5EcmFpbk5vZGVSZXNwb25zZRJPCgpEZWxldGVOb2RlEh8udGVpX2ZsZWV0LnYxLkRlbGV0ZU5vZGVSZXF1ZXN0GiAudGVpX2ZsZWV0LnYxLkRlbGV0ZU5vZGVSZXNwb25zZWIGcHJvdG8z", [file_tei_fleet_v1_node]);
 
 /**
  * @generated from message tei_fleet.v1.ListNodesRequest
@@ -193,6 +193,36 @@ export const DrainNodeResponseSchema: GenMessage<DrainNodeResponse> = /*@__PURE_
   messageDesc(file_tei_fleet_v1_node_service, 9);
 
 /**
+ * @generated from message tei_fleet.v1.DeleteNodeRequest
+ */
+export type DeleteNodeRequest = Message<"tei_fleet.v1.DeleteNodeRequest"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message tei_fleet.v1.DeleteNodeRequest.
+ * Use `create(DeleteNodeRequestSchema)` to create a new message.
+ */
+export const DeleteNodeRequestSchema: GenMessage<DeleteNodeRequest> = /*@__PURE__*/
+  messageDesc(file_tei_fleet_v1_node_service, 10);
+
+/**
+ * @generated from message tei_fleet.v1.DeleteNodeResponse
+ */
+export type DeleteNodeResponse = Message<"tei_fleet.v1.DeleteNodeResponse"> & {
+};
+
+/**
+ * Describes the message tei_fleet.v1.DeleteNodeResponse.
+ * Use `create(DeleteNodeResponseSchema)` to create a new message.
+ */
+export const DeleteNodeResponseSchema: GenMessage<DeleteNodeResponse> = /*@__PURE__*/
+  messageDesc(file_tei_fleet_v1_node_service, 11);
+
+/**
  * @generated from service tei_fleet.v1.NodeService
  */
 export const NodeService: GenService<{
@@ -238,6 +268,18 @@ export const NodeService: GenService<{
     methodKind: "unary";
     input: typeof DrainNodeRequestSchema;
     output: typeof DrainNodeResponseSchema;
+  },
+  /**
+   * Forgets a node nothing runs on: one that is lost or left, or cordoned or drained with no
+   * assignments left (else FAILED_PRECONDITION naming why). Its agent, if it heartbeats again,
+   * registers as a new node.
+   *
+   * @generated from rpc tei_fleet.v1.NodeService.DeleteNode
+   */
+  deleteNode: {
+    methodKind: "unary";
+    input: typeof DeleteNodeRequestSchema;
+    output: typeof DeleteNodeResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_tei_fleet_v1_node_service, 0);
