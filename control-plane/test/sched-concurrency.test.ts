@@ -57,6 +57,10 @@ describe("two control planes placing at once", () => {
       const decided = await Promise.all(names.map(async (n) => (await f!.replicas(n)).length === 1));
       return decided.every(Boolean);
     }, 30_000);
+    // The worker process reports its placements in batches; stopping it flushes the last one.
+    const exited = new Promise((r) => child!.once("exit", r));
+    child!.send("stop");
+    await exited;
     const replicas = (await Promise.all(names.map((n) => f!.replicas(n)))).flat();
     const placedCount = replicas.filter((r) => r.node !== "").length;
     const pending = replicas.filter((r) => r.status === "pending");
