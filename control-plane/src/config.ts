@@ -47,6 +47,8 @@ export const ConfigSchema = z.object({
     routeGraceMs: z.coerce.number().int().min(0).max(600_000).optional(),
     /** 0 keeps lost nodes forever; at most a year. */
     lostNodeRetentionMs: z.coerce.number().int().min(0).max(366 * 86_400_000).optional(),
+    ejectionQuorum: z.coerce.number().int().min(1).max(1000).optional(),
+    ejectionReportWindowMs: z.coerce.number().int().min(1000).max(3_600_000).optional(),
   }),
 });
 
@@ -58,7 +60,8 @@ export type Config = z.output<typeof ConfigSchema>;
  * TEI_FLEET_PREFIX, TEI_FLEET_DATA_DIR, TEI_FLEET_ADMIN_TOKEN, TEI_FLEET_READ_TOKEN,
  * TEI_FLEET_JOIN_TOKEN, TEI_FLEET_MAX_INSTANCES, TEI_FLEET_LOG_LEVEL, and the scheduler timings
  * TEI_FLEET_HEARTBEAT_INTERVAL_MS, TEI_FLEET_HEARTBEAT_TTL_MS, TEI_FLEET_RECONCILE_INTERVAL_MS,
- * TEI_FLEET_LIVENESS_INTERVAL_MS, TEI_FLEET_ROUTE_GRACE_MS, TEI_FLEET_LOST_NODE_RETENTION_MS. Throws
+ * TEI_FLEET_LIVENESS_INTERVAL_MS, TEI_FLEET_ROUTE_GRACE_MS, TEI_FLEET_LOST_NODE_RETENTION_MS, and the
+ * failure-report policy TEI_FLEET_EJECTION_QUORUM, TEI_FLEET_EJECTION_REPORT_WINDOW_MS. Throws
  * an Error listing every invalid setting.
  */
 export function loadConfig(flags: CliFlags, env: NodeJS.ProcessEnv = process.env): Config {
@@ -80,6 +83,8 @@ export function loadConfig(flags: CliFlags, env: NodeJS.ProcessEnv = process.env
       livenessIntervalMs: blank(env.TEI_FLEET_LIVENESS_INTERVAL_MS),
       routeGraceMs: blank(env.TEI_FLEET_ROUTE_GRACE_MS),
       lostNodeRetentionMs: blank(env.TEI_FLEET_LOST_NODE_RETENTION_MS),
+      ejectionQuorum: blank(env.TEI_FLEET_EJECTION_QUORUM),
+      ejectionReportWindowMs: blank(env.TEI_FLEET_EJECTION_REPORT_WINDOW_MS),
     },
   });
   if (!parsed.success) {

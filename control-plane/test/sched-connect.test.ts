@@ -9,9 +9,16 @@ import { installErrorHandlers } from "../src/rest/rest-errors.ts";
 import { registerAgentService, registerNodeService, registerRouteService } from "../src/scheduler/connect.ts";
 import { schedulerRestPlugin } from "../src/scheduler/rest.ts";
 import { placed, schedFixture, type SchedFixture } from "./sched-fixtures.ts";
+import { loadConfig } from "../src/config.ts";
+import { DEFAULT_TIMINGS } from "../src/scheduler/index.ts";
 
 let f: SchedFixture;
-afterEach(async () => { await f?.close(); });
+afterEach(async () => {
+  // Closed once: a test that needs no fixture leaves none behind to close again.
+  const fixture = f;
+  f = undefined!;
+  await fixture?.close();
+});
 
 function clients(fixture: SchedFixture) {
   const transport = createRouterTransport((router) => {
@@ -136,15 +143,42 @@ describe("AgentService over Connect", () => {
     }
   });
 
-  it("a backend reported failing by a router leaves the route table until its agent reports it running again", async () => {
+  it("a backend reported failing by a quorum of routers leaves the route table; one router alone does not take it away", async () => {
     f = await schedFixture();
     const { routes } = clients(f);
     await f.addNode({ name: "a", gpusMb: [81920] });
     await f.putInstance({ name: "emb" });
     const [route] = await f.until(async () => { const t = (await f.scheduler.routes.get()).routes; return t.length === 1 && t; });
-    await routes.reportBackendFailure({ assignmentId: route!.assignmentId, reason: "5 consecutive UNAVAILABLE" });
+    const report = (routerId: string) =>
+      routes.reportBackendFailure({ assignmentId: route!.assignmentId, reason: "5 consecutive UNAVAILABLE", routerId });
+    // The same router reporting again is still one router (a bad path from it, perhaps).
+    await report("router-1");
+    await report("router-1");
+    expect((await f.scheduler.routes.get()).routes).toHaveLength(1);
+    expect((await placed(f, "emb"))[0]!.status).toBe("running");
+    // A second router agrees: the replica leaves every router's table.
+    await report("router-2");
     expect((await f.scheduler.routes.get()).routes).toEqual([]);
-    expect((await placed(f, "emb"))[0]!.status).toBe("unhealthy");
+    const replica = (await placed(f, "emb"))[0]!;
+    expect(replica.status).toBe("unhealthy");
+    expect(replica.reason).toContain("2 routers reported failures");
+  });
+
+  it("the quorum and its window are read from the environment and validated", () => {
+    expect(DEFAULT_TIMINGS).toMatchObject({ ejectionQuorum: 2, ejectionReportWindowMs: 60_000 });
+    expect(loadConfig({}, { TEI_FLEET_EJECTION_QUORUM: "3", TEI_FLEET_EJECTION_REPORT_WINDOW_MS: "30000" }).scheduler)
+      .toMatchObject({ ejectionQuorum: 3, ejectionReportWindowMs: 30_000 });
+    expect(() => loadConfig({}, { TEI_FLEET_EJECTION_QUORUM: "0" })).toThrow(/TEI_FLEET_EJECTION_QUORUM/);
+  });
+
+  it("a quorum of one (TEI_FLEET_EJECTION_QUORUM=1) acts on the first report", async () => {
+    f = await schedFixture({ ejectionQuorum: 1 });
+    const { routes } = clients(f);
+    await f.addNode({ name: "a", gpusMb: [81920] });
+    await f.putInstance({ name: "emb" });
+    const [route] = await f.until(async () => { const t = (await f.scheduler.routes.get()).routes; return t.length === 1 && t; });
+    await routes.reportBackendFailure({ assignmentId: route!.assignmentId, reason: "refused", routerId: "only" });
+    expect((await f.scheduler.routes.get()).routes).toEqual([]);
   });
 });
 

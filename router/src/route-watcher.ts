@@ -8,7 +8,15 @@
 import { createClient, type Client, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { RouteService, type RouteTable as RouteTableMsg } from "@tei-fleet/proto/fleet/v1";
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
 import type { Logger } from "pino";
+
+/**
+ * This router process in failure reports: the control plane counts reports per router, so a
+ * backend leaves every table only when several routers agree it is failing.
+ */
+const ROUTER_ID = `${hostname()}/${process.pid}/${randomBytes(3).toString("hex")}`;
 
 /** Options of the watcher. */
 export interface RouteWatcherOptions {
@@ -123,7 +131,7 @@ export function startRouteWatcher(opts: RouteWatcherOptions): RouteWatcher {
     firstTable,
     async reportFailure(assignmentId, reason) {
       try {
-        await client.reportBackendFailure({ assignmentId, reason }, { timeoutMs: 5000 });
+        await client.reportBackendFailure({ assignmentId, reason, routerId: ROUTER_ID }, { timeoutMs: 5000 });
       } catch (err) {
         log.warn({ assignmentId, err: (err as Error).message }, "could not report a backend failure");
       }

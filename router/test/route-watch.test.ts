@@ -18,7 +18,7 @@ class FakeControlPlane {
   watchers = new Set<(t: RouteTable) => void>();
   watchCalls = 0;
   badAuth = 0;
-  reports: { assignmentId: string; reason: string }[] = [];
+  reports: { assignmentId: string; reason: string; routerId: string }[] = [];
   server: Server | null = null;
 
   readonly port: number;
@@ -71,7 +71,7 @@ class FakeControlPlane {
         },
         reportBackendFailure: (req, ctx) => {
           auth(ctx.requestHeader);
-          this.reports.push({ assignmentId: req.assignmentId, reason: req.reason });
+          this.reports.push({ assignmentId: req.assignmentId, reason: req.reason, routerId: req.routerId });
           return {};
         },
       });
@@ -168,4 +168,6 @@ test("an ejected backend is reported to the control plane by assignment id", asy
   await until(() => cp.reports.length === 1);
   expect(cp.reports[0]!.assignmentId).toBe("dead-asg");
   expect(cp.reports[0]!.reason).toContain("ECONNREFUSED");
+  // Named, so that the control plane can count distinct routers toward its quorum.
+  expect(cp.reports[0]!.routerId).toMatch(/^.+\/\d+\/[0-9a-f]{6}$/);
 });

@@ -16,6 +16,18 @@ export interface RouteTableOptions {
    * entries that changed without a nudge (a pending reason, say). Default 1000 ms.
    */
   contentCheckMs?: number;
+  /** Distinct routers whose reports take a replica out of the table. Default 2. */
+  ejectionQuorum?: number;
+  /** How long a report counts. Default 60 000 ms. */
+  ejectionReportWindowMs?: number;
+}
+
+/** What became of a router's failure report. */
+export interface FailureReportOutcome {
+  /** The replica is out of the table (the quorum was reached, or it was not routed anyway). */
+  removed: boolean;
+  /** Distinct routers that reported it within the window, this one included. */
+  reports: number;
 }
 
 /** Least time between two content checks, however many nudges arrive (bounds the read load). */
@@ -34,8 +46,11 @@ export interface RouteTableService {
   get(): Promise<RouteTable>;
   /** The full table at once when `knownVersion` differs, then on every change, with keepalives. */
   watch(knownVersion: bigint, signal: AbortSignal): AsyncGenerator<RouteTable>;
-  /** A router ejected a backend: take it out of the table until its agent reports it running again. */
-  reportBackendFailure(assignmentId: string, reason: string): Promise<void>;
+  /**
+   * A router ejected a backend. Once `ejectionQuorum` distinct routers have within the window,
+   * it leaves the table until its agent reports it running again.
+   */
+  reportBackendFailure(assignmentId: string, reason: string, routerId: string): Promise<FailureReportOutcome>;
 }
 
 /** Creates the service. */
@@ -43,6 +58,8 @@ export function createRouteTable(ctx: SchedulerContext, bus: ChangesBus, options
   const { redis, keys } = ctx;
   const keepaliveMs = options.keepaliveMs ?? 15_000;
   const contentCheckMs = options.contentCheckMs ?? 1_000;
+  const quorum = options.ejectionQuorum ?? 2;
+  const reportWindowMs = options.ejectionReportWindowMs ?? 60_000;
 
   async function read(): Promise<RouteTable> {
     // MULTI: the version, the entries and the instance names are one consistent snapshot.
@@ -168,23 +185,39 @@ export function createRouteTable(ctx: SchedulerContext, bus: ChangesBus, options
     }
   }
 
-  async function reportBackendFailure(assignmentId: string, reason: string): Promise<void> {
+  /** Records the report and counts the distinct routers that made one within the window. */
+  async function countReports(assignmentId: string, routerId: string): Promise<number> {
+    const key = keys.ejectionReports(assignmentId);
+    const now = ctx.now();
+    const result = await redis.multi().zadd(key, now, routerId).zremrangebyscore(key, "-inf", now - reportWindowMs)
+      .zcard(key).pexpire(key, reportWindowMs).exec();
+    return Number(result?.[2]?.[1] ?? 1);
+  }
+
+  async function reportBackendFailure(assignmentId: string, reason: string, routerId: string): Promise<FailureReportOutcome> {
     const json = await redis.hget(keys.routes(), assignmentId);
-    if (!json) return;
+    if (!json) return { removed: true, reports: 0 };
+    const reports = await countReports(assignmentId, routerId);
+    if (reports < quorum) {
+      ctx.logger.info({ assignmentId, routerId, reason, reports, quorum }, "router reported a failing backend; waiting for a quorum of routers");
+      return { removed: false, reports };
+    }
     const route = fromJsonString(RouteSchema, json, { ignoreUnknownFields: true });
     const record = await redis.hget(keys.replicas(route.instanceName), assignmentId);
-    if (!record) return;
+    if (!record) return { removed: true, reports };
     const replica = fromJsonString(ReplicaSchema, record, { ignoreUnknownFields: true });
-    if (replica.status !== "running") return;
+    if (replica.status !== "running") return { removed: true, reports };
     const marked = create(ReplicaSchema, {
-      ...replica, status: "unhealthy", reason: `router reported failures: ${reason}`.slice(0, 500),
+      ...replica, status: "unhealthy", reason: `${reports} routers reported failures: ${reason}`.slice(0, 500),
     });
     await runScript(redis, "merge-replica",
       [keys.replicas(route.instanceName), keys.routes(), keys.routesVersion(), keys.events()],
       [assignmentId, record, toJsonString(ReplicaSchema, marked), "del", "", keys.changesChannel(),
         "instance.unhealthy", route.instanceName, route.node, `replica ${replica.index} (${assignmentId}) ${marked.reason}`,
         String(ctx.now()), String(EVENT_STREAM_MAXLEN)]);
-    ctx.logger.warn({ assignmentId, instance: route.instanceName, reason }, "router reported a failing backend");
+    await redis.del(keys.ejectionReports(assignmentId));
+    ctx.logger.warn({ assignmentId, instance: route.instanceName, reason, reports }, "routers reported a failing backend; removed from the route table");
+    return { removed: true, reports };
   }
 
   return { get, watch, reportBackendFailure };

@@ -97,7 +97,8 @@ export function registerRouteService(router: ConnectRouter, scheduler: Scheduler
     },
     async reportBackendFailure(req) {
       if (!req.assignmentId) throw new ConnectError("assignment_id is required", Code.InvalidArgument);
-      await guard(() => scheduler.routes.reportBackendFailure(req.assignmentId, req.reason));
+      // A router that does not name itself (an older one) counts as one unnamed reporter.
+      await guard(() => scheduler.routes.reportBackendFailure(req.assignmentId, req.reason, req.routerId || "unnamed-router"));
       return create(ReportBackendFailureResponseSchema);
     },
   });

@@ -14,7 +14,7 @@ export interface SchedulerContext {
   now(): number;
 }
 
-/** Heartbeat and loop timings shared by the agent protocol and the reconciler. */
+/** Heartbeat and loop timings shared by the agent protocol and the reconciler, and failure-report policy. */
 export interface SchedulerTimings {
   /** How often agents heartbeat, told to them at registration. Default 1000 ms. */
   heartbeatIntervalMs: number;
@@ -31,6 +31,14 @@ export interface SchedulerTimings {
    * that went away do not stay listed forever; 0 keeps them. Default 24 h.
    */
   lostNodeRetentionMs: number;
+  /**
+   * Distinct routers that must report a replica failing (within `ejectionReportWindowMs`) before
+   * it leaves every router's table. One router alone ejects it only locally, so a router with a
+   * bad path to one host cannot take a healthy replica away from the rest. Default 2.
+   */
+  ejectionQuorum: number;
+  /** How long a router's failure report counts toward the quorum. Default 60 000 ms. */
+  ejectionReportWindowMs: number;
 }
 
 /** The defaults of SchedulerTimings (documented there). */
@@ -41,4 +49,6 @@ export const DEFAULT_TIMINGS: SchedulerTimings = {
   livenessIntervalMs: 1000,
   routeGraceMs: 2000,
   lostNodeRetentionMs: 24 * 3600 * 1000,
+  ejectionQuorum: 2,
+  ejectionReportWindowMs: 60_000,
 };

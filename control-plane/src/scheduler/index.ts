@@ -90,6 +90,8 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     livenessIntervalMs: options.livenessIntervalMs ?? DEFAULT_TIMINGS.livenessIntervalMs,
     routeGraceMs: options.routeGraceMs ?? DEFAULT_TIMINGS.routeGraceMs,
     lostNodeRetentionMs: options.lostNodeRetentionMs ?? DEFAULT_TIMINGS.lostNodeRetentionMs,
+    ejectionQuorum: options.ejectionQuorum ?? DEFAULT_TIMINGS.ejectionQuorum,
+    ejectionReportWindowMs: options.ejectionReportWindowMs ?? DEFAULT_TIMINGS.ejectionReportWindowMs,
   };
   // A connection of its own with auto-pipelining: the scheduler issues many small commands from
   // concurrent jobs and heartbeats, and batching those of one tick into one write is most of
@@ -106,7 +108,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   const registry = createNodeRegistry(ctx, enqueueMany);
   const nodes = createNodeOperations(ctx, enqueueMany);
   const heartbeats = createHeartbeatHandler(ctx, enqueueMany);
-  const routes = createRouteTable(ctx, bus);
+  const routes = createRouteTable(ctx, bus, { ejectionQuorum: timings.ejectionQuorum, ejectionReportWindowMs: timings.ejectionReportWindowMs });
   const salt = Math.floor(Math.random() * 2 ** 31);
   // Room appeared in this worker's view: instances waiting for it get another try (at most
   // twice a second, however many nodes join at once).

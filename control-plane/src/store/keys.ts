@@ -24,6 +24,7 @@
  * | routes-version                   | STRING | counter, bumped with every change of the served route table  |
  * |                                  |        | (routes where they change; unready entries when stamped)     |
  * | routes-content                   | STRING | "<version> <hash>": the table content that version stands for |
+ * | ejection-reports:{assignment}    | ZSET   | router id → ms of its latest failure report (expires)        |
  * | changes                          | PUBSUB | channel nudging every control-plane replica: "routes",        |
  * |                                  |        | "assignments:{node}", "event", "node:{name}" (node record)    |
  * | pending                          | SET    | instances with a replica that fits nowhere yet               |
@@ -54,6 +55,8 @@ export interface KeySchema {
   routesVersion(): string;
   /** The content hash the current routes-version was first served with (see stamp-routes). */
   routesContent(): string;
+  /** Routers that recently reported the replica failing (see route-table.ts, quorum). */
+  ejectionReports(assignmentId: string): string;
   changesChannel(): string;
   events(): string;
   lease(name: string): string;
@@ -88,6 +91,7 @@ export function createKeySchema(prefix = "tf"): KeySchema {
     routes: () => k("routes"),
     routesVersion: () => k("routes-version"),
     routesContent: () => k("routes-content"),
+    ejectionReports: (assignmentId) => k("ejection-reports", assignmentId),
     changesChannel: () => k("changes"),
     events: () => k("events"),
     lease: (name) => k("lease", name),
