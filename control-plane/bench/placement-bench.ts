@@ -58,6 +58,8 @@ interface PhaseResult {
   rescheduleMs: number;
   movedInstances: number;
   auditAfterLoss: AuditReport;
+  /** Median ms of one full route-table read (what a router watch and the content check cost). */
+  routeTableReadMs: number;
 }
 
 async function runPhase(redisUrl: string, workers: number): Promise<PhaseResult> {
@@ -170,6 +172,15 @@ async function runPhase(redisUrl: string, workers: number): Promise<PhaseResult>
   }
   const allRunningMs = Date.now() - t0;
   const audit = await auditFleet(redis, keys);
+  // A full table read: each router watch reads it on every change, and while routers watch, each
+  // control plane re-reads it about once a second to stamp unready-reason changes.
+  const reads: number[] = [];
+  for (let i = 0; i < 7; i++) {
+    const started = performance.now();
+    await front.routes.get();
+    reads.push(performance.now() - started);
+  }
+  const routeTableReadMs = pct(reads.sort((a, b) => a - b), 0.5);
 
   // Failure: 10% of the nodes stop heartbeating at once.
   const victims = agents.filter((_, i) => i % 10 === 0);
@@ -197,7 +208,7 @@ async function runPhase(redisUrl: string, workers: number): Promise<PhaseResult>
     workers,
     placementsPerSec: INSTANCES / (allPlacedMs / 1000), conflicts: conflictsPlacing, redisCpuPlacing, createMs, mainCpuPlacing, workersCpuPlacing,
     p50: pct(latencies, 0.5), p99: pct(latencies, 0.99),
-    allPlacedMs, allRunningMs: running >= INSTANCES ? allRunningMs : NaN, audit, rescheduleMs, movedInstances: affected.size, auditAfterLoss,
+    allPlacedMs, allRunningMs: running >= INSTANCES ? allRunningMs : NaN, audit, rescheduleMs, movedInstances: affected.size, auditAfterLoss, routeTableReadMs,
   };
 }
 
@@ -216,6 +227,7 @@ try {
     console.log(`all reported running:       ${(r.allRunningMs / 1000).toFixed(2)} s after the first create`);
     console.log(`audit:                      ${r.audit.assignments} assignments, double-booked GPUs ${r.audit.doubleBookedGpus}, double-booked ports ${r.audit.doubleBookedPorts}, claim mismatches ${r.audit.claimMismatches}`);
     for (const e of r.audit.examples) console.log(`  ${e}`);
+    console.log(`route table read:           ${r.routeTableReadMs.toFixed(1)} ms for ${INSTANCES} routes (median of 7)`);
     console.log(`10% nodes lost:             ${r.movedInstances} instances running elsewhere after ${(r.rescheduleMs / 1000).toFixed(2)} s (target <= 15 s; TTL ${DEFAULT_TIMINGS.heartbeatTtlMs} ms)`);
     console.log(`audit after the loss:       double-booked GPUs ${r.auditAfterLoss.doubleBookedGpus}, double-booked ports ${r.auditAfterLoss.doubleBookedPorts}, claim mismatches ${r.auditAfterLoss.claimMismatches}`);
     for (const e of r.auditAfterLoss.examples) console.log(`  ${e}`);
