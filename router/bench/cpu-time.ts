@@ -19,6 +19,20 @@ export function cpuSeconds(pid: number): number {
   }
 }
 
+/**
+ * Resident memory of `pid` in MiB from /proc/<pid>/status: now (VmRSS) and at its peak (VmHWM);
+ * zeros when it cannot be read.
+ */
+export function memoryMiB(pid: number): { rss: number; peak: number } {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? 0);
+    return { rss: kb("VmRSS") / 1024, peak: kb("VmHWM") / 1024 };
+  } catch {
+    return { rss: 0, peak: 0 };
+  }
+}
+
 /** The pids of the direct children of `pid` (nginx's worker under its master). */
 export function childPids(pid: number): number[] {
   const out: number[] = [];

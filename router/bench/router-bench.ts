@@ -21,7 +21,7 @@ import { EmbedRequestSchema } from "@tei-fleet/proto/tei/v1";
 import { EmbedRequestSchema as MuxEmbedRequestSchema } from "@tei-fleet/proto/tei_multiplexer/v1";
 import { freePort } from "../../test/harness/free-port.ts";
 import { startFakeTei, type FakeTeiProcess } from "../test/support/fake-tei.ts";
-import { childPids, cpuSeconds } from "./cpu-time.ts";
+import { childPids, cpuSeconds, memoryMiB } from "./cpu-time.ts";
 import { h2load, type H2loadResult } from "./h2load.ts";
 import { startNginx, type Nginx } from "./nginx.ts";
 import { streamThroughput, type StreamResult } from "./stream-throughput.ts";
@@ -217,6 +217,13 @@ async function main(): Promise<void> {
     console.log(
       `direct ${median(streamed.direct.map((r) => r.messagesPerSec)).toFixed(0)}   router ${median(streamed.router.map((r) => r.messagesPerSec)).toFixed(0)} (${pct(streamRatio)})` +
         `   router mux ${median(streamed["router (mux)"].map((r) => r.messagesPerSec)).toFixed(0)} (${pct(muxRatio)})`,
+    );
+    // Memory: the whole process (the router is a Node process; nginx's master and its worker).
+    const routerMem = memoryMiB(router.pid);
+    const nginxMem = [nginx.pid, ...childPids(nginx.pid)].map(memoryMiB).reduce((a, b) => ({ rss: a.rss + b.rss, peak: a.peak + b.peak }));
+    console.log(
+      `\nMemory after the run (resident, peak): router ${routerMem.rss.toFixed(0)} MiB, ${routerMem.peak.toFixed(0)} MiB` +
+        `   nginx (master + worker) ${nginxMem.rss.toFixed(0)} MiB, ${nginxMem.peak.toFixed(0)} MiB`,
     );
     console.log("\nTargets (issue 6):");
     const verdict = (ok: boolean): string => (ok ? "met" : "MISSED");
