@@ -60,7 +60,11 @@ export class H2ClientConnection extends H2Connection {
       this.write(PING);
       return;
     }
-    this.fatal(ErrorCode.CANCEL, `backend silent for ${(2 * periodMs) / 1000} s, PING unanswered`);
+    // Timers run before I/O in each turn of the event loop: after a stall of this process an
+    // answer may already wait in the socket. Decide after this turn's I/O has been read.
+    setImmediate(() => {
+      if (!this.heard && !this.ended) this.fatal(ErrorCode.CANCEL, `backend silent for ${(2 * periodMs) / 1000} s, PING unanswered`);
+    });
   }
 
   /** False once GOAWAY was sent or received, the socket is gone, or stream ids ran out. */
