@@ -49,6 +49,10 @@ export const ConfigSchema = z.object({
     lostNodeRetentionMs: z.coerce.number().int().min(0).max(366 * 86_400_000).optional(),
     ejectionQuorum: z.coerce.number().int().min(1).max(1000).optional(),
     ejectionReportWindowMs: z.coerce.number().int().min(1000).max(3_600_000).optional(),
+    /** 0 disables rescheduling of failed replicas; at most a day. */
+    rescheduleAfterMs: z.coerce.number().int().min(0).max(86_400_000).optional(),
+    rescheduleAttempts: z.coerce.number().int().min(1).max(100).optional(),
+    rescheduleIntervalMs: z.coerce.number().int().min(1000).max(7 * 86_400_000).optional(),
   }),
 });
 
@@ -61,8 +65,9 @@ export type Config = z.output<typeof ConfigSchema>;
  * TEI_FLEET_JOIN_TOKEN, TEI_FLEET_MAX_INSTANCES, TEI_FLEET_LOG_LEVEL, and the scheduler timings
  * TEI_FLEET_HEARTBEAT_INTERVAL_MS, TEI_FLEET_HEARTBEAT_TTL_MS, TEI_FLEET_RECONCILE_INTERVAL_MS,
  * TEI_FLEET_LIVENESS_INTERVAL_MS, TEI_FLEET_ROUTE_GRACE_MS, TEI_FLEET_LOST_NODE_RETENTION_MS, and the
- * failure-report policy TEI_FLEET_EJECTION_QUORUM, TEI_FLEET_EJECTION_REPORT_WINDOW_MS. Throws
- * an Error listing every invalid setting.
+ * failure-report policy TEI_FLEET_EJECTION_QUORUM, TEI_FLEET_EJECTION_REPORT_WINDOW_MS, and the
+ * reschedule policy TEI_FLEET_RESCHEDULE_AFTER_MS, TEI_FLEET_RESCHEDULE_ATTEMPTS,
+ * TEI_FLEET_RESCHEDULE_INTERVAL_MS. Throws an Error listing every invalid setting.
  */
 export function loadConfig(flags: CliFlags, env: NodeJS.ProcessEnv = process.env): Config {
   const blank = (v: string | undefined) => (v === undefined || v === "" ? undefined : v);
@@ -85,6 +90,9 @@ export function loadConfig(flags: CliFlags, env: NodeJS.ProcessEnv = process.env
       lostNodeRetentionMs: blank(env.TEI_FLEET_LOST_NODE_RETENTION_MS),
       ejectionQuorum: blank(env.TEI_FLEET_EJECTION_QUORUM),
       ejectionReportWindowMs: blank(env.TEI_FLEET_EJECTION_REPORT_WINDOW_MS),
+      rescheduleAfterMs: blank(env.TEI_FLEET_RESCHEDULE_AFTER_MS),
+      rescheduleAttempts: blank(env.TEI_FLEET_RESCHEDULE_ATTEMPTS),
+      rescheduleIntervalMs: blank(env.TEI_FLEET_RESCHEDULE_INTERVAL_MS),
     },
   });
   if (!parsed.success) {

@@ -7,6 +7,7 @@ import { EVENT_STREAM_MAXLEN } from "../events/event-log.ts";
 import type { SchedulerContext } from "../scheduler/context.ts";
 import { runScript } from "../scheduler/lua-scripts.ts";
 import { updateNode } from "../nodes/node-store.ts";
+import { updateFailureClock } from "../scheduler/failure-clock.ts";
 import { mergeReplicaStatus, reportFingerprint, transitionEvent } from "./replica-merge.ts";
 
 /** An unchanged report is written again at least this often, repairing anything a skip missed. */
@@ -151,6 +152,8 @@ export function createHeartbeatHandler(
             kind, name, nodeName, `replica ${merged.index} (${id}) ${merged.status}${why}`, String(now), String(EVENT_STREAM_MAXLEN)]);
         if (ok !== 1) continue; // the scheduler changed the record meanwhile; the next heartbeat retries
         written.set(id, { fingerprint: reportFingerprint(report), at: now });
+        // A replica that began failing: the reconciler decides when it moves (rescheduling).
+        if (await updateFailureClock(ctx, name, record, merged, now)) nudge.add(name);
         // A replacement became ready: whatever it replaces may retire now.
         if (merged.status === "running" && record.status !== "running") {
           const others = Object.keys(hash).filter((other) => other !== id);

@@ -6,6 +6,7 @@ export type EventKind =
   | "instance.created" | "instance.updated" | "instance.placed" | "instance.pending"
   | "instance.started" | "instance.ready" | "instance.unhealthy" | "instance.restarted"
   | "instance.failed" | "instance.crash_loop" | "instance.stopped" | "instance.deleted"
+  | "instance.rescheduled" | "instance.reschedule_blocked"
   | "node.joined" | "node.lost" | "node.returned" | "node.cordoned" | "node.uncordoned"
   | "node.draining" | "node.drained" | "node.left" | "node.deleted";
 

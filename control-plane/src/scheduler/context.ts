@@ -14,7 +14,7 @@ export interface SchedulerContext {
   now(): number;
 }
 
-/** Heartbeat and loop timings shared by the agent protocol and the reconciler, and failure-report policy. */
+/** Heartbeat and loop timings shared by the agent protocol and the reconciler, failure-report and reschedule policy. */
 export interface SchedulerTimings {
   /** How often agents heartbeat, told to them at registration. Default 1000 ms. */
   heartbeatIntervalMs: number;
@@ -39,6 +39,16 @@ export interface SchedulerTimings {
   ejectionQuorum: number;
   /** How long a router's failure report counts toward the quorum. Default 60 000 ms. */
   ejectionReportWindowMs: number;
+  /**
+   * A replica failing (failed or crash_loop, not running since) for this long is replaced on
+   * another node; each further reschedule of the same replica index waits twice as long (capped,
+   * see reschedule-policy.ts). 0 disables rescheduling. Default 30 000 ms.
+   */
+  rescheduleAfterMs: number;
+  /** Most reschedules of one replica index within `rescheduleIntervalMs`. Default 3. */
+  rescheduleAttempts: number;
+  /** The window `rescheduleAttempts` counts in; also how long failed-on nodes are avoided. Default 1 h. */
+  rescheduleIntervalMs: number;
 }
 
 /** The defaults of SchedulerTimings (documented there). */
@@ -51,4 +61,7 @@ export const DEFAULT_TIMINGS: SchedulerTimings = {
   lostNodeRetentionMs: 24 * 3600 * 1000,
   ejectionQuorum: 2,
   ejectionReportWindowMs: 60_000,
+  rescheduleAfterMs: 30_000,
+  rescheduleAttempts: 3,
+  rescheduleIntervalMs: 3600 * 1000,
 };

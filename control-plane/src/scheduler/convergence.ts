@@ -1,4 +1,5 @@
 import type { SchedulerContext } from "./context.ts";
+import { isFailing } from "./reschedule-policy.ts";
 
 /** Loosely typed JSON of the records the full compare reads (plain JSON.parse: it reads thousands). */
 interface InstanceJson { revision?: string; spec?: { replicas?: number; desiredState?: string } }
@@ -17,6 +18,8 @@ export interface ConvergenceReport {
   staleRoutes: string[];
   /** Instances with a pending replica (the pending set must hold them, for the capacity triggers). */
   pending: string[];
+  /** Instances with a current replica failed or in crash_loop (candidates for rescheduling). */
+  failing: string[];
 }
 
 const CHUNK = 500;
@@ -54,6 +57,7 @@ export async function compareDesiredAndObserved(ctx: SchedulerContext): Promise<
 
   const diverged: string[] = [];
   const pending: string[] = [];
+  const failing: string[] = [];
   const known = new Set(names);
   const recorded = new Set<string>();
   for (let i = 0; i < names.length; i += CHUNK) {
@@ -77,6 +81,7 @@ export async function compareDesiredAndObserved(ctx: SchedulerContext): Promise<
       const indexes = new Set(healthy.map((r) => r.index ?? 0));
       const pendingOnly = replicas.some((r) => !r.node && r.status === "pending");
       if (pendingOnly) pending.push(name);
+      if (healthy.some((r) => isFailing(r.status ?? ""))) failing.push(name);
       const converged = retiring === 0 && placed.length === healthy.length
         && (indexes.size === wanted || pendingOnly) && healthy.length === indexes.size;
       if (!converged) diverged.push(name);
@@ -91,5 +96,5 @@ export async function compareDesiredAndObserved(ctx: SchedulerContext): Promise<
   }
   const routeIds = await redis.hkeys(keys.routes());
   const staleRoutes = routeIds.filter((id) => !assigned.has(id));
-  return { instances: names.length, diverged, orphans: [...orphans], orphanAssignments, staleRoutes, pending };
+  return { instances: names.length, diverged, orphans: [...orphans], orphanAssignments, staleRoutes, pending, failing };
 }

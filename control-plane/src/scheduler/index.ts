@@ -92,6 +92,9 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     lostNodeRetentionMs: options.lostNodeRetentionMs ?? DEFAULT_TIMINGS.lostNodeRetentionMs,
     ejectionQuorum: options.ejectionQuorum ?? DEFAULT_TIMINGS.ejectionQuorum,
     ejectionReportWindowMs: options.ejectionReportWindowMs ?? DEFAULT_TIMINGS.ejectionReportWindowMs,
+    rescheduleAfterMs: options.rescheduleAfterMs ?? DEFAULT_TIMINGS.rescheduleAfterMs,
+    rescheduleAttempts: options.rescheduleAttempts ?? DEFAULT_TIMINGS.rescheduleAttempts,
+    rescheduleIntervalMs: options.rescheduleIntervalMs ?? DEFAULT_TIMINGS.rescheduleIntervalMs,
   };
   // A connection of its own with auto-pipelining: the scheduler issues many small commands from
   // concurrent jobs and heartbeats, and batching those of one tick into one write is most of

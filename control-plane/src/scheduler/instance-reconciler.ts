@@ -10,6 +10,10 @@ import { replicaCount, replicaRequest, wantsRunning } from "./placement-request.
 import {
   buildUnplacedReplica, parseReplicas, replicaJson, RETIRE_REASON, type StoredReplica,
 } from "./replica-records.ts";
+import {
+  avoidPhrase, decideReschedule, isFailing, parseRescheduleState, type ReschedulePolicy, type RescheduleState,
+} from "./reschedule-policy.ts";
+import { createRescheduleStore } from "./reschedule-store.ts";
 
 /**
  * The `retiring:{name}` value of a replica that restart() asked to replace: a new one starts
@@ -57,30 +61,39 @@ interface Observed extends StoredReplica {
  *   when nothing fits and an old revision holds resources, the old one stops first;
  * - a current replica reports running: the old revision and drain originals of that index
  *   retire (route removed, process stopped after the router grace period);
- * - indexes at or beyond `replicas` retire.
+ * - indexes at or beyond `replicas` retire;
+ * - a current replica failing for long enough moves (reschedule-policy.ts): a replacement is
+ *   placed on another node, then the failing one retires at once, as it serves nothing.
  */
 export function createInstanceReconciler(
   ctx: SchedulerContext,
   cache: NodeCache,
-  timings: Pick<SchedulerTimings, "routeGraceMs">,
+  timings: Pick<SchedulerTimings, "routeGraceMs" | "rescheduleAfterMs" | "rescheduleAttempts" | "rescheduleIntervalMs">,
   salt: number,
   onPlaced?: (notice: PlacementNotice) => void,
   owns?: (node: string) => boolean,
 ) {
   const { redis, keys } = ctx;
+  const policy: ReschedulePolicy = {
+    afterMs: timings.rescheduleAfterMs, attempts: timings.rescheduleAttempts, intervalMs: timings.rescheduleIntervalMs,
+  };
+  const reschedules = createRescheduleStore(ctx, policy);
 
   /** Reads instances, their replica records and whether each placement is still assigned, in bulk. */
   async function observeMany(names: string[]) {
     const pipe = redis.pipeline();
-    for (const name of names) pipe.get(keys.instance(name)).hgetall(keys.replicas(name)).hgetall(keys.retiring(name));
+    for (const name of names) {
+      pipe.get(keys.instance(name)).hgetall(keys.replicas(name)).hgetall(keys.retiring(name)).hgetall(keys.reschedules(name));
+    }
     const results = (await pipe.exec()) ?? [];
     const partial = names.map((_, i) => {
-      const instanceJson = results[i * 3]?.[1] as string | null;
-      const hash = (results[i * 3 + 1]?.[1] ?? {}) as Record<string, string>;
-      const retiring = (results[i * 3 + 2]?.[1] ?? {}) as Record<string, string>;
+      const instanceJson = results[i * 4]?.[1] as string | null;
+      const hash = (results[i * 4 + 1]?.[1] ?? {}) as Record<string, string>;
+      const retiring = (results[i * 4 + 2]?.[1] ?? {}) as Record<string, string>;
+      const failures = parseRescheduleState((results[i * 4 + 3]?.[1] ?? {}) as Record<string, string>);
       const observed: Observed[] = parseReplicas(hash).map((r) => ({ ...r, live: false, moving: false }));
       const instance = instanceJson ? fromJsonString(InstanceSchema, instanceJson, { ignoreUnknownFields: true }) : undefined;
-      return { instance, observed, retiring };
+      return { instance, observed, retiring, failures };
     });
     const placed = partial.flatMap((p) => p.observed.filter((r) => r.replica.node !== ""));
     if (placed.length > 0) {
@@ -148,7 +161,7 @@ export function createInstanceReconciler(
 
   async function reconcile(name: string): Promise<ReconcileOutcome> {
     const now = ctx.now();
-    const { instance, observed, retiring } = await observe(name);
+    const { instance, observed, retiring, failures } = await observe(name);
     const outcome: ReconcileOutcome = { released: false, placed: 0 };
 
     // Records of placements whose assignment is gone (lost node, released elsewhere): forget them.
@@ -163,11 +176,15 @@ export function createInstanceReconciler(
 
     if (!instance || !instance.spec) {
       for (const r of live) await release(name, r);
-      await redis.multi().del(keys.replicas(name)).del(keys.retiring(name)).srem(keys.pending(), name).exec();
+      await redis.multi().del(keys.replicas(name)).del(keys.retiring(name)).del(keys.reschedules(name))
+        .srem(keys.pending(), name).exec();
       return { ...outcome, released: live.length > 0 };
     }
     const spec = instance.spec;
     const revision = instance.revision;
+    if (failures.failingSince.size + failures.moves.length + failures.notes.size > 0) {
+      await reschedules.tidy(name, failures, live, now);
+    }
     const wanted = wantsRunning(spec) ? replicaCount(spec) : 0;
     let wait = Infinity;
     const later = (ms: number) => { if (ms > 0) wait = Math.min(wait, ms); };
@@ -192,8 +209,10 @@ export function createInstanceReconciler(
       const old = ofIndex.filter((r) => !isCurrent(r));
 
       if (current.length > 1) {
-        // Two workers raced on one index (a recovered job): keep the one furthest along.
-        current.sort((a, b) => Number(b.replica.status === "running") - Number(a.replica.status === "running"));
+        // Two workers raced on one index (a recovered job, a reschedule): keep the one furthest
+        // along, a failing one last.
+        const rank = (r: Observed) => (r.replica.status === "running" ? 0 : isFailing(r.replica.status) ? 2 : 1);
+        current.sort((a, b) => rank(a) - rank(b));
         for (const extra of current.slice(1)) later(await retire(name, extra, retiring[extra.id], now));
         current = current.slice(0, 1);
       }
@@ -236,6 +255,10 @@ export function createInstanceReconciler(
         satisfied.add(index);
         if (current[0]!.replica.status === "running") {
           for (const r of old) later(await retire(name, r, retiring[r.id], now));
+        } else if (policy.afterMs > 0 && isFailing(current[0]!.replica.status)) {
+          const peers = active.filter((r) => r.replica.index !== index)
+            .map((r) => ({ node: r.replica.node, gpuIds: r.replica.gpuIds }));
+          later(await reschedule(name, spec, current[0]!, retiring[current[0]!.id], peers, failures, claimedIds, outcome, now));
         }
       }
     }
@@ -260,6 +283,48 @@ export function createInstanceReconciler(
     if (live.some((r) => r.replica.index >= wanted)) outcome.released = true;
     if (wait !== Infinity) outcome.requeueAfterMs = wait;
     return outcome;
+  }
+
+  /**
+   * Moves a failing replica when the policy says so: a replacement is placed away from the nodes
+   * it failed on, then the failing one retires through the same path as a replaced replica
+   * (without waiting for the replacement to run: the failing one serves nothing). When nothing
+   * else fits it stays, and the reason is announced. Returns when to look again (0: no need).
+   */
+  async function reschedule(
+    name: string, spec: NonNullable<Instance["spec"]>, failing: Observed, retiringSince: string | undefined,
+    peers: Array<{ node: string; gpuIds: number[] }>, failures: RescheduleState, claimedIds: Set<string>,
+    outcome: ReconcileOutcome, now: number,
+  ): Promise<number> {
+    const since = await reschedules.failingSince(name, failures, failing, now);
+    const decision = decideReschedule(policy, failures, failing.replica, since, now);
+    if (decision.kind === "wait") return decision.ms;
+    if (decision.kind === "give-up") {
+      await reschedules.announce(name, failing, decision.note, now);
+      return decision.until - now;
+    }
+    if (spec.node) {
+      await reschedules.announce(name, failing, `pinned to node ${spec.node}: it cannot move`, now);
+      return policy.afterMs;
+    }
+    const { index, revision } = failing.replica;
+    const request = replicaRequest(spec, index, peers, decision.avoid);
+    // Ids of recent reschedules stay taken: their records are keyed by the replaced replica's id.
+    const inUse = (id: string) => claimedIds.has(id) || failures.moves.some((m) => m.id === id);
+    // No fresh view when nothing fits (unlike a pending replica): this is retried on every full
+    // compare, and the view follows node records within moments anyway.
+    const result = await claimReplica(ctx, cache, spec, request, revision, inUse, salt, owns);
+    if (!result.placed) {
+      if (result.conflicts) return 500;
+      await reschedules.announce(name, failing,
+        `cannot move: replacement pending: ${result.reason} ${avoidPhrase(decision.avoid)}; tried again later`, now);
+      return policy.afterMs;
+    }
+    outcome.placed++;
+    claimedIds.add(result.facts.id);
+    onPlaced?.({ instance: name, index, node: result.facts.node.name, gpuIds: result.facts.gpuIds, atMs: ctx.now(), attempts: result.attempts });
+    await reschedules.recordMove(name, failing, result.facts.node.name, since, decision.attempt, now);
+    return retire(name, failing, retiringSince, now);
   }
 
   /** Records why replica `index` is not placed, with an event when the reason is new. */

@@ -10,14 +10,14 @@ import type { ChainableCommander, Redis } from "ioredis";
 const FILES = [
   "claim-replica-6", "release-replica-7", "retire-replica-4", "merge-replica-4", "set-node-2",
   "node-gone-8", "lease-acquire-2", "lease-release-1", "drain-grant-2", "restamp-assignments-3", "heartbeat-touch-3", "put-unplaced-1", "forget-unplaced-1",
-  "stamp-routes-2", "node-delete-8",
+  "stamp-routes-2", "node-delete-8", "record-reschedule-2", "reschedule-note-2",
 ] as const;
 
 /** The name of a script, without its key count. */
 export type ScriptName =
   | "claim-replica" | "release-replica" | "retire-replica" | "merge-replica" | "set-node"
   | "node-gone" | "lease-acquire" | "lease-release" | "drain-grant" | "restamp-assignments" | "heartbeat-touch" | "put-unplaced" | "forget-unplaced"
-  | "stamp-routes" | "node-delete";
+  | "stamp-routes" | "node-delete" | "record-reschedule" | "reschedule-note";
 
 const sources = new Map<string, { numberOfKeys: number; lua: string }>();
 for (const file of FILES) {

@@ -20,7 +20,8 @@ export interface ReconcileLoopOptions {
 /**
  * The work that must happen once per fleet, not once per control plane: detecting lost nodes,
  * forgetting nodes lost for longer than the retention, advancing drains, and the periodic full
- * compare of desired and observed state. Every tick first acquires or renews the lease; only the
+ * compare of desired and observed state (which also hands failing replicas to the reconciler,
+ * which reschedules them). Every tick first acquires or renews the lease; only the
  * holder acts, and its writes carry the fencing token.
  */
 export function createReconcileLoop(
@@ -92,6 +93,8 @@ export function createReconcileLoop(
   async function full() {
     const report = await compareDesiredAndObserved(ctx);
     const targets = new Set([...report.diverged, ...report.orphans]);
+    // Failing replicas are looked at every compare: the reconciler moves those failing long enough.
+    if (timings.rescheduleAfterMs > 0) for (const name of report.failing) targets.add(name);
     // Assignments that no record accounts for (a record written over, a crash between two
     // writes): give their room back; their instances are reconciled right after.
     for (const o of report.orphanAssignments) {

@@ -30,6 +30,11 @@
  * | pending                          | SET    | instances with a replica that fits nowhere yet               |
  * | retiring:{name}                  | HASH   | assignment id → ms its route was removed before it stops      |
  * | drain:{node}                     | HASH   | `max_parallel`, `deadline_ms`, `started_ms`, `move:{id}` → 1  |
+ * | reschedules:{name}               | HASH   | `failing:{id}` → ms the replica began failing (failed or      |
+ * |                                  |        | crash_loop, restarts included, not running since);            |
+ * |                                  |        | `moved:{id}` → JSON of its reschedule (at, index, revision,   |
+ * |                                  |        | from, to), kept one reschedule interval; `note:{index}` → the |
+ * |                                  |        | last "cannot move" message announced                          |
  * | workers                          | ZSET   | placement worker ids, scored by last sign of life (ms)        |
  * | events                           | STREAM | `Event` fields, MAXLEN ~ 10000                                |
  * | lease:{name}                     | STRING | holder id, with PX; lease-token:{name} is its fencing counter |
@@ -68,6 +73,8 @@ export interface KeySchema {
   retiring(instance: string): string;
   /** Progress of a node drain: its parameters and the replicas allowed to move now. */
   drain(node: string): string;
+  /** Failure clocks and recent reschedules of an instance's replicas (see reschedule-policy.ts). */
+  reschedules(instance: string): string;
   /** Live placement workers, so that each prefers its own share of the nodes. */
   workers(): string;
   /** The `prefix` option for BullMQ queues and workers. */
@@ -100,6 +107,7 @@ export function createKeySchema(prefix = "tf"): KeySchema {
     pending: () => k("pending"),
     retiring: (instance) => k("retiring", instance),
     drain: (node) => k("drain", node),
+    reschedules: (instance) => k("reschedules", instance),
     workers: () => k("workers"),
     bullPrefix: () => k("bull"),
   };
