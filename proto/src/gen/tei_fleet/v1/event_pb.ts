@@ -31,9 +31,11 @@ export type Event = Message<"tei_fleet.v1.Event"> & {
   timeMs: bigint;
 
   /**
-   * e.g. instance.created, instance.placed, instance.started, instance.ready, instance.unhealthy,
-   * instance.restarted, instance.failed, instance.stopped, instance.deleted, instance.pending,
-   * node.joined, node.lost, node.cordoned, node.uncordoned, node.draining, node.left
+   * instance.created, instance.updated, instance.placed, instance.pending, instance.started,
+   * instance.ready, instance.unhealthy, instance.restarted, instance.failed, instance.crash_loop,
+   * instance.stopped, instance.deleted, instance.rescheduled, instance.reschedule_blocked,
+   * node.joined, node.lost, node.returned, node.cordoned, node.uncordoned, node.draining,
+   * node.drained, node.left, node.deleted (control-plane/src/events/event-log.ts)
    *
    * @generated from field: string kind = 3;
    */
