@@ -26,6 +26,11 @@ export interface LocalFleetOptions {
   routers?: number;
   /** Extra environment for agents, e.g. FAKE_TEI_* fault injection (passed through to TEI). */
   agentEnv?: NodeJS.ProcessEnv;
+  /**
+   * Extra environment for single agents, by index, on top of `agentEnv` (kept across
+   * restartAgent): a fault on one node only, e.g. `[{ FAKE_TEI_EXIT_AT_START: "1" }]` for node-a.
+   */
+  agentEnvByIndex?: NodeJS.ProcessEnv[];
   /** Extra agent arguments. */
   agentArgs?: string[];
   /** Extra control-plane environment (intervals, limits). */
@@ -129,7 +134,7 @@ export async function startLocalFleet(options: LocalFleetOptions = {}): Promise<
         "--pass-env", "FAKE_TEI_*",
         ...(options.agentArgs ?? []),
       ],
-      env: { TEI_FLEET_JOIN_TOKEN: joinToken, ...options.agentEnv },
+      env: { TEI_FLEET_JOIN_TOKEN: joinToken, ...options.agentEnv, ...options.agentEnvByIndex?.[i] },
       logFile: log(name),
       readyUrl: `${listenUrl}/healthz`,
     });
