@@ -12,7 +12,7 @@ import { launchIncarnation } from "./process-launch.ts";
 import { recoverIncarnation } from "./process-recovery.ts";
 import { describeExit, isCpuFallbackLine, replicaStatus, specKey } from "./replica-status.ts";
 import { RestartBackoff } from "./restart-backoff.ts";
-import { resolveTiming, type SupervisorDeps } from "./supervisor-options.ts";
+import { FAILED_PROBE_RETRY_MS, resolveTiming, type SupervisorDeps } from "./supervisor-options.ts";
 import { createTeiClient, type TeiModelKind } from "./tei-client.ts";
 
 export type { SupervisorDeps, SupervisorTiming } from "./supervisor-options.ts";
@@ -248,7 +248,8 @@ export async function createInstanceSupervisor(
     if (proc !== p || p.exited) return;
     const now = Date.now();
     lastHealthCheckMs = now;
-    p.nextProbeAtMs = now + probeIntervalMs;
+    // A failed probe is repeated within a second (see FAILED_PROBE_RETRY_MS).
+    p.nextProbeAtMs = now + (result.ok ? probeIntervalMs : Math.min(probeIntervalMs, FAILED_PROBE_RETRY_MS));
     deps.metrics?.observeProbe({ assignmentId: desired.assignmentId, instance: desired.instanceName }, result.ok, result.latencyMs / 1000);
     if (result.ok) {
       if (result.dimension !== undefined) dimension = result.dimension;

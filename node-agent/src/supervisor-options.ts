@@ -13,9 +13,15 @@ import type { TeiClient } from "./tei-client.ts";
  * parts it works with. Passed in, never imported, so tests wire real parts with short timings.
  */
 
+/**
+ * After a failed liveness probe the next one comes this soon (or at the interval, if shorter), so
+ * a TEI that answers errors is unhealthy in about `probeFailureThreshold` seconds.
+ */
+export const FAILED_PROBE_RETRY_MS = 1_000;
+
 /** Timing knobs of a supervisor; every field has a default. */
 export interface SupervisorTiming {
-  /** Time between liveness probes of a running instance. Default 5000 ms. */
+  /** Time between liveness probes of a running instance (1 s after a failed one). Default 5000 ms. */
   probeIntervalMs?: number;
   /** Deadline of one liveness probe. Default 5000 ms. */
   probeTimeoutMs?: number;

@@ -72,6 +72,24 @@ describe("supervisor failure handling", () => {
     expect(back.restarts).toBe(1);
   });
 
+  it("repeats a failed probe within a second instead of waiting for the next interval", async () => {
+    dir = await tempDir();
+    const seen: Array<{ status: string; at: number }> = [];
+    reconciler = testReconciler({
+      stateDir: dir,
+      env: env({ FAKE_TEI_HANG_AFTER_REQUESTS: "0" }), // every inference request hangs
+      timing: { probeIntervalMs: 30_000, probeTimeoutMs: 300, probeFailureThreshold: 2 },
+      onStatusChange: (s) => seen.push({ status: s.status, at: Date.now() }),
+    });
+    const a = await makeAssignment();
+    await reconciler.apply([a]);
+    await waitFor(() => seen.find((s) => s.status === "running"), 15_000, "running");
+    const unhealthy = await waitFor(() => seen.find((s) => s.status === "unhealthy"), 15_000, "unhealthy");
+    const running = seen.find((s) => s.status === "running")!;
+    // Two failed probes: 300 ms, a second's pause, 300 ms. At the 30 s interval it would take 30 s.
+    expect(unhealthy.at - running.at).toBeLessThan(10_000);
+  });
+
   it("fails an instance whose TEI falls back to the CPU although a GPU was assigned", async () => {
     dir = await tempDir();
     reconciler = testReconciler({ stateDir: dir, env: env({ FAKE_TEI_CPU_FALLBACK: "true" }) });
