@@ -4,7 +4,7 @@
  * to both.
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { createServer, type Http2Server, type ServerHttp2Session, type ServerHttp2Stream } from "node:http2";
+import { connect, createServer, type Http2Server, type ServerHttp2Session, type ServerHttp2Stream } from "node:http2";
 import { connect as netConnect, type AddressInfo } from "node:net";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { Embed, EmbedRequestSchema } from "@tei-fleet/proto/tei/v1";
@@ -227,6 +227,29 @@ describe("protocol garbage ends that connection only", () => {
     const bad = Buffer.from([0, 0, 3, 1, 5, 0, 0, 0, 1, 0xff, 0xff, 0x7f]);
     const got = await rawExchange(fx.port, Buffer.concat([PREFACE, EMPTY_SETTINGS, bad]));
     expect(goawayOf(got)?.code).toBe(9);
+    await stillServes();
+  });
+
+  test("a small header block that decodes to a huge header list (HPACK bomb) is refused on its stream only", async () => {
+    // Node itself refuses to send such a list unless told it may.
+    const session = connect(`http://127.0.0.1:${fx.port}`, { maxSendHeaderBlockLength: 1 << 20 });
+    session.on("error", () => {});
+    try {
+      // 40 copies of one 2 KB value: Node sends it once and then as a table index (about 2 KB on
+      // the wire), which decodes to 80 KB of headers.
+      const big = "b".repeat(2000);
+      const body = frame(toBinary(EmbedRequestSchema, create(EmbedRequestSchema, { inputs: "x" })));
+      const err = await rawCall(session, EMBED, [body], { "x-tei-instance": "a", "x-big": Array(40).fill(big) }).then(
+        () => undefined,
+        (e: Error) => e,
+      );
+      expect(err?.message).toMatch(/ENHANCE_YOUR_CALM/);
+      // The same connection still carries calls.
+      const ok = await rawCall(session, EMBED, [body], { "x-tei-instance": "a" });
+      expect(ok.status).toBe(0);
+    } finally {
+      session.close();
+    }
     await stillServes();
   });
 

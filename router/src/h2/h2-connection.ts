@@ -44,8 +44,14 @@ export interface H2ConnectionOptions {
   streamWindow: number;
   /** Connection window granted to the peer. */
   connectionWindow: number;
-  /** Largest header block accepted, in bytes (decoded size is bounded by this too). */
+  /** Largest header block accepted, in bytes, as received (a connection error beyond it). Default 64 KiB. */
   maxHeaderBlockBytes?: number;
+  /**
+   * Largest decoded header list, counted as RFC 9113's SETTINGS_MAX_HEADER_LIST_SIZE does (name +
+   * value + 32 per field); a stream beyond it is refused with ENHANCE_YOUR_CALM (gRPC clients
+   * report RESOURCE_EXHAUSTED). Default 64 KiB.
+   */
+  maxHeaderListBytes?: number;
   /** The peer sent GOAWAY (no new streams; streams above `lastStreamId` were reset). */
   onGoaway?(conn: H2Connection, code: number): void;
   /** The socket closed; every open stream has been told `onReset`. */
@@ -255,6 +261,17 @@ export abstract class H2Connection {
     const headers = this.decoder.decode(block);
     const end = (flags & Flag.END_STREAM) !== 0;
     const s = this.streams.get(id);
+    if (headerListSize(headers) > (this.opts.maxHeaderListBytes ?? 65_536)) {
+      // A small block can decode to a huge list by naming one table entry many times (an HPACK
+      // bomb): the stream is refused, the connection (its HPACK state intact) lives on.
+      if (s !== undefined) {
+        this.reset(s, ErrorCode.ENHANCE_YOUR_CALM);
+        s.handler?.onReset(s, ErrorCode.ENHANCE_YOUR_CALM, "header list too large");
+      } else {
+        this.refuseNewStream(id);
+      }
+      return;
+    }
     if (s !== undefined) {
       if (s.remoteEnded) return;
       s.headersReceived = true;
@@ -270,6 +287,11 @@ export abstract class H2Connection {
    * side), or the late answer of a stream this side already reset (client side: ignored).
    */
   protected abstract onNewStream(id: number, headers: string[], endStream: boolean): void;
+
+  /** Refuses a stream id this side does not know without opening it (server side: a new one). */
+  protected refuseNewStream(id: number): void {
+    this.write(rstStreamFrame(id, ErrorCode.ENHANCE_YOUR_CALM));
+  }
 
   /** True when `id` is a stream the peer could open but has not (DATA on it is an error). */
   protected abstract isIdlePeerStream(id: number): boolean;
@@ -414,4 +436,11 @@ export abstract class H2Connection {
     this.onClosed(reason);
     this.opts.onClose?.(this, reason);
   }
+}
+
+/** Size of a header list as SETTINGS_MAX_HEADER_LIST_SIZE counts it (RFC 9113 §6.5.2). */
+function headerListSize(headers: readonly string[]): number {
+  let n = 0;
+  for (let i = 0; i < headers.length; i++) n += (headers[i] as string).length;
+  return n + 16 * headers.length; // 32 per field, two strings per field
 }

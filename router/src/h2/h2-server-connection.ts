@@ -53,6 +53,12 @@ export class H2ServerConnection extends H2Connection {
     super.acceptBytes(chunk);
   }
 
+  protected override refuseNewStream(id: number): void {
+    // Stream ids only grow: a refused new stream still counts as opened.
+    if ((id & 1) === 1 && id > this.lastPeerStream) this.lastPeerStream = id;
+    super.refuseNewStream(id);
+  }
+
   protected override isIdlePeerStream(id: number): boolean {
     return id > this.lastPeerStream;
   }
