@@ -253,6 +253,14 @@ describe("protocol garbage ends that connection only", () => {
     await stillServes();
   });
 
+  test("endless empty CONTINUATION frames (the 2024 CONTINUATION flood) end the connection", async () => {
+    const headers = Buffer.from([0, 0, 0, 1, 0, 0, 0, 0, 1]); // HEADERS, stream 1, no END_HEADERS, empty
+    const empty = Buffer.from([0, 0, 0, 9, 0, 0, 0, 0, 1]); // CONTINUATION, stream 1, empty
+    const got = await rawExchange(fx.port, Buffer.concat([PREFACE, EMPTY_SETTINGS, headers, ...Array(1000).fill(empty)]));
+    expect(goawayOf(got)?.code).toBe(11); // ENHANCE_YOUR_CALM
+    await stillServes();
+  });
+
   test("a frame over the 16 KiB frame size is FRAME_SIZE_ERROR", async () => {
     const huge = Buffer.alloc(9 + 20_000);
     huge.writeUIntBE(20_000, 0, 3);

@@ -14,6 +14,12 @@ export class ConnectionError extends Error {
   }
 }
 
+/**
+ * CONTINUATION frames one block may take. Empty ones do not grow the block, so without a count a
+ * peer could send them forever (the "CONTINUATION flood" of 2024); real blocks need a handful.
+ */
+const MAX_CONTINUATIONS = 64;
+
 /** Receives each complete block with the flags of its HEADERS frame. */
 export type HeaderBlockSink = (streamId: number, flags: number, block: Buffer) => void;
 
@@ -25,6 +31,7 @@ export class HeaderBlockReader {
   private flags = 0;
   private parts: Buffer[] = [];
   private bytes = 0;
+  private continuations = 0;
 
   /** @param maxBytes - largest block accepted (ENHANCE_YOUR_CALM beyond it) */
   constructor(sink: HeaderBlockSink, maxBytes: number) {
@@ -58,12 +65,14 @@ export class HeaderBlockReader {
     this.flags = flags;
     this.parts = [fragment];
     this.bytes = fragment.length;
+    this.continuations = 0;
   }
 
   /** A CONTINUATION frame. */
   continuation(flags: number, id: number, p: Buffer): void {
     if (this.stream === 0 || id !== this.stream) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "unexpected CONTINUATION");
     this.bytes += p.length;
+    if (++this.continuations > MAX_CONTINUATIONS) throw new ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, "too many CONTINUATION frames");
     if (this.bytes > this.maxBytes) throw new ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, "header block too large");
     this.parts.push(p);
     if ((flags & Flag.END_HEADERS) === 0) return;
