@@ -261,6 +261,13 @@ describe("protocol garbage ends that connection only", () => {
     await stillServes();
   });
 
+  test("a flood of PINGs (or resets, or empty frames) ends the connection with ENHANCE_YOUR_CALM", async () => {
+    const ping = Buffer.from([0, 0, 8, 6, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8]);
+    const got = await rawExchange(fx.port, Buffer.concat([PREFACE, EMPTY_SETTINGS, ...Array(12_000).fill(ping)]));
+    expect(goawayOf(got)?.code).toBe(11);
+    await stillServes();
+  });
+
   test("a frame over the 16 KiB frame size is FRAME_SIZE_ERROR", async () => {
     const huge = Buffer.alloc(9 + 20_000);
     huge.writeUIntBE(20_000, 0, 3);

@@ -209,6 +209,7 @@ export abstract class H2Connection {
     if (this.blocks.inBlock && type !== FrameType.CONTINUATION) {
       throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "a header block was interrupted by another frame");
     }
+    if (isCheapForPeer(type, flags, p)) this.noteCheapFrame();
     switch (type) {
       case FrameType.DATA: return this.onData(flags, id, p);
       case FrameType.HEADERS: return this.blocks.headers(flags, id, p);
@@ -295,6 +296,12 @@ export abstract class H2Connection {
 
   /** True when `id` is a stream the peer could open but has not (DATA on it is an error). */
   protected abstract isIdlePeerStream(id: number): boolean;
+
+  /**
+   * A frame that costs the peer nothing but this side some work (a reset, a PING, SETTINGS, an
+   * empty DATA frame...); the server side bounds their rate, see h2-server-connection.ts.
+   */
+  protected noteCheapFrame(): void {}
 
   private onRstStream(id: number, p: Buffer): void {
     if (id === 0 || p.length !== 4) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "malformed RST_STREAM");
@@ -443,4 +450,30 @@ function headerListSize(headers: readonly string[]): number {
   let n = 0;
   for (let i = 0; i < headers.length; i++) n += (headers[i] as string).length;
   return n + 16 * headers.length; // 32 per field, two strings per field
+}
+
+/**
+ * Frames a peer can send in floods to make this side work for nothing (the 2019 HTTP/2 DoS
+ * advisories and 2023's "Rapid Reset"): RST_STREAM, PING and SETTINGS (not their ACKs), PRIORITY,
+ * unknown types, and DATA frames that carry nothing and end nothing.
+ */
+function isCheapForPeer(type: number, flags: number, payload: Buffer): boolean {
+  switch (type) {
+    case FrameType.RST_STREAM:
+    case FrameType.PRIORITY:
+      return true;
+    case FrameType.PING:
+    case FrameType.SETTINGS:
+      return (flags & Flag.ACK) === 0;
+    case FrameType.DATA:
+      return payload.length === 0 && (flags & Flag.END_STREAM) === 0;
+    case FrameType.HEADERS:
+    case FrameType.CONTINUATION:
+    case FrameType.GOAWAY:
+    case FrameType.WINDOW_UPDATE:
+    case FrameType.PUSH_PROMISE:
+      return false;
+    default:
+      return true;
+  }
 }

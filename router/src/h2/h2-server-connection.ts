@@ -11,6 +11,13 @@ import { H2Stream } from "./h2-stream.ts";
 
 /** How long a client may take to send the connection preface. */
 const PREFACE_TIMEOUT_MS = 10_000;
+/**
+ * Cheap frames (resets, PINGs, SETTINGS, empty DATA; see isCheapForPeer) a client may send per
+ * window before the connection is closed with ENHANCE_YOUR_CALM. Generous for real clients (a
+ * client cancelling 100 calls a second sends 1,000 resets in 10 s); a flood hits it in a moment.
+ */
+const CHEAP_FRAMES_PER_WINDOW = 10_000;
+const CHEAP_FRAME_WINDOW_MS = 10_000;
 
 /** Options of the server side. */
 export interface H2ServerOptions extends H2ConnectionOptions {
@@ -25,6 +32,8 @@ export class H2ServerConnection extends H2Connection {
   private readonly serverOpts: H2ServerOptions;
   /** Bytes of the client preface still expected. */
   private prefaceLeft = CLIENT_PREFACE.length;
+  private cheapFrames = 0;
+  private cheapWindowStart = 0;
 
   /** Takes over an accepted socket. */
   constructor(socket: Socket, opts: H2ServerOptions) {
@@ -57,6 +66,17 @@ export class H2ServerConnection extends H2Connection {
     // Stream ids only grow: a refused new stream still counts as opened.
     if ((id & 1) === 1 && id > this.lastPeerStream) this.lastPeerStream = id;
     super.refuseNewStream(id);
+  }
+
+  protected override noteCheapFrame(): void {
+    const now = Date.now();
+    if (now - this.cheapWindowStart > CHEAP_FRAME_WINDOW_MS) {
+      this.cheapWindowStart = now;
+      this.cheapFrames = 0;
+    }
+    if (++this.cheapFrames > CHEAP_FRAMES_PER_WINDOW) {
+      throw new ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, "too many resets, PINGs or other empty frames");
+    }
   }
 
   protected override isIdlePeerStream(id: number): boolean {
