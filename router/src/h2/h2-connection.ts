@@ -37,6 +37,7 @@ import { OutboundFlow } from "./outbound-flow.ts";
 import { ConnectionError, HeaderBlockReader } from "./header-block-reader.ts";
 import type { H2Stream } from "./h2-stream.ts";
 import { HpackDecoder, HpackError } from "./hpack.ts";
+import { headerListSize, isCheapForPeer } from "./peer-limits.ts";
 
 /** How a connection is set up; windows are what this side grants its peer. */
 export interface H2ConnectionOptions {
@@ -445,35 +446,3 @@ export abstract class H2Connection {
   }
 }
 
-/** Size of a header list as SETTINGS_MAX_HEADER_LIST_SIZE counts it (RFC 9113 §6.5.2). */
-function headerListSize(headers: readonly string[]): number {
-  let n = 0;
-  for (let i = 0; i < headers.length; i++) n += (headers[i] as string).length;
-  return n + 16 * headers.length; // 32 per field, two strings per field
-}
-
-/**
- * Frames a peer can send in floods to make this side work for nothing (the 2019 HTTP/2 DoS
- * advisories and 2023's "Rapid Reset"): RST_STREAM, PING and SETTINGS (not their ACKs), PRIORITY,
- * unknown types, and DATA frames that carry nothing and end nothing.
- */
-function isCheapForPeer(type: number, flags: number, payload: Buffer): boolean {
-  switch (type) {
-    case FrameType.RST_STREAM:
-    case FrameType.PRIORITY:
-      return true;
-    case FrameType.PING:
-    case FrameType.SETTINGS:
-      return (flags & Flag.ACK) === 0;
-    case FrameType.DATA:
-      return payload.length === 0 && (flags & Flag.END_STREAM) === 0;
-    case FrameType.HEADERS:
-    case FrameType.CONTINUATION:
-    case FrameType.GOAWAY:
-    case FrameType.WINDOW_UPDATE:
-    case FrameType.PUSH_PROMISE:
-      return false;
-    default:
-      return true;
-  }
-}

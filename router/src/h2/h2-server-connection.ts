@@ -8,16 +8,11 @@ import { CLIENT_PREFACE, ErrorCode, rstStreamFrame, Setting } from "./frames.ts"
 import { H2Connection, type H2ConnectionOptions } from "./h2-connection.ts";
 import { ConnectionError } from "./header-block-reader.ts";
 import { H2Stream } from "./h2-stream.ts";
+import { CheapFrameBudget } from "./peer-limits.ts";
 
 /** How long a client may take to send the connection preface. */
 const PREFACE_TIMEOUT_MS = 10_000;
-/**
- * Cheap frames (resets, PINGs, SETTINGS, empty DATA; see isCheapForPeer) a client may send per
- * window before the connection is closed with ENHANCE_YOUR_CALM. Generous for real clients (a
- * client cancelling 100 calls a second sends 1,000 resets in 10 s); a flood hits it in a moment.
- */
-const CHEAP_FRAMES_PER_WINDOW = 10_000;
-const CHEAP_FRAME_WINDOW_MS = 10_000;
+
 
 /** Options of the server side. */
 export interface H2ServerOptions extends H2ConnectionOptions {
@@ -32,8 +27,7 @@ export class H2ServerConnection extends H2Connection {
   private readonly serverOpts: H2ServerOptions;
   /** Bytes of the client preface still expected. */
   private prefaceLeft = CLIENT_PREFACE.length;
-  private cheapFrames = 0;
-  private cheapWindowStart = 0;
+  private readonly cheapFrames = new CheapFrameBudget();
 
   /** Takes over an accepted socket. */
   constructor(socket: Socket, opts: H2ServerOptions) {
@@ -69,12 +63,7 @@ export class H2ServerConnection extends H2Connection {
   }
 
   protected override noteCheapFrame(): void {
-    const now = Date.now();
-    if (now - this.cheapWindowStart > CHEAP_FRAME_WINDOW_MS) {
-      this.cheapWindowStart = now;
-      this.cheapFrames = 0;
-    }
-    if (++this.cheapFrames > CHEAP_FRAMES_PER_WINDOW) {
+    if (!this.cheapFrames.take(Date.now())) {
       throw new ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, "too many resets, PINGs or other empty frames");
     }
   }
