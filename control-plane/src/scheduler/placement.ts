@@ -99,7 +99,7 @@ export function place(req: ReplicaRequest, nodes: Iterable<NodeView>, options: P
     if (sampling && feasible >= sampleLimit!) break;
     if (req.node !== undefined && node.name !== req.node) continue;
     pinnedSeen = true;
-    if (req.avoidNodes?.has(node.name)) { count(ineligible, "being moved away from"); continue; }
+    if (req.avoidNodes?.has(node.name)) { count(ineligible, "avoided"); continue; }
     if (node.state !== "ready") { count(ineligible, node.state || "not ready"); continue; }
     if (node.draining) { count(ineligible, "draining"); continue; }
     if (node.cordoned) { count(ineligible, "cordoned"); continue; }

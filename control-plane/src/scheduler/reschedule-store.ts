@@ -45,10 +45,13 @@ export function createRescheduleStore(ctx: SchedulerContext, policy: RescheduleP
     const { index, revision, node: from, status, reason } = failed.replica;
     const entry = JSON.stringify({ at: now, index, revision: String(revision), from, to });
     const seconds = Math.round((now - since) / 1000);
+    // The agent's "; restarting in 4.0s" no longer applies once the replica has moved.
+    const why = reason.replace(/; restarting in [\d.]+s$/, "");
     const message = `replica ${index} (${failed.id}) rescheduled from ${from} to ${to} after ${seconds} s ${status}`
-      + ` (reschedule ${attempt} of at most ${policy.attempts} per ${formatSpan(policy.intervalMs)})${reason ? `: ${reason}` : ""}`;
+      + ` (reschedule ${attempt} of at most ${policy.attempts} per ${formatSpan(policy.intervalMs)})${why ? `: ${why}` : ""}`;
     const recorded = await runScript(redis, "record-reschedule", [keys.reschedules(name), keys.events()],
-      [failed.id, entry, String(index), keys.changesChannel(), name, from, message, String(now), String(EVENT_STREAM_MAXLEN)]);
+      // The event's time is the write's, so it sorts after the replacement's instance.placed.
+      [failed.id, entry, String(index), keys.changesChannel(), name, from, message, String(ctx.now()), String(EVENT_STREAM_MAXLEN)]);
     if (recorded === 1) ctx.logger.warn({ instance: name, index, from, to, status, reason }, "rescheduled a failing replica");
   }
 
