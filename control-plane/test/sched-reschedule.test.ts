@@ -82,6 +82,17 @@ describe("rescheduling a failing replica", () => {
       && (await f.scheduler.routes.get()).routes.some((r) => r.node === "b"));
   });
 
+  it("releases the failing replica at once: it has no route, so routers need no grace", async () => {
+    f = await schedFixture({ rescheduleAfterMs: 300, routeGraceMs: 60_000 });
+    const a = await f.addNode({ name: "a", gpusMb: [81920] });
+    await f.putInstance({ name: "emb" });
+    const first = await runningReplica("emb");
+    await f.addNode({ name: "b", gpusMb: [81920] });
+    a.overrides.set(first.assignmentId, "crash_loop");
+    // Within seconds, not the minute of route grace a routed replica would be given.
+    await f.until(async () => (await placed(f, "emb"))[0]?.node === "b" && a.assignments.size === 0, 15_000);
+  });
+
   it("stays where it is, saying why and which node it avoids, while nothing else fits; moves when a node joins", async () => {
     f = await schedFixture({ rescheduleAfterMs: 300 });
     const gpu3 = await f.addNode({ name: "gpu-3", gpusMb: [81920] });

@@ -15,6 +15,9 @@ import {
 } from "./reschedule-policy.ts";
 import { createRescheduleStore } from "./reschedule-store.ts";
 
+/** Replica statuses that never have a route: retiring them needs no grace for routers. */
+const UNROUTED: ReadonlySet<string> = new Set(["failed", "crash_loop"]);
+
 /**
  * The `retiring:{name}` value of a replica that restart() asked to replace: a new one starts
  * first (a new id, new ports), then this one retires like any replaced replica.
@@ -142,10 +145,12 @@ export function createInstanceReconciler(
   /**
    * Retires a replica in two steps so no request is lost: first out of the route table (status
    * stopping), then, once routers had `routeGraceMs` to notice, its assignment is released and the
-   * agent stops the process. Returns how long to wait before the next step, 0 when done.
+   * agent stops the process. A failed or crash-looping replica has no route to take away (the
+   * route left with the status), so it is released at once. Returns how long to wait before the
+   * next step, 0 when done.
    */
   async function retire(name: string, r: Observed, retiringSince: string | undefined, now: number): Promise<number> {
-    if (timings.routeGraceMs <= 0) { await release(name, r); return 0; }
+    if (timings.routeGraceMs <= 0 || UNROUTED.has(r.replica.status)) { await release(name, r); return 0; }
     if (r.replica.status !== "stopping" || retiringSince === undefined) {
       const next = create(ReplicaSchema, { ...r.replica, status: "stopping", reason: RETIRE_REASON });
       await runScript(redis, "retire-replica",
