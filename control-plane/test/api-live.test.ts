@@ -17,11 +17,13 @@ let agent: NodeAgent;
 
 beforeAll(async () => {
   api = await startApi();
-  const base = 30_000 + Math.floor(Math.random() * 300) * 100;
+  // Below Linux's ephemeral range (32768-60999), where a client socket could hold a TEI port, and
+  // apart from the whole-system fleets' 20000-31999.
+  const base = 10_000 + Math.floor(Math.random() * 100) * 100;
   const config = resolveConfig({
     controlPlane: api.url, nodeName: "live-1", advertiseAddress: "127.0.0.1", teiBinary: FAKE_TEI, gpus: "2x81920",
     listen: `127.0.0.1:${await freePort()}`, stateDir, portRange: `${base}-${base + 99}`,
-    heartbeatIntervalMs: "200", probeIntervalMs: "200", probeTimeoutMs: "500", restartBackoffInitialMs: "100",
+    heartbeatIntervalMs: "200", probeIntervalMs: "200", probeTimeoutMs: "2000", restartBackoffInitialMs: "100",
     stopGraceMs: "2000", shutdownDrainMs: "0", unhealthyDrainMs: "0",
   }, { TEI_FLEET_JOIN_TOKEN: JOIN });
   agent = await startNodeAgent(config, { logger: pino({ level: "silent" }) });

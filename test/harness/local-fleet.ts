@@ -110,8 +110,10 @@ export async function startLocalFleet(options: LocalFleetOptions = {}): Promise<
     });
   const controlPlane = await launchControlPlane();
 
-  // Port ranges differ per fleet so that concurrent fleets on one machine rarely collide.
-  const portBase = 20_000 + Math.floor(Math.random() * 400) * 100;
+  // Port ranges differ per fleet so that concurrent fleets on one machine rarely collide, and stay
+  // below Linux's ephemeral range (32768-60999): a TEI port taken by some client socket's local
+  // port would fail its start with "port taken".
+  const portBase = 20_000 + Math.floor(Math.random() * 120) * 100;
   const agentPorts: number[] = [];
   const launchAgent = async (i: number): Promise<FleetAgent> => {
     const name = `node-${String.fromCharCode(97 + i)}`;
