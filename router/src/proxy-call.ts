@@ -233,12 +233,24 @@ class ProxyCall implements StreamHandler {
       remainingMs = this.timeoutMs - (performance.now() - this.started);
       if (remainingMs <= 0) throw new RouterError(GrpcStatus.DEADLINE_EXCEEDED, "deadline exceeded before the call could be retried");
     }
-    const headers = backendRequestHeaders(this.inHeaders, this.method.upstreamPath, r.address, remainingMs);
     try {
-      this.up = this.ctx.pool.forReplica(r).request(headers, this);
+      this.up = this.ctx.pool.forReplica(r).request(this.backendHeaders(r, remainingMs), this);
     } catch (err) {
-      throw new RouterError(GrpcStatus.UNAVAILABLE, `backend ${r.address} unavailable: ${(err as Error).message}`);
+      // The replica left the route table after this call chose it (a drain, a lost node): nothing
+      // was sent yet, so another ready replica of the same target takes the call.
+      const alt = this.target === null ? null : this.ctx.table.alternative(r, this.target);
+      if (alt === null) throw new RouterError(GrpcStatus.UNAVAILABLE, `backend ${r.address} unavailable: ${(err as Error).message}`);
+      this.replica = alt;
+      try {
+        this.up = this.ctx.pool.forReplica(alt).request(this.backendHeaders(alt, remainingMs), this);
+      } catch (again) {
+        throw new RouterError(GrpcStatus.UNAVAILABLE, `backend ${alt.address} unavailable: ${(again as Error).message}`);
+      }
     }
+  }
+
+  private backendHeaders(r: Replica, remainingMs: number | undefined): string[] {
+    return backendRequestHeaders(this.inHeaders, this.method.upstreamPath, r.address, remainingMs);
   }
 
   // ---- response direction ----

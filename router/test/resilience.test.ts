@@ -8,6 +8,9 @@ import { route, startRouter, type RouterFixture } from "./support/router-fixture
 import { freePort } from "../../test/harness/free-port.ts";
 import { constants as h2constants, createServer as createH2Server } from "node:http2";
 import { connect as netConnect, createServer as createTcpServer, type AddressInfo, type Socket } from "node:net";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { EmbedRequestSchema } from "@tei-fleet/proto/tei/v1";
+import { frame, rawSession } from "./support/raw-client.ts";
 
 const BGE = "BAAI/bge-small-en-v1.5";
 
@@ -290,6 +293,44 @@ describe("a backend host that vanishes without a TCP reset", () => {
     } finally {
       await fx.close();
       await slow.close();
+    }
+  });
+});
+
+describe("the route table changes while a call is on its way", () => {
+  test("a call whose replica left the table before its request ended goes to another replica of the model", async () => {
+    const [a, b] = await Promise.all([startTestBackend("a"), startTestBackend("b")]);
+    const fx = await startRouter([route("a", a.address), route("b", b.address)]);
+    const session = rawSession(fx.port);
+    try {
+      // Both backends have a connection (as replicas serving traffic do).
+      for (const name of ["a", "b"]) await fx.client(Embed).embed({ inputs: "warm" }, { headers: { "x-tei-instance": name } });
+      const body = frame(toBinary(EmbedRequestSchema, create(EmbedRequestSchema, { inputs: "in flight" })));
+      const req = session.request({ ":method": "POST", ":path": "/tei.v1.Embed/Embed", "content-type": "application/grpc", te: "trailers", "x-tei-model": BGE });
+      const answer = new Promise<{ status: string | undefined; instance: string | undefined }>((resolve, reject) => {
+        let instance: string | undefined;
+        let status: string | undefined;
+        req.on("response", (h) => {
+          instance = String(h["x-tei-instance"]);
+          status = h["grpc-status"] === undefined ? undefined : String(h["grpc-status"]); // trailers-only
+        });
+        req.on("trailers", (t) => (status = String(t["grpc-status"])));
+        req.on("close", () => resolve({ status, instance }));
+        req.on("error", reject);
+        req.resume();
+      });
+      // The router resolves the target with the headers (round-robin starts at "a"), then "a"
+      // is drained out of the table before the request's last byte arrives.
+      req.write(body.subarray(0, 4));
+      await new Promise((r) => setTimeout(r, 50));
+      await fx.setRoutes([route("b", b.address)], 2);
+      req.end(body.subarray(4));
+      expect(await answer).toEqual({ status: "0", instance: "b" });
+      expect(a.calls.get("Embed")).toBe(1); // the warm-up only
+    } finally {
+      session.close();
+      await fx.close();
+      await Promise.all([a.close(), b.close()]);
     }
   });
 });
