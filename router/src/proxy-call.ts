@@ -7,19 +7,11 @@
  * Responses are TEI's own bytes, passed through with two headers added.
  *
  * The call is the handler of both of its streams (`down` toward the client, `up` toward TEI)
- * and relays flow control between them: received bytes are credited back to their sender only
- * once the other side took them.
+ * and relays flow control between them (credit-relay.ts).
  */
 import { performance } from "node:perf_hooks";
 import { FrameReader } from "./grpc-frame.ts";
-import {
-  GrpcStatus,
-  parseGrpcStatus,
-  RouterError,
-  statusFromHttpStatus,
-  statusFromRstCode,
-  type GrpcStatusCode,
-} from "./grpc-status.ts";
+import { GrpcStatus, parseGrpcStatus, RouterError, statusFromHttpStatus, statusFromRstCode, type GrpcStatusCode } from "./grpc-status.ts";
 import { parseGrpcTimeout } from "./grpc-timeout.ts";
 import { ErrorCode } from "./h2/frames.ts";
 import { headerValue, type H2Stream, type StreamHandler } from "./h2/h2-stream.ts";
@@ -27,6 +19,7 @@ import type { MethodSpec } from "./method-table.ts";
 import type { ProxyContext } from "./proxy-context.ts";
 import type { Replica } from "./route-table.ts";
 import { sendStatus, statusTrailers } from "./status-response.ts";
+import { CreditRelay } from "./credit-relay.ts";
 import { backendRequestHeaders } from "./forward-headers.ts";
 import { checkPlainRequest, unwrapMuxRequest } from "./request-message.ts";
 import { targetFromHeaders, type Target } from "./target.ts";
@@ -67,10 +60,10 @@ class ProxyCall implements StreamHandler {
   /** A unary call's response headers and message, held until the backend's stream ends. */
   private heldHeaders: string[] | null = null;
   private heldBody: Buffer | null = null;
-  /** Request bytes received but not yet credited to the client (the backend is behind). */
-  private downCredit = 0;
-  /** Response bytes received but not yet credited to the backend (the client is behind). */
-  private upCredit = 0;
+  /** Request bytes owed to the client until the backend takes them. */
+  private readonly requestCredit = new CreditRelay();
+  /** Response bytes owed to the backend until the client takes them. */
+  private readonly responseCredit = new CreditRelay();
   private done = false;
 
   constructor(ctx: ProxyContext, down: H2Stream, headers: string[], method: MethodSpec) {
@@ -123,15 +116,8 @@ class ProxyCall implements StreamHandler {
   }
 
   onDrain(stream: H2Stream): void {
-    if (stream === this.down) {
-      // The client took the response bytes that were waiting: let the backend send more.
-      const up = this.up;
-      if (up !== null && this.upCredit > 0) up.conn.consume(up, this.upCredit);
-      this.upCredit = 0;
-    } else if (stream === this.up) {
-      this.down.conn.consume(this.down, this.downCredit);
-      this.downCredit = 0;
-    }
+    if (stream === this.down) this.responseCredit.release(this.up);
+    else if (stream === this.up) this.requestCredit.release(this.down);
   }
 
   // ---- request direction ----
@@ -152,8 +138,7 @@ class ProxyCall implements StreamHandler {
     } catch (err) {
       this.fail(err);
     }
-    if (backendBehind && !this.done) this.downCredit += chunk.length;
-    else this.down.conn.consume(this.down, chunk.length);
+    this.requestCredit.passed(this.down, chunk.length, !backendBehind || this.done);
   }
 
   /** Handles one request message; false when the backend could not take it all yet. */
@@ -233,24 +218,18 @@ class ProxyCall implements StreamHandler {
       remainingMs = this.timeoutMs - (performance.now() - this.started);
       if (remainingMs <= 0) throw new RouterError(GrpcStatus.DEADLINE_EXCEEDED, "deadline exceeded before the call could be retried");
     }
-    try {
-      this.up = this.ctx.pool.forReplica(r).request(this.backendHeaders(r, remainingMs), this);
-    } catch (err) {
-      // The replica left the route table after this call chose it (a drain, a lost node): nothing
-      // was sent yet, so another ready replica of the same target takes the call.
-      const alt = this.target === null ? null : this.ctx.table.alternative(r, this.target);
-      if (alt === null) throw new RouterError(GrpcStatus.UNAVAILABLE, `backend ${r.address} unavailable: ${(err as Error).message}`);
-      this.replica = alt;
+    for (let candidate = r; ; ) {
       try {
-        this.up = this.ctx.pool.forReplica(alt).request(this.backendHeaders(alt, remainingMs), this);
-      } catch (again) {
-        throw new RouterError(GrpcStatus.UNAVAILABLE, `backend ${alt.address} unavailable: ${(again as Error).message}`);
+        this.up = this.ctx.pool.forReplica(candidate).request(backendRequestHeaders(this.inHeaders, this.method.upstreamPath, candidate.address, remainingMs), this);
+        return;
+      } catch (err) {
+        // The replica left the route table after this call chose it (a drain, a lost node):
+        // nothing was sent yet, so another ready replica of the same target takes the call, once.
+        const alt = candidate === r && this.target !== null ? this.ctx.table.alternative(r, this.target) : null;
+        if (alt === null) throw new RouterError(GrpcStatus.UNAVAILABLE, `backend ${candidate.address} unavailable: ${(err as Error).message}`);
+        candidate = this.replica = alt;
       }
     }
-  }
-
-  private backendHeaders(r: Replica, remainingMs: number | undefined): string[] {
-    return backendRequestHeaders(this.inHeaders, this.method.upstreamPath, r.address, remainingMs);
   }
 
   // ---- response direction ----
@@ -306,8 +285,7 @@ class ProxyCall implements StreamHandler {
       this.fail(new RouterError(GrpcStatus.INTERNAL, "backend sent a message before its response headers"));
       return;
     }
-    if (this.down.conn.sendData(this.down, chunk, false)) up.conn.consume(up, chunk.length);
-    else this.upCredit += chunk.length;
+    this.responseCredit.passed(up, chunk.length, this.down.conn.sendData(this.down, chunk, false));
   }
 
   private onTrailers(trailers: string[]): void {
@@ -410,8 +388,7 @@ class ProxyCall implements StreamHandler {
     const up = this.up;
     if (up !== null) up.conn.reset(up, ErrorCode.CANCEL);
     // Request bytes held back while the backend was behind are no longer owed to anyone.
-    if (this.downCredit > 0) this.down.conn.consume(this.down, this.downCredit);
-    this.downCredit = 0;
+    this.requestCredit.release(this.down);
     const metrics = this.ctx.metrics;
     metrics.record(metrics.forCall(this.replica, this.method), code, (performance.now() - this.started) / 1000);
     metrics.inFlight.dec();
