@@ -67,6 +67,15 @@ export const ErrorCode = {
   HTTP_1_1_REQUIRED: 0xd,
 } as const;
 
+/** A violation that ends the connection with GOAWAY carrying `code`. */
+export class ConnectionError extends Error {
+  readonly code: number;
+  constructor(code: number, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
 /** Receives each complete frame from a {@link FrameParser}. */
 export type FrameSink = (type: number, flags: number, streamId: number, payload: Buffer) => void;
 
@@ -154,6 +163,11 @@ export function settingsFrame(settings: ReadonlyArray<readonly [number, number]>
     off += 6;
   }
   return b;
+}
+
+/** The [id, value] pairs of a SETTINGS payload (its length a multiple of 6, checked by the caller). */
+export function* readSettings(payload: Buffer): Generator<[number, number]> {
+  for (let off = 0; off + 6 <= payload.length; off += 6) yield [payload.readUInt16BE(off), payload.readUInt32BE(off + 2)];
 }
 
 /** A WINDOW_UPDATE frame (stream 0 for the connection). */

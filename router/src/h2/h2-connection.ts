@@ -27,14 +27,17 @@ import {
   MAX_WINDOW,
   Setting,
   goawayFrame,
+  ConnectionError,
   pingAckFrame,
+  readSettings,
   rstStreamFrame,
   settingsFrame,
   windowUpdateFrame,
 } from "./frames.ts";
 import { BatchedWriter } from "./batched-writer.ts";
+import { InboundFlow } from "./inbound-flow.ts";
 import { OutboundFlow } from "./outbound-flow.ts";
-import { ConnectionError, HeaderBlockReader } from "./header-block-reader.ts";
+import { HeaderBlockReader } from "./header-block-reader.ts";
 import type { H2Stream } from "./h2-stream.ts";
 import { HpackDecoder, HpackError } from "./hpack.ts";
 import { headerListSize, isCheapForPeer } from "./peer-limits.ts";
@@ -69,13 +72,11 @@ export abstract class H2Connection {
   protected readonly streams = new Map<number, H2Stream>();
   private readonly writer: BatchedWriter;
   private readonly outbound: OutboundFlow;
+  private readonly inbound: InboundFlow;
   private readonly blocks: HeaderBlockReader;
   // Settings of the peer (its windows and frame size live in `outbound`).
   protected peerStreamWindow = DEFAULT_WINDOW;
   protected peerMaxStreams = Number.MAX_SAFE_INTEGER;
-  // What the peer may send, and credit not yet returned.
-  private recvWindow: number;
-  private unacked = 0;
   /** Highest stream id the peer opened (server side), for GOAWAY. */
   protected lastPeerStream = 0;
   /** Streams open now. */
@@ -86,6 +87,8 @@ export abstract class H2Connection {
   private socketError: string | undefined;
   /** Something arrived since the last keepalive check (set per chunk: free on the hot path). */
   protected heard = false;
+  /** Classify frames for `noteCheapFrame` (server side only: backends are trusted). */
+  protected budgetsCheapFrames = false;
 
   /**
    * Takes over `socket` (connected or connecting) and writes `preface` (client side), this
@@ -94,12 +97,12 @@ export abstract class H2Connection {
   protected constructor(socket: Socket, opts: H2ConnectionOptions, settings: Array<[number, number]>, preface: Buffer | null) {
     this.socket = socket;
     this.opts = opts;
-    this.recvWindow = opts.connectionWindow;
     this.decoder = new HpackDecoder();
     this.parser = new FrameParser((t, f, id, p) => this.onFrame(t, f, id, p));
     this.blocks = new HeaderBlockReader((id, f, block) => this.onHeaderBlock(id, f, block), opts.maxHeaderBlockBytes ?? 65_536);
     this.writer = new BatchedWriter(socket, () => this.outbound.flushQueues());
     this.outbound = new OutboundFlow(this.writer, (s) => this.endLocal(s));
+    this.inbound = new InboundFlow(this.writer, opts.connectionWindow, opts.streamWindow);
     if (preface !== null) this.write(preface);
     this.write(settingsFrame([[Setting.INITIAL_WINDOW_SIZE, opts.streamWindow], ...settings]));
     if (opts.connectionWindow > DEFAULT_WINDOW) this.write(windowUpdateFrame(0, opts.connectionWindow - DEFAULT_WINDOW));
@@ -107,11 +110,6 @@ export abstract class H2Connection {
     // 'close' follows an error and carries its consequences, naming it.
     socket.on("error", (err: Error) => (this.socketError ??= err.message));
     socket.on("close", () => this.onSocketClose(this.socketError ?? "connection closed"));
-  }
-
-  /** Streams open now (both directions not yet ended). */
-  get activeStreams(): number {
-    return this.active;
   }
 
   /** True once the socket closed. */
@@ -146,20 +144,7 @@ export abstract class H2Connection {
    * WINDOW_UPDATE is sent when half a window has been used, so small calls send none.
    */
   consume(s: H2Stream | null, n: number): void {
-    if (n === 0 || this.ended) return;
-    this.unacked += n;
-    if (this.unacked >= this.opts.connectionWindow >>> 1) {
-      this.write(windowUpdateFrame(0, this.unacked));
-      this.recvWindow += this.unacked;
-      this.unacked = 0;
-    }
-    if (s === null || s.closed || s.remoteEnded) return;
-    s.unacked += n;
-    if (s.unacked >= this.opts.streamWindow >>> 1) {
-      this.write(windowUpdateFrame(s.id, s.unacked));
-      s.recvWindow += s.unacked;
-      s.unacked = 0;
-    }
+    if (n !== 0 && !this.ended) this.inbound.consume(s, n);
   }
 
   /** Sends GOAWAY: open streams finish, new ones are refused; the socket closes when idle. */
@@ -210,7 +195,7 @@ export abstract class H2Connection {
     if (this.blocks.inBlock && type !== FrameType.CONTINUATION) {
       throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "a header block was interrupted by another frame");
     }
-    if (isCheapForPeer(type, flags, p)) this.noteCheapFrame();
+    if (this.budgetsCheapFrames && isCheapForPeer(type, flags, p)) this.noteCheapFrame();
     switch (type) {
       case FrameType.DATA: return this.onData(flags, id, p);
       case FrameType.HEADERS: return this.blocks.headers(flags, id, p);
@@ -231,8 +216,7 @@ export abstract class H2Connection {
   private onData(flags: number, id: number, p: Buffer): void {
     if (id === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "DATA on stream 0");
     const len = p.length;
-    this.recvWindow -= len;
-    if (this.recvWindow < 0) throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, "peer exceeded the connection window");
+    if (!this.inbound.takeConnection(len)) throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, "peer exceeded the connection window");
     let data = p;
     if ((flags & Flag.PADDED) !== 0) {
       const pad = p.length > 0 ? (p[0] as number) : 0;
@@ -245,8 +229,7 @@ export abstract class H2Connection {
       if (s === undefined && this.isIdlePeerStream(id)) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "DATA on an idle stream");
       return;
     }
-    s.recvWindow -= len;
-    if (s.recvWindow < 0) {
+    if (!this.inbound.takeStream(s, len)) {
       this.consume(null, len);
       this.reset(s, ErrorCode.FLOW_CONTROL_ERROR);
       s.handler.onReset(s, ErrorCode.FLOW_CONTROL_ERROR, "peer exceeded the stream window");
@@ -317,9 +300,7 @@ export abstract class H2Connection {
     if (id !== 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "SETTINGS on a stream");
     if ((flags & Flag.ACK) !== 0) return;
     if (p.length % 6 !== 0) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, "malformed SETTINGS");
-    for (let off = 0; off < p.length; off += 6) {
-      const key = p.readUInt16BE(off);
-      const value = p.readUInt32BE(off + 2);
+    for (const [key, value] of readSettings(p)) {
       if (key === Setting.INITIAL_WINDOW_SIZE) {
         if (value > MAX_WINDOW) throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, "INITIAL_WINDOW_SIZE too large");
         const delta = value - this.peerStreamWindow;
@@ -352,21 +333,13 @@ export abstract class H2Connection {
   private onWindowUpdate(id: number, p: Buffer): void {
     if (p.length !== 4) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, "malformed WINDOW_UPDATE");
     const inc = p.readUInt32BE(0) & MAX_WINDOW;
-    if (id === 0) {
-      if (inc === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "WINDOW_UPDATE of 0");
-      this.outbound.sendWindow += inc;
-      if (this.outbound.sendWindow > MAX_WINDOW) throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, "connection window overflow");
-    } else {
-      const s = this.streams.get(id);
-      if (s === undefined) return;
-      if (inc === 0 || s.sendWindow + inc > MAX_WINDOW) {
-        this.reset(s, inc === 0 ? ErrorCode.PROTOCOL_ERROR : ErrorCode.FLOW_CONTROL_ERROR);
-        s.handler?.onReset(s, ErrorCode.PROTOCOL_ERROR, "bad WINDOW_UPDATE");
-        return;
-      }
-      s.sendWindow += inc;
+    const s = id === 0 ? null : this.streams.get(id);
+    if (s === undefined) return;
+    const error = this.outbound.grant(s, inc);
+    if (error !== 0 && s !== null) {
+      this.reset(s, error);
+      s.handler?.onReset(s, error, "bad WINDOW_UPDATE");
     }
-    this.outbound.flushQueues();
   }
 
   // ---- stream and connection lifecycle ----

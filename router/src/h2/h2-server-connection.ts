@@ -4,9 +4,8 @@
  * to `onStream`.
  */
 import type { Socket } from "node:net";
-import { CLIENT_PREFACE, ErrorCode, rstStreamFrame, Setting } from "./frames.ts";
+import { CLIENT_PREFACE, ConnectionError, ErrorCode, rstStreamFrame, Setting } from "./frames.ts";
 import { H2Connection, type H2ConnectionOptions } from "./h2-connection.ts";
-import { ConnectionError } from "./header-block-reader.ts";
 import { H2Stream } from "./h2-stream.ts";
 import { CheapFrameBudget } from "./peer-limits.ts";
 
@@ -33,6 +32,7 @@ export class H2ServerConnection extends H2Connection {
   constructor(socket: Socket, opts: H2ServerOptions) {
     super(socket, opts, [[Setting.MAX_CONCURRENT_STREAMS, opts.maxConcurrentStreams]], null);
     this.serverOpts = opts;
+    this.budgetsCheapFrames = true;
     // A peer that connects and never says it speaks HTTP/2 must not hold a socket forever.
     const timer = setTimeout(() => {
       if (this.prefaceLeft > 0) this.fatal(ErrorCode.PROTOCOL_ERROR, "no HTTP/2 connection preface within 10 s");

@@ -3,16 +3,7 @@
  * padding and priority fields, joins fragments, bounds the size, and insists that nothing else
  * interrupts a block.
  */
-import { ErrorCode, Flag } from "./frames.ts";
-
-/** A violation that ends the connection with GOAWAY carrying `code`. */
-export class ConnectionError extends Error {
-  readonly code: number;
-  constructor(code: number, message: string) {
-    super(message);
-    this.code = code;
-  }
-}
+import { ConnectionError, ErrorCode, Flag } from "./frames.ts";
 
 /**
  * CONTINUATION frames one block may take. Empty ones do not grow the block, so without a count a

@@ -3,7 +3,18 @@
  * of what the windows (or a full socket) do not take yet, and the cutting of header blocks and
  * DATA into frames no larger than the peer allows. Trailers queue behind the data before them.
  */
-import { DEFAULT_MAX_FRAME_SIZE, DEFAULT_WINDOW, Flag, FRAME_HEADER_SIZE, FrameType, frameHeader, writeFrameHeader } from "./frames.ts";
+import {
+  ConnectionError,
+  DEFAULT_MAX_FRAME_SIZE,
+  DEFAULT_WINDOW,
+  ErrorCode,
+  Flag,
+  FRAME_HEADER_SIZE,
+  FrameType,
+  MAX_WINDOW,
+  frameHeader,
+  writeFrameHeader,
+} from "./frames.ts";
 import type { BatchedWriter } from "./batched-writer.ts";
 import type { H2Stream, QueuedSend } from "./h2-stream.ts";
 import { HpackEncoder } from "./hpack.ts";
@@ -139,6 +150,25 @@ export class OutboundFlow {
         return;
       }
     }
+  }
+
+  /**
+   * The peer's WINDOW_UPDATE for stream `s` (null: the connection) opened `inc` more bytes; what
+   * it unblocks is written. Returns 0, or the error code of a bad update of a stream's window.
+   * @throws ConnectionError for a bad update of the connection's window
+   */
+  grant(s: H2Stream | null, inc: number): number {
+    if (s === null) {
+      if (inc === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "WINDOW_UPDATE of 0");
+      this.sendWindow += inc;
+      if (this.sendWindow > MAX_WINDOW) throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, "connection window overflow");
+    } else {
+      if (inc === 0) return ErrorCode.PROTOCOL_ERROR;
+      if (s.sendWindow + inc > MAX_WINDOW) return ErrorCode.FLOW_CONTROL_ERROR;
+      s.sendWindow += inc;
+    }
+    this.flushQueues();
+    return 0;
   }
 
   /** The stream is closed: nothing of it is sent any more. */
