@@ -124,14 +124,10 @@ export async function createInstanceSupervisor(
     return log.ring.tail(STATUS_LOG_LINES).map((l) => l.raw);
   }
 
-  function launchPlan(): LaunchPlan {
-    return planLaunch(desired, deps.launchContext());
-  }
-
   /** The launch plan, or undefined while the assignment cannot be planned. */
   function tryLaunchPlan(): LaunchPlan | undefined {
     try {
-      return launchPlan();
+      return planLaunch(desired, deps.launchContext());
     } catch {
       return undefined;
     }
@@ -184,7 +180,7 @@ export async function createInstanceSupervisor(
   async function start(): Promise<void> {
     let plan: LaunchPlan;
     try {
-      plan = launchPlan();
+      plan = planLaunch(desired, deps.launchContext());
     } catch (error) {
       if (!(error instanceof LaunchPlanError)) throw error;
       // Cannot run as given: say why and wait for a new assignment (or a re-check), no restart loop.
