@@ -29,6 +29,15 @@ async function runningReplica(name: string) {
 }
 
 /** The replica of `name` once it alone runs somewhere other than `from`, and its agent has it. */
+/** "emb" running on node a, then node b joins with room for it: the scene of most tests here. */
+async function runningOnAWithRoomOnB() {
+  const a = await f.addNode({ name: "a", gpusMb: [81920] });
+  await f.putInstance({ name: "emb" });
+  const first = await runningReplica("emb");
+  await f.addNode({ name: "b", gpusMb: [81920] });
+  return { a, first };
+}
+
 async function movedOff(name: string, from: string) {
   return f.until(async () => {
     const [r, extra] = await placed(f, name);
@@ -59,11 +68,8 @@ async function fakeClockFixture(options: Parameters<typeof schedFixture>[0] = {}
 describe("rescheduling a failing replica", () => {
   it("a crash_loop replica moves to another node once failing long enough, and its old replica is retired", async () => {
     f = await schedFixture({ rescheduleAfterMs: 600 });
-    const a = await f.addNode({ name: "a", gpusMb: [81920] });
-    await f.putInstance({ name: "emb" });
-    const first = await runningReplica("emb");
+    const { a, first } = await runningOnAWithRoomOnB();
     expect(first.node).toBe("a");
-    await f.addNode({ name: "b", gpusMb: [81920] });
 
     a.overrides.set(first.assignmentId, "crash_loop");
     const failedAt = Date.now();
@@ -84,10 +90,7 @@ describe("rescheduling a failing replica", () => {
 
   it("releases the failing replica at once: it has no route, so routers need no grace", async () => {
     f = await schedFixture({ rescheduleAfterMs: 300, routeGraceMs: 60_000 });
-    const a = await f.addNode({ name: "a", gpusMb: [81920] });
-    await f.putInstance({ name: "emb" });
-    const first = await runningReplica("emb");
-    await f.addNode({ name: "b", gpusMb: [81920] });
+    const { a, first } = await runningOnAWithRoomOnB();
     a.overrides.set(first.assignmentId, "crash_loop");
     // Within seconds, not the minute of route grace a routed replica would be given.
     await f.until(async () => (await placed(f, "emb"))[0]?.node === "b" && a.assignments.size === 0, 15_000);
@@ -178,10 +181,7 @@ describe("rescheduling a failing replica", () => {
 
   it("a replica that runs again before the delay stays, and a later failure starts a fresh clock", async () => {
     const clock = await fakeClockFixture({ rescheduleAfterMs: 30_000 });
-    const a = await f.addNode({ name: "a", gpusMb: [81920] });
-    await f.putInstance({ name: "emb" });
-    const first = await runningReplica("emb");
-    await f.addNode({ name: "b", gpusMb: [81920] });
+    const { a, first } = await runningOnAWithRoomOnB();
 
     a.overrides.set(first.assignmentId, "crash_loop");
     await f.until(async () => (await placed(f, "emb"))[0]?.status === "crash_loop");
@@ -206,10 +206,7 @@ describe("rescheduling a failing replica", () => {
 
   it("TEI_FLEET_RESCHEDULE_AFTER_MS=0 disables it: a failed replica stays on its node however long it fails", async () => {
     const clock = await fakeClockFixture({ rescheduleAfterMs: 0 });
-    const a = await f.addNode({ name: "a", gpusMb: [81920] });
-    await f.putInstance({ name: "emb" });
-    const first = await runningReplica("emb");
-    await f.addNode({ name: "b", gpusMb: [81920] });
+    const { a, first } = await runningOnAWithRoomOnB();
     a.overrides.set(first.assignmentId, "crash_loop");
     await f.until(async () => (await placed(f, "emb"))[0]?.status === "crash_loop");
     clock.now += 2 * HOUR;

@@ -11,16 +11,10 @@ import { Embed, EmbedRequestSchema } from "@tei-fleet/proto/tei/v1";
 import { frame, rawCall, rawSession } from "./support/raw-client.ts";
 import { route, startRouter, type RouterFixture } from "./support/router-fixture.ts";
 import { startTestBackend, type TestBackend } from "./support/tei-backend.ts";
+import { until } from "./support/until.ts";
 
 const EMBED = "/tei.v1.Embed/Embed";
 
-async function until(cond: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 const EMBED_STREAM = "/tei.v1.Embed/EmbedStream";
 
 /** Echoes every request body back as the response body, with grpc-status 0 trailers. */

@@ -11,6 +11,7 @@ import { connect as netConnect, createServer as createTcpServer, type AddressInf
 import { create, toBinary } from "@bufbuild/protobuf";
 import { EmbedRequestSchema } from "@tei-fleet/proto/tei/v1";
 import { frame, rawSession } from "./support/raw-client.ts";
+import { until } from "./support/until.ts";
 
 const BGE = "BAAI/bge-small-en-v1.5";
 
@@ -21,13 +22,6 @@ async function metric(fx: RouterFixture, name: string): Promise<number> {
   return sum;
 }
 
-async function until(cond: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe("an instance killed mid-traffic", () => {
   let teis: FakeTeiProcess[] = [];

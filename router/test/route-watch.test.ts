@@ -9,6 +9,7 @@ import { pino } from "pino";
 import { createRouter, parseRouterConfig, type Router } from "../src/index.ts";
 import { startTestBackend, type TestBackend } from "./support/tei-backend.ts";
 import { freePort } from "../../test/harness/free-port.ts";
+import { until } from "./support/until.ts";
 
 const TOKEN = "join-secret";
 
@@ -87,13 +88,6 @@ class FakeControlPlane {
   }
 }
 
-async function until(cond: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 let cp: FakeControlPlane;
 let router: Router;
