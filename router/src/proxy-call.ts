@@ -44,8 +44,6 @@ class ProxyCall implements StreamHandler {
   private readonly inHeaders: string[];
   private readonly reader: FrameReader;
   private readonly started = performance.now();
-  /** The caller's deadline from grpc-timeout, in ms after `started`. */
-  private readonly timeoutMs: number | undefined;
   private target: Target | null = null;
   private replica: Replica | null = null;
   private up: H2Stream | null = null;
@@ -72,7 +70,6 @@ class ProxyCall implements StreamHandler {
     this.inHeaders = headers;
     this.method = method;
     this.reader = new FrameReader(ctx.maxMessageBytes);
-    this.timeoutMs = parseGrpcTimeout(headerValue(headers, "grpc-timeout"));
   }
 
   start(): void {
@@ -214,8 +211,11 @@ class ProxyCall implements StreamHandler {
     this.heldHeaders = null;
     this.heldBody = null;
     let remainingMs: number | undefined;
-    if (this.timeoutMs !== undefined && this.attempts > 1) {
-      remainingMs = this.timeoutMs - (performance.now() - this.started);
+    // Only a retry needs the caller's deadline (grpc-timeout, counted from `started`): the first
+    // attempt forwards the header as it came, so the common path parses nothing.
+    const timeoutMs = this.attempts > 1 ? parseGrpcTimeout(headerValue(this.inHeaders, "grpc-timeout")) : undefined;
+    if (timeoutMs !== undefined) {
+      remainingMs = timeoutMs - (performance.now() - this.started);
       if (remainingMs <= 0) throw new RouterError(GrpcStatus.DEADLINE_EXCEEDED, "deadline exceeded before the call could be retried");
     }
     for (let candidate = r; ; ) {
