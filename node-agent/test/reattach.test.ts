@@ -14,6 +14,19 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
+
+/** A TEI process an agent started and left running when it detached (its state dir kept). */
+async function leftRunningByADetachedAgent() {
+  const dir = await tempDir();
+  cleanups.push(() => removeDir(dir));
+  const first = testReconciler({ stateDir: dir });
+  const a = await makeAssignment();
+  await first.apply([a]);
+  const s = await waitForRunning(first, a.assignmentId, 15_000, "running");
+  await first.shutdown("detach");
+  return { dir, a, s };
+}
+
 describe("agent restart without interruption", () => {
   it("re-attaches to the running TEI process instead of restarting it, and requests keep succeeding", async () => {
     const dir = await tempDir();
@@ -72,14 +85,8 @@ describe("agent restart without interruption", () => {
   });
 
   it("stops a surviving TEI process whose assignment is no longer desired", async () => {
-    const dir = await tempDir();
-    cleanups.push(() => removeDir(dir));
-    const first = testReconciler({ stateDir: dir });
-    const a = await makeAssignment();
-    await first.apply([a]);
-    const s = await waitForRunning(first, a.assignmentId, 15_000, "running");
+    const { dir, s } = await leftRunningByADetachedAgent();
     const startTime = (await readProcStat(s.pid!))!.startTime;
-    await first.shutdown("detach");
 
     const second = testReconciler({ stateDir: dir });
     cleanups.push(() => second.shutdown("stop"));
@@ -89,13 +96,7 @@ describe("agent restart without interruption", () => {
   });
 
   it("re-attaches to its own TEI found on the instance's port when the process record was lost", async () => {
-    const dir = await tempDir();
-    cleanups.push(() => removeDir(dir));
-    const first = testReconciler({ stateDir: dir });
-    const a = await makeAssignment();
-    await first.apply([a]);
-    const s = await waitForRunning(first, a.assignmentId, 15_000, "running");
-    await first.shutdown("detach");
+    const { dir, a, s } = await leftRunningByADetachedAgent();
     // The agent died between starting TEI and recording it.
     await rm(join(instanceDir(dir, a.assignmentId), "process.json"));
 
