@@ -6,6 +6,7 @@
 import { createServer, type Server } from "node:http";
 import type { Registry } from "prom-client";
 import type { TableInfo } from "./metrics.ts";
+import { NO_TABLE_YET } from "./route-table.ts";
 
 /** Starts the metrics server; resolves once it listens. */
 export function startMetricsServer(host: string, port: number, registry: Registry, table: TableInfo): Promise<Server> {
@@ -21,7 +22,7 @@ export function startMetricsServer(host: string, port: number, registry: Registr
     } else if (url === "/healthz" || url === "/readyz") {
       const ready = table.updatedAt !== 0;
       const body = JSON.stringify({
-        status: ready ? "ok" : "waiting for the first route table",
+        status: ready ? "ok" : NO_TABLE_YET,
         tableVersion: String(table.version),
         replicas: table.size,
         tableAgeSeconds: ready ? (Date.now() - table.updatedAt) / 1000 : null,

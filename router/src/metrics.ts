@@ -35,6 +35,7 @@ export class RouterMetrics {
   readonly inFlight: Gauge;
   private readonly retries: Counter<"model">;
   private readonly ejections: Counter<"instance" | "node">;
+  private readonly malformedRequests: Counter;
   /** Metric children for calls that never reached a replica (routing and input errors). */
   private readonly unrouted: (MethodMetrics | undefined)[] = [];
 
@@ -70,6 +71,11 @@ export class RouterMetrics {
       name: "tei_router_ejections_total",
       help: "Replicas ejected by passive outlier detection.",
       labelNames: ["instance", "node"],
+      registers: [reg],
+    });
+    this.malformedRequests = new Counter({
+      name: "tei_router_malformed_requests_total",
+      help: "Requests refused as malformed HTTP/2 (RFC 9113 §8.2, §8.3) with RST_STREAM PROTOCOL_ERROR, never forwarded.",
       registers: [reg],
     });
     new Gauge({
@@ -128,6 +134,11 @@ export class RouterMetrics {
   /** Counts a retry toward another replica of `model`. */
   retried(model: string): void {
     this.retries.labels(model).inc();
+  }
+
+  /** Counts a request refused as malformed by the HTTP/2 layer. */
+  malformed(): void {
+    this.malformedRequests.inc();
   }
 
   /** Counts an ejection. */

@@ -107,9 +107,9 @@ class ProxyCall implements StreamHandler {
     }
   }
 
-  onReset(stream: H2Stream, code: number, reason: string): void {
+  onReset(stream: H2Stream, code: number, reason: string, byPeer: boolean): void {
     if (stream === this.down) this.onClientGone();
-    else if (stream === this.up) this.onUpstreamReset(code, reason);
+    else if (stream === this.up) this.onUpstreamReset(code, reason, byPeer);
   }
 
   onDrain(stream: H2Stream): void {
@@ -322,9 +322,17 @@ class ProxyCall implements StreamHandler {
     this.finish(code);
   }
 
-  private onUpstreamReset(code: number, reason: string): void {
+  private onUpstreamReset(code: number, reason: string, byPeer: boolean): void {
     if (this.done) return;
     const r = this.replica as Replica;
+    if (byPeer && code === ErrorCode.PROTOCOL_ERROR) {
+      // The backend found the request malformed (RFC 9113 §8.1.1): it is up and answering, and
+      // every other replica would refuse the same request, so this is neither a failure of the
+      // backend nor worth a retry. (The router validates what it forwards, so this takes a
+      // backend stricter than RFC 9113 or a router bug; either way the backend stays in rotation.)
+      this.fail(new RouterError(GrpcStatus.INTERNAL, `backend ${r.instanceName} at ${r.address} refused the request as malformed (HTTP/2 PROTOCOL_ERROR)`));
+      return;
+    }
     if (!this.gotResponse || this.heldHeaders !== null) {
       // Nothing reached the client: the connection failed, the backend refused the stream, or
       // it died in the middle of a unary answer that the router was still holding.

@@ -46,6 +46,9 @@ interface Group {
   next: number;
 }
 
+/** The status message of calls that arrive before the first route table. */
+export const NO_TABLE_YET = "route table not yet received";
+
 /** What changed in a replace(). */
 export interface TableDiff {
   added: Replica[];
@@ -197,9 +200,12 @@ export class RouteTable {
    * or the ready replica at the index.
    * @throws RouterError NOT_FOUND for an unknown instance or model or an index past the end,
    *   UNAVAILABLE when the instance or model exists but has no ready replica (listed as unready by
-   *   the control plane, or every replica ejected)
+   *   the control plane, or every replica ejected), and for every target before the first table
    */
   resolve(target: Target): Replica {
+    // Without a table nothing can be said to be missing: NOT_FOUND would tell clients not to
+    // retry a call that another router (or this one in a moment) can serve.
+    if (this.updatedAt === 0) throw new RouterError(GrpcStatus.UNAVAILABLE, NO_TABLE_YET);
     let group: Group | undefined;
     switch (target.kind) {
       case "instance":

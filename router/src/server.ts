@@ -149,6 +149,12 @@ export function createRouter(config: RouterConfig, deps: RouterDeps = {}): Route
     conn.sendHeaders(stream, OK_TRAILERS, true);
   };
 
+  /** A request the HTTP/2 layer refused as malformed: the client's mistake, not a backend's. */
+  const onMalformed = (reason: string): void => {
+    metrics.malformed();
+    log.debug({ reason }, "malformed request refused");
+  };
+
   const connections = new Set<H2ServerConnection>();
   const server: TcpServer = createTcpServer({ noDelay: true }, (socket: Socket) => {
     const conn = new H2ServerConnection(socket, {
@@ -156,6 +162,7 @@ export function createRouter(config: RouterConfig, deps: RouterDeps = {}): Route
       connectionWindow: 32 << 20,
       maxConcurrentStreams: config.maxConcurrentStreams,
       onStream,
+      onMalformed,
       onClose: (_conn, reason) => {
         connections.delete(conn);
         log.debug({ reason }, "client connection closed");

@@ -4,7 +4,7 @@ import { Embed } from "@tei-fleet/proto/tei/v1";
 import { TeiMultiplexer } from "@tei-fleet/proto/tei_multiplexer/v1";
 import { startFakeTei, type FakeTeiProcess } from "./support/fake-tei.ts";
 import { startTestBackend, type TestBackend } from "./support/tei-backend.ts";
-import { route, startRouter, type RouterFixture } from "./support/router-fixture.ts";
+import { metric, route, startRouter, type RouterFixture } from "./support/router-fixture.ts";
 import { freePort } from "../../test/harness/free-port.ts";
 import { constants as h2constants, createServer as createH2Server } from "node:http2";
 import { connect as netConnect, createServer as createTcpServer, type AddressInfo, type Socket } from "node:net";
@@ -14,14 +14,6 @@ import { frame, rawSession } from "./support/raw-client.ts";
 import { until } from "./support/until.ts";
 
 const BGE = "BAAI/bge-small-en-v1.5";
-
-async function metric(fx: RouterFixture, name: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${fx.metricsPort}/metrics`)).text();
-  let sum = 0;
-  for (const line of text.split("\n")) if (line.startsWith(name)) sum += Number(line.slice(line.lastIndexOf(" ") + 1));
-  return sum;
-}
-
 
 describe("an instance killed mid-traffic", () => {
   let teis: FakeTeiProcess[] = [];

@@ -1,97 +1,16 @@
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { createServer, type Server } from "node:http";
-import { create } from "@bufbuild/protobuf";
-import { Code, ConnectError, createClient, type ConnectRouter } from "@connectrpc/connect";
-import { connectNodeAdapter, createGrpcTransport } from "@connectrpc/connect-node";
-import { RouteService, RouteTableSchema, type RouteTable } from "@tei-fleet/proto/fleet/v1";
+import { Code } from "@connectrpc/connect";
 import { Embed } from "@tei-fleet/proto/tei/v1";
-import { pino } from "pino";
-import { createRouter, parseRouterConfig, type Router } from "../src/index.ts";
+import type { Router } from "../src/index.ts";
 import { startTestBackend, type TestBackend } from "./support/tei-backend.ts";
 import { freePort } from "../../test/harness/free-port.ts";
 import { until } from "./support/until.ts";
-
-const TOKEN = "join-secret";
-
-/** A stand-in control plane serving RouteService over HTTP/1.1 with Connect, like the real one. */
-class FakeControlPlane {
-  table: RouteTable = create(RouteTableSchema, { version: 0n, routes: [] });
-  watchers = new Set<(t: RouteTable) => void>();
-  watchCalls = 0;
-  badAuth = 0;
-  reports: { assignmentId: string; reason: string; routerId: string }[] = [];
-  server: Server | null = null;
-
-  readonly port: number;
-  constructor(port: number) {
-    this.port = port;
-  }
-
-  publish(version: number, routes: { name: string; address: string }[]): void {
-    this.table = create(RouteTableSchema, {
-      version: BigInt(version),
-      routes: routes.map((r) => ({ assignmentId: `${r.name}-asg`, instanceName: r.name, replica: 0, modelId: "m", node: "n1", address: r.address })),
-    });
-    for (const w of this.watchers) w(this.table);
-  }
-
-  async start(): Promise<void> {
-    const cp = this;
-    const routes = (router: ConnectRouter): void => {
-      const auth = (h: Headers): void => {
-        if (h.get("authorization") !== `Bearer ${TOKEN}`) {
-          this.badAuth++;
-          throw new ConnectError("bad token", Code.Unauthenticated);
-        }
-      };
-      router.service(RouteService, {
-        getRoutes: (_req, ctx) => {
-          auth(ctx.requestHeader);
-          return { table: this.table };
-        },
-        async *watchRoutes(req, ctx) {
-          auth(ctx.requestHeader);
-          cp.watchCalls++;
-          const queue: RouteTable[] = [];
-          let wake: (() => void) | null = null;
-          const push = (t: RouteTable): void => {
-            queue.push(t);
-            wake?.();
-          };
-          cp.watchers.add(push);
-          try {
-            if (req.knownVersion !== cp.table.version) yield { table: cp.table };
-            while (!ctx.signal.aborted) {
-              if (queue.length === 0) await new Promise<void>((r) => ((wake = r), ctx.signal.addEventListener("abort", () => r())));
-              const t = queue.shift();
-              if (t !== undefined) yield { table: t };
-            }
-          } finally {
-            cp.watchers.delete(push);
-          }
-        },
-        reportBackendFailure: (req, ctx) => {
-          auth(ctx.requestHeader);
-          this.reports.push({ assignmentId: req.assignmentId, reason: req.reason, routerId: req.routerId });
-          return {};
-        },
-      });
-    };
-    this.server = createServer(connectNodeAdapter({ routes }));
-    await new Promise<void>((r) => this.server!.listen(this.port, "127.0.0.1", r));
-  }
-
-  async stop(): Promise<void> {
-    this.server?.closeAllConnections();
-    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
-    this.server = null;
-  }
-}
-
+import { startWatchingRouter, type RunningRouter } from "./support/router-fixture.ts";
+import { FakeControlPlane, JOIN_TOKEN } from "./support/fake-control-plane.ts";
 
 let cp: FakeControlPlane;
+let fx: RunningRouter;
 let router: Router;
-let port: number;
 let a: TestBackend;
 let b: TestBackend;
 
@@ -100,28 +19,16 @@ beforeAll(async () => {
   cp = new FakeControlPlane(await freePort());
   cp.publish(1, [{ name: "a", address: a.address }]);
   await cp.start();
-  router = createRouter(
-    parseRouterConfig({
-      listen: "127.0.0.1:0",
-      metricsListen: "127.0.0.1:0",
-      controlPlane: `http://127.0.0.1:${cp.port}`,
-      joinToken: TOKEN,
-      ejectAfterFailures: 1,
-      watchIdleTimeoutMs: 1500,
-      shutdownGraceMs: 100,
-    }),
-    { log: pino({ level: "silent" }) },
-  );
-  ({ port } = await router.start());
+  fx = await startWatchingRouter(`http://127.0.0.1:${cp.port}`, JOIN_TOKEN, { ejectAfterFailures: 1, watchIdleTimeoutMs: 1500, shutdownGraceMs: 100 });
+  router = fx.router;
 });
 afterAll(async () => {
-  await router?.stop();
+  await fx?.close();
   await cp?.stop();
   await Promise.all([a?.close(), b?.close()]);
 });
 
-const embed = (instance: string) =>
-  createClient(Embed, createGrpcTransport({ baseUrl: `http://127.0.0.1:${port}` })).embed({ inputs: "x" }, { headers: { "x-tei-instance": instance } });
+const embed = (instance: string) => fx.client(Embed).embed({ inputs: "x" }, { headers: { "x-tei-instance": instance } });
 
 test("the route table follows the control plane's watch, with the join token", async () => {
   await until(() => router.table.version === 1n);

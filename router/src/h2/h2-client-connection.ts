@@ -123,7 +123,7 @@ export class H2ClientConnection extends H2Connection {
     for (const s of [...this.streams.values()]) {
       if (s.id > lastStreamId) {
         this.closeStream(s);
-        s.handler?.onReset(s, ErrorCode.REFUSED_STREAM, "connection closing (GOAWAY) before the stream was processed");
+        s.handler?.onReset(s, ErrorCode.REFUSED_STREAM, "connection closing (GOAWAY) before the stream was processed", false);
       }
     }
     this.failWaiting("connection closing (GOAWAY)");
@@ -141,7 +141,7 @@ export class H2ClientConnection extends H2Connection {
     for (const w of this.waiting.splice(0)) {
       if (w.stream.closed) continue;
       w.stream.closed = true;
-      w.stream.handler?.onReset(w.stream, ErrorCode.REFUSED_STREAM, reason);
+      w.stream.handler?.onReset(w.stream, ErrorCode.REFUSED_STREAM, reason, false);
     }
   }
 }

@@ -232,7 +232,7 @@ export abstract class H2Connection {
     if (!this.inbound.takeStream(s, len)) {
       this.consume(null, len);
       this.reset(s, ErrorCode.FLOW_CONTROL_ERROR);
-      s.handler.onReset(s, ErrorCode.FLOW_CONTROL_ERROR, "peer exceeded the stream window");
+      s.handler.onReset(s, ErrorCode.FLOW_CONTROL_ERROR, "peer exceeded the stream window", false);
       return;
     }
     if (len > data.length) this.consume(s, len - data.length); // padding is not the owner's business
@@ -251,7 +251,7 @@ export abstract class H2Connection {
       // bomb): the stream is refused, the connection (its HPACK state intact) lives on.
       if (s !== undefined) {
         this.reset(s, ErrorCode.ENHANCE_YOUR_CALM);
-        s.handler?.onReset(s, ErrorCode.ENHANCE_YOUR_CALM, "header list too large");
+        s.handler?.onReset(s, ErrorCode.ENHANCE_YOUR_CALM, "header list too large", false);
       } else {
         this.refuseNewStream(id);
       }
@@ -259,6 +259,12 @@ export abstract class H2Connection {
     }
     if (s !== undefined) {
       if (s.remoteEnded) return;
+      const malformed = this.checkLaterHeaders(headers, end);
+      if (malformed !== null) {
+        this.reset(s, ErrorCode.PROTOCOL_ERROR);
+        s.handler?.onReset(s, ErrorCode.PROTOCOL_ERROR, malformed, false);
+        return;
+      }
       s.headersReceived = true;
       if (end) this.endRemote(s);
       s.handler?.onHeaders(s, headers, end);
@@ -272,6 +278,15 @@ export abstract class H2Connection {
    * side), or the late answer of a stream this side already reset (client side: ignored).
    */
   protected abstract onNewStream(id: number, headers: string[], endStream: boolean): void;
+
+  /**
+   * Why a header block on a stream already open is malformed, or null (server side: request
+   * trailers; the client side trusts its backends' answers). A malformed one resets the stream
+   * with PROTOCOL_ERROR (RFC 9113 §8.1.1).
+   */
+  protected checkLaterHeaders(_headers: readonly string[], _endStream: boolean): string | null {
+    return null;
+  }
 
   /** Refuses a stream id this side does not know without opening it (server side: a new one). */
   protected refuseNewStream(id: number): void {
@@ -293,7 +308,7 @@ export abstract class H2Connection {
     if (s === undefined) return;
     const code = p.readUInt32BE(0);
     this.closeStream(s);
-    s.handler?.onReset(s, code, `stream reset by peer (HTTP/2 code ${code})`);
+    s.handler?.onReset(s, code, `stream reset by peer (HTTP/2 code ${code})`, true);
   }
 
   private onSettings(flags: number, id: number, p: Buffer): void {
@@ -338,7 +353,7 @@ export abstract class H2Connection {
     const error = this.outbound.grant(s, inc);
     if (error !== 0 && s !== null) {
       this.reset(s, error);
-      s.handler?.onReset(s, error, "bad WINDOW_UPDATE");
+      s.handler?.onReset(s, error, "bad WINDOW_UPDATE", false);
     }
   }
 
@@ -412,7 +427,7 @@ export abstract class H2Connection {
       s.closed = true;
       s.localEnded = true;
       s.remoteEnded = true;
-      s.handler?.onReset(s, ErrorCode.CONNECT_ERROR, reason);
+      s.handler?.onReset(s, ErrorCode.CONNECT_ERROR, reason, false);
     }
     this.onClosed(reason);
     this.opts.onClose?.(this, reason);

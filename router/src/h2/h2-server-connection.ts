@@ -1,13 +1,14 @@
 /**
  * The server side of an HTTP/2 connection: a gRPC client of the router. Checks the client's
- * connection preface, accepts the streams it opens (up to the announced limit) and hands each
- * to `onStream`.
+ * connection preface, accepts the streams it opens (up to the announced limit), resets the
+ * malformed ones (request-headers.ts) and hands the others to `onStream`.
  */
 import type { Socket } from "node:net";
 import { CLIENT_PREFACE, ConnectionError, ErrorCode, rstStreamFrame, Setting } from "./frames.ts";
 import { H2Connection, type H2ConnectionOptions } from "./h2-connection.ts";
 import { H2Stream } from "./h2-stream.ts";
 import { CheapFrameBudget } from "./peer-limits.ts";
+import { malformedRequest, malformedTrailers } from "./request-headers.ts";
 
 /** How long a client may take to send the connection preface. */
 const PREFACE_TIMEOUT_MS = 10_000;
@@ -17,8 +18,16 @@ const PREFACE_TIMEOUT_MS = 10_000;
 export interface H2ServerOptions extends H2ConnectionOptions {
   /** SETTINGS_MAX_CONCURRENT_STREAMS announced to the client; streams beyond it are refused. */
   maxConcurrentStreams: number;
-  /** The client opened a stream. Set `stream.handler`, or the stream is refused. */
+  /**
+   * The client opened a stream with a well-formed request (RFC 9113 §8.2, §8.3). Set
+   * `stream.handler`, or the stream is refused.
+   */
   onStream(stream: H2Stream, headers: string[], endStream: boolean): void;
+  /**
+   * A request or its trailers were malformed; the stream was reset with PROTOCOL_ERROR and never
+   * reached `onStream` (or its handler was told `onReset`). For metrics and logs.
+   */
+  onMalformed?(reason: string): void;
 }
 
 /** An HTTP/2 connection accepted from a client. */
@@ -68,6 +77,23 @@ export class H2ServerConnection extends H2Connection {
     }
   }
 
+  protected override checkLaterHeaders(headers: readonly string[], endStream: boolean): string | null {
+    const malformed = malformedTrailers(headers, endStream);
+    if (malformed !== null) this.noteMalformed(malformed);
+    return malformed;
+  }
+
+  /**
+   * A stream this side resets because the client made it malformed. Such a reset costs the
+   * client one HEADERS frame, so it counts against the budget of the client's own resets: a
+   * client must not get around the Rapid Reset bound by having this side reset its streams
+   * ("MadeYouReset", 2025).
+   */
+  private noteMalformed(reason: string): void {
+    this.noteCheapFrame();
+    this.serverOpts.onMalformed?.(reason);
+  }
+
   protected override isIdlePeerStream(id: number): boolean {
     return id > this.lastPeerStream;
   }
@@ -79,6 +105,14 @@ export class H2ServerConnection extends H2Connection {
     this.lastPeerStream = id;
     if (this.goingAway || this.active >= this.serverOpts.maxConcurrentStreams) {
       this.write(rstStreamFrame(id, ErrorCode.REFUSED_STREAM));
+      return;
+    }
+    const malformed = malformedRequest(headers);
+    if (malformed !== null) {
+      // A stream error (RFC 9113 §8.1.1), never forwarded: the client's mistake, so no backend
+      // can be blamed for it. The connection and its other streams live on.
+      this.noteMalformed(malformed);
+      this.write(rstStreamFrame(id, ErrorCode.PROTOCOL_ERROR));
       return;
     }
     const s = new H2Stream(this, null, this.peerStreamWindow, this.opts.streamWindow);

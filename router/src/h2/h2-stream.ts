@@ -14,8 +14,12 @@ export interface StreamHandler {
    * passed the bytes on: that is what re-opens the peer's flow-control window.
    */
   onData(stream: H2Stream, data: Buffer, endStream: boolean): void;
-  /** The peer reset the stream, or the connection is gone; the stream is closed. */
-  onReset(stream: H2Stream, code: number, reason: string): void;
+  /**
+   * The stream is closed without ending normally: the peer reset it (`byPeer`: its RST_STREAM
+   * carried `code`), or this side did (the connection is gone, a GOAWAY left it unprocessed, the
+   * peer broke a rule on it).
+   */
+  onReset(stream: H2Stream, code: number, reason: string, byPeer: boolean): void;
   /** Everything that was queued on the stream has been written (after `sendData` returned false). */
   onDrain(stream: H2Stream): void;
 }
