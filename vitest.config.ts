@@ -11,6 +11,7 @@ export default defineConfig({
     hookTimeout: 60_000,
     projects: [
       { extends: true, test: { name: "proto", include: ["proto/test/**/*.test.ts"] } },
+      { extends: true, test: { name: "core", include: ["core/test/**/*.test.ts"] } },
       { extends: true, test: { name: "control-plane", include: ["control-plane/test/**/*.test.ts"] } },
       { extends: true, test: { name: "node-agent", include: ["node-agent/test/**/*.test.ts"] } },
       { extends: true, test: { name: "router", include: ["router/test/**/*.test.ts"] } },

@@ -1,10 +1,10 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { findExtraArgsProblem } from "@tei-fleet/core";
 import { InstanceSchema, ReplicaSchema } from "@tei-fleet/proto/fleet/v1";
 import { describe, expect, it } from "vitest";
 import { fleetHealth, overallStatus } from "../src/instances/instance-health.ts";
 import { aggregateStatus } from "../src/instances/instance-status.ts";
 import { instanceView } from "../src/instances/instance-view.ts";
-import { findExtraArgsProblem } from "../src/instances/managed-flags.ts";
 import { parseTeiMetrics } from "../src/instances/tei-metrics.ts";
 
 const instance = (desiredState = "running", replicas?: number) =>

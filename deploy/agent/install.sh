@@ -8,7 +8,7 @@
 # What it does (idempotent; run it again to change the configuration or upgrade):
 #   1. Node 24: the host's own `node` when it is 24 or newer, else the node-linux-<arch> npm
 #      package (fetched with npm when present, else straight from the registry with curl).
-#   2. The agent: this checkout's proto/ and node-agent/ copied to <prefix>/app, production
+#   2. The agent: this checkout's proto/, core/ and node-agent/ copied to <prefix>/app, production
 #      dependencies installed with a pinned pnpm, and a `tei-node-agent` wrapper in /usr/local/bin.
 #   3. /etc/tei-fleet/agent.env (mode 0600: it holds the join token) with the control-plane URL,
 #      join token, node name, advertise address, labels, TEI binary path and state directory.
@@ -72,7 +72,10 @@ done
 [ -n "$CONTROL_PLANE" ] || die "--control-plane is required (e.g. http://10.0.0.1:9000)"
 [[ "$CONTROL_PLANE" =~ ^https?://[^[:space:]]+$ ]] || die "--control-plane must be an http(s) URL, got '$CONTROL_PLANE'"
 [ -n "$NODE_NAME" ] || die "--node-name is required"
-[[ "$NODE_NAME" =~ ^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$ ]] || die "--node-name must be 1-63 letters, digits, '.', '_' or '-'"
+# The rule of core/src/names.ts (the agent and the control plane apply it too): refused here, not
+# after the unit has started and failed.
+[[ "$NODE_NAME" =~ ^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$ ]] \
+  || die "--node-name must be 1-63 letters, digits, '.', '_' or '-', starting and ending with a letter or digit"
 [ -n "$ADVERTISE" ] || die "--advertise-address is required (the IP TEI binds and peers reach)"
 [[ "$ADVERTISE" =~ ^[0-9.]+$|^[0-9A-Fa-f:]+$ ]] || die "--advertise-address must be an IP address, got '$ADVERTISE'"
 [ -n "$TEI_BINARY" ] || die "--tei-binary is required (text-embeddings-router, gRPC build)"
@@ -152,13 +155,14 @@ APP="$PREFIX/app"
 echo "install.sh: installing the agent into $DESTDIR$APP" >&2
 run mkdir -p "$DESTDIR$APP"
 for f in package.json pnpm-lock.yaml pnpm-workspace.yaml; do run cp "$SRC/$f" "$DESTDIR$APP/$f"; done
-# Every workspace package.json is needed for the lockfile; only proto and the agent's code ship.
-for pkg in proto node-agent control-plane router test; do
+# Every workspace package.json is needed for the lockfile; only proto, core and the agent's code ship.
+for pkg in proto core node-agent control-plane router test; do
   run mkdir -p "$DESTDIR$APP/$pkg"
   run cp "$SRC/$pkg/package.json" "$DESTDIR$APP/$pkg/package.json"
 done
-run rm -rf "$DESTDIR$APP/proto/src" "$DESTDIR$APP/node-agent/src"
+run rm -rf "$DESTDIR$APP/proto/src" "$DESTDIR$APP/core/src" "$DESTDIR$APP/node-agent/src"
 run cp -R "$SRC/proto/src" "$DESTDIR$APP/proto/src"
+run cp -R "$SRC/core/src" "$DESTDIR$APP/core/src"
 run cp -R "$SRC/node-agent/src" "$DESTDIR$APP/node-agent/src"
 if [ "$NO_DEPS" -eq 0 ]; then
   PNPM_DIR="$PREFIX/pnpm"

@@ -9,6 +9,7 @@ WORKDIR /app
 RUN npm install -g pnpm@11.28.11
 COPY pnpm-lock.yaml pnpm-workspace.yaml package.json ./
 COPY proto/package.json proto/
+COPY core/package.json core/
 COPY control-plane/package.json control-plane/
 COPY router/package.json router/
 COPY node-agent/package.json node-agent/
@@ -21,6 +22,7 @@ WORKDIR /app
 RUN apt-get update && apt-get install -y --no-install-recommends tini && rm -rf /var/lib/apt/lists/*
 COPY --from=deps /app /app
 COPY proto proto
+COPY core core
 COPY control-plane control-plane
 COPY router router
 USER node

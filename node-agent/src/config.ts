@@ -1,6 +1,7 @@
 import { isIP } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { isNodeName, NODE_NAME_RULE } from "@tei-fleet/core";
 import { z } from "zod";
 import { parseDeclaredGpus } from "./gpu-inventory.ts";
 import type { RestartPolicy } from "./restart-backoff.ts";
@@ -76,7 +77,9 @@ const int = (flag: string, min: number, max = Number.MAX_SAFE_INTEGER) =>
 
 const Schema = z.object({
   controlPlane: z.url({ protocol: /^https?$/, error: "--control-plane must be an http(s) URL, e.g. http://10.0.0.1:9000" }),
-  nodeName: z.string({ error: "--node-name is required" }).regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, "--node-name must be 1-63 letters, digits, '.', '_' or '-'"),
+  // The control plane registers and pins nodes by the same rule (@tei-fleet/core): a name it would
+  // refuse stops the agent here, with this message, instead of failing every registration.
+  nodeName: z.string({ error: "--node-name is required" }).refine(isNodeName, `--node-name must be ${NODE_NAME_RULE} (case-sensitive)`),
   advertiseAddress: z.string({ error: "--advertise-address is required" }).refine((v) => isIP(v) !== 0, "--advertise-address must be an IP address (TEI's --hostname accepts only IPs)"),
   teiBinary: z.string({ error: "--tei-binary is required" }).min(1, "--tei-binary is required"),
   stopInstancesOnExit: z.enum(["true", "false"], { error: "--stop-instances-on-exit must be true or false" }),

@@ -5,7 +5,7 @@
 export { startNodeAgent, AGENT_VERSION, type NodeAgent, type NodeAgentDeps } from "./agent.ts";
 export { resolveConfig, ConfigError, type AgentConfig, type RawAgentOptions } from "./config.ts";
 export { parseAgentArgs } from "./cli.ts";
-export { buildTeiArgs, validateExtraArgs, TeiCommandError, MANAGED_TEI_FLAGS } from "./tei-command.ts";
+export { buildTeiArgs, validateExtraArgs, TeiCommandError } from "./tei-command.ts";
 export { buildTeiEnv, DEFAULT_PASS_ENV } from "./tei-env.ts";
 export { readGpuInventory, parseNvidiaSmiCsv, syntheticGpuUuid, type GpuInfo } from "./gpu-inventory.ts";
 export { createProcessDriver, type ProcessDriver, type ProcessHandle, type ProcessExit } from "./process-driver.ts";

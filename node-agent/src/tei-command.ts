@@ -2,8 +2,10 @@
  * The one place where TEI's command line is built. tei-manager's worst bug was passing
  * `--prometheus-port` twice (TEI's clap parser exits 2 on any repeated single-value flag), so every
  * flag the agent manages appears exactly once, and the user's `extra_args` may neither repeat one
- * of them nor repeat a flag of their own.
+ * of them nor repeat a flag of their own. Which flags those are is @tei-fleet/core's (tei-flags.ts),
+ * shared with the control plane's validation.
  */
+import { findExtraArgsProblem } from "@tei-fleet/core";
 
 /** What the agent needs from an assignment to build TEI's command line. */
 export interface TeiCommandSpec {
@@ -17,29 +19,6 @@ export interface TeiCommandSpec {
   pooling?: string;
   extraArgs: readonly string[];
 }
-
-/**
- * Flags the agent sets itself, with their short aliases. `--help` and `--version` are here too:
- * they make TEI print and exit 0, which would look like a crash loop.
- */
-export const MANAGED_TEI_FLAGS: ReadonlyMap<string, string> = new Map([
-  ["--model-id", "--model-id"],
-  ["--port", "--port"],
-  ["-p", "--port"],
-  ["--prometheus-port", "--prometheus-port"],
-  ["--hostname", "--hostname"],
-  ["--max-batch-tokens", "--max-batch-tokens"],
-  ["--max-concurrent-requests", "--max-concurrent-requests"],
-  ["--pooling", "--pooling"],
-  ["--json-output", "--json-output"],
-  ["--help", "--help"],
-  ["-h", "--help"],
-  ["--version", "--version"],
-  ["-V", "--version"],
-]);
-
-/** TEI flags that clap collects into a list, so they may legitimately repeat. */
-const REPEATABLE_TEI_FLAGS = new Set(["--cors-allow-origin"]);
 
 /** TEI's accepted `--pooling` values (tei.md §2). */
 export const TEI_POOLING_VALUES = ["cls", "mean", "splade", "last-token"] as const;
@@ -56,44 +35,16 @@ export class TeiCommandError extends Error {
 }
 
 /**
- * Returns the flag name of a command-line token (`--port=1` → `--port`, `-p8080` → `-p`), or
- * `undefined` for a value. A lone `-` or a negative number is a value, not a flag.
- */
-export function flagName(token: string): string | undefined {
-  if (token.startsWith("--")) {
-    if (token.length === 2) return undefined;
-    const eq = token.indexOf("=");
-    return eq === -1 ? token : token.slice(0, eq);
-  }
-  if (/^-[A-Za-z]/.test(token)) return token.slice(0, 2);
-  return undefined;
-}
-
-/**
- * Checks the user's extra arguments: no managed flag (in `--flag value`, `--flag=value` or short
- * form) and no flag twice. Throws a {@link TeiCommandError} naming the flag.
+ * Checks the user's extra arguments with the rule the control plane applied when the spec was
+ * written (@tei-fleet/core's `findExtraArgsProblem`): no control characters, no flag the fleet
+ * passes itself or that makes TEI exit (in `--flag value`, `--flag=value` or short form), no flag
+ * twice. Checked again here because an assignment may carry a spec stored before the rule
+ * tightened, or come from an older control plane. Throws a {@link TeiCommandError} naming the
+ * flag as the user spelt it.
  */
 export function validateExtraArgs(extraArgs: readonly string[]): void {
-  const seen = new Set<string>();
-  for (const token of extraArgs) {
-    if (token.includes("\0")) throw new TeiCommandError("extra_args contains a NUL character");
-    const name = flagName(token);
-    if (name === undefined) continue;
-    const managed = MANAGED_TEI_FLAGS.get(name);
-    if (managed !== undefined) {
-      const why = managed === "--help" || managed === "--version"
-        ? "it makes TEI print and exit instead of serving"
-        : "the agent sets it from the instance definition";
-      throw new TeiCommandError(`extra_args must not contain ${name} (${token}): ${why}`, name);
-    }
-    if (seen.has(name) && !REPEATABLE_TEI_FLAGS.has(name)) {
-      throw new TeiCommandError(
-        `extra_args contains ${name} more than once; TEI exits 2 when a flag is repeated`,
-        name,
-      );
-    }
-    seen.add(name);
-  }
+  const problem = findExtraArgsProblem(extraArgs);
+  if (problem !== undefined) throw new TeiCommandError(problem.message, problem.spelling);
 }
 
 /**

@@ -67,4 +67,12 @@ describe("agent configuration", () => {
     expect(problem({ ...required, nodeName: "a b" })).toMatch(/--node-name/);
     expect(problem({ ...required, controlPlane: "redis://x" })).toMatch(/--control-plane/);
   });
+
+  it("takes node names as the control plane registers and pins them, and refuses the rest at start-up", () => {
+    for (const nodeName of ["gpu_01", "GPU-1.rack2", "10.0.0.5"]) expect(resolveConfig({ ...required, nodeName }, {}).nodeName).toBe(nodeName);
+    // A trailing '-', '.' or '_' used to pass here and then fail every registration.
+    for (const nodeName of ["gpu-", "gpu.", "gpu_", "gpu:1", "n".repeat(64)]) {
+      expect(problem({ ...required, nodeName })).toMatch(/--node-name must be 1-63 letters, digits, '\.', '_' or '-', starting and ending with a letter or digit/);
+    }
+  });
 });

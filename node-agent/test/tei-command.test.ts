@@ -1,5 +1,6 @@
+import { findExtraArgsProblem, flagName } from "@tei-fleet/core";
 import { describe, expect, it } from "vitest";
-import { buildTeiArgs, flagName, TeiCommandError, validateExtraArgs } from "../src/tei-command.ts";
+import { buildTeiArgs, TeiCommandError, validateExtraArgs } from "../src/tei-command.ts";
 
 const base = { modelId: "BAAI/bge-small-en-v1.5", port: 20000, prometheusPort: 20001, hostname: "10.0.0.5", extraArgs: [] };
 
@@ -47,6 +48,8 @@ describe("TEI command line", () => {
     [["--max-concurrent-requests", "1"], "--max-concurrent-requests"],
     [["--pooling", "mean"], "--pooling"],
     [["--help"], "--help"],
+    [["-h"], "-h"],
+    [["--version"], "--version"],
     [["-V"], "-V"],
   ])("refuses extra_args %j that set the managed flag %s, naming it", (extra, flag) => {
     const e = errorOf(() => buildTeiArgs({ ...base, extraArgs: extra }));
@@ -68,6 +71,19 @@ describe("TEI command line", () => {
     expect(flagName("value")).toBeUndefined();
     // A value that starts with "-" must use the = form (clap would read it as a flag otherwise).
     expect(() => validateExtraArgs(["--default-prompt=-p is not a flag here"])).not.toThrow();
+  });
+
+  it("refuses extra_args items holding a line break or another control character", () => {
+    for (const c of ["\n", "\r", "\u0000", "\u001b"]) {
+      expect(errorOf(() => buildTeiArgs({ ...base, extraArgs: ["--revision", `main${c}--port`] })).message).toMatch(/control character/);
+    }
+  });
+
+  it("passes no flag that extra_args could also set: the shared rule refuses every flag the agent passes", () => {
+    const args = buildTeiArgs({ ...base, maxBatchTokens: 1, maxConcurrentRequests: 1, pooling: "cls" });
+    for (const flag of args.filter((a) => a.startsWith("--"))) {
+      expect(findExtraArgsProblem([flag, "x"]), flag).toMatchObject({ kind: "managed", flag });
+    }
   });
 
   it("refuses bad managed values with the flag named", () => {

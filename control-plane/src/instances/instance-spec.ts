@@ -1,11 +1,8 @@
 import { clone, create } from "@bufbuild/protobuf";
+import { findExtraArgsProblem, instanceNameProblem, NODE_NAME_PATTERN, NODE_NAME_RULE } from "@tei-fleet/core";
 import { InstanceSpecSchema, type InstanceSpec } from "@tei-fleet/proto/fleet/v1";
 import { z } from "zod";
 import { ApiError, type ApiErrorCode } from "../errors/api-error.ts";
-import { findExtraArgsProblem } from "./managed-flags.ts";
-
-/** Lowercase DNS label (RFC 1123), as Kubernetes names: also safe in URLs, Redis keys and logs. */
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 /**
  * A port the user may ask for. 0 and null mean "allocate one on the node", as 0 did in
@@ -39,7 +36,8 @@ export const CreateInstanceBody = z.strictObject({
   replicas: positiveInt(64).nullish(),
   gpu_count: z.int().min(0, "must be between 0 and 16").max(16, "must be between 0 and 16").nullish(),
   gpu_memory_mb: z.int().min(0, "must be a non-negative number of MiB").max(16_777_216, "must be at most 16777216 MiB").nullish(),
-  node: z.string().regex(DNS_LABEL, "must be a node name (lowercase letters, digits and '-')").max(63).nullish(),
+  // The rule agents register under (@tei-fleet/core), so that every node that can join can be pinned.
+  node: z.string().regex(NODE_NAME_PATTERN, `must be a node name: ${NODE_NAME_RULE} (case-sensitive)`).nullish(),
   node_selector: z.record(z.string().min(1).max(253), z.string().max(253)).nullish(),
   placement_policy: z.enum(["binpack", "spread"]).nullish(),
   desired_state: z.enum(["running", "stopped"]).nullish(),
@@ -89,24 +87,24 @@ function describe(value: unknown): string {
   return typeof value === "string" ? `the string ${JSON.stringify(value.slice(0, 40))}` : `a ${typeof value}`;
 }
 
-/** Checks an instance name: lowercase DNS label, at most 63 characters, no path separators. */
+/** Checks an instance name (the rule is @tei-fleet/core's); throws a 400 INVALID_INSTANCE_NAME naming `name`. */
 export function validateInstanceName(name: string): void {
-  if (name.includes("/") || name.includes("\\")) {
-    throw new ApiError("INVALID_INSTANCE_NAME", `instance name '${name}' must not contain path separators ('/' or '\\')`, { field: "name" });
-  }
-  if (name.length > 63) {
-    throw new ApiError("INVALID_INSTANCE_NAME", `instance name must be at most 63 characters (got ${name.length})`, { field: "name" });
-  }
-  if (!DNS_LABEL.test(name)) {
-    throw new ApiError("INVALID_INSTANCE_NAME",
-      `instance name '${name}' must be a lowercase DNS label: a-z, 0-9 and '-', starting and ending with a letter or digit`, { field: "name" });
-  }
+  const problem = instanceNameProblem(name);
+  if (problem !== undefined) throw new ApiError("INVALID_INSTANCE_NAME", problem, { field: "name" });
 }
 
 /** Cross-field checks shared by create and update, on the merged spec. */
 export function checkSpecConsistency(spec: InstanceSpec): void {
+  // The agent applies the same rule before it starts TEI: what is accepted here, it runs.
   const problem = findExtraArgsProblem(spec.extraArgs);
-  if (problem) throw new ApiError(problem.managed ? "MANAGED_FLAG" : "VALIDATION_ERROR", problem.message, { field: "extra_args" });
+  if (problem) {
+    const reserved = problem.kind === "managed" || problem.kind === "exits";
+    // An item that is wrong in itself is named as zod names items (`extra_args.1`); a flag is
+    // wrong only in this list, for this fleet, so the list is named.
+    const itemAtFault = problem.kind === "control-character" || problem.kind === "not-one-argument";
+    throw new ApiError(reserved ? "MANAGED_FLAG" : "VALIDATION_ERROR", problem.message,
+      { field: itemAtFault ? `extra_args.${problem.index}` : "extra_args" });
+  }
   if (spec.port !== undefined && spec.port === spec.prometheusPort) {
     throw new ApiError("PORT_CONFLICT", `prometheus_port ${spec.port} must differ from port`, { field: "prometheus_port" });
   }

@@ -1,5 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
+import { isNodeName, NODE_NAME_RULE } from "@tei-fleet/core";
 import {
   AgentService, CordonNodeResponseSchema, DeleteNodeResponseSchema, DrainNodeResponseSchema, GetNodeResponseSchema,
   GetRoutesResponseSchema, LeaveResponseSchema, ListNodesResponseSchema, NodeService,
@@ -28,12 +29,13 @@ async function guard<T>(fn: () => Promise<T>): Promise<T> {
   try { return await fn(); } catch (err) { throw toConnectError(err); }
 }
 
-/** A DNS-label-like node name: what TEI Fleet accepts everywhere a node is named. */
-const NODE_NAME = /^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$/i;
-
+/**
+ * Refuses a node name outside @tei-fleet/core's rule, the one the agent checks at start-up and a
+ * spec's `node` is held to: a node that registers can always be pinned.
+ */
 function requireNodeName(name: string): void {
-  if (!NODE_NAME.test(name)) {
-    throw new ConnectError(`node name "${name}" is invalid: 1-63 letters, digits, '.', '_' or '-'`, Code.InvalidArgument);
+  if (!isNodeName(name)) {
+    throw new ConnectError(`node name ${JSON.stringify(name)} is invalid: ${NODE_NAME_RULE}`, Code.InvalidArgument);
   }
 }
 

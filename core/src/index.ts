@@ -1,0 +1,13 @@
+/**
+ * TEI Fleet's shared rules: what more than one package applies lives here once, so that the
+ * control plane and the node agent cannot disagree (they did: the API accepted `extra_args` the
+ * agent refused, and node names followed three rules). No I/O, no dependencies; each caller turns
+ * a refusal into its own error type.
+ */
+export {
+  EXITING_FLAGS, flagName, flagOf, MANAGED_FLAGS, REPEATABLE_FLAGS, SHORT_FLAG_ALIASES,
+} from "./tei-flags.ts";
+export { findExtraArgsProblem, type ExtraArgsProblem, type ExtraArgsProblemKind } from "./extra-args.ts";
+export {
+  INSTANCE_NAME_RULE, instanceNameProblem, isInstanceName, isNodeName, NAME_MAX_LENGTH, NODE_NAME_PATTERN, NODE_NAME_RULE,
+} from "./names.ts";
