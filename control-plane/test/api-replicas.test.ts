@@ -49,12 +49,12 @@ describe("two control-plane replicas on one Redis", () => {
     expect(created).toHaveLength(1);
   });
 
-  it("concurrent updates with the same If-Match: one wins, the others get 409 REVISION_MISMATCH", async () => {
+  it("concurrent updates with the same If-Match: one wins, the others get 412 PRECONDITION_FAILED", async () => {
     await a.rest("POST", "/instances", spec("raced"));
     const results = await Promise.all(Array.from({ length: 8 }, (_, i) =>
       (i % 2 === 0 ? a : b).rest("PATCH", "/instances/raced", { max_batch_tokens: 1000 + i }, { headers: { "if-match": '"1"' } })));
     expect(results.filter((r) => r.status === 200)).toHaveLength(1);
-    expect(results.filter((r) => r.status === 409 && r.body.code === "REVISION_MISMATCH")).toHaveLength(7);
+    expect(results.filter((r) => r.status === 412 && r.body.code === "PRECONDITION_FAILED")).toHaveLength(7);
     expect((await b.rest("GET", "/instances/raced")).body.revision).toBe(2);
   });
 

@@ -124,14 +124,14 @@ describe("changing an instance", () => {
     expectError(await api.rest("PATCH", "/instances/ghost", { max_batch_tokens: 1 }), 404, "INSTANCE_NOT_FOUND");
   });
 
-  it("If-Match with a stale revision is 409 REVISION_MISMATCH; the current one (quoted or not) succeeds", async () => {
+  it("If-Match with a stale revision is 412 PRECONDITION_FAILED; the current one (quoted or not) succeeds", async () => {
     await api.rest("POST", "/instances", spec("guarded"));
     const ok = await api.rest("PATCH", "/instances/guarded", { max_batch_tokens: 4096 }, { headers: { "if-match": '"1"' } });
     expect(ok.status).toBe(200);
     expect(ok.body.revision).toBe(2);
-    expectError(await api.rest("PATCH", "/instances/guarded", { max_batch_tokens: 8192 }, { headers: { "if-match": '"1"' } }), 409, "REVISION_MISMATCH");
-    expectError(await api.rest("POST", "/instances/guarded/stop", undefined, { headers: { "if-match": "1" } }), 409, "REVISION_MISMATCH");
-    expectError(await api.rest("DELETE", "/instances/guarded", undefined, { headers: { "if-match": "1" } }), 409, "REVISION_MISMATCH");
+    expectError(await api.rest("PATCH", "/instances/guarded", { max_batch_tokens: 8192 }, { headers: { "if-match": '"1"' } }), 412, "PRECONDITION_FAILED", "If-Match");
+    expectError(await api.rest("POST", "/instances/guarded/stop", undefined, { headers: { "if-match": "1" } }), 412, "PRECONDITION_FAILED", "If-Match");
+    expectError(await api.rest("DELETE", "/instances/guarded", undefined, { headers: { "if-match": "1" } }), 412, "PRECONDITION_FAILED", "If-Match");
     expectError(await api.rest("PATCH", "/instances/guarded", { max_batch_tokens: 1 }, { headers: { "if-match": "yesterday" } }), 400, "VALIDATION_ERROR", "If-Match");
     expect((await api.rest("POST", "/instances/guarded/stop", undefined, { headers: { "if-match": "2" } })).status).toBe(200);
     expect((await api.rest("DELETE", "/instances/guarded", undefined, { headers: { "if-match": '"3"' } })).status).toBe(204);

@@ -35,6 +35,17 @@ export const ERROR_CATALOGUE = {
   INTERNAL_ERROR: { status: 500, connect: Code.Internal },
   BACKEND_UNAVAILABLE: { status: 503, connect: Code.Unavailable },
   TIMEOUT: { status: 504, connect: Code.DeadlineExceeded },
+  // An If-Match that names no current ETag (RFC 9110 §13.1.1). ABORTED like REVISION_MISMATCH:
+  // gRPC's code for a failed test-and-set, after which the client re-reads and retries.
+  PRECONDITION_FAILED: { status: 412, connect: Code.Aborted },
+  // Refusals of the HTTP layer itself (dual-protocol-server.ts), answered in the same JSON shape.
+  MALFORMED_REQUEST: { status: 400, connect: Code.InvalidArgument },
+  REQUEST_TIMEOUT: { status: 408, connect: Code.DeadlineExceeded },
+  HEADERS_TOO_LARGE: { status: 431, connect: Code.ResourceExhausted },
+  // A stored record this control plane cannot decode (store/instance-record.ts). 409 rather than
+  // 500: retrying cannot help, the way out (DELETE) is the caller's, and the record was already
+  // reported once (log and event), so it must not log an error on every read.
+  RECORD_UNREADABLE: { status: 409, connect: Code.FailedPrecondition },
 } as const satisfies Record<string, { status: number; connect: Code }>;
 
 /** A code of the catalogue, e.g. `INSTANCE_NOT_FOUND`. */

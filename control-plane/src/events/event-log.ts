@@ -7,6 +7,7 @@ export type EventKind =
   | "instance.started" | "instance.ready" | "instance.unhealthy" | "instance.restarted"
   | "instance.failed" | "instance.crash_loop" | "instance.stopped" | "instance.deleted"
   | "instance.rescheduled" | "instance.reschedule_blocked"
+  | "instance.unreadable" | "instance.malformed"
   | "node.joined" | "node.lost" | "node.returned" | "node.cordoned" | "node.uncordoned"
   | "node.draining" | "node.drained" | "node.left" | "node.deleted";
 

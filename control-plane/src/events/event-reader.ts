@@ -20,13 +20,27 @@ export interface EventPage {
   nextCursor: string;
 }
 
-const STREAM_ID = /^\d{1,20}(-\d{1,20})?$/;
+const STREAM_ID = /^(\d+)(?:-(\d+))?$/;
+/** Both halves of a Redis stream id are unsigned 64-bit integers. */
+const U64_MAX = 2n ** 64n - 1n;
+/** The largest stream id: nothing can follow it, and Redis refuses it as an exclusive start. */
+const LAST_ID = `${U64_MAX}-${U64_MAX}`;
 
-/** Checks a cursor given by a client; "" means "from the oldest kept event". */
-export function validateCursor(cursor: string, field: string): void {
-  if (cursor !== "" && !STREAM_ID.test(cursor)) {
-    throw new ApiError("VALIDATION_ERROR", `${field} must be an event id such as 1700000000000-0 (got '${cursor.slice(0, 40)}')`, { field });
+/**
+ * Checks a cursor given by a client and returns it in canonical form ("" means "from the oldest
+ * kept event"): `ms` or `ms-seq`, each an unsigned 64-bit integer. Checked here rather than left
+ * to Redis, which answers a malformed id with an error that would otherwise surface as a 500.
+ */
+export function validateCursor(cursor: string, field: string): string {
+  if (cursor === "") return "";
+  const match = STREAM_ID.exec(cursor);
+  const ms = match ? BigInt(match[1]!) : undefined;
+  const seq = match?.[2] === undefined ? undefined : BigInt(match[2]);
+  if (ms === undefined || ms > U64_MAX || (seq ?? 0n) > U64_MAX) {
+    throw new ApiError("VALIDATION_ERROR",
+      `${field} must be an event id such as 1700000000000-0 (two unsigned 64-bit integers; got '${cursor.slice(0, 48)}')`, { field });
   }
+  return seq === undefined ? String(ms) : `${ms}-${seq}`;
 }
 
 /** Decodes one XRANGE/XREAD entry. */
@@ -49,10 +63,12 @@ export function compareIds(a: string, b: string): number {
 /**
  * Reads up to `limit` events after the cursor (exclusive), oldest first. When the cursor is older
  * than the oldest kept event (the stream is bounded), reading simply starts at the oldest one.
+ * `field` names the cursor in the error a malformed one gets (`after`, `after_event_id`).
  */
-export async function readEvents(redis: Redis, keys: KeySchema, after: string, limit: number): Promise<EventPage> {
-  validateCursor(after, "after");
-  const start = after === "" ? "-" : `(${after}`;
+export async function readEvents(redis: Redis, keys: KeySchema, after: string, limit: number, field = "after"): Promise<EventPage> {
+  const cursor = validateCursor(after, field);
+  if (cursor === LAST_ID) return { events: [], nextCursor: after };
+  const start = cursor === "" ? "-" : `(${cursor}`;
   const entries = (await redis.xrange(keys.events(), start, "+", "COUNT", limit)) as [string, string[]][];
   const events = entries.map(([id, fields]) => decodeEvent(id, fields));
   return { events, nextCursor: events.at(-1)?.id ?? after };

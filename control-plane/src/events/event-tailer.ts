@@ -100,17 +100,17 @@ export function createEventTailer(options: EventTailerOptions): EventTailer {
 
   return {
     async *watch(after, signal) {
-      validateCursor(after, "after_event_id");
+      const cursor = validateCursor(after, "after_event_id");
       const sub: Subscriber = { queue: [], overflowed: false };
       subscribers.add(sub);
       const onAbort = () => sub.wake?.();
       signal.addEventListener("abort", onAbort);
       try {
         await ensureRunning();
-        let last = after;
-        if (after !== "") {
+        let last = cursor;
+        if (cursor !== "") {
           for (;;) {
-            const page = await readEvents(redis, keys, last, 500);
+            const page = await readEvents(redis, keys, last, 500, "after_event_id");
             for (const e of page.events) {
               yield e;
               last = e.id;

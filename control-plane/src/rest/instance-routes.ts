@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { ApiContext } from "../api-context.ts";
 import { ApiError } from "../errors/api-error.ts";
 import { instanceHealth } from "../instances/instance-health.ts";
@@ -6,29 +6,17 @@ import { instanceInfo } from "../instances/instance-info.ts";
 import { fetchInstanceLogs } from "../instances/instance-logs.ts";
 import { instanceView } from "../instances/instance-view.ts";
 import type { StoredInstance } from "../store/instance-repository.ts";
+import { instanceEtag, underIfMatch } from "./if-match.ts";
 import {
   CreateInstanceBody, InstanceHealthSchema, InstanceInfoSchema, InstanceViewSchema, LogsQuery, LogsSchema, NameParams,
   UpdateInstanceBody, errorResponses, jsonSchema,
 } from "./schemas.ts";
 
-/**
- * Parses `If-Match`: the instance revision, quoted or not (`3`, `"3"`, `W/"3"`); `*` means "any
- * revision" (the instance must exist). Absent → no precondition.
- */
-export function parseIfMatch(header: string | string[] | undefined): bigint | undefined {
-  if (header === undefined) return undefined;
-  const value = (Array.isArray(header) ? header[0] ?? "" : header).trim();
-  if (value === "*") return undefined;
-  const match = /^(?:W\/)?"?(\d{1,19})"?$/.exec(value);
-  if (!match) throw new ApiError("VALIDATION_ERROR", `If-Match must be an instance revision such as "3" (got '${value.slice(0, 40)}')`, { field: "If-Match" });
-  return BigInt(match[1]!);
-}
-
 const name = (params: unknown) => (params as { name: string }).name;
 
-/** Sends an instance with its revision as ETag. */
+/** Sends an instance with its ETag, the one If-Match takes back. */
 function sendInstance(reply: FastifyReply, stored: StoredInstance, status = 200) {
-  return reply.code(status).header("etag", `"${stored.instance.revision}"`).send(instanceView(stored.instance, stored.replicas));
+  return reply.code(status).header("etag", instanceEtag(stored.instance.revision)).send(instanceView(stored.instance, stored.replicas));
 }
 
 /**
@@ -39,7 +27,15 @@ export async function instanceRoutes(app: FastifyInstance, ctx: ApiContext): Pro
   const tags = ["instances"];
   const params = jsonSchema(NameParams);
   const view = jsonSchema(InstanceViewSchema);
-  const write = { headers: { type: "object", properties: { "if-match": { type: "string", description: "Instance revision the change is based on" } } } };
+  const write = {
+    headers: {
+      type: "object",
+      properties: { "if-match": { type: "string", description: "The instance's ETag the change is based on (or its bare revision); 412 if it is no longer current" } },
+    },
+  };
+  /** Runs a write under the request's If-Match (see if-match.ts). */
+  const conditional = <T>(request: FastifyRequest, run: (expectedRevision: bigint | undefined) => Promise<T>) =>
+    underIfMatch(ctx.instances, name(request.params), request.headers["if-match"], run);
 
   app.get("/instances", {
     schema: { tags, summary: "List instances", response: { 200: { type: "array", items: view } } },
@@ -70,27 +66,28 @@ export async function instanceRoutes(app: FastifyInstance, ctx: ApiContext): Pro
       tags, summary: "Change an instance's spec", params, ...write,
       description: "Fields present replace the spec's; null resets a field to its default. Bumps the revision; the new process is started before the old one stops where resources allow.",
       body: jsonSchema(UpdateInstanceBody, "input"),
-      response: { 200: view, ...errorResponses(400, 404, 409) },
+      response: { 200: view, ...errorResponses(400, 404, 409, 412) },
     },
   }, async (request, reply) =>
-    sendInstance(reply, await ctx.instances.update(name(request.params), request.body, { expectedRevision: parseIfMatch(request.headers["if-match"]) })));
+    sendInstance(reply, await conditional(request, (expectedRevision) => ctx.instances.update(name(request.params), request.body, { expectedRevision }))));
 
   app.delete("/instances/:name", {
-    schema: { tags, summary: "Delete an instance", params, ...write, response: { 204: { type: "null", description: "Deleted" }, ...errorResponses(404, 409) } },
+    schema: { tags, summary: "Delete an instance", params, ...write, response: { 204: { type: "null", description: "Deleted" }, ...errorResponses(400, 404, 412) } },
   }, async (request, reply) => {
-    await ctx.instances.delete(name(request.params), { expectedRevision: parseIfMatch(request.headers["if-match"]) });
+    await conditional(request, (expectedRevision) => ctx.instances.delete(name(request.params), { expectedRevision }));
     return reply.code(204).send();
   });
 
   for (const action of ["start", "stop", "restart"] as const) {
     app.post(`/instances/:name/${action}`, {
-      schema: { tags, summary: `${action[0]!.toUpperCase()}${action.slice(1)} an instance`, params, ...write, response: { 200: view, ...errorResponses(404, 409) } },
+      schema: { tags, summary: `${action[0]!.toUpperCase()}${action.slice(1)} an instance`, params, ...write, response: { 200: view, ...errorResponses(400, 404, 409, 412) } },
     }, async (request, reply) => {
       const n = name(request.params);
-      const expectedRevision = parseIfMatch(request.headers["if-match"]);
-      const stored = action === "start" ? await ctx.instances.start(n, { expectedRevision })
-        : action === "stop" ? await ctx.instances.stop(n, { expectedRevision })
-          : await ctx.instances.restart(n);
+      // restart leaves the spec (and so the revision) alone: its If-Match is checked, not pinned.
+      const stored = await conditional(request, (expectedRevision) =>
+        action === "start" ? ctx.instances.start(n, { expectedRevision })
+          : action === "stop" ? ctx.instances.stop(n, { expectedRevision })
+            : ctx.instances.restart(n));
       return sendInstance(reply, stored);
     });
   }

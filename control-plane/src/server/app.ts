@@ -1,4 +1,5 @@
 import type { Server } from "node:http";
+import type { Http2ServerRequest } from "node:http2";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
 import fastifySwagger from "@fastify/swagger";
@@ -11,7 +12,10 @@ import { registerInstanceService } from "../connect/instance-service-impl.ts";
 import { reportMalformedRequestsAsInvalidArgument } from "../connect/malformed-request.ts";
 import { installErrorHandlers } from "../rest/rest-errors.ts";
 import { restApi } from "../rest/rest-api.ts";
-import { createDualProtocolServer, type DualRequestHandler } from "./dual-protocol-server.ts";
+import {
+  createDualProtocolServer, discardLimits, dualProtocolServerSettings, type DualProtocolServerOptions, type DualRequestHandler,
+} from "./dual-protocol-server.ts";
+import { settleHttp2Upload } from "./http2-upload.ts";
 
 /** Options of {@link buildApp}. */
 export interface AppOptions {
@@ -27,6 +31,8 @@ export interface AppOptions {
   restPlugins?: FastifyPluginAsync[];
   /** The version shown in the OpenAPI document. */
   version?: string;
+  /** Settings of the HTTP/1.1 + h2c server (timeouts, header limit, draining of refused uploads). */
+  server?: DualProtocolServerOptions;
 }
 
 /**
@@ -35,11 +41,12 @@ export interface AppOptions {
  * clients share on one port. The OpenAPI document is generated from the REST route schemas.
  */
 export async function buildApp(ctx: ApiContext, options: AppOptions = {}) {
+  const server = dualProtocolServerSettings(options.server);
   const app = fastify({
     loggerInstance: ctx.logger as FastifyBaseLogger,
     // Typed as Fastify's default (HTTP/1.1) server: the HTTP/2 compatibility API has the same
     // request/response surface, and Fastify checks httpVersionMajor at run time.
-    serverFactory: (handler) => createDualProtocolServer(handler as DualRequestHandler) as unknown as Server,
+    serverFactory: (handler) => createDualProtocolServer(handler as DualRequestHandler, server) as unknown as Server,
     // REST bodies have their own limit in the REST context; Connect reads bodies itself.
     bodyLimit: options.bodyLimit ?? 256 * 1024,
     // One log line per request would drown the log in agent heartbeats; failures are logged.
@@ -47,6 +54,15 @@ export async function buildApp(ctx: ApiContext, options: AppOptions = {}) {
     return503OnClosing: true,
   });
   installErrorHandlers(app);
+  app.addHook("onSend", async (request, reply, payload) => {
+    if (request.raw.httpVersionMajor !== 2) return payload;
+    // Fastify asks to close the connection after a refused body; HTTP/2 has no such header (Node
+    // drops it with a warning), and the stream ends by itself.
+    reply.removeHeader("connection");
+    // An answer sent before its upload was read (a 413, a 401 on a large POST) waits for it.
+    await settleHttp2Upload(request.raw as unknown as Http2ServerRequest, discardLimits(server));
+    return payload;
+  });
   app.addHook("onResponse", async (request, reply) => {
     ctx.metrics.observeRequest(request.method, request.routeOptions.url ?? "unmatched", reply.statusCode, reply.elapsedTime / 1000);
     if (reply.statusCode >= 500) request.log.warn({ method: request.method, url: request.url, status: reply.statusCode }, "request failed");

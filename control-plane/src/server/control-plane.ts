@@ -94,7 +94,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const admin = await ensureAdminToken({
     redis, keys, logger, envToken: options.adminToken, dataDir: options.dataDir, notice: options.notice,
   });
-  const repo = createInstanceRepository(redis, keys);
+  const repo = createInstanceRepository(redis, keys, logger);
   const nodes = createNodeReader(redis, keys);
   const metrics = createApiMetrics(createSnapshotReader(redis, keys, repo, nodes), logger);
 

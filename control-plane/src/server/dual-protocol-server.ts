@@ -1,6 +1,10 @@
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
+import { ApiError } from "../errors/api-error.ts";
+import { answerClientError, answerHttp2Refusal, headerListBytes, type ClientError, type RefusalSettings } from "./http-refusals.ts";
+import { lingerOnClose } from "./lingering-close.ts";
+import { DEFAULT_DISCARD_LIMITS, type DiscardLimits } from "./upload-discard.ts";
 
 /** The connection preface every HTTP/2 client sends first (RFC 9113 §3.4). */
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
@@ -11,16 +15,61 @@ export type DualRequestHandler = (
   res: http.ServerResponse | http2.Http2ServerResponse,
 ) => void;
 
-/** Options of {@link createDualProtocolServer}. */
+/** Options of {@link createDualProtocolServer}. Every limit applies to HTTP/1.1 and HTTP/2 alike where both have it. */
 export interface DualProtocolServerOptions {
-  /** Idle HTTP/1.1 keep-alive timeout in ms. Default 72 000 (Fastify's default). */
+  /** Idle HTTP/1.1 keep-alive timeout in ms. Default 72 000 (Fastify's; above the 60 s idle timeout of common balancers, so they close first). */
   keepAliveTimeoutMs?: number;
   /** Idle HTTP/2 session timeout in ms; active streams (watches) are never cut. Default 72 000. */
   http2SessionTimeoutMs?: number;
-  /** How long to wait for the first bytes of a connection before dropping it. Default 10 000. */
+  /** How long to wait for the first bytes of a connection (for HTTP/2, its whole preface) before dropping it. Default 10 000. */
   sniffTimeoutMs?: number;
+  /** How long an HTTP/1.1 client may take to send a request's headers, ms; then 408. Default 10 000 (Node's is 60 000). */
+  headersTimeoutMs?: number;
+  /** How long an HTTP/1.1 client may take to send a whole request, headers and body, ms; then 408. Default 60 000. */
+  requestTimeoutMs?: number;
+  /**
+   * How often HTTP/1.1 connections are checked against the two timeouts above, ms: they are only
+   * enforced at these checks (Node's default of 30 000 let a 10 s headers timeout run 40 s).
+   * Default 1000.
+   */
+  connectionsCheckingIntervalMs?: number;
+  /** Largest request header section, bytes: HTTP/1.1's, and HTTP/2's header list (RFC 9113 §6.5.2); larger is 431. Default 16 384 (Node's HTTP/1.1 default). */
+  maxHeaderBytes?: number;
+  /**
+   * An answer sent before its request's upload ended (a 413, a refused header section) waits
+   * for the rest of the upload, read and dropped, up to this many bytes: on HTTP/1.1 after the
+   * answer, before the connection closes; on HTTP/2 before the answer. Default 32 MiB.
+   */
+  discardMaxBytes?: number;
+  /** ...and for at most this long, ms. Default 5000. */
+  discardMaxMs?: number;
   /** After `close()`, connections still open after this long are destroyed, ms. Default 5000. */
   closeGraceMs?: number;
+}
+
+/** {@link DualProtocolServerOptions} with every default filled in. */
+export type DualProtocolServerSettings = Required<DualProtocolServerOptions>;
+
+/** Fills in the defaults of {@link DualProtocolServerOptions}. */
+export function dualProtocolServerSettings(options: DualProtocolServerOptions = {}): DualProtocolServerSettings {
+  return {
+    keepAliveTimeoutMs: 72_000,
+    http2SessionTimeoutMs: 72_000,
+    sniffTimeoutMs: 10_000,
+    headersTimeoutMs: 10_000,
+    requestTimeoutMs: 60_000,
+    connectionsCheckingIntervalMs: 1000,
+    maxHeaderBytes: 16 * 1024,
+    discardMaxBytes: DEFAULT_DISCARD_LIMITS.maxBytes,
+    discardMaxMs: DEFAULT_DISCARD_LIMITS.maxMs,
+    closeGraceMs: 5000,
+    ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
+  };
+}
+
+/** The discard limits of a server's settings. */
+export function discardLimits(settings: DualProtocolServerSettings): DiscardLimits {
+  return { maxBytes: settings.discardMaxBytes, maxMs: settings.discardMaxMs };
 }
 
 /** A `net.Server` that speaks HTTP/1.1 and h2c on one port. */
@@ -46,14 +95,39 @@ export interface DualProtocolServer extends net.Server {
  * injecting a connection into a Node HTTP server. curl, Prometheus and browsers therefore work
  * on the same port as gRPC clients.
  *
+ * Refusals made below the request handler answer in the API's JSON error shape too: HTTP/1.1
+ * parser errors (400 MALFORMED_REQUEST), header sections over `maxHeaderBytes` (431, on both
+ * protocols), and requests whose headers or body do not arrive in time (408; see
+ * `headersTimeoutMs`), so a client dribbling its headers holds a connection 10 s, not 60 s.
+ * HTTP/1.1 connections that close after an answer linger (lingering-close.ts) so that a client
+ * still uploading reads its answer instead of a reset.
+ *
  * The returned object is a `net.Server` (what Fastify's `serverFactory` must return) with
  * `closeIdleConnections` / `closeAllConnections`, and a `close` that ends idle connections of
  * both kinds and destroys whatever is left after `closeGraceMs`.
  */
 export function createDualProtocolServer(handler: DualRequestHandler, options: DualProtocolServerOptions = {}): DualProtocolServer {
-  const h1 = http.createServer(handler as http.RequestListener);
-  h1.keepAliveTimeout = options.keepAliveTimeoutMs ?? 72_000;
-  const h2 = http2.createServer(handler as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
+  const settings = dualProtocolServerSettings(options);
+  const discard = discardLimits(settings);
+  const refusals: RefusalSettings = { ...settings, discard };
+  const h1 = http.createServer({
+    headersTimeout: settings.headersTimeoutMs,
+    requestTimeout: settings.requestTimeoutMs,
+    connectionsCheckingInterval: settings.connectionsCheckingIntervalMs,
+    maxHeaderSize: settings.maxHeaderBytes,
+  }, handler as http.RequestListener);
+  h1.keepAliveTimeout = settings.keepAliveTimeoutMs;
+  h1.on("clientError", (err: ClientError, socket: net.Socket) => answerClientError(err, socket, refusals));
+  // Node's HTTP/2 server refuses header lists over its SETTINGS_MAX_HEADER_LIST_SIZE (64 KiB)
+  // without a word; below that, the same limit as HTTP/1.1's applies here, with the same answer.
+  const h2 = http2.createServer((req, res) => {
+    if (headerListBytes(req.rawHeaders) > settings.maxHeaderBytes) {
+      const refusal = new ApiError("HEADERS_TOO_LARGE", `request header list is larger than ${settings.maxHeaderBytes} bytes`);
+      answerHttp2Refusal(req, res, refusal, discard).catch(() => res.stream.destroy());
+      return;
+    }
+    handler(req, res);
+  });
   const sockets = new Set<net.Socket>();
   let closing = false;
 
@@ -72,7 +146,7 @@ export function createDualProtocolServer(handler: DualRequestHandler, options: D
   h2.on("session", (session) => {
     openStreams.set(session, 0);
     if (handingOver) rawSocket.set(session, handingOver);
-    session.setTimeout(options.http2SessionTimeoutMs ?? 72_000, () => session.close());
+    session.setTimeout(settings.http2SessionTimeoutMs, () => session.close());
     session.once("close", () => {
       rawSocket.get(session)?.destroy();
       rawSocket.delete(session);
@@ -98,7 +172,7 @@ export function createDualProtocolServer(handler: DualRequestHandler, options: D
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
     let peeked = Buffer.alloc(0);
-    const timer = setTimeout(() => socket.destroy(), options.sniffTimeoutMs ?? 10_000);
+    const timer = setTimeout(() => socket.destroy(), settings.sniffTimeoutMs);
     const onEarlyError = () => socket.destroy();
     const onData = (chunk: Buffer) => {
       peeked = Buffer.concat([peeked, chunk]);
@@ -112,6 +186,7 @@ export function createDualProtocolServer(handler: DualRequestHandler, options: D
       socket.pause();
       socket.unshift(peeked);
       handingOver = socket;
+      if (!isH2) lingerOnClose(socket, discard);
       (isH2 ? h2 : h1).emit("connection", socket);
       handingOver = undefined;
       // HTTP/1.1 reads through the stream's 'data' events: resume the flow pause() stopped.
@@ -135,7 +210,7 @@ export function createDualProtocolServer(handler: DualRequestHandler, options: D
     // Requests in flight at close time (watch streams until they are aborted) leave keep-alive
     // connections behind when they end: keep closing the idle ones until none is left.
     const sweep = setInterval(() => h1.closeIdleConnections(), 100);
-    const force = setTimeout(() => { for (const socket of sockets) socket.destroy(); }, options.closeGraceMs ?? 5000);
+    const force = setTimeout(() => { for (const socket of sockets) socket.destroy(); }, settings.closeGraceMs);
     sweep.unref();
     force.unref();
     return netClose((err) => {
