@@ -12,6 +12,7 @@ import { fetchInstanceLogs } from "../instances/instance-logs.ts";
 import { parseCreateBody, protoSpecToBody } from "../instances/instance-spec.ts";
 import { aggregateStatus } from "../instances/instance-status.ts";
 import type { StoredInstance } from "../store/instance-repository.ts";
+import { strictJsonOptions } from "./strict-json-requests.ts";
 
 /** An instance as the Connect API returns it: the record with aggregate status and replicas. */
 export function toProtoInstance({ instance, replicas }: StoredInstance): Instance {
@@ -48,7 +49,7 @@ function bounded(value: number, field: string, def: number, max: number): number
  * Registers tei_fleet.v1.InstanceService: every REST operation as an RPC, over the same
  * InstanceService (validation, revisions, idempotency, events), plus `Watch`, a server stream of
  * fleet events, and `Plan`, the scheduler's dry run. Errors are mapped by the router's
- * interceptor (connect-errors.ts).
+ * interceptor (connect-errors.ts); JSON requests are read strictly (strict-json-requests.ts).
  */
 export function registerInstanceService(router: ConnectRouter, ctx: ApiContext): void {
   const svc = ctx.instances;
@@ -101,7 +102,7 @@ export function registerInstanceService(router: ConnectRouter, ctx: ApiContext):
       return { lines: logs.lines };
     },
     async listEvents(req) {
-      const page = await readEvents(ctx.redis, ctx.keys, req.afterEventId, bounded(req.limit, "limit", 100, 1000));
+      const page = await readEvents(ctx.redis, ctx.keys, req.afterEventId, bounded(req.limit, "limit", 100, 1000), "after_event_id");
       return { events: page.events.map(toProtoEvent), nextCursor: page.nextCursor };
     },
     async *watch(req, hctx) {
@@ -111,5 +112,5 @@ export function registerInstanceService(router: ConnectRouter, ctx: ApiContext):
       const specs = req.specs.map((s) => parseCreateBody(protoSpecToBody(s, false)));
       return { replicas: await ctx.scheduler.plan(specs) };
     },
-  });
+  }, { jsonOptions: strictJsonOptions });
 }

@@ -14,6 +14,10 @@ import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
  * arrives, turns that one error into INVALID_ARGUMENT, in place, before it is written.
  * `test/api-connect-malformed.test.ts` fails if a connect-es upgrade changes that order.
  *
+ * A string field that is not UTF-8 (protobuf-es decodes proto3 strings with a fatal decoder) is
+ * said so plainly, with the catalogue code VALIDATION_ERROR in `x-error-code`; the field itself
+ * cannot be named, as the decoder does not say and the bytes are gone by then.
+ *
  * Only request parsing produces "parse binary" errors here: the control plane makes no Connect
  * calls of its own (where a malformed *response* would rightly be INTERNAL).
  */
@@ -32,12 +36,24 @@ export function reportMalformedRequestsAsInvalidArgument(ctx: HandlerContext): v
   signal.addEventListener("abort", () => reclassifyParseFailure(signal.reason, ctx.method.input.typeName), { once: true });
 }
 
+/**
+ * What Node's fatal TextDecoder says when protobuf-es reads a proto3 string that is not UTF-8
+ * (for instance CESU-8 `ED A0 80`, a lone surrogate written as if it were a character).
+ */
+const NOT_UTF8 = /not valid for encoding utf-8/i;
+
 /** Rewrites connect-es's INTERNAL "parse binary" error into INVALID_ARGUMENT; leaves others alone. */
 function reclassifyParseFailure(reason: unknown, typeName: string): void {
   if (!(reason instanceof ConnectError) || reason.code !== Code.Internal) return;
   if (!reason.rawMessage.startsWith(PARSE_BINARY_PREFIX)) return;
   const problem = reason.rawMessage.slice(PARSE_BINARY_PREFIX.length);
-  const rawMessage = `malformed request: not a valid protobuf binary ${typeName} (${problem})`;
+  // protobuf-es's decoder fails without saying which field, and the bytes are gone by now, so
+  // the field cannot be named; the catalogue code still tells it from a truncated message.
+  const notUtf8 = NOT_UTF8.test(problem);
+  const rawMessage = notUtf8
+    ? `malformed request: a string field of ${typeName} is not valid UTF-8 (strings must be well-formed Unicode; a lone surrogate cannot be encoded)`
+    : `malformed request: not a valid protobuf binary ${typeName} (${problem})`;
+  if (notUtf8) reason.metadata.set("x-error-code", "VALIDATION_ERROR");
   // ConnectError's fields are readonly in its type only; the protocol handler reads them after
   // this listener returns (status, grpc-status, error body), so the client gets the new values.
   Object.assign(reason, { code: Code.InvalidArgument, rawMessage, message: `[invalid_argument] ${rawMessage}` });

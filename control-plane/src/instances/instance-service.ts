@@ -6,6 +6,7 @@ import type { Logger } from "pino";
 import { ApiError, type ApiErrorCode } from "../errors/api-error.ts";
 import { appendEvent, type EventKind } from "../events/event-log.ts";
 import type { InstanceRepository, StoredInstance } from "../store/instance-repository.ts";
+import { isUnreadable } from "../store/instance-record.ts";
 import type { KeySchema } from "../store/keys.ts";
 import { applySpecFields, checkSpecConsistency, parseCreateBody, parseUpdateBody, specToJson, validateInstanceName } from "./instance-spec.ts";
 import { aggregateStatus } from "./instance-status.ts";
@@ -103,11 +104,20 @@ export function createInstanceService(options: InstanceServiceOptions): Instance
       throw notFound(name);
     }
   };
+  /**
+   * What can be acted on: an instance whose record cannot be decoded can only be listed and
+   * deleted (without If-Match, which has no revision to compare with).
+   */
+  const readable = (stored: StoredInstance): StoredInstance => {
+    if (!isUnreadable(stored.instance)) return stored;
+    const name = stored.instance.spec?.name ?? "";
+    throw new ApiError("RECORD_UNREADABLE", `instance '${name}' cannot be read: ${stored.instance.reason}`, { field: "name" });
+  };
   const mustGet = async (name: string): Promise<StoredInstance> => {
     assertLookupName(name);
     const found = await repo.get(name);
     if (!found) throw new ApiError("INSTANCE_NOT_FOUND", `instance '${name}' not found`);
-    return found;
+    return readable(found);
   };
 
   const checkWithScheduler = async (spec: InstanceSpec) => {
@@ -172,7 +182,7 @@ export function createInstanceService(options: InstanceServiceOptions): Instance
     }
     const stored = await repo.get(record.name);
     if (!stored) throw new ApiError("INSTANCE_NOT_FOUND", `instance '${record.name}' created with this Idempotency-Key has since been deleted`);
-    return { stored, replayed: true };
+    return { stored: readable(stored), replayed: true };
   };
 
   return {

@@ -1,11 +1,13 @@
 import type { Instance, Replica } from "@tei-fleet/proto/fleet/v1";
+import { isUnreadable } from "../store/instance-record.ts";
 
 /**
  * Instance statuses. tei-manager's are starting, running, stopping, stopped and failed; the fleet
  * adds pending (not placed yet), unhealthy (running but failing health checks) and crash_loop
- * (restarting too often; backing off).
+ * (restarting too often; backing off), and unreadable (its stored record cannot be decoded; see
+ * store/instance-record.ts).
  */
-export type InstanceStatus = "pending" | "starting" | "running" | "unhealthy" | "stopping" | "stopped" | "failed" | "crash_loop";
+export type InstanceStatus = "pending" | "starting" | "running" | "unhealthy" | "stopping" | "stopped" | "failed" | "crash_loop" | "unreadable";
 
 /** The aggregate status of an instance and why it is not simply running. */
 export interface AggregateStatus {
@@ -21,6 +23,8 @@ const STOPPED_LIKE = new Set(["stopped", "failed", "crash_loop"]);
  * Folds the replicas' observed statuses (reported by agents, recorded by the scheduler) into one
  * instance status, given the desired state from the spec:
  *
+ * - a record that cannot be decoded: `unreadable`, whatever its replicas do (nothing is known of
+ *   what it should do), never healthy;
  * - desired stopped: `stopped` once no replica is still active, `stopping` before;
  * - no replica recorded: `pending` ("waiting for placement");
  * - every replica running: `running`;
@@ -32,6 +36,7 @@ const STOPPED_LIKE = new Set(["stopped", "failed", "crash_loop"]);
  * failing. An instance whose new revision is still starting while the old one serves is healthy.
  */
 export function aggregateStatus(instance: Instance, replicas: readonly Replica[]): AggregateStatus {
+  if (isUnreadable(instance)) return { status: "unreadable", reason: instance.reason, healthy: false };
   const desired = instance.spec?.desiredState ?? "running";
   if (desired === "stopped") {
     // A replica that was never placed has nothing to stop.

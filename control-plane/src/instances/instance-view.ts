@@ -1,4 +1,5 @@
 import type { Instance, Replica } from "@tei-fleet/proto/fleet/v1";
+import { isUnreadable } from "../store/instance-record.ts";
 import { specToJson } from "./instance-spec.ts";
 import { aggregateStatus, primaryReplica, type InstanceStatus } from "./instance-status.ts";
 
@@ -92,9 +93,14 @@ export function uptimeSecs(r: Replica | undefined, now: number): number | null {
   return Math.max(0, Math.floor((now - Number(r.startedAtMs)) / 1000));
 }
 
-/** Builds the REST view of an instance from its record and its replicas. */
+/**
+ * Builds the REST view of an instance from its record and its replicas. An unreadable record
+ * (status `unreadable`, reason naming the problem) has no spec to show: `spec` is empty and
+ * `desired_state` is "unknown"; its replicas, still recorded, are shown as they are.
+ */
 export function instanceView(instance: Instance, replicas: readonly Replica[], now = Date.now()): InstanceView {
   const spec = instance.spec;
+  const unreadable = isUnreadable(instance);
   const agg = aggregateStatus(instance, replicas);
   const primary = primaryReplica(replicas);
   const gpuIds = primary ? [...primary.gpuIds] : [];
@@ -119,7 +125,7 @@ export function instanceView(instance: Instance, replicas: readonly Replica[], n
     max_concurrent_requests: spec?.maxConcurrentRequests ?? null,
     pooling: spec?.pooling ?? null,
     extra_args: [...(spec?.extraArgs ?? [])],
-    desired_state: spec?.desiredState ?? "running",
+    desired_state: unreadable ? "unknown" : spec?.desiredState ?? "running",
     node: primary?.node || null,
     address: primary?.address || null,
     gpu_ids: gpuIds,
@@ -127,6 +133,6 @@ export function instanceView(instance: Instance, replicas: readonly Replica[], n
     healthy: agg.healthy,
     revision: Number(instance.revision),
     replicas: replicas.map(replicaView),
-    spec: spec ? specToJson(spec) : {},
+    spec: spec && !unreadable ? specToJson(spec) : {},
   };
 }

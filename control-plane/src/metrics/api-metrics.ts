@@ -3,7 +3,7 @@ import type { Logger } from "pino";
 import { aggregateStatus, type InstanceStatus } from "../instances/instance-status.ts";
 import type { FleetSnapshot } from "./fleet-snapshot.ts";
 
-const STATUSES: InstanceStatus[] = ["pending", "starting", "running", "unhealthy", "stopping", "stopped", "failed", "crash_loop"];
+const STATUSES: InstanceStatus[] = ["pending", "starting", "running", "unhealthy", "stopping", "stopped", "failed", "crash_loop", "unreadable"];
 const NODE_STATES = ["ready", "cordoned", "draining", "lost", "left"];
 
 /** The control plane's Prometheus metrics (one Registry per control plane, never the global one). */

@@ -44,7 +44,8 @@ export const ReplicaViewSchema = z.strictObject({
   model: ModelFactsSchema.nullable(),
 });
 
-const STATUS = z.enum(["pending", "starting", "running", "unhealthy", "stopping", "stopped", "failed", "crash_loop"]);
+const STATUS = z.enum(["pending", "starting", "running", "unhealthy", "stopping", "stopped", "failed", "crash_loop", "unreadable"])
+  .describe("unreadable: the stored record cannot be decoded (reason says why); DELETE removes it");
 
 export const InstanceViewSchema = z.strictObject({
   name: z.string(),

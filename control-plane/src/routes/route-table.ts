@@ -1,9 +1,11 @@
 import { create, fromJsonString, toJsonString } from "@bufbuild/protobuf";
-import { ReplicaSchema, RouteSchema, RouteTableSchema, type RouteTable } from "@tei-fleet/proto/fleet/v1";
+import { ReplicaSchema, RouteSchema, RouteTableSchema, type Route, type RouteTable } from "@tei-fleet/proto/fleet/v1";
 import { EVENT_STREAM_MAXLEN } from "../events/event-log.ts";
 import type { ChangesBus } from "../scheduler/changes-bus.ts";
 import type { SchedulerContext } from "../scheduler/context.ts";
 import { runScript } from "../scheduler/lua-scripts.ts";
+import { decodeRecord } from "../store/record-codec.ts";
+import { createRecordProblemReporter } from "../store/record-problems.ts";
 import { stampRouteTable } from "./route-table-version.ts";
 import { readUnready } from "./unready-instances.ts";
 
@@ -60,6 +62,18 @@ export function createRouteTable(ctx: SchedulerContext, bus: ChangesBus, options
   const contentCheckMs = options.contentCheckMs ?? 1_000;
   const quorum = options.ejectionQuorum ?? 2;
   const reportWindowMs = options.ejectionReportWindowMs ?? 60_000;
+  const report = createRecordProblemReporter(redis, keys, ctx.logger);
+
+  /** The table's entries; one that cannot be decoded is left out (and reported), not fatal. */
+  function decodeRoutes(hash: Record<string, string>): Route[] {
+    const routes: Route[] = [];
+    for (const [id, json] of Object.entries(hash)) {
+      const decoded = decodeRecord(RouteSchema, json);
+      if (decoded.kind === "unreadable") report("", json, { kind: "route-unreadable", id, error: decoded.error });
+      else routes.push(decoded.message);
+    }
+    return routes.sort((a, b) => a.assignmentId.localeCompare(b.assignmentId));
+  }
 
   async function read(): Promise<RouteTable> {
     // MULTI: the version, the entries and the instance names are one consistent snapshot.
@@ -68,9 +82,8 @@ export function createRouteTable(ctx: SchedulerContext, bus: ChangesBus, options
     const version = BigInt((result[0]?.[1] as string | null) ?? 0);
     const hash = (result[1]?.[1] ?? {}) as Record<string, string>;
     const names = (result[2]?.[1] ?? []) as string[];
-    const routes = Object.values(hash).map((json) => fromJsonString(RouteSchema, json, { ignoreUnknownFields: true }))
-      .sort((a, b) => a.assignmentId.localeCompare(b.assignmentId));
-    const unready = await readUnready(redis, keys, names, routes);
+    const routes = decodeRoutes(hash);
+    const unready = await readUnready(redis, keys, names, routes, report);
     return create(RouteTableSchema, { version: await stampRouteTable(redis, keys, version, routes, unready), routes, unready });
   }
 

@@ -2,8 +2,9 @@ import { create } from "@bufbuild/protobuf";
 import { UnreadyInstanceSchema, type Route, type UnreadyInstance } from "@tei-fleet/proto/fleet/v1";
 import type { Redis } from "ioredis";
 import { aggregateStatus } from "../instances/instance-status.ts";
+import { readInstanceRecord, readReplicaRecords } from "../store/instance-record.ts";
 import type { KeySchema } from "../store/keys.ts";
-import { parseInstance, parseReplica } from "../store/instance-repository.ts";
+import type { RecordProblemReporter } from "../store/record-problems.ts";
 
 /**
  * The instances that exist but have no route, with their model and why, so that a router can
@@ -15,8 +16,12 @@ import { parseInstance, parseReplica } from "../store/instance-repository.ts";
  * `routes-version` where they are written (create, delete, a route added or removed), and any other
  * change of this list, a reason say, takes a new version when the table is stamped
  * (route-table-version.ts), which watched tables are re-read for on every nudge and every second.
+ * An instance whose record cannot be decoded is listed too, with reason "unreadable: ...": it
+ * exists, so routers answer UNAVAILABLE for it, and the rest of the table is unaffected.
  */
-export async function readUnready(redis: Redis, keys: KeySchema, names: readonly string[], routes: readonly Route[]): Promise<UnreadyInstance[]> {
+export async function readUnready(
+  redis: Redis, keys: KeySchema, names: readonly string[], routes: readonly Route[], report: RecordProblemReporter,
+): Promise<UnreadyInstance[]> {
   const ready = new Set(routes.map((r) => r.instanceName));
   const missing = names.filter((n) => !ready.has(n));
   if (missing.length === 0) return [];
@@ -31,8 +36,8 @@ export async function readUnready(redis: Redis, keys: KeySchema, names: readonly
     if (repErr) throw repErr;
     // Deleted between the snapshot and this read: unknown now, so not listed.
     if (typeof rec !== "string") return;
-    const instance = parseInstance(rec);
-    const replicas = Object.values((reps ?? {}) as Record<string, string>).map(parseReplica);
+    const instance = readInstanceRecord(name, rec, report);
+    const replicas = readReplicaRecords(name, (reps ?? {}) as Record<string, string>, report);
     out.push(create(UnreadyInstanceSchema, {
       instanceName: name,
       modelId: instance.spec?.modelId ?? "",

@@ -24,6 +24,16 @@ export interface ConvergenceReport {
 
 const CHUNK = 500;
 
+/** An instance record as loose JSON, or undefined when it is not a JSON object. */
+function parseLoosely(json: string): InstanceJson | undefined {
+  try {
+    const value: unknown = JSON.parse(json);
+    return value !== null && typeof value === "object" ? (value as InstanceJson) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * The level-triggered full compare: every desired instance against its replica records and every
  * node's assignments. It decides nothing itself; it lists what the instance reconciler should look
@@ -70,11 +80,14 @@ export async function compareDesiredAndObserved(ctx: SchedulerContext): Promise<
       const hash = (results[j * 3 + 1]?.[1] ?? {}) as Record<string, string>;
       const retiring = Number(results[j * 3 + 2]?.[1] ?? 0);
       if (!json) { diverged.push(name); return; }
-      const instance = JSON.parse(json) as InstanceJson;
-      const revision = instance.revision ?? "0";
-      const wanted = (instance.spec?.desiredState ?? "running") === "stopped" ? 0 : (instance.spec?.replicas ?? 1);
       const replicas = Object.entries(hash).map(([id, r]) => ({ id, ...(JSON.parse(r) as ReplicaJson) }));
       for (const r of replicas) if (r.node) recorded.add(`${r.node}/${r.id}`);
+      const instance = parseLoosely(json);
+      // Not JSON at all: the reconciler leaves such an instance's replicas as they are (and its
+      // readers report it), so there is nothing to compare; its replicas still count as recorded.
+      if (instance === undefined) return;
+      const revision = instance.revision ?? "0";
+      const wanted = (instance.spec?.desiredState ?? "running") === "stopped" ? 0 : (instance.spec?.replicas ?? 1);
       const placed = replicas.filter((r) => r.node);
       const healthy = placed.filter((r) => (r.revision ?? "0") === revision && (r.index ?? 0) < wanted
         && readyNodes.has(r.node!) && assigned.get(r.id) === name);

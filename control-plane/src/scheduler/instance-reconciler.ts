@@ -1,6 +1,8 @@
-import { create, fromJsonString } from "@bufbuild/protobuf";
-import { InstanceSchema, ReplicaSchema, type Instance } from "@tei-fleet/proto/fleet/v1";
+import { create } from "@bufbuild/protobuf";
+import { ReplicaSchema, type Instance } from "@tei-fleet/proto/fleet/v1";
 import { appendEvent } from "../events/event-log.ts";
+import { isUnreadable, readInstanceRecord } from "../store/instance-record.ts";
+import { createRecordProblemReporter } from "../store/record-problems.ts";
 import { createBatchLoader } from "./batch-loader.ts";
 import { claimReplica } from "./claim.ts";
 import type { SchedulerContext, SchedulerTimings } from "./context.ts";
@@ -81,6 +83,7 @@ export function createInstanceReconciler(
     afterMs: timings.rescheduleAfterMs, attempts: timings.rescheduleAttempts, intervalMs: timings.rescheduleIntervalMs,
   };
   const reschedules = createRescheduleStore(ctx, policy);
+  const report = createRecordProblemReporter(redis, keys, ctx.logger);
 
   /** Reads instances, their replica records and whether each placement is still assigned, in bulk. */
   async function observeMany(names: string[]) {
@@ -89,13 +92,13 @@ export function createInstanceReconciler(
       pipe.get(keys.instance(name)).hgetall(keys.replicas(name)).hgetall(keys.retiring(name)).hgetall(keys.reschedules(name));
     }
     const results = (await pipe.exec()) ?? [];
-    const partial = names.map((_, i) => {
+    const partial = names.map((name, i) => {
       const instanceJson = results[i * 4]?.[1] as string | null;
       const hash = (results[i * 4 + 1]?.[1] ?? {}) as Record<string, string>;
       const retiring = (results[i * 4 + 2]?.[1] ?? {}) as Record<string, string>;
       const failures = parseRescheduleState((results[i * 4 + 3]?.[1] ?? {}) as Record<string, string>);
       const observed: Observed[] = parseReplicas(hash).map((r) => ({ ...r, live: false, moving: false }));
-      const instance = instanceJson ? fromJsonString(InstanceSchema, instanceJson, { ignoreUnknownFields: true }) : undefined;
+      const instance = instanceJson ? readInstanceRecord(name, instanceJson, report) : undefined;
       return { instance, observed, retiring, failures };
     });
     const placed = partial.flatMap((p) => p.observed.filter((r) => r.replica.node !== ""));
@@ -168,6 +171,9 @@ export function createInstanceReconciler(
     const now = ctx.now();
     const { instance, observed, retiring, failures } = await observe(name);
     const outcome: ReconcileOutcome = { released: false, placed: 0 };
+    // A record that cannot be decoded says nothing about what should run: its replicas are left
+    // as they are (it was reported when read) until it is deleted, which releases them.
+    if (instance && isUnreadable(instance)) return outcome;
 
     // Records of placements whose assignment is gone (lost node, released elsewhere): forget them.
     for (const r of observed) {

@@ -1,14 +1,19 @@
 import { readFileSync } from "node:fs";
-import { fromJsonString, toJsonString } from "@bufbuild/protobuf";
-import { InstanceSchema, ReplicaSchema, type Instance, type Replica } from "@tei-fleet/proto/fleet/v1";
+import { toJsonString } from "@bufbuild/protobuf";
+import { InstanceSchema, type Instance, type Replica } from "@tei-fleet/proto/fleet/v1";
 import type { Redis } from "ioredis";
+import { pino, type Logger } from "pino";
+import { readInstanceRecord, readReplicaRecords } from "./instance-record.ts";
 import type { KeySchema } from "./keys.ts";
+import { createRecordProblemReporter } from "./record-problems.ts";
 
 const lua = (file: string) => readFileSync(new URL(`./lua/${file}`, import.meta.url), "utf8");
+/** The scripts that read a stored revision share how they read it (see stored-revision.lua). */
+const withStoredRevision = (file: string) => `${lua("stored-revision.lua")}${lua(file)}`;
 const SCRIPTS = {
   createInstance: { numberOfKeys: 4, lua: lua("create-instance-4.lua") },
-  replaceInstance: { numberOfKeys: 1, lua: lua("replace-instance-1.lua") },
-  deleteInstance: { numberOfKeys: 3, lua: lua("delete-instance-3.lua") },
+  replaceInstance: { numberOfKeys: 1, lua: withStoredRevision("replace-instance-1.lua") },
+  deleteInstance: { numberOfKeys: 3, lua: withStoredRevision("delete-instance-3.lua") },
 } as const;
 
 type ScriptReply = [string, string?];
@@ -36,7 +41,10 @@ export type CreateOutcome =
 /** Outcome of a revision-checked write. */
 export type WriteOutcome = { kind: "ok"; revision?: bigint } | { kind: "not_found" } | { kind: "conflict"; revision: bigint };
 
-/** An instance record with the replicas the scheduler recorded for it. */
+/**
+ * An instance record with the replicas the scheduler recorded for it. A record that cannot be
+ * decoded is a stand-in whose status is `unreadable` (see instance-record.ts, isUnreadable).
+ */
 export interface StoredInstance {
   instance: Instance;
   replicas: Replica[];
@@ -49,9 +57,9 @@ export interface StoredInstance {
  * their headers), so two control-plane replicas on one Redis never half-apply a change.
  */
 export interface InstanceRepository {
-  /** Reads one instance with its replicas; undefined when it does not exist. */
+  /** Reads one instance with its replicas; undefined when it does not exist (a stand-in when unreadable). */
   get(name: string): Promise<StoredInstance | undefined>;
-  /** Reads every instance with its replicas, oldest first. */
+  /** Reads every instance with its replicas, oldest first; unreadable records as stand-ins. */
   list(): Promise<StoredInstance[]>;
   /** Counts instances. */
   count(): Promise<number>;
@@ -65,25 +73,17 @@ export interface InstanceRepository {
   delete(name: string, expectedRevision?: bigint): Promise<WriteOutcome>;
 }
 
-/** Parses an instance record; tolerant of fields a newer control plane added. */
-export function parseInstance(json: string): Instance {
-  return fromJsonString(InstanceSchema, json, { ignoreUnknownFields: true });
-}
-
-/** Parses a replica record written by the scheduler. */
-export function parseReplica(json: string): Replica {
-  return fromJsonString(ReplicaSchema, json, { ignoreUnknownFields: true });
-}
-
-/** Creates the repository over a Redis connection and the key schema. */
-export function createInstanceRepository(redis: Redis, keys: KeySchema): InstanceRepository {
+/**
+ * Creates the repository over a Redis connection and the key schema; records it cannot decode
+ * are reported through the event stream and `logger` (record-problems.ts; tests may leave the
+ * logger out, events are appended all the same).
+ */
+export function createInstanceRepository(redis: Redis, keys: KeySchema, logger: Logger = pino({ level: "silent" })): InstanceRepository {
   for (const [name, def] of Object.entries(SCRIPTS)) {
     if (!(name in redis)) redis.defineCommand(name, def);
   }
   const scripts = redis as unknown as ScriptCommands;
-
-  const readReplicas = (hash: Record<string, string>): Replica[] =>
-    Object.values(hash).map(parseReplica).sort((a, b) => a.index - b.index || Number(b.revision - a.revision));
+  const report = createRecordProblemReporter(redis, keys, logger);
 
   const readMany = async (names: string[]): Promise<StoredInstance[]> => {
     if (names.length === 0) return [];
@@ -98,7 +98,8 @@ export function createInstanceRepository(redis: Redis, keys: KeySchema): Instanc
       if (repErr) throw repErr;
       // A name in the index whose record is gone was deleted between ZRANGE and GET.
       if (typeof rec !== "string") continue;
-      out.push({ instance: parseInstance(rec), replicas: readReplicas((reps ?? {}) as Record<string, string>) });
+      const name = names[i]!;
+      out.push({ instance: readInstanceRecord(name, rec, report), replicas: readReplicaRecords(name, (reps ?? {}) as Record<string, string>, report) });
     }
     return out;
   };

@@ -35,6 +35,9 @@
  * |                                  |        | `moved:{id}` → JSON of its reschedule (at, index, revision,   |
  * |                                  |        | from, to), kept one reschedule interval; `note:{index}` → the |
  * |                                  |        | last "cannot move" message announced                          |
+ * | record-problem:{name}:{digest}   | STRING | set (NX, 24 h) by the first process to report that the       |
+ * |                                  |        | instance's record, with this content digest, is unreadable   |
+ * |                                  |        | or repaired on read: one log line and one event fleet-wide   |
  * | workers                          | ZSET   | placement worker ids, scored by last sign of life (ms)        |
  * | events                           | STREAM | `Event` fields, MAXLEN ~ 10000                                |
  * | lease:{name}                     | STRING | holder id, with PX; lease-token:{name} is its fencing counter |
@@ -77,6 +80,8 @@ export interface KeySchema {
   reschedules(instance: string): string;
   /** Live placement workers, so that each prefers its own share of the nodes. */
   workers(): string;
+  /** Marks a stored record problem as reported (see record-problems.ts). */
+  recordProblem(instance: string, digest: string): string;
   /** The `prefix` option for BullMQ queues and workers. */
   bullPrefix(): string;
 }
@@ -109,6 +114,7 @@ export function createKeySchema(prefix = "tf"): KeySchema {
     drain: (node) => k("drain", node),
     reschedules: (instance) => k("reschedules", instance),
     workers: () => k("workers"),
+    recordProblem: (instance, digest) => k("record-problem", instance, digest),
     bullPrefix: () => k("bull"),
   };
 }
