@@ -51,8 +51,8 @@ describe("token scopes on the REST API", () => {
     expect((await api.rest("POST", "/instances", { name: "x", model_id: "m/m" }, { token: JOIN })).status).toBe(403);
   });
 
-  it("/health, /metrics, /openapi.json and the docs stay open", async () => {
-    for (const path of ["/health", "/metrics", "/openapi.json", "/docs/json"]) {
+  it("/health, /healthz, /readyz, /metrics, /openapi.json and the docs stay open", async () => {
+    for (const path of ["/health", "/healthz", "/readyz", "/metrics", "/openapi.json", "/docs/json"]) {
       expect((await api.rest("GET", path, undefined, { token: null })).status, path).toBe(200);
     }
   });

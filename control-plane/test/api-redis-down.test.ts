@@ -17,6 +17,8 @@ afterAll(async () => {
 
 describe("when Redis is away", () => {
   it("API calls fail fast with 503 BACKEND_UNAVAILABLE, /health stays up, and everything works again when it is back", async () => {
+    const ready = () => api.rest("GET", "/readyz", undefined, { token: null });
+    expect(await ready()).toMatchObject({ status: 200, body: { status: "ok", redis: "ok" } });
     await redis.kill();
     const started = Date.now();
     const res = await api.rest("GET", "/instances/kept");
@@ -27,9 +29,13 @@ describe("when Redis is away", () => {
     expect(create.status).toBe(503);
     expect((await api.rest("GET", "/health", undefined, { token: null })).status).toBe(200);
     expect((await api.rest("GET", "/metrics", undefined, { token: null })).status).toBe(200);
+    // Alive but not ready: a balancer stops sending work here, nothing restarts it.
+    expect(await api.rest("GET", "/healthz", undefined, { token: null })).toMatchObject({ status: 200, body: { status: "ok" } });
+    expect(await ready()).toMatchObject({ status: 503, body: { status: "unavailable" } });
 
     await redis.restart();
     await waitFor("the API to reach Redis again", async () => (await api.rest("GET", "/instances/kept")).status === 200, 15_000);
+    expect((await ready()).status).toBe(200);
     expect((await api.rest("POST", "/instances", { name: "after", model_id: "m/m" })).status).toBe(201);
   });
 });

@@ -1,4 +1,6 @@
 import { createHash, timingSafeEqual } from "node:crypto";
+import { bracketHost } from "@tei-fleet/core";
+import { addHealthRoutes, healthEndpoints, type CheckResult } from "@tei-fleet/core/service";
 import Fastify, { LogController } from "fastify";
 import type { Logger } from "pino";
 import type { AssignmentReconciler } from "./assignment-reconciler.ts";
@@ -6,7 +8,9 @@ import type { AgentMetrics } from "./metrics.ts";
 
 /**
  * The agent's own HTTP/1.1 API. The control plane proxies `GET /instances/:name/logs` here (using
- * Node.agent_url); Prometheus scrapes `/metrics`; `/healthz` says the agent process is alive.
+ * Node.agent_url); Prometheus scrapes `/metrics`; `/healthz` says the agent process is alive and
+ * `/readyz` that it has started (and is not shutting down). The three probe routes are the
+ * service kit's, so they answer as on every other service.
  */
 
 /** Options of {@link createAgentHttp}. */
@@ -18,10 +22,12 @@ export interface AgentHttpOptions {
   advertiseAddress: string;
   /** Extra fields for /healthz (node name, control plane reachability). */
   health?: () => Record<string, unknown>;
+  /** Readiness for /readyz. Default: ready. */
+  ready?: () => CheckResult;
   /**
    * When set, `/instances*` requires `authorization: Bearer <token>` (the join token, which the
-   * control plane sends when it proxies logs): TEI's logs can hold request inputs. `/healthz` and
-   * `/metrics` stay open for probes and Prometheus.
+   * control plane sends when it proxies logs): TEI's logs can hold request inputs. `/healthz`,
+   * `/readyz` and `/metrics` stay open for probes and Prometheus.
    */
   token?: string;
 }
@@ -39,7 +45,7 @@ export function createAgentHttp(options: AgentHttpOptions) {
     forceCloseConnections: true,
   });
   const { reconciler } = options;
-  const host = options.advertiseAddress.includes(":") ? `[${options.advertiseAddress}]` : options.advertiseAddress;
+  const host = bracketHost(options.advertiseAddress);
 
   if (options.token) {
     const expected = digest(`Bearer ${options.token}`);
@@ -52,12 +58,11 @@ export function createAgentHttp(options: AgentHttpOptions) {
     });
   }
 
-  app.get("/healthz", async () => ({ status: "ok", instances: reconciler.supervisors().length, ...options.health?.() }));
-
-  app.get("/metrics", async (_req, reply) => {
-    reply.header("content-type", options.metrics.registry.contentType);
-    return options.metrics.registry.metrics();
-  });
+  addHealthRoutes(app, healthEndpoints({
+    registry: options.metrics.registry,
+    live: () => ({ ok: true, details: { instances: reconciler.supervisors().length, ...options.health?.() } }),
+    ready: options.ready,
+  }));
 
   app.get("/instances", async () => ({
     instances: reconciler.supervisors().map((s) => {

@@ -1,5 +1,6 @@
 import { mkdir } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
+import { formatHostPort } from "@tei-fleet/core";
 import type { Logger } from "pino";
 import { createAgentHttp } from "./agent-http.ts";
 import { createAssignmentReconciler, type AssignmentReconciler } from "./assignment-reconciler.ts";
@@ -89,19 +90,22 @@ export async function startNodeAgent(config: AgentConfig, deps: NodeAgentDeps): 
     },
   });
 
+  // Ready once the saved desired state has been taken up (below), until a shutdown begins.
+  let lifecycle: "starting" | "ready" | "shutting_down" = "starting";
   const app = createAgentHttp({
     reconciler,
     metrics,
     logger,
     advertiseAddress: config.advertiseAddress,
     health: () => ({ node: config.nodeName }),
+    ready: () => ({ ok: lifecycle === "ready", details: { node: config.nodeName, state: lifecycle } }),
     token: config.joinToken,
   });
   await app.listen({ host: config.listen.host, port: config.listen.port });
   const bound = app.server.address() as AddressInfo;
   const wildcard = config.listen.host === "0.0.0.0" || config.listen.host === "::";
   const urlHost = wildcard ? config.advertiseAddress : config.listen.host;
-  const url = `http://${urlHost.includes(":") ? `[${urlHost}]` : urlHost}:${bound.port}`;
+  const url = `http://${formatHostPort({ host: urlHost, port: bound.port })}`;
   logger.info({ url }, "agent HTTP API listening");
 
   // Static stability: run what was last desired, re-attaching to processes that survived us.
@@ -160,6 +164,7 @@ export async function startNodeAgent(config: AgentConfig, deps: NodeAgentDeps): 
       }),
   });
 
+  lifecycle = "ready";
   let shuttingDown: Promise<void> | undefined;
   return {
     url,
@@ -168,6 +173,7 @@ export async function startNodeAgent(config: AgentConfig, deps: NodeAgentDeps): 
     gpus: () => gpus,
     shutdown() {
       shuttingDown ??= (async () => {
+        lifecycle = "shutting_down";
         clearInterval(gpuTimer);
         const s = session!;
         if (config.stopInstancesOnExit) {

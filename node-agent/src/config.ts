@@ -2,6 +2,10 @@ import { isIP } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isNodeName, NODE_NAME_RULE } from "@tei-fleet/core";
+import {
+  booleanText, ConfigError, fromParser, hostPort, httpUrl, integer, logLevel, resolveOptions, type ConfigOption, type Environment, type FlagValues,
+  type LogLevel, type OptionTable,
+} from "@tei-fleet/core/service";
 import { z } from "zod";
 import { parseDeclaredGpus } from "./gpu-inventory.ts";
 import type { RestartPolicy } from "./restart-backoff.ts";
@@ -9,39 +13,130 @@ import type { SupervisorTiming } from "./supervisor-options.ts";
 import { DEFAULT_PASS_ENV, passEnvPatternError } from "./tei-env.ts";
 
 /**
- * The agent's configuration: command-line flags first, then TEI_FLEET_* environment variables
- * (what the systemd unit's env file sets), then defaults. Validated with zod; a bad value stops
- * the agent with a message naming the flag.
+ * The agent's configuration: command-line flags first, then their TEI_FLEET_* environment twins
+ * (what the systemd unit's env file sets), then defaults, all from one option table
+ * (`@tei-fleet/core/service`). A bad value stops the agent with a message naming the flag and
+ * the variable.
  */
 
-/** Raw option values as the CLI collects them (strings, before validation). */
-export interface RawAgentOptions {
-  controlPlane?: string;
-  nodeName?: string;
-  advertiseAddress?: string;
-  teiBinary?: string;
-  gpus?: string;
-  label?: string[];
-  listen?: string;
-  stateDir?: string;
-  portRange?: string;
-  passEnv?: string[];
-  stopInstancesOnExit?: string;
-  capacity?: string;
-  heartbeatIntervalMs?: string;
-  probeIntervalMs?: string;
-  probeTimeoutMs?: string;
-  probeFailureThreshold?: string;
-  startupTimeoutSecs?: string;
-  stopGraceMs?: string;
-  unhealthyDrainMs?: string;
-  restartBackoffInitialMs?: string;
-  restartBackoffMaxMs?: string;
-  crashLoopFailures?: string;
-  crashLoopWindowMs?: string;
-  shutdownDrainMs?: string;
-  logLevel?: string;
+export { ConfigError };
+
+/** Default agent HTTP port (logs, metrics, health). */
+export const DEFAULT_AGENT_PORT = 9101;
+
+const LABEL_KEY = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$/;
+
+/** `k=v` items into labels; a key the control plane's node selectors could not match is refused. */
+const labels = z.array(z.string()).default([]).transform((items, ctx) => {
+  const out: Record<string, string> = {};
+  for (const item of items) {
+    const eq = item.indexOf("=");
+    const key = eq > 0 ? item.slice(0, eq).trim() : "";
+    if (!LABEL_KEY.test(key)) {
+      ctx.addIssue({ code: "custom", message: `${JSON.stringify(item)} must be key=value with a key of letters, digits, '.', '_', '/' or '-'` });
+      continue;
+    }
+    out[key] = item.slice(eq + 1).trim();
+  }
+  return out;
+});
+
+/** The pass-through patterns, added to (never replacing) the defaults TEI always needs. */
+const passEnv = z.array(z.string()).default([]).transform((patterns, ctx) => {
+  const out = [...DEFAULT_PASS_ENV];
+  for (const p of patterns) {
+    const problem = passEnvPatternError(p);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+    else if (!out.includes(p)) out.push(p);
+  }
+  return out;
+});
+
+/** Parses `A-B` (inclusive TCP port range), or says what is wrong with it. */
+function portRange(value: string): { start: number; end: number } | string {
+  const m = /^(\d{1,5})-(\d{1,5})$/.exec(value.trim());
+  const start = Number(m?.[1]);
+  const end = Number(m?.[2]);
+  if (!m || start < 1 || end > 65535 || start > end) return `${JSON.stringify(value)} must be START-END with 1 <= START <= END <= 65535`;
+  if (end - start + 1 < 2) return `${value} must hold at least 2 ports (TEI needs a gRPC and a Prometheus port)`;
+  return { start, end };
 }
+
+/** A whole-number setting with a default, bounded to `[min, max]`; most are durations (`ms`). */
+const whole = (flag: `--${string}`, env: `TEI_FLEET_${string}`, fallback: string, [min, max]: [number, number], doc: string, placeholder = "ms") =>
+  ({ flag, env, placeholder, default: fallback, schema: integer(min, max), doc }) satisfies ConfigOption;
+
+/** Every setting of the agent: its flag, environment twin, parser, default and help line. */
+export const AGENT_OPTIONS = {
+  controlPlane: {
+    flag: "--control-plane", placeholder: "url", env: "TEI_FLEET_CONTROL_PLANE", required: true,
+    schema: httpUrl("http://10.0.0.1:9000"), doc: "control plane base URL",
+  },
+  nodeName: {
+    flag: "--node-name", placeholder: "name", env: "TEI_FLEET_NODE_NAME", required: true,
+    // The control plane registers and pins nodes by the same rule (@tei-fleet/core): a name it would
+    // refuse stops the agent here, with this message, instead of failing every registration.
+    schema: z.string().refine(isNodeName, `must be ${NODE_NAME_RULE} (case-sensitive)`), doc: "this node's name",
+  },
+  advertiseAddress: {
+    flag: "--advertise-address", placeholder: "ip", env: "TEI_FLEET_ADVERTISE_ADDRESS", required: true,
+    schema: z.string().refine((v) => isIP(v) !== 0, "must be an IP address (TEI's --hostname accepts only IPs)"),
+    doc: "IP TEI binds and peers reach this node at",
+  },
+  teiBinary: {
+    flag: "--tei-binary", placeholder: "path", env: "TEI_FLEET_TEI_BINARY", required: true,
+    schema: z.string().min(1, "is required"), doc: "text-embeddings-router (gRPC build)",
+  },
+  gpus: {
+    flag: "--gpus", placeholder: "COUNTxMIB", env: "TEI_FLEET_GPUS", defaultDoc: "nvidia-smi; none found = 0 GPUs",
+    schema: fromParser(parseDeclaredGpus).optional(), doc: "declared GPUs, e.g. 2x81920",
+  },
+  label: { flag: "--label", placeholder: "k=v", env: "TEI_FLEET_LABELS", repeatable: true, schema: labels, doc: "node label" },
+  listen: {
+    flag: "--listen", placeholder: "host:port", env: "TEI_FLEET_AGENT_LISTEN", defaultDoc: `<advertise-address>:${DEFAULT_AGENT_PORT}`,
+    schema: hostPort(`0.0.0.0:${DEFAULT_AGENT_PORT}`).optional(), doc: "agent HTTP API (logs, metrics, healthz, readyz)",
+  },
+  stateDir: {
+    flag: "--state-dir", placeholder: "dir", env: "TEI_FLEET_STATE_DIR", defaultDoc: "/var/lib/tei-fleet/agent/<node> (root), else $TMPDIR/tei-fleet-agent/<node>",
+    schema: z.string().min(1).optional(), doc: "desired state, process records, TEI logs",
+  },
+  portRange: {
+    flag: "--port-range", placeholder: "A-B", env: "TEI_FLEET_PORT_RANGE", default: "20000-20999",
+    schema: fromParser(portRange), doc: "ports the control plane may give TEI instances",
+  },
+  passEnv: {
+    flag: "--pass-env", placeholder: "NAME|PREFIX*", env: "TEI_FLEET_PASS_ENV", repeatable: true, schema: passEnv,
+    doc: `environment passed to TEI besides ${DEFAULT_PASS_ENV.join(", ")}`,
+  },
+  stopInstancesOnExit: {
+    flag: "--stop-instances-on-exit", placeholder: "bool", env: "TEI_FLEET_STOP_INSTANCES_ON_EXIT", default: "true",
+    schema: booleanText(), doc: "stop TEI processes on SIGTERM",
+  },
+  capacity: whole("--capacity", "TEI_FLEET_CAPACITY", "64", [1, 10_000], "most TEI processes this node runs", "n"),
+  heartbeatIntervalMs: {
+    flag: "--heartbeat-interval-ms", placeholder: "ms", env: "TEI_FLEET_HEARTBEAT_INTERVAL_MS", defaultDoc: "the control plane's (Register), else 5000",
+    schema: integer(100, 600_000).optional(), doc: "override the control plane's heartbeat interval",
+  },
+  probeIntervalMs: whole("--probe-interval-ms", "TEI_FLEET_PROBE_INTERVAL_MS", "5000", [50, 3_600_000], "liveness probe period"),
+  probeTimeoutMs: whole("--probe-timeout-ms", "TEI_FLEET_PROBE_TIMEOUT_MS", "5000", [10, 600_000], "liveness probe deadline"),
+  probeFailureThreshold: whole("--probe-failure-threshold", "TEI_FLEET_PROBE_FAILURE_THRESHOLD", "3", [1, 1000], "failed probes before unhealthy + restart", "n"),
+  startupTimeoutSecs: whole("--startup-timeout-secs", "TEI_FLEET_STARTUP_TIMEOUT_SECS", "600", [1, 86_400], "start-up timeout when the instance sets none", "s"),
+  stopGraceMs: whole("--stop-grace-ms", "TEI_FLEET_STOP_GRACE_MS", "10000", [0, 3_600_000], "SIGTERM to SIGKILL grace"),
+  unhealthyDrainMs: whole("--unhealthy-drain-ms", "TEI_FLEET_UNHEALTHY_DRAIN_MS", "2000", [0, 600_000], "time an unhealthy replica is reported before its restart"),
+  restartBackoffInitialMs: whole("--restart-backoff-initial-ms", "TEI_FLEET_RESTART_BACKOFF_INITIAL_MS", "1000", [0, 3_600_000], "first restart delay"),
+  restartBackoffMaxMs: whole("--restart-backoff-max-ms", "TEI_FLEET_RESTART_BACKOFF_MAX_MS", "300000", [0, 86_400_000], "restart delay cap and crash_loop retry period"),
+  crashLoopFailures: whole("--crash-loop-failures", "TEI_FLEET_CRASH_LOOP_FAILURES", "5", [1, 1000], "failures within the window that mean crash_loop", "n"),
+  crashLoopWindowMs: whole("--crash-loop-window-ms", "TEI_FLEET_CRASH_LOOP_WINDOW_MS", "600000", [1, 86_400_000], "crash_loop window"),
+  shutdownDrainMs: whole("--shutdown-drain-ms", "TEI_FLEET_SHUTDOWN_DRAIN_MS", "2000", [0, 600_000], "on SIGTERM, time between reporting replicas stopping and stopping them"),
+  logLevel: { flag: "--log-level", placeholder: "level", env: "TEI_FLEET_LOG_LEVEL", default: "info", schema: logLevel(), doc: "agent log level" },
+  joinToken: {
+    // Never a flag: flags show up in `ps`.
+    env: "TEI_FLEET_JOIN_TOKEN", schema: z.string().optional(), doc: "the join token (AgentService, and the agent's own /instances API)",
+  },
+} satisfies OptionTable;
+
+/** Raw option values as the command line collects them (text, before validation), by setting name. */
+export type RawAgentOptions = FlagValues<typeof AGENT_OPTIONS>;
 
 /** The validated configuration. */
 export interface AgentConfig {
@@ -66,122 +161,25 @@ export interface AgentConfig {
   shutdownDrainMs: number;
   timing: Required<Pick<SupervisorTiming, "probeIntervalMs" | "probeTimeoutMs" | "probeFailureThreshold" | "defaultStartupTimeoutMs" | "stopGraceMs" | "unhealthyDrainMs">>;
   restartPolicy: RestartPolicy;
-  logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace";
+  logLevel: LogLevel;
 }
 
-/** Default agent HTTP port (logs, metrics, health). */
-export const DEFAULT_AGENT_PORT = 9101;
-
-const int = (flag: string, min: number, max = Number.MAX_SAFE_INTEGER) =>
-  z.coerce.number({ error: `${flag} must be a number` }).int(`${flag} must be a whole number`).min(min, `${flag} must be at least ${min}`).max(max, `${flag} must be at most ${max}`);
-
-const Schema = z.object({
-  controlPlane: z.url({ protocol: /^https?$/, error: "--control-plane must be an http(s) URL, e.g. http://10.0.0.1:9000" }),
-  // The control plane registers and pins nodes by the same rule (@tei-fleet/core): a name it would
-  // refuse stops the agent here, with this message, instead of failing every registration.
-  nodeName: z.string({ error: "--node-name is required" }).refine(isNodeName, `--node-name must be ${NODE_NAME_RULE} (case-sensitive)`),
-  advertiseAddress: z.string({ error: "--advertise-address is required" }).refine((v) => isIP(v) !== 0, "--advertise-address must be an IP address (TEI's --hostname accepts only IPs)"),
-  teiBinary: z.string({ error: "--tei-binary is required" }).min(1, "--tei-binary is required"),
-  stopInstancesOnExit: z.enum(["true", "false"], { error: "--stop-instances-on-exit must be true or false" }),
-  capacity: int("--capacity", 1, 10_000),
-  heartbeatIntervalMs: int("--heartbeat-interval-ms", 100, 600_000).optional(),
-  probeIntervalMs: int("--probe-interval-ms", 50, 3_600_000),
-  probeTimeoutMs: int("--probe-timeout-ms", 10, 600_000),
-  probeFailureThreshold: int("--probe-failure-threshold", 1, 1000),
-  startupTimeoutSecs: int("--startup-timeout-secs", 1, 86_400),
-  stopGraceMs: int("--stop-grace-ms", 0, 3_600_000),
-  unhealthyDrainMs: int("--unhealthy-drain-ms", 0, 600_000),
-  restartBackoffInitialMs: int("--restart-backoff-initial-ms", 0, 3_600_000),
-  restartBackoffMaxMs: int("--restart-backoff-max-ms", 0, 86_400_000),
-  crashLoopFailures: int("--crash-loop-failures", 1, 1000),
-  crashLoopWindowMs: int("--crash-loop-window-ms", 1, 86_400_000),
-  shutdownDrainMs: int("--shutdown-drain-ms", 0, 600_000),
-  logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace"], { error: "--log-level must be fatal, error, warn, info, debug or trace" }),
-});
-
-/** A configuration problem; the message names the flag. */
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "ConfigError";
-  }
-}
-
-/** Reads flags, then the environment, then defaults; throws {@link ConfigError}. */
-export function resolveConfig(raw: RawAgentOptions, env: Readonly<Record<string, string | undefined>>): AgentConfig {
-  const pick = (flag: string | undefined, name: string, fallback?: string) => flag ?? (env[name] || undefined) ?? fallback;
-  const listSplit = (v: string | undefined) => (v ? v.split(",").map((s) => s.trim()).filter(Boolean) : []);
-
-  const parsed = Schema.safeParse({
-    controlPlane: pick(raw.controlPlane, "TEI_FLEET_CONTROL_PLANE"),
-    nodeName: pick(raw.nodeName, "TEI_FLEET_NODE_NAME"),
-    advertiseAddress: pick(raw.advertiseAddress, "TEI_FLEET_ADVERTISE_ADDRESS"),
-    teiBinary: pick(raw.teiBinary, "TEI_FLEET_TEI_BINARY"),
-    stopInstancesOnExit: pick(raw.stopInstancesOnExit, "TEI_FLEET_STOP_INSTANCES_ON_EXIT", "true"),
-    capacity: pick(raw.capacity, "TEI_FLEET_CAPACITY", "64"),
-    heartbeatIntervalMs: pick(raw.heartbeatIntervalMs, "TEI_FLEET_HEARTBEAT_INTERVAL_MS"),
-    probeIntervalMs: pick(raw.probeIntervalMs, "TEI_FLEET_PROBE_INTERVAL_MS", "5000"),
-    probeTimeoutMs: pick(raw.probeTimeoutMs, "TEI_FLEET_PROBE_TIMEOUT_MS", "5000"),
-    probeFailureThreshold: pick(raw.probeFailureThreshold, "TEI_FLEET_PROBE_FAILURE_THRESHOLD", "3"),
-    startupTimeoutSecs: pick(raw.startupTimeoutSecs, "TEI_FLEET_STARTUP_TIMEOUT_SECS", "600"),
-    stopGraceMs: pick(raw.stopGraceMs, "TEI_FLEET_STOP_GRACE_MS", "10000"),
-    unhealthyDrainMs: pick(raw.unhealthyDrainMs, "TEI_FLEET_UNHEALTHY_DRAIN_MS", "2000"),
-    restartBackoffInitialMs: pick(raw.restartBackoffInitialMs, "TEI_FLEET_RESTART_BACKOFF_INITIAL_MS", "1000"),
-    restartBackoffMaxMs: pick(raw.restartBackoffMaxMs, "TEI_FLEET_RESTART_BACKOFF_MAX_MS", "300000"),
-    crashLoopFailures: pick(raw.crashLoopFailures, "TEI_FLEET_CRASH_LOOP_FAILURES", "5"),
-    crashLoopWindowMs: pick(raw.crashLoopWindowMs, "TEI_FLEET_CRASH_LOOP_WINDOW_MS", "600000"),
-    shutdownDrainMs: pick(raw.shutdownDrainMs, "TEI_FLEET_SHUTDOWN_DRAIN_MS", "2000"),
-    logLevel: pick(raw.logLevel, "TEI_FLEET_LOG_LEVEL", "info"),
-  });
-  if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((i) => i.message).join("; "));
-  }
-  const c = parsed.data;
-
-  let gpus: AgentConfig["gpus"];
-  const gpuDecl = pick(raw.gpus, "TEI_FLEET_GPUS");
-  if (gpuDecl) {
-    try {
-      gpus = parseDeclaredGpus(gpuDecl);
-    } catch (error) {
-      throw new ConfigError((error as Error).message);
-    }
-  }
-
-  const labels: Record<string, string> = {};
-  for (const item of raw.label ?? listSplit(env.TEI_FLEET_LABELS)) {
-    const eq = item.indexOf("=");
-    const key = eq > 0 ? item.slice(0, eq).trim() : "";
-    if (!/^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$/.test(key)) {
-      throw new ConfigError(`--label ${JSON.stringify(item)} must be key=value with a key of letters, digits, '.', '_', '/' or '-'`);
-    }
-    labels[key] = item.slice(eq + 1).trim();
-  }
-
-  const passEnv = [...DEFAULT_PASS_ENV];
-  for (const p of raw.passEnv ?? listSplit(env.TEI_FLEET_PASS_ENV)) {
-    const problem = passEnvPatternError(p);
-    if (problem) throw new ConfigError(problem);
-    if (!passEnv.includes(p)) passEnv.push(p);
-  }
-
-  const portRange = parsePortRange(pick(raw.portRange, "TEI_FLEET_PORT_RANGE", "20000-20999") ?? "");
-  const listen = parseListen(pick(raw.listen, "TEI_FLEET_AGENT_LISTEN") ?? `${bracket(c.advertiseAddress)}:${DEFAULT_AGENT_PORT}`);
-  const stateDir = pick(raw.stateDir, "TEI_FLEET_STATE_DIR") ?? defaultStateDir(c.nodeName);
-
+/** Reads flags, then the environment, then defaults; throws {@link ConfigError} naming every bad setting. */
+export function resolveConfig(raw: RawAgentOptions, env: Environment): AgentConfig {
+  const c = resolveOptions(AGENT_OPTIONS, raw, env);
   return {
-    controlPlaneUrl: c.controlPlane.replace(/\/+$/, ""),
-    joinToken: env.TEI_FLEET_JOIN_TOKEN || undefined,
+    controlPlaneUrl: c.controlPlane,
+    joinToken: c.joinToken,
     nodeName: c.nodeName,
     advertiseAddress: c.advertiseAddress,
     teiBinary: c.teiBinary,
-    gpus,
-    labels,
-    listen,
-    stateDir,
-    portRange,
-    passEnv,
-    stopInstancesOnExit: c.stopInstancesOnExit === "true",
+    gpus: c.gpus,
+    labels: c.label,
+    listen: c.listen ?? { host: c.advertiseAddress, port: DEFAULT_AGENT_PORT },
+    stateDir: c.stateDir ?? defaultStateDir(c.nodeName),
+    portRange: c.portRange,
+    passEnv: c.passEnv,
+    stopInstancesOnExit: c.stopInstancesOnExit,
     capacity: c.capacity,
     heartbeatIntervalMs: c.heartbeatIntervalMs,
     shutdownDrainMs: c.shutdownDrainMs,
@@ -201,30 +199,6 @@ export function resolveConfig(raw: RawAgentOptions, env: Readonly<Record<string,
     },
     logLevel: c.logLevel,
   };
-}
-
-/** Parses `A-B` (inclusive TCP port range). */
-export function parsePortRange(value: string): { start: number; end: number } {
-  const m = /^(\d{1,5})-(\d{1,5})$/.exec(value.trim());
-  const start = Number(m?.[1]);
-  const end = Number(m?.[2]);
-  if (!m || start < 1 || end > 65535 || start > end) {
-    throw new ConfigError(`--port-range ${JSON.stringify(value)} must be START-END with 1 <= START <= END <= 65535`);
-  }
-  if (end - start + 1 < 2) throw new ConfigError(`--port-range ${value} must hold at least 2 ports (TEI needs a gRPC and a Prometheus port)`);
-  return { start, end };
-}
-
-/** Parses `HOST:PORT` or `[v6]:PORT`. */
-export function parseListen(value: string): { host: string; port: number } {
-  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:]+)):(\d{1,5})$/.exec(value.trim());
-  const port = Number(m?.[3]);
-  if (!m || port > 65535) throw new ConfigError(`--listen ${JSON.stringify(value)} must be HOST:PORT, e.g. 0.0.0.0:${DEFAULT_AGENT_PORT}`);
-  return { host: (m[1] ?? m[2]) as string, port };
-}
-
-function bracket(host: string): string {
-  return host.includes(":") ? `[${host}]` : host;
 }
 
 /** /var/lib/tei-fleet/agent/<node> for root, else a per-node directory under the temp dir. */

@@ -23,15 +23,15 @@ export const NVIDIA_SMI_ARGS = [
 ] as const;
 
 /**
- * Parses `--gpus NxMiB` (e.g. `2x81920`: two GPUs of 81920 MiB). Throws an error naming the
- * problem.
+ * Parses `--gpus NxMiB` (e.g. `2x81920`: two GPUs of 81920 MiB). Throws an error saying what is
+ * wrong with the value (the config loader puts the flag's name in front).
  */
 export function parseDeclaredGpus(value: string): { count: number; memoryMb: number } {
   const match = /^(\d{1,3})x(\d{1,9})$/.exec(value.trim());
-  if (!match) throw new Error(`--gpus ${JSON.stringify(value)} must look like COUNTxMIB, e.g. 2x81920`);
+  if (!match) throw new Error(`${JSON.stringify(value)} must look like COUNTxMIB, e.g. 2x81920`);
   const count = Number(match[1]);
   const memoryMb = Number(match[2]);
-  if (memoryMb === 0) throw new Error(`--gpus ${value}: GPU memory must be more than 0 MiB`);
+  if (memoryMb === 0) throw new Error(`${JSON.stringify(value)}: GPU memory must be more than 0 MiB`);
   return { count, memoryMb };
 }
 

@@ -22,7 +22,6 @@ export interface Incarnation {
   cpuFallback?: string;
   kind?: TeiModelKind;
   runningSinceMs?: number;
-  nextProbeAtMs: number;
   /** Re-attached after an agent restart: readiness gets a short grace instead of failing at once. */
   adopted: boolean;
 }

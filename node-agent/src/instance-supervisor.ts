@@ -1,8 +1,10 @@
+import type { ReplicaPhase } from "@tei-fleet/core";
 import type { Assignment, ReplicaStatus } from "@tei-fleet/proto/fleet/v1";
 import type { InfoResponse } from "@tei-fleet/proto/tei/v1";
 import { Wakeup } from "./async-utils.ts";
-import { probeOnce, waitUntilServing } from "./health-probe.ts";
+import { waitUntilServing } from "./health-probe.ts";
 import type { InstanceLog } from "./instance-log.ts";
+import { createInstanceProber, type ProbeVerdict } from "./instance-prober.ts";
 import { LaunchPlanError, planLaunch, type LaunchPlan } from "./launch-plan.ts";
 import type { LogLine } from "./log-ring.ts";
 import type { ProcessExit } from "./process-driver.ts";
@@ -21,7 +23,9 @@ export type { SupervisorDeps, SupervisorTiming } from "./supervisor-options.ts";
  * One serialised worker per assignment (the kubelet's pod worker): a loop that looks at the desired
  * assignment and the observed process, takes one step toward convergence, and waits for the next
  * event (process exit, CPU fallback in the log, new assignment, probe due). Every step re-reads
- * the state, so a missed event only delays convergence, never breaks it.
+ * the state, so a missed event only delays convergence, never breaks it. Liveness probing (when,
+ * and what a failure counts for) is the prober's (instance-prober.ts); the supervisor acts on its
+ * verdicts.
  */
 
 /** A running supervisor. */
@@ -67,13 +71,11 @@ export async function createInstanceSupervisor(
 
   let desired = initial;
   let proc: Incarnation | undefined;
-  let phase = "starting";
+  let phase: ReplicaPhase = "starting";
   let reason = "";
   let restarts = recovered?.restarts ?? 0;
   let restartPending = false;
   let retryAtMs = 0;
-  let healthFailures = 0;
-  let lastHealthCheckMs: number | undefined;
   let lastExit: ProcessExit | undefined;
   let failureLines: string[] = [];
   let info: InfoResponse | undefined;
@@ -85,6 +87,10 @@ export async function createInstanceSupervisor(
   const settled = new Promise<void>((resolve) => {
     settle = resolve;
   });
+  const prober = createInstanceProber({
+    intervalMs: probeIntervalMs, timeoutMs: probeTimeoutMs, failureThreshold: probeFailureThreshold, failedRetryMs: FAILED_PROBE_RETRY_MS,
+    logger, metrics: deps.metrics, labels: () => ({ assignmentId: desired.assignmentId, instance: desired.instanceName }),
+  });
 
   /** Wakes the loop and cancels a readiness wait in progress. */
   const kick = () => {
@@ -92,7 +98,7 @@ export async function createInstanceSupervisor(
     wake.notify();
   };
 
-  function setStatus(next: string, why: string) {
+  function setStatus(next: ReplicaPhase, why: string) {
     if (next === phase && why === reason) return;
     const level = next === "failed" || next === "crash_loop" || next === "unhealthy" ? "warn" : "info";
     logger[level]({ status: next, reason: why || undefined }, `replica ${next}`);
@@ -104,8 +110,8 @@ export async function createInstanceSupervisor(
 
   function snapshot(): ReplicaStatus {
     return replicaStatus({
-      assignmentId: desired.assignmentId, status: phase, reason, handle: proc?.handle, restarts, healthFailures,
-      lastHealthCheckMs, lastExit, failureLines, kind, dimension, info,
+      assignmentId: desired.assignmentId, status: phase, reason, handle: proc?.handle, restarts, healthFailures: prober.failures,
+      lastHealthCheckMs: prober.lastCheckMs, lastExit, failureLines, kind, dimension, info,
     });
   }
 
@@ -167,7 +173,7 @@ export async function createInstanceSupervisor(
     failureLines = lines;
     retryAtMs = Date.now() + decision.delayMs;
     restartPending = true;
-    healthFailures = 0;
+    prober.reset();
     const retry = `restarting in ${(decision.delayMs / 1000).toFixed(1)}s`;
     if (decision.crashLoop) {
       setStatus("crash_loop", `${why} (${decision.consecutiveFailures} failures in a row; ${retry})`);
@@ -202,7 +208,7 @@ export async function createInstanceSupervisor(
     if (restartPending) restarts += 1;
     restartPending = false;
     lastExit = undefined;
-    healthFailures = 0;
+    prober.reset();
     proc = launch.incarnation;
     watchExit(proc);
     logger.info({ pid: proc.handle.pid, args: plan.args, gpus: plan.gpuUuids }, "started TEI");
@@ -228,10 +234,7 @@ export async function createInstanceSupervisor(
       kind = result.kind;
       p.kind = result.kind;
       p.runningSinceMs = Date.now();
-      // Probe at once: proves real inference works and learns the embedding dimension.
-      p.nextProbeAtMs = Date.now();
-      healthFailures = 0;
-      lastHealthCheckMs = Date.now();
+      prober.ready();
       setStatus("running", "");
       return;
     }
@@ -239,32 +242,22 @@ export async function createInstanceSupervisor(
     await fail(`TEI did not become ready within ${Math.round(timeoutMs / 1000)}s: ${result.reason}`);
   }
 
-  async function probe(p: Incarnation): Promise<void> {
-    const result = await probeOnce(p.client, p.kind ?? "embedding", probeTimeoutMs);
-    if (proc !== p || p.exited) return;
-    const now = Date.now();
-    lastHealthCheckMs = now;
-    // A failed probe is repeated within a second (see FAILED_PROBE_RETRY_MS).
-    p.nextProbeAtMs = now + (result.ok ? probeIntervalMs : Math.min(probeIntervalMs, FAILED_PROBE_RETRY_MS));
-    deps.metrics?.observeProbe({ assignmentId: desired.assignmentId, instance: desired.instanceName }, result.ok, result.latencyMs / 1000);
-    if (result.ok) {
-      if (result.dimension !== undefined) dimension = result.dimension;
-      if (healthFailures > 0) logger.info({ after: healthFailures }, "liveness probe recovered");
-      healthFailures = 0;
-      backoff.recordHealthy(p.runningSinceMs ?? now, now);
+  /** Acts on a liveness verdict about `p`, the current process. */
+  async function onVerdict(p: Incarnation, verdict: ProbeVerdict): Promise<void> {
+    if (verdict.kind === "healthy") {
+      if (verdict.dimension !== undefined) dimension = verdict.dimension;
+      backoff.recordHealthy(p.runningSinceMs ?? verdict.atMs, verdict.atMs);
       return;
     }
-    healthFailures += 1;
-    logger.warn({ failures: healthFailures, error: result.error }, "liveness probe failed");
-    if (healthFailures < probeFailureThreshold) {
+    if (verdict.kind === "failing") {
+      // Not unhealthy yet, but the failure count is news for the control plane.
       deps.onStatusChange?.(snapshot());
       return;
     }
-    const why = `liveness probe failed ${healthFailures} times in a row (last: ${result.error})`;
     // Report unhealthy first, so routers stop sending to it, then restart it.
-    setStatus("unhealthy", why);
+    setStatus("unhealthy", verdict.reason);
     await wake.wait(unhealthyDrainMs);
-    if (proc === p && !closing) await fail(why);
+    if (proc === p && !closing) await fail(verdict.reason);
   }
 
   /** One step toward the desired state. */
@@ -315,12 +308,13 @@ export async function createInstanceSupervisor(
       settle();
       return;
     }
-    const wait = p.nextProbeAtMs - Date.now();
+    const wait = prober.dueInMs();
     if (wait > 0) {
       await wake.wait(wait);
       return;
     }
-    await probe(p);
+    const verdict = await prober.probe(p.client, p.kind ?? "embedding", () => proc === p && !p.exited);
+    if (verdict) await onVerdict(p, verdict);
   }
 
   /** Re-attaches to the recorded process, if it still runs. */

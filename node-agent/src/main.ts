@@ -1,26 +1,16 @@
 #!/usr/bin/env node
-import { pino } from "pino";
-import { CommanderError, parseAgentArgs } from "./cli.ts";
-import { ConfigError, type AgentConfig } from "./config.ts";
+import { createLogger, EXIT_CODES, handleShutdownSignals, loadServiceConfig } from "@tei-fleet/core/service";
+import { AGENT_COMMAND } from "./cli.ts";
+import { resolveConfig } from "./config.ts";
 
 /**
- * `tei-node-agent`: parse the configuration (exit 2 with a message naming the flag when it is
- * bad), log JSON to stdout, start the agent, and shut down gracefully on SIGTERM/SIGINT.
+ * `tei-node-agent`: read the configuration (exit 2 naming the flag and variable when it is bad),
+ * log JSON to stderr, start the agent, and shut down gracefully on SIGTERM/SIGINT (exit codes:
+ * `EXIT_CODES` in `@tei-fleet/core/service`).
  */
 
-let config: AgentConfig;
-try {
-  config = parseAgentArgs(process.argv, process.env);
-} catch (error) {
-  if (error instanceof CommanderError) process.exit(error.exitCode === 0 ? 0 : 2);
-  if (error instanceof ConfigError) {
-    process.stderr.write(`tei-node-agent: invalid configuration: ${error.message}\n`);
-    process.exit(2);
-  }
-  throw error;
-}
-
-const logger = pino({ level: config.logLevel, base: { service: "tei-node-agent", node: config.nodeName } });
+const config = loadServiceConfig(AGENT_COMMAND, { resolve: resolveConfig });
+const logger = createLogger("tei-node-agent", config.logLevel, { bindings: { node: config.nodeName } });
 
 // Loaded after the configuration is known to be good, so a bad flag is reported without delay.
 const { startNodeAgent } = await import("./agent.ts");
@@ -29,25 +19,8 @@ try {
   agent = await startNodeAgent(config, { logger });
 } catch (error) {
   logger.fatal({ err: error }, "the agent could not start");
-  process.exit(1);
+  process.exit(EXIT_CODES.failure);
 }
-logger.info({ controlPlane: config.controlPlaneUrl, stateDir: config.stateDir, url: agent.url }, "tei-node-agent started");
+logger.info({ controlPlane: config.controlPlaneUrl, stateDir: config.stateDir, url: agent.url, stopInstancesOnExit: config.stopInstancesOnExit }, "tei-node-agent started");
 
-let signals = 0;
-const onSignal = (signal: NodeJS.Signals) => {
-  signals += 1;
-  if (signals > 1) {
-    logger.warn({ signal }, "second signal: exiting at once");
-    process.exit(1);
-  }
-  logger.info({ signal, stopInstances: config.stopInstancesOnExit }, "shutting down");
-  agent.shutdown().then(
-    () => process.exit(0),
-    (error: unknown) => {
-      logger.error({ err: error }, "shutdown failed");
-      process.exit(1);
-    },
-  );
-};
-process.on("SIGTERM", onSignal);
-process.on("SIGINT", onSignal);
+handleShutdownSignals({ logger, close: () => agent.shutdown() });

@@ -1,3 +1,4 @@
+import { REPLICA_PHASES } from "@tei-fleet/core";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
 /**
@@ -5,9 +6,6 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom
  * agents in one process do not collide). Per-instance gauges are filled at scrape time from the
  * supervisors' status, so they can never drift from what heartbeats report.
  */
-
-/** Statuses a replica can have (ReplicaStatus.status). */
-export const REPLICA_STATUSES = ["starting", "running", "unhealthy", "stopping", "stopped", "failed", "crash_loop"] as const;
 
 /** The per-instance facts sampled at scrape time. */
 export interface InstanceSample {
@@ -41,7 +39,7 @@ export function createAgentMetrics(instances: () => InstanceSample[], options: {
     collect() {
       this.reset();
       for (const s of instances()) {
-        for (const status of REPLICA_STATUSES) {
+        for (const status of REPLICA_PHASES) {
           this.set({ assignment_id: s.assignmentId, instance: s.instance, status }, s.status === status ? 1 : 0);
         }
       }

@@ -74,7 +74,6 @@ export async function launchIncarnation(
       gpuUuids: plan.gpuUuids,
       client: deps.client(assignment.port),
       logStart,
-      nextProbeAtMs: 0,
       adopted: false,
     },
   };

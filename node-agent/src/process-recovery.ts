@@ -88,7 +88,6 @@ export async function recoverIncarnation(record: ProcessRecord, deps: RecoveryDe
     gpuUuids: deps.gpuUuids,
     client: deps.client(record.port),
     logStart: deps.logStart,
-    nextProbeAtMs: 0,
     adopted: true,
   };
 }

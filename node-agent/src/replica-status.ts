@@ -1,4 +1,5 @@
 import { create } from "@bufbuild/protobuf";
+import type { ReplicaPhase } from "@tei-fleet/core";
 import { ReplicaStatusSchema, type Assignment, type ReplicaStatus } from "@tei-fleet/proto/fleet/v1";
 import type { InfoResponse } from "@tei-fleet/proto/tei/v1";
 import type { LogLine } from "./log-ring.ts";
@@ -13,8 +14,8 @@ import type { TeiModelKind } from "./tei-client.ts";
 /** The observed facts of one replica. */
 export interface ReplicaFacts {
   assignmentId: string;
-  /** starting | running | unhealthy | stopping | stopped | failed | crash_loop */
-  status: string;
+  /** The supervisor's phase, reported as `ReplicaStatus.status`. */
+  status: ReplicaPhase;
   reason: string;
   handle?: ProcessHandle;
   restarts: number;

@@ -31,7 +31,7 @@ const FALLBACK_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/
  */
 export function passEnvPatternError(pattern: string): string | undefined {
   if (!/^[A-Za-z_][A-Za-z0-9_]*\*?$/.test(pattern)) {
-    return `--pass-env ${JSON.stringify(pattern)} is not an environment name or a NAME_PREFIX* pattern`;
+    return `${JSON.stringify(pattern)} is not an environment name or a NAME_PREFIX* pattern`;
   }
   return undefined;
 }

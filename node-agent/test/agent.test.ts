@@ -49,6 +49,10 @@ describe("node agent", () => {
 
     const health = await (await fetch(`${agent.url}/healthz`)).json() as { status: string };
     expect(health.status).toBe("ok");
+    // Ready without a control plane: the agent serves its instances from the saved desired state.
+    const ready = await fetch(`${agent.url}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ status: "ok", node: "node-a", state: "ready" });
 
     // Logs can hold request inputs: the join token (what the control plane sends) is required.
     expect((await fetch(`${agent.url}/instances/emb/logs`)).status).toBe(401);

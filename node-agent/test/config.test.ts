@@ -55,24 +55,30 @@ describe("agent configuration", () => {
     expect(c.passEnv).toContain("FAKE_TEI_*");
   });
 
-  it("names the flag of every bad value", () => {
-    expect(problem({ ...required, gpus: "lots" })).toMatch(/--gpus "lots" must look like COUNTxMIB/);
+  it("names the flag and the variable of every bad value", () => {
+    expect(problem({ ...required, gpus: "lots" })).toMatch(/--gpus \/ TEI_FLEET_GPUS: "lots" must look like COUNTxMIB/);
     expect(problem({ ...required, portRange: "9-1" })).toMatch(/--port-range/);
     expect(problem({ ...required, portRange: "5000-5000" })).toMatch(/at least 2 ports/);
-    expect(problem({ ...required, passEnv: ["*"] })).toMatch(/--pass-env "\*"/);
-    expect(problem({ ...required, label: ["novalue"] })).toMatch(/--label "novalue" must be key=value/);
+    expect(problem({ ...required, passEnv: ["*"] })).toMatch(/--pass-env \/ TEI_FLEET_PASS_ENV: "\*"/);
+    expect(problem({ ...required, label: ["novalue"] })).toMatch(/--label \/ TEI_FLEET_LABELS: "novalue" must be key=value/);
     expect(problem({ ...required, listen: "nowhere" })).toMatch(/--listen/);
-    expect(problem({ ...required, stopInstancesOnExit: "yes" })).toMatch(/--stop-instances-on-exit must be true or false/);
-    expect(problem({ ...required, probeIntervalMs: "soon" })).toMatch(/--probe-interval-ms must be a number/);
+    expect(problem({ ...required, stopInstancesOnExit: "yes" })).toMatch(/--stop-instances-on-exit \/ TEI_FLEET_STOP_INSTANCES_ON_EXIT: must be true or false/);
+    expect(problem({ ...required, probeIntervalMs: "soon" })).toMatch(/--probe-interval-ms \/ TEI_FLEET_PROBE_INTERVAL_MS: must be a whole number/);
     expect(problem({ ...required, nodeName: "a b" })).toMatch(/--node-name/);
     expect(problem({ ...required, controlPlane: "redis://x" })).toMatch(/--control-plane/);
+    // Every problem at once, not one per restart.
+    expect(problem({ ...required, capacity: "0", listen: "nowhere" }, { TEI_FLEET_PORT_RANGE: "9-1" }).split("\n").slice(1)).toEqual([
+      "  --listen / TEI_FLEET_AGENT_LISTEN: must be HOST:PORT or [IPv6]:PORT with a port from 0 to 65535, e.g. 0.0.0.0:9101 (got 'nowhere')",
+      "  --port-range / TEI_FLEET_PORT_RANGE: \"9-1\" must be START-END with 1 <= START <= END <= 65535",
+      "  --capacity / TEI_FLEET_CAPACITY: must be at least 1",
+    ]);
   });
 
   it("takes node names as the control plane registers and pins them, and refuses the rest at start-up", () => {
     for (const nodeName of ["gpu_01", "GPU-1.rack2", "10.0.0.5"]) expect(resolveConfig({ ...required, nodeName }, {}).nodeName).toBe(nodeName);
     // A trailing '-', '.' or '_' used to pass here and then fail every registration.
     for (const nodeName of ["gpu-", "gpu.", "gpu_", "gpu:1", "n".repeat(64)]) {
-      expect(problem({ ...required, nodeName })).toMatch(/--node-name must be 1-63 letters, digits, '\.', '_' or '-', starting and ending with a letter or digit/);
+      expect(problem({ ...required, nodeName })).toMatch(/--node-name \/ TEI_FLEET_NODE_NAME: must be 1-63 letters, digits, '\.', '_' or '-', starting and ending with a letter or digit/);
     }
   });
 });

@@ -27,8 +27,8 @@ const env = { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "" };
 
 describe("tei-node-agent command", () => {
   it.each([
-    [["--node-name", "n", "--advertise-address", "127.0.0.1", "--tei-binary", "/x"], /--control-plane must be an http\(s\) URL/],
-    [["--control-plane", "http://x:1", "--node-name", "n", "--advertise-address", "localhost", "--tei-binary", "/x", "--gpus", "lots"], /--advertise-address must be an IP address/],
+    [["--node-name", "n", "--advertise-address", "127.0.0.1", "--tei-binary", "/x"], /--control-plane \/ TEI_FLEET_CONTROL_PLANE: is required/],
+    [["--control-plane", "http://x:1", "--node-name", "n", "--advertise-address", "localhost", "--tei-binary", "/x", "--gpus", "lots"], /--advertise-address \/ TEI_FLEET_ADVERTISE_ADDRESS: must be an IP address/],
     [["--bogus"], /unknown option '--bogus'/],
   ])("exits 2 with a message naming the problem for %j", async (args, message) => {
     const r = await execa("node", [MAIN, ...args], { reject: false, env, extendEnv: false });
@@ -58,8 +58,8 @@ describe("tei-node-agent command", () => {
     first.kill("SIGTERM");
     const result = await first;
     expect(result.exitCode).toBe(0);
-    // JSON logs on stdout.
-    const started = String(result.stdout).split("\n").find((l) => l.includes("tei-node-agent started"));
+    // JSON logs on stderr, as every service's.
+    const started = String(result.stderr).split("\n").find((l) => l.includes("tei-node-agent started"));
     expect(JSON.parse(started!)).toMatchObject({ level: 30, service: "tei-node-agent", node: "node-a" });
     const startTime = (await readProcStat(running.pid!))!.startTime;
     expect(await isSameLiveProcess(running.pid!, startTime)).toBe(true);

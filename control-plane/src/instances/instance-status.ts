@@ -1,13 +1,14 @@
+import type { InstanceStatus } from "@tei-fleet/core";
 import type { Instance, Replica } from "@tei-fleet/proto/fleet/v1";
 import { isUnreadable } from "../store/instance-record.ts";
 
 /**
- * Instance statuses. tei-manager's are starting, running, stopping, stopped and failed; the fleet
- * adds pending (not placed yet), unhealthy (running but failing health checks) and crash_loop
- * (restarting too often; backing off), and unreadable (its stored record cannot be decoded; see
- * store/instance-record.ts).
+ * Instance statuses (`@tei-fleet/core`'s list). tei-manager's are starting, running, stopping,
+ * stopped and failed; the fleet adds pending (not placed yet), unhealthy (running but failing
+ * health checks) and crash_loop (restarting too often; backing off), and unreadable (its stored
+ * record cannot be decoded; see store/instance-record.ts).
  */
-export type InstanceStatus = "pending" | "starting" | "running" | "unhealthy" | "stopping" | "stopped" | "failed" | "crash_loop" | "unreadable";
+export type { InstanceStatus };
 
 /** The aggregate status of an instance and why it is not simply running. */
 export interface AggregateStatus {

@@ -1,9 +1,9 @@
+import { INSTANCE_STATUSES, type InstanceStatus } from "@tei-fleet/core";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { Logger } from "pino";
-import { aggregateStatus, type InstanceStatus } from "../instances/instance-status.ts";
+import { aggregateStatus } from "../instances/instance-status.ts";
 import type { FleetSnapshot } from "./fleet-snapshot.ts";
 
-const STATUSES: InstanceStatus[] = ["pending", "starting", "running", "unhealthy", "stopping", "stopped", "failed", "crash_loop", "unreadable"];
 const NODE_STATES = ["ready", "cordoned", "draining", "lost", "left"];
 
 /** The control plane's Prometheus metrics (one Registry per control plane, never the global one). */
@@ -92,7 +92,7 @@ export function createApiMetrics(snapshot: () => Promise<FleetSnapshot>, logger:
     async collect() {
       const snap = await safeSnapshot();
       if (!snap) return;
-      const counts = new Map<string, number>(STATUSES.map((s) => [s, 0]));
+      const counts = new Map<InstanceStatus, number>(INSTANCE_STATUSES.map((s) => [s, 0]));
       for (const { instance, replicas } of snap.instances) {
         const { status } = aggregateStatus(instance, replicas);
         counts.set(status, (counts.get(status) ?? 0) + 1);

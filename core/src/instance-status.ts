@@ -1,0 +1,26 @@
+/**
+ * The status words of replicas and instances, once. An agent reports a replica's phase in
+ * `ReplicaStatus.status` (a proto string, so old and new versions can talk); the control plane
+ * folds replicas into an instance status; REST, metrics and the OpenAPI schema list the same
+ * words. Each list used to be written out where it was used, five times.
+ */
+
+/**
+ * What an agent reports for one replica: the phase of its supervisor. tei-manager's statuses
+ * (starting, running, stopping, stopped, failed) plus `unhealthy` (running but failing liveness
+ * probes; about to be restarted) and `crash_loop` (failing too often; restarts are backed off).
+ */
+export const REPLICA_PHASES = ["starting", "running", "unhealthy", "stopping", "stopped", "failed", "crash_loop"] as const;
+
+/** One of {@link REPLICA_PHASES}. */
+export type ReplicaPhase = (typeof REPLICA_PHASES)[number];
+
+/**
+ * An instance's aggregate status: the replica phases, plus `pending` (no replica placed yet) and
+ * `unreadable` (the control plane cannot decode the stored record). Ordered as the API documents
+ * them, which is the order of metric label sets and of the OpenAPI enum.
+ */
+export const INSTANCE_STATUSES = ["pending", ...REPLICA_PHASES, "unreadable"] as const;
+
+/** One of {@link INSTANCE_STATUSES}. */
+export type InstanceStatus = (typeof INSTANCE_STATUSES)[number];
