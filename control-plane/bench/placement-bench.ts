@@ -58,7 +58,7 @@ interface PhaseResult {
   rescheduleMs: number;
   movedInstances: number;
   auditAfterLoss: AuditReport;
-  /** Median ms of one full route-table read (what a router watch and the content check cost). */
+  /** Median ms of one full route-table read (GetRoutes; each change of a full-table WatchRoutes). */
   routeTableReadMs: number;
 }
 

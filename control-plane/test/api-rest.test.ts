@@ -284,7 +284,7 @@ describe("OpenAPI", () => {
     expect(doc.status).toBe(200);
     expect(doc.body.openapi).toBe("3.1.0");
     const paths = Object.keys(doc.body.paths);
-    for (const p of ["/health", "/health/all", "/metrics", "/events", "/instances", "/instances/{name}", "/instances/{name}/start",
+    for (const p of ["/health", "/healthz", "/readyz", "/health/all", "/metrics", "/events", "/instances", "/instances/{name}", "/instances/{name}/start",
       "/instances/{name}/stop", "/instances/{name}/restart", "/instances/{name}/health", "/instances/{name}/info", "/instances/{name}/logs"]) {
       expect(paths).toContain(p);
     }

@@ -147,9 +147,10 @@ export function createHeartbeatHandler(
         const kind = transitionEvent(record, merged) ?? "";
         const why = merged.reason ? `: ${merged.reason}` : "";
         // The status, the route and the event in one atomic step.
-        const ok = await runScript(redis, "merge-replica", [keys.replicas(name), keys.routes(), keys.routesVersion(), keys.events()],
+        const ok = await runScript(redis, "merge-replica",
+          [keys.replicas(name), keys.routes(), keys.routesVersion(), keys.events(), keys.routesLog(), keys.routesUnready()],
           [id, json, mergedJson, routeOp, route ?? "", keys.changesChannel(),
-            kind, name, nodeName, `replica ${merged.index} (${id}) ${merged.status}${why}`, String(now), String(EVENT_STREAM_MAXLEN)]);
+            kind, name, nodeName, `replica ${merged.index} (${id}) ${merged.status}${why}`, String(now), String(EVENT_STREAM_MAXLEN), name]);
         if (ok !== 1) continue; // the scheduler changed the record meanwhile; the next heartbeat retries
         written.set(id, { fingerprint: reportFingerprint(report), at: now });
         // A replica that began failing: the reconciler decides when it moves (rescheduling).

@@ -35,7 +35,7 @@ export function createNodeRegistry(ctx: SchedulerContext, enqueue: EnqueueMany):
       const next = create(NodeSchema, { ...stored.node, state, draining: false });
       const result = (await runScript(redis, "node-gone",
         [keys.node(name), keys.nodeClaims(name), keys.assignments(name), keys.assignmentsVersion(name),
-          keys.routes(), keys.routesVersion(), keys.leaseToken(lease), keys.nodes()],
+          keys.routes(), keys.routesVersion(), keys.leaseToken(lease), keys.nodes(), keys.routesLog()],
         [token, stored.json, toJsonString(NodeSchema, next), keys.changesChannel(), name,
           cutoffMs === undefined ? "" : String(cutoffMs)])) as Array<number | string>;
       if (result[0] === -1) throw new StaleLeaseError();

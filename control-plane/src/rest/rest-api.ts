@@ -4,6 +4,7 @@ import { parseStrictJson } from "../json/strict-json.ts";
 import { fleetRoutes } from "./fleet-routes.ts";
 import { instanceRoutes } from "./instance-routes.ts";
 import { methodNotAllowed } from "./method-not-allowed.ts";
+import { probeRoutes } from "./probe-routes.ts";
 import { serviceDiscoveryRoutes } from "./service-discovery-routes.ts";
 import { installRestAuth } from "./rest-auth.ts";
 
@@ -47,6 +48,7 @@ export async function restApi(app: FastifyInstance, options: RestApiOptions): Pr
   installRestAuth(app, ctx.auth);
   const wrongMethod = methodNotAllowed(app);
   await fleetRoutes(app, ctx);
+  await probeRoutes(app, ctx);
   await instanceRoutes(app, ctx);
   await serviceDiscoveryRoutes(app, ctx);
   for (const plugin of options.plugins ?? []) await app.register(plugin);

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { INSTANCE_STATUSES } from "@tei-fleet/core";
 import { CreateInstanceBody, UpdateInstanceBody } from "../instances/instance-spec.ts";
 
 /**
@@ -44,7 +45,7 @@ export const ReplicaViewSchema = z.strictObject({
   model: ModelFactsSchema.nullable(),
 });
 
-const STATUS = z.enum(["pending", "starting", "running", "unhealthy", "stopping", "stopped", "failed", "crash_loop", "unreadable"])
+const STATUS = z.enum(INSTANCE_STATUSES)
   .describe("unreadable: the stored record cannot be decoded (reason says why); DELETE removes it");
 
 export const InstanceViewSchema = z.strictObject({
@@ -154,6 +155,8 @@ export const EventSchema = z.strictObject({
 export const EventPageSchema = z.strictObject({ events: z.array(EventSchema), next_cursor: z.string() });
 
 export const HealthSchema = z.object({ status: z.literal("healthy"), timestamp: z.string() });
+/** The body of `/healthz` and `/readyz` (the service kit's, the same on every service). */
+export const ProbeSchema = z.looseObject({ status: z.enum(["ok", "unavailable"]), error: z.string().optional().describe("why not, when unavailable") });
 
 export const NameParams = z.object({ name: z.string().describe("Instance name") });
 export const LogsQuery = z.object({

@@ -1,237 +1,161 @@
-import { create, fromJsonString, toJsonString } from "@bufbuild/protobuf";
-import { ReplicaSchema, RouteSchema, RouteTableSchema, type Route, type RouteTable } from "@tei-fleet/proto/fleet/v1";
-import { EVENT_STREAM_MAXLEN } from "../events/event-log.ts";
+import { create } from "@bufbuild/protobuf";
+import { RouteTableSchema, type Route, type RouteTable, type UnreadyInstance, type WatchEvent } from "@tei-fleet/proto/fleet/v1";
+import type { WatchPoint } from "@tei-fleet/core/watch";
 import type { ChangesBus } from "../scheduler/changes-bus.ts";
 import type { SchedulerContext } from "../scheduler/context.ts";
-import { runScript } from "../scheduler/lua-scripts.ts";
-import { decodeRecord } from "../store/record-codec.ts";
 import { createRecordProblemReporter } from "../store/record-problems.ts";
-import { stampRouteTable } from "./route-table-version.ts";
-import { readUnready } from "./unready-instances.ts";
+import { createWatchCache } from "../watch/watch-cache.ts";
+import { streamWatch } from "../watch/watch-stream.ts";
+import { createBackendFailureReports, type FailureReportOptions, type ReportBackendFailure } from "./backend-failure-reports.ts";
+import { routeDecoders, routeWatchedSet } from "./route-watch-set.ts";
+import { createUnreadyFollower, type UnreadyFollowerOptions } from "./unready-follower.ts";
+import { createUnreadySync } from "./unready-sync.ts";
 
 /** Options of the route table service. */
-export interface RouteTableOptions {
-  /** A watcher gets the table again after this long without a change (keepalive). Default 15 000 ms. */
+export interface RouteTableOptions extends FailureReportOptions, UnreadyFollowerOptions {
+  /** A watcher hears from the control plane after this long without a change (keepalive). Default 15 000 ms. */
   keepaliveMs?: number;
-  /**
-   * While anyone watches, the longest time between two re-reads of the table looking for unready
-   * entries that changed without a nudge (a pending reason, say). Default 1000 ms.
-   */
-  contentCheckMs?: number;
-  /** Distinct routers whose reports take a replica out of the table. Default 2. */
-  ejectionQuorum?: number;
-  /** How long a report counts. Default 60 000 ms. */
-  ejectionReportWindowMs?: number;
+  /** Longest time between two reads of the change log while anyone watches. Default 1000 ms. */
+  pollMs?: number;
 }
-
-/** What became of a router's failure report. */
-export interface FailureReportOutcome {
-  /** The replica is out of the table (the quorum was reached, or it was not routed anyway). */
-  removed: boolean;
-  /** Distinct routers that reported it within the window, this one included. */
-  reports: number;
-}
-
-/** Least time between two content checks, however many nudges arrive (bounds the read load). */
-const MIN_CONTENT_CHECK_GAP_MS = 250;
 
 /**
- * The route table routers consume: `routes` (assignment id → Route) and `routes-version`. Only
- * replicas an agent reports running are in it; heartbeats add and remove them atomically with
- * the replica status (merge-replica), the scheduler removes them first when it retires a replica
- * and at once when a node is lost. Instances without a route are listed as `unready` (computed
- * on read, see unready-instances.ts); creating and deleting an instance bump the version too, and
- * every table read is stamped (route-table-version.ts), so any other change of its content, such
- * as an unready reason, takes a new version as well.
+ * The route table routers consume: `routes` (assignment id → Route), only replicas an agent
+ * reports running (heartbeats add and remove them atomically with the replica status,
+ * merge-replica; the scheduler removes them first when it retires a replica, and at once when a
+ * node is lost), and `routes-unready` (instance name → why it has no route; unready-sync.ts).
+ * Every write of either records itself in the change log (watch/lua/change-log.lua) with the
+ * next `routes-version`, so routers can be sent only what changed (`watchChanges`); `get` and
+ * `watch` serve the whole table, for GetRoutes and for routers older than WatchRouteChanges.
  */
 export interface RouteTableService {
+  /** The whole table, read consistently from Redis, its unready entries reconciled first. */
   get(): Promise<RouteTable>;
+  /** The same, with the epoch its version counts in ("" before any watch named one). */
+  getWithEpoch(): Promise<EpochTable>;
   /** The full table at once when `knownVersion` differs, then on every change, with keepalives. */
   watch(knownVersion: bigint, signal: AbortSignal): AsyncGenerator<RouteTable>;
+  /** The table as a watch (watch.proto) from `position`: a snapshot or the changes since, then changes. */
+  watchChanges(position: WatchPoint | undefined, signal: AbortSignal): AsyncGenerator<WatchEvent>;
   /**
    * A router ejected a backend. Once `ejectionQuorum` distinct routers have within the window,
    * it leaves the table until its agent reports it running again.
    */
-  reportBackendFailure(assignmentId: string, reason: string, routerId: string): Promise<FailureReportOutcome>;
+  reportBackendFailure: ReportBackendFailure;
+  /** Stops following the table (watch streams still open end with the server). */
+  close(): Promise<void>;
 }
+
+/** A full table with the history its version belongs to (watch.proto, WatchPosition). */
+export interface EpochTable {
+  table: RouteTable;
+  epoch: string;
+}
+
+/** Full reads of the table that reconcile unready entries before the one that is returned as is. */
+const READ_ROUNDS = 3;
 
 /** Creates the service. */
 export function createRouteTable(ctx: SchedulerContext, bus: ChangesBus, options: RouteTableOptions = {}): RouteTableService {
   const { redis, keys } = ctx;
   const keepaliveMs = options.keepaliveMs ?? 15_000;
-  const contentCheckMs = options.contentCheckMs ?? 1_000;
-  const quorum = options.ejectionQuorum ?? 2;
-  const reportWindowMs = options.ejectionReportWindowMs ?? 60_000;
   const report = createRecordProblemReporter(redis, keys, ctx.logger);
+  const decoders = routeDecoders(report);
+  const sync = createUnreadySync(ctx, report);
+  const cache = createWatchCache({
+    redis,
+    set: routeWatchedSet(keys, decoders),
+    logger: ctx.logger,
+    pollMs: options.pollMs,
+    nudges: (listener) =>
+      bus.subscribe((message) => {
+        if (message === "routes") listener();
+      }),
+    hooks: createUnreadyFollower(ctx, bus, sync, options),
+  });
 
-  /** The table's entries; one that cannot be decoded is left out (and reported), not fatal. */
-  function decodeRoutes(hash: Record<string, string>): Route[] {
-    const routes: Route[] = [];
-    for (const [id, json] of Object.entries(hash)) {
-      const decoded = decodeRecord(RouteSchema, json);
-      if (decoded.kind === "unreadable") report("", json, { kind: "route-unreadable", id, error: decoded.error });
-      else routes.push(decoded.message);
+  /**
+   * One MULTI (version, routes, unready entries, instance names) and, when the instances without
+   * a route and the stored entries disagree, a reconcile and another read: the table returned
+   * lists every existing instance as routed or unready, as watchers see it.
+   */
+  async function read(): Promise<EpochTable> {
+    for (let round = 1; ; round++) {
+      const result =
+        (await redis
+          .multi()
+          .get(keys.routesVersion())
+          .hgetall(keys.routes())
+          .hgetall(keys.routesUnready())
+          .zrange(keys.instances(), 0, -1)
+          .get(keys.routesEpoch())
+          .exec()) ?? [];
+      for (const [err] of result) if (err) throw err;
+      const version = BigInt((result[0]?.[1] as string | null) ?? 0);
+      const routes = decodeAll((result[1]?.[1] ?? {}) as Record<string, string>, decoders.route);
+      const unready = decodeAll((result[2]?.[1] ?? {}) as Record<string, string>, decoders.unready);
+      if (round < READ_ROUNDS) {
+        const routed = new Set(routes.map((r) => r.instanceName));
+        const names = ((result[3]?.[1] ?? []) as string[]).filter((n) => !routed.has(n));
+        const changed = await sync.reconcile([...names, ...unready.map((u) => u.instanceName)], (n) => routed.has(n));
+        if (changed > 0) continue;
+      }
+      routes.sort((a, b) => a.assignmentId.localeCompare(b.assignmentId));
+      unready.sort((a, b) => a.instanceName.localeCompare(b.instanceName));
+      return { table: create(RouteTableSchema, { version, routes, unready }), epoch: String(result[4]?.[1] ?? "") };
     }
-    return routes.sort((a, b) => a.assignmentId.localeCompare(b.assignmentId));
   }
 
-  async function read(): Promise<RouteTable> {
-    // MULTI: the version, the entries and the instance names are one consistent snapshot.
-    const result = (await redis.multi().get(keys.routesVersion()).hgetall(keys.routes())
-      .zrange(keys.instances(), 0, -1).exec()) ?? [];
-    const version = BigInt((result[0]?.[1] as string | null) ?? 0);
-    const hash = (result[1]?.[1] ?? {}) as Record<string, string>;
-    const names = (result[2]?.[1] ?? []) as string[];
-    const routes = decodeRoutes(hash);
-    const unready = await readUnready(redis, keys, names, routes, report);
-    return create(RouteTableSchema, { version: await stampRouteTable(redis, keys, version, routes, unready), routes, unready });
-  }
-
-  // Every watcher wakes on the same nudge: one read in flight serves them all.
-  let reading: Promise<RouteTable> | undefined;
-  function get(): Promise<RouteTable> {
-    reading ??= read().finally(() => { reading = undefined; });
+  // Every watcher wakes on the same change: one read in flight serves them all.
+  let reading: Promise<EpochTable> | undefined;
+  function getWithEpoch(): Promise<EpochTable> {
+    reading ??= read().finally(() => {
+      reading = undefined;
+    });
     return reading;
   }
-
-  // An unready reason changes without moving routes-version; only reading the table finds it (and
-  // stamps a new version, which nudges every watcher). So while this process has watchers, one
-  // loop re-reads it after every "event" on the changes channel (a replica's status transition
-  // comes with one) and at least every contentCheckMs (writes that nudge nobody, like a pending
-  // reason). Route changes need no check: they move routes-version themselves.
-  let watchers = 0;
-  let checking = false;
-  let wakeChecker: (() => void) | undefined;
-  async function checkContent(): Promise<void> {
-    let nudged = false;
-    const unsubscribe = bus.subscribe((message) => {
-      if (message !== "event") return;
-      nudged = true;
-      wakeChecker?.();
-    });
-    try {
-      while (watchers > 0) {
-        nudged = false;
-        const started = Date.now();
-        await get().catch((err: unknown) => ctx.logger.debug({ err: (err as Error).message }, "route table content check failed"));
-        if (watchers === 0) break;
-        // Next check: after contentCheckMs, or soon after a nudge, but never closer than the gap.
-        const soon = () => Math.max(0, MIN_CONTENT_CHECK_GAP_MS - (Date.now() - started));
-        await new Promise<void>((resolve) => {
-          let timer: NodeJS.Timeout | undefined;
-          const after = (ms: number) => {
-            clearTimeout(timer);
-            timer = setTimeout(resolve, ms);
-            timer.unref();
-          };
-          after(nudged ? soon() : contentCheckMs);
-          wakeChecker = () => after(soon());
-        });
-        wakeChecker = undefined;
-      }
-    } finally {
-      // Synchronously with the loop's end, so a watcher arriving now starts a new loop.
-      checking = false;
-      unsubscribe();
-    }
-  }
-
-  /** Counts a watcher until `signal` aborts or its stream ends; returns the release. */
-  function joinWatchers(signal: AbortSignal): () => void {
-    let left = false;
-    const leave = () => {
-      if (left) return;
-      left = true;
-      signal.removeEventListener("abort", leave);
-      watchers -= 1;
-      if (watchers === 0) wakeChecker?.();
-    };
-    watchers += 1;
-    // A stream suspended at a yield never reaches its finally; its aborted signal still counts.
-    signal.addEventListener("abort", leave);
-    if (!checking) {
-      checking = true;
-      void checkContent();
-    }
-    return leave;
-  }
+  const get = async () => (await getWithEpoch()).table;
 
   async function* watch(knownVersion: bigint, signal: AbortSignal): AsyncGenerator<RouteTable> {
     if (signal.aborted) return;
-    const leave = joinWatchers(signal);
-    let wake: (() => void) | undefined;
-    let nudged = false;
-    const unsubscribe = bus.subscribe((message) => {
-      if (message !== "routes") return;
-      nudged = true;
-      wake?.();
-    });
-    const onAbort = () => wake?.();
-    signal.addEventListener("abort", onAbort);
-    try {
-      let version = knownVersion;
-      let lastSent = 0;
-      while (!signal.aborted) {
-        nudged = false;
-        // Cheap check first: the full table is read only when its version moved.
-        const current = BigInt((await redis.get(keys.routesVersion())) ?? 0);
-        if (current !== version || ctx.now() - lastSent >= keepaliveMs) {
-          let table = await get();
-          // A shared read that began before this change is stale: read once more for this one.
-          if (table.version < current) table = await read();
-          version = table.version;
+    // The cache only tells when the table moved (and keeps the unready entries current); each
+    // change still costs a full read and the whole table to every such router.
+    cache.hold(signal);
+    await cache.ready();
+    let sent = knownVersion;
+    let lastSent = 0;
+    for (let first = true; !signal.aborted; first = false) {
+      const at = { epoch: cache.mirror.epoch, version: cache.mirror.version };
+      if (!first || at.version !== sent || ctx.now() - lastSent >= keepaliveMs) {
+        let table = await get();
+        // A shared read that began before this change is stale: read once more for this one.
+        if (table.version < at.version) table = (await read()).table;
+        if (table.version !== sent || ctx.now() - lastSent >= keepaliveMs) {
+          sent = table.version;
           lastSent = ctx.now();
           yield table;
         }
-        if (nudged) continue;
-        // Pub/sub may drop a nudge; a short poll bounds the delay anyway.
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, Math.min(1000, keepaliveMs));
-          wake = () => { clearTimeout(timer); resolve(); };
-        });
-        wake = undefined;
       }
-    } finally {
-      unsubscribe();
-      signal.removeEventListener("abort", onAbort);
-      leave();
+      await cache.changed(at, Math.max(1, keepaliveMs - (ctx.now() - lastSent)), signal);
     }
   }
 
-  /** Records the report and counts the distinct routers that made one within the window. */
-  async function countReports(assignmentId: string, routerId: string): Promise<number> {
-    const key = keys.ejectionReports(assignmentId);
-    const now = ctx.now();
-    const result = await redis.multi().zadd(key, now, routerId).zremrangebyscore(key, "-inf", now - reportWindowMs)
-      .zcard(key).pexpire(key, reportWindowMs).exec();
-    return Number(result?.[2]?.[1] ?? 1);
-  }
+  return {
+    get,
+    getWithEpoch,
+    watch,
+    watchChanges: (position, signal) => streamWatch(cache, position, signal, keepaliveMs),
+    reportBackendFailure: createBackendFailureReports(ctx, options),
+    close: () => cache.close(),
+  };
+}
 
-  async function reportBackendFailure(assignmentId: string, reason: string, routerId: string): Promise<FailureReportOutcome> {
-    const json = await redis.hget(keys.routes(), assignmentId);
-    if (!json) return { removed: true, reports: 0 };
-    const reports = await countReports(assignmentId, routerId);
-    if (reports < quorum) {
-      ctx.logger.info({ assignmentId, routerId, reason, reports, quorum }, "router reported a failing backend; waiting for a quorum of routers");
-      return { removed: false, reports };
-    }
-    const route = fromJsonString(RouteSchema, json, { ignoreUnknownFields: true });
-    const record = await redis.hget(keys.replicas(route.instanceName), assignmentId);
-    if (!record) return { removed: true, reports };
-    const replica = fromJsonString(ReplicaSchema, record, { ignoreUnknownFields: true });
-    if (replica.status !== "running") return { removed: true, reports };
-    const marked = create(ReplicaSchema, {
-      ...replica, status: "unhealthy", reason: `${reports} routers reported failures: ${reason}`.slice(0, 500),
-    });
-    await runScript(redis, "merge-replica",
-      [keys.replicas(route.instanceName), keys.routes(), keys.routesVersion(), keys.events()],
-      [assignmentId, record, toJsonString(ReplicaSchema, marked), "del", "", keys.changesChannel(),
-        "instance.unhealthy", route.instanceName, route.node, `replica ${replica.index} (${assignmentId}) ${marked.reason}`,
-        String(ctx.now()), String(EVENT_STREAM_MAXLEN)]);
-    await redis.del(keys.ejectionReports(assignmentId));
-    ctx.logger.warn({ assignmentId, instance: route.instanceName, reason, reports }, "routers reported a failing backend; removed from the route table");
-    return { removed: true, reports };
+/** The decodable values of a hash (an unreadable one is left out, reported by its decoder). */
+function decodeAll<T extends Route | UnreadyInstance>(hash: Record<string, string>, decode: (key: string, json: string) => T | undefined): T[] {
+  const out: T[] = [];
+  for (const [key, json] of Object.entries(hash)) {
+    const value = decode(key, json);
+    if (value !== undefined) out.push(value);
   }
-
-  return { get, watch, reportBackendFailure };
+  return out;
 }

@@ -5,12 +5,15 @@ import { closeConnection } from "./close-connection.ts";
 
 /**
  * One subscription to the `changes` channel per process, fanned out in memory: every
- * WatchAssignments and WatchRoutes stream and the node cache listen here instead of each holding
- * its own Redis connection. Pub/sub is at-most-once, so every listener also polls; a lost
- * message costs latency, never correctness.
+ * WatchAssignments stream, the route table's cache and the node cache listen here instead of
+ * each holding its own Redis connection. Pub/sub is at-most-once, so every listener also polls;
+ * a lost message costs latency, never correctness.
  */
 export interface ChangesBus {
-  /** Calls `listener` with every message ("routes", "assignments:{node}", "node:{name}", "event"). */
+  /**
+   * Calls `listener` with every message ("routes", "assignments:{node}", "node:{name}", "event",
+   * "instance:{name}" for a create or delete).
+   */
   subscribe(listener: (message: string) => void): () => void;
   start(): Promise<void>;
   stop(): Promise<void>;

@@ -5,7 +5,7 @@ import {
   AgentService, CordonNodeResponseSchema, DeleteNodeResponseSchema, DrainNodeResponseSchema, GetNodeResponseSchema,
   GetRoutesResponseSchema, LeaveResponseSchema, ListNodesResponseSchema, NodeService,
   ReportBackendFailureResponseSchema, RouteService, UncordonNodeResponseSchema,
-  WatchAssignmentsResponseSchema, WatchRoutesResponseSchema,
+  WatchAssignmentsResponseSchema, WatchRouteChangesResponseSchema, WatchRoutesResponseSchema,
 } from "@tei-fleet/proto/fleet/v1";
 import { StaleEpochError } from "../agents/assignment-feed.ts";
 import { toConnectError as catalogueError } from "../connect/connect-errors.ts";
@@ -81,16 +81,31 @@ export function registerAgentService(router: ConnectRouter, scheduler: Scheduler
   });
 }
 
-/** RouteService for routers (join token): GetRoutes, WatchRoutes, ReportBackendFailure. */
+/**
+ * RouteService for routers (join token): GetRoutes, WatchRoutes (whole tables, for older
+ * routers), WatchRouteChanges (the watch protocol: only what changed), ReportBackendFailure.
+ */
 export function registerRouteService(router: ConnectRouter, scheduler: Scheduler): void {
   router.service(RouteService, {
     async getRoutes() {
-      return create(GetRoutesResponseSchema, { table: await guard(() => scheduler.routes.get()) });
+      return create(GetRoutesResponseSchema, await guard(() => scheduler.routes.getWithEpoch()));
     },
     async *watchRoutes(req, ctx) {
       try {
         for await (const table of scheduler.routes.watch(req.knownVersion, ctx.signal)) {
           yield create(WatchRoutesResponseSchema, { table });
+        }
+      } catch (err) {
+        if (ctx.signal.aborted) return;
+        throw toConnectError(err);
+      }
+    },
+    async *watchRouteChanges(req, ctx) {
+      // No position, or one without an epoch: the router has nothing, so it starts with a snapshot.
+      const position = req.position?.epoch ? { epoch: req.position.epoch, version: req.position.version } : undefined;
+      try {
+        for await (const event of scheduler.routes.watchChanges(position, ctx.signal)) {
+          yield create(WatchRouteChangesResponseSchema, { event });
         }
       } catch (err) {
         if (ctx.signal.aborted) return;

@@ -56,7 +56,7 @@ export function createDrainController(ctx: SchedulerContext, enqueue: EnqueueMan
         const instance = instanceOf(id);
         await runScript(redis, "release-replica",
           [keys.nodeClaims(node), keys.assignments(node), keys.assignmentsVersion(node), keys.replicas(instance),
-            keys.routes(), keys.routesVersion(), keys.retiring(instance)],
+            keys.routes(), keys.routesVersion(), keys.retiring(instance), keys.routesLog()],
           [id, keys.changesChannel(), node, "1"]);
       }
       await appendEvent(redis, keys, {

@@ -166,6 +166,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         await shards.stop();
       }
       await queue.close();
+      await routes.close();
       await bus.stop();
       await closeConnection(redis);
     },

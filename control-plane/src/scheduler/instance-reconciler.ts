@@ -121,7 +121,7 @@ export function createInstanceReconciler(
   async function release(name: string, r: StoredReplica, deleteRecord = true) {
     const removed = await runScript(redis, "release-replica",
       [keys.nodeClaims(r.replica.node), keys.assignments(r.replica.node), keys.assignmentsVersion(r.replica.node),
-        keys.replicas(name), keys.routes(), keys.routesVersion(), keys.retiring(name)],
+        keys.replicas(name), keys.routes(), keys.routesVersion(), keys.retiring(name), keys.routesLog()],
       [r.id, keys.changesChannel(), r.replica.node, deleteRecord ? "1" : "0"]);
     // The room is free again: let this process's next decisions see it (the cache does not
     // follow claim changes by itself).
@@ -157,7 +157,7 @@ export function createInstanceReconciler(
     if (r.replica.status !== "stopping" || retiringSince === undefined) {
       const next = create(ReplicaSchema, { ...r.replica, status: "stopping", reason: RETIRE_REASON });
       await runScript(redis, "retire-replica",
-        [keys.replicas(name), keys.routes(), keys.routesVersion(), keys.retiring(name)],
+        [keys.replicas(name), keys.routes(), keys.routesVersion(), keys.retiring(name), keys.routesLog()],
         [r.id, r.json, replicaJson(next), String(now), keys.changesChannel()]);
       return timings.routeGraceMs;
     }

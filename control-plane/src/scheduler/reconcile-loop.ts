@@ -101,13 +101,13 @@ export function createReconcileLoop(
       logger.warn({ assignment: o.id, node: o.node, instance: o.instance }, "releasing an assignment no replica record accounts for");
       await runScript(redis, "release-replica",
         [keys.nodeClaims(o.node), keys.assignments(o.node), keys.assignmentsVersion(o.node), keys.replicas(o.instance),
-          keys.routes(), keys.routesVersion(), keys.retiring(o.instance)],
+          keys.routes(), keys.routesVersion(), keys.retiring(o.instance), keys.routesLog()],
         [o.id, keys.changesChannel(), o.node, "0"]);
       targets.add(o.instance);
     }
     if (report.staleRoutes.length > 0) {
-      await redis.multi().hdel(keys.routes(), ...report.staleRoutes).incr(keys.routesVersion())
-        .publish(keys.changesChannel(), "routes").exec();
+      await runScript(redis, "remove-routes", [keys.routes(), keys.routesVersion(), keys.routesLog()],
+        [keys.changesChannel(), ...report.staleRoutes]);
     }
     if (report.pending.length > 0) await redis.sadd(keys.pending(), ...report.pending);
     const now = ctx.now();

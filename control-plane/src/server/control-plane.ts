@@ -1,6 +1,7 @@
 import type { AddressInfo } from "node:net";
 import { Redis } from "ioredis";
-import { pino, type Logger } from "pino";
+import { createLogger } from "@tei-fleet/core/service";
+import type { Logger } from "pino";
 import type { ApiContext } from "../api-context.ts";
 import { ensureAdminToken } from "../auth/admin-token.ts";
 import { createAuthenticator } from "../auth/authenticator.ts";
@@ -36,7 +37,7 @@ export interface ControlPlaneOptions {
   joinToken?: string;
   /** Most instances the fleet holds. Default 1000. */
   maxInstances?: number;
-  /** Logger. Default: pino JSON to stderr at `logLevel`. */
+  /** Logger. Default: the service kit's (JSON on stderr, tokens redacted) at `logLevel`. */
   logger?: Logger;
   /** Default "info". */
   logLevel?: string;
@@ -81,10 +82,7 @@ export interface ControlPlane {
  * the same API with the same results.
  */
 export async function startControlPlane(options: ControlPlaneOptions): Promise<ControlPlane> {
-  const logger = options.logger ?? pino({
-    level: options.logLevel ?? "info",
-    redact: { paths: ["req.headers.authorization", "headers.authorization", "*.authorization", "token", "*.token"], censor: "[redacted]" },
-  }, pino.destination(2));
+  const logger = options.logger ?? createLogger("tei-control-plane", options.logLevel ?? "info");
   const keys = createKeySchema(options.prefix ?? "tf");
   // Fail API calls fast when Redis is down (503) rather than queueing them for minutes.
   const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true });

@@ -1,27 +1,26 @@
-import { readFileSync } from "node:fs";
 import { toJsonString } from "@bufbuild/protobuf";
 import { InstanceSchema, type Instance, type Replica } from "@tei-fleet/proto/fleet/v1";
 import type { Redis } from "ioredis";
 import { pino, type Logger } from "pino";
 import { readInstanceRecord, readReplicaRecords } from "./instance-record.ts";
 import type { KeySchema } from "./keys.ts";
+import { readLuaSource } from "./lua-source.ts";
 import { createRecordProblemReporter } from "./record-problems.ts";
 
-const lua = (file: string) => readFileSync(new URL(`./lua/${file}`, import.meta.url), "utf8");
-/** The scripts that read a stored revision share how they read it (see stored-revision.lua). */
-const withStoredRevision = (file: string) => `${lua("stored-revision.lua")}${lua(file)}`;
+// The scripts that read a stored revision include how they read it (stored-revision.lua).
+const lua = (file: string) => readLuaSource(new URL(`./lua/${file}`, import.meta.url));
 const SCRIPTS = {
-  createInstance: { numberOfKeys: 4, lua: lua("create-instance-4.lua") },
-  replaceInstance: { numberOfKeys: 1, lua: withStoredRevision("replace-instance-1.lua") },
-  deleteInstance: { numberOfKeys: 3, lua: withStoredRevision("delete-instance-3.lua") },
+  createInstance: { numberOfKeys: 3, lua: lua("create-instance-3.lua") },
+  replaceInstance: { numberOfKeys: 1, lua: lua("replace-instance-1.lua") },
+  deleteInstance: { numberOfKeys: 2, lua: lua("delete-instance-2.lua") },
 } as const;
 
 type ScriptReply = [string, string?];
 
 interface ScriptCommands {
-  createInstance(k1: string, k2: string, k3: string, k4: string, ...argv: string[]): Promise<ScriptReply>;
+  createInstance(k1: string, k2: string, k3: string, ...argv: string[]): Promise<ScriptReply>;
   replaceInstance(k1: string, ...argv: string[]): Promise<ScriptReply>;
-  deleteInstance(k1: string, k2: string, k3: string, ...argv: string[]): Promise<ScriptReply>;
+  deleteInstance(k1: string, k2: string, ...argv: string[]): Promise<ScriptReply>;
 }
 
 /** What an Idempotency-Key remembers: which instance its create made, and from which request. */
@@ -121,7 +120,7 @@ export function createInstanceRepository(redis: Redis, keys: KeySchema, logger: 
       const name = instance.spec?.name ?? "";
       const idem = opts.idempotency;
       const [kind, value] = await scripts.createInstance(
-        keys.instance(name), keys.instances(), keys.idempotency(idem?.key ?? ""), keys.routesVersion(),
+        keys.instance(name), keys.instances(), keys.idempotency(idem?.key ?? ""),
         name, toJsonString(InstanceSchema, instance), String(instance.createdAtMs), String(opts.maxInstances),
         idem ? JSON.stringify(idem.record) : "", String(idem?.ttlMs ?? 0), keys.changesChannel(),
       );
@@ -137,7 +136,7 @@ export function createInstanceRepository(redis: Redis, keys: KeySchema, logger: 
     },
     async delete(name, expectedRevision) {
       const [kind, value] = await scripts.deleteInstance(
-        keys.instance(name), keys.instances(), keys.routesVersion(),
+        keys.instance(name), keys.instances(),
         name, expectedRevision === undefined ? "" : String(expectedRevision), keys.changesChannel());
       return toWriteOutcome(kind, value);
     },

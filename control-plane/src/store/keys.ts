@@ -21,12 +21,17 @@
  * | assignments-version:{node}       | STRING | counter, bumped with every change of assignments:{node}; a   |
  * |                                  |        | new node's starts at its registration time (ms)              |
  * | routes                           | HASH   | assignment id → `Route` JSON (running and healthy only)      |
- * | routes-version                   | STRING | counter, bumped with every change of the served route table  |
- * |                                  |        | (routes where they change; unready entries when stamped)     |
- * | routes-content                   | STRING | "<version> <hash>": the table content that version stands for |
+ * | routes-unready                   | HASH   | instance name → `UnreadyInstance` JSON: instances without a  |
+ * |                                  |        | route, and why (written by routes/unready-sync.ts)           |
+ * | routes-version                   | STRING | counter: one step per change of routes or routes-unready     |
+ * | routes-log                       | STREAM | the route table's change log: id "<version>-0", fields c     |
+ * |                                  |        | (route, unreadyInstance) and k (the key), MAXLEN ~ 10000      |
+ * |                                  |        | (watch/lua/change-log.lua)                                    |
+ * | routes-epoch                     | STRING | the history routes-version counts in (watch.proto)           |
  * | ejection-reports:{assignment}    | ZSET   | router id → ms of its latest failure report (expires)        |
  * | changes                          | PUBSUB | channel nudging every control-plane replica: "routes",        |
- * |                                  |        | "assignments:{node}", "event", "node:{name}" (node record)    |
+ * |                                  |        | "assignments:{node}", "event", "node:{name}" (node record),   |
+ * |                                  |        | "instance:{name}" (created or deleted)                        |
  * | pending                          | SET    | instances with a replica that fits nowhere yet               |
  * | retiring:{name}                  | HASH   | assignment id → ms its route was removed before it stops      |
  * | drain:{node}                     | HASH   | `max_parallel`, `deadline_ms`, `started_ms`, `move:{id}` → 1  |
@@ -60,9 +65,13 @@ export interface KeySchema {
   assignments(node: string): string;
   assignmentsVersion(node: string): string;
   routes(): string;
+  /** Instances without a route, and why: the route table's second collection. */
+  routesUnready(): string;
   routesVersion(): string;
-  /** The content hash the current routes-version was first served with (see stamp-routes). */
-  routesContent(): string;
+  /** The route table's change log (watch/lua/change-log.lua). */
+  routesLog(): string;
+  /** The history routes-version counts in. */
+  routesEpoch(): string;
   /** Routers that recently reported the replica failing (see route-table.ts, quorum). */
   ejectionReports(assignmentId: string): string;
   changesChannel(): string;
@@ -101,8 +110,10 @@ export function createKeySchema(prefix = "tf"): KeySchema {
     assignments: (node) => k("assignments", node),
     assignmentsVersion: (node) => k("assignments-version", node),
     routes: () => k("routes"),
+    routesUnready: () => k("routes-unready"),
     routesVersion: () => k("routes-version"),
-    routesContent: () => k("routes-content"),
+    routesLog: () => k("routes-log"),
+    routesEpoch: () => k("routes-epoch"),
     ejectionReports: (assignmentId) => k("ejection-reports", assignmentId),
     changesChannel: () => k("changes"),
     events: () => k("events"),

@@ -11,6 +11,7 @@
 
   Returns {"ok"} | {"not_found"} | {"conflict", current revision}
 ]]
+--- @include "stored-revision"
 local current = redis.call("GET", KEYS[1])
 if not current then return {"not_found"} end
 local revision = stored_revision(current)

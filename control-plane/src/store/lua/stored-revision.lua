@@ -1,6 +1,6 @@
 --[[
-  Prelude of the scripts that compare an instance record's revision (instance-repository.ts puts
-  it in front of them): stored_revision(record) is the record's `revision` as a decimal string,
+  Include (`--- @include`, see lua-source.ts) of the scripts that compare an instance record's
+  revision: stored_revision(record) is the record's `revision` as a decimal string,
   or "0" when the record has none or is not JSON at all, so that such a record can still be
   deleted (it has no revision to conflict with).
 

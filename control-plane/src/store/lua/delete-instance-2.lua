@@ -6,20 +6,20 @@
 
   KEYS[1] instance:{name}   STRING  the instance record (Instance proto JSON)
   KEYS[2] instances         ZSET    instance names
-  KEYS[3] routes-version    STRING  bumped: the route table no longer lists the instance at all
 
   ARGV[1] name
   ARGV[2] expected revision (decimal string), or "" for any
-  ARGV[3] changes channel, nudged with "routes"
+  ARGV[3] changes channel, nudged with "instance:{name}" (the route table stops listing the
+          instance as unready: routes/unready-sync.ts removes its entry)
 
   Returns {"ok", revision deleted} | {"not_found"} | {"conflict", current revision}
 ]]
+--- @include "stored-revision"
 local current = redis.call("GET", KEYS[1])
 if not current then return {"not_found"} end
 local revision = stored_revision(current)
 if ARGV[2] ~= "" and revision ~= ARGV[2] then return {"conflict", revision} end
 redis.call("DEL", KEYS[1])
 redis.call("ZREM", KEYS[2], ARGV[1])
-redis.call("INCR", KEYS[3])
-redis.call("PUBLISH", ARGV[3], "routes")
+redis.call("PUBLISH", ARGV[3], "instance:" .. ARGV[1])
 return {"ok", revision}

@@ -7,7 +7,6 @@
   KEYS[2] instances             ZSET    instance names scored by creation time
   KEYS[3] idempotency:{key}     STRING  {name, fingerprint} of the create that used the key
                                         (any key when ARGV[5] is empty; it is then not touched)
-  KEYS[4] routes-version        STRING  bumped: the route table lists the new instance as unready
 
   ARGV[1] name
   ARGV[2] instance record (Instance proto JSON, no replicas)
@@ -15,7 +14,8 @@
   ARGV[4] maximum number of instances (0 = no limit)
   ARGV[5] idempotency record to store, or "" when the request has no key
   ARGV[6] idempotency record lifetime, ms
-  ARGV[7] changes channel, nudged with "routes"
+  ARGV[7] changes channel, nudged with "instance:{name}" (the route table lists the new
+          instance as unready: routes/unready-sync.ts writes its entry)
 
   Returns {"created"} | {"exists"} | {"max", count} | {"replay", stored idempotency record}
 ]]
@@ -34,6 +34,5 @@ redis.call("ZADD", KEYS[2], ARGV[3], ARGV[1])
 if ARGV[5] ~= "" then
   redis.call("SET", KEYS[3], ARGV[5], "PX", ARGV[6])
 end
-redis.call("INCR", KEYS[4])
-redis.call("PUBLISH", ARGV[7], "routes")
+redis.call("PUBLISH", ARGV[7], "instance:" .. ARGV[1])
 return {"created"}

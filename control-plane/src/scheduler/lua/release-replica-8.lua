@@ -10,6 +10,7 @@
   KEYS[5] routes
   KEYS[6] routes-version
   KEYS[7] retiring:{instance}
+  KEYS[8] routes-log (STREAM; see watch/lua/change-log.lua)
 
   ARGV[1] assignment id
   ARGV[2] changes channel
@@ -18,6 +19,7 @@
 
   Returns 1 when an assignment was removed, else 0.
 ]]
+--- @include "../../watch/lua/change-log"
 local id = ARGV[1]
 local record = redis.call('HGET', KEYS[1], 'a:' .. id)
 if record then
@@ -43,7 +45,7 @@ if removed == 1 then
   redis.call('PUBLISH', ARGV[2], 'assignments:' .. ARGV[3])
 end
 if redis.call('HDEL', KEYS[5], id) == 1 then
-  redis.call('INCR', KEYS[6])
+  log_change(KEYS[6], KEYS[8], 'route', id)
   redis.call('PUBLISH', ARGV[2], 'routes')
 end
 if ARGV[4] == '1' then redis.call('HDEL', KEYS[4], id) end

@@ -13,6 +13,7 @@
   KEYS[6] routes-version
   KEYS[7] lease-token:{lease}
   KEYS[8] nodes (ZSET, heartbeat scores)
+  KEYS[9] routes-log (STREAM; see watch/lua/change-log.lua)
 
   ARGV[1] fencing token, or "" when unfenced
   ARGV[2] the node JSON the caller read (compare-and-set)
@@ -24,6 +25,7 @@
   Returns {status, assignment JSON...} with status 1 done, 0 record changed or heartbeat newer,
   -1 stale token.
 ]]
+--- @include "../../watch/lua/change-log"
 if ARGV[1] ~= '' and redis.call('GET', KEYS[7]) ~= ARGV[1] then return {-1} end
 if (redis.call('GET', KEYS[1]) or '') ~= ARGV[2] then return {0} end
 if ARGV[6] ~= '' then
@@ -36,14 +38,14 @@ local out = {1}
 local routesChanged = 0
 for i = 1, #all, 2 do
   out[#out + 1] = all[i + 1]
-  routesChanged = routesChanged + redis.call('HDEL', KEYS[5], all[i])
+  if redis.call('HDEL', KEYS[5], all[i]) == 1 then
+    log_change(KEYS[6], KEYS[9], 'route', all[i])
+    routesChanged = routesChanged + 1
+  end
 end
 redis.call('DEL', KEYS[2], KEYS[3])
 redis.call('INCR', KEYS[4])
-if routesChanged > 0 then
-  redis.call('INCR', KEYS[6])
-  redis.call('PUBLISH', ARGV[4], 'routes')
-end
+if routesChanged > 0 then redis.call('PUBLISH', ARGV[4], 'routes') end
 redis.call('PUBLISH', ARGV[4], 'assignments:' .. ARGV[5])
 redis.call('PUBLISH', ARGV[4], 'node:' .. ARGV[5])
 return out
