@@ -14,6 +14,16 @@ const ROOT = resolve(dirname(new URL(import.meta.url).pathname), "..");
 /** The production code of each package (tests and benches may import across freely). */
 const SOURCES = ["core/src", "control-plane/src", "node-agent/src", "router/src", "proto/src"];
 
+/**
+ * Folder cycles that were there when this check was written, to be taken apart by the control
+ * plane's re-layering (issue 10: API handlers in rest/ and connect/, Redis infrastructure in
+ * store/, the scheduler a library). They are reported but do not fail the check; any other cycle
+ * does, and so does a listed one that has gone (so the list only shrinks).
+ */
+const KNOWN_FOLDER_CYCLES = new Set([
+  "control-plane/src <-> control-plane/src/agents <-> control-plane/src/connect <-> control-plane/src/nodes <-> control-plane/src/rest <-> control-plane/src/routes <-> control-plane/src/scheduler <-> control-plane/src/server",
+]);
+
 const graph = await madge(SOURCES.map((s) => resolve(ROOT, s)), {
   baseDir: ROOT,
   fileExtensions: ["ts"],
@@ -38,13 +48,22 @@ for (const [file, deps] of Object.entries(files)) {
     edges.get(from)!.add(to);
   }
 }
-for (const cycle of stronglyConnected(edges)) problems.push(`folder cycle: ${cycle.join(" <-> ")}`);
+const known: string[] = [];
+for (const cycle of stronglyConnected(edges)) {
+  const text = cycle.join(" <-> ");
+  if (KNOWN_FOLDER_CYCLES.has(text)) known.push(text);
+  else problems.push(`folder cycle: ${text}`);
+}
+for (const text of KNOWN_FOLDER_CYCLES) {
+  if (!known.includes(text)) problems.push(`known folder cycle is gone or changed, update KNOWN_FOLDER_CYCLES: ${text}`);
+}
+if (known.length > 0) console.log(`known folder cycles, still to be taken apart (${known.length}):\n  ${known.join("\n  ")}`);
 
 if (problems.length > 0) {
   console.error(`dependency cycles (${problems.length}):\n  ${problems.join("\n  ")}`);
   process.exit(1);
 }
-console.log(`no dependency cycles (${Object.keys(files).length} files, ${edges.size} folders with outgoing edges)`);
+console.log(`no new dependency cycles (${Object.keys(files).length} files, ${edges.size} folders with outgoing edges)`);
 
 /** Tarjan's algorithm: the groups of folders that reach each other (groups of one left out). */
 function stronglyConnected(g: Map<string, Set<string>>): string[][] {

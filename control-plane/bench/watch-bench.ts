@@ -25,7 +25,7 @@ import { followWatch, type WatchPoint } from "@tei-fleet/core/watch";
 import { Redis } from "ioredis";
 import { pino } from "pino";
 import { startRedisServer } from "../../test/harness/redis-server.ts";
-import { EVENT_STREAM_MAXLEN } from "../src/events/event-log.ts";
+import { EVENT_STREAM_MAXLEN } from "../src/store/event-log.ts";
 import { defineScripts, runScript } from "../src/scheduler/lua-scripts.ts";
 import { createKeySchema, type KeySchema } from "../src/store/keys.ts";
 

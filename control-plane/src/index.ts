@@ -5,5 +5,5 @@
 export { startControlPlane, type ControlPlane, type ControlPlaneOptions } from "./server/control-plane.ts";
 export { loadConfig, type Config, type CliFlags } from "./config.ts";
 export { createKeySchema, type KeySchema } from "./store/keys.ts";
-export { appendEvent, type EventKind, type FleetEventInput } from "./events/event-log.ts";
+export { appendEvent, type EventKind, type FleetEventInput } from "./store/event-log.ts";
 export { ERROR_CATALOGUE, type ApiErrorCode, type ErrorBody } from "./errors/api-error.ts";

@@ -3,7 +3,7 @@ import {
   AssignmentSchema, HeartbeatResponseSchema, ReplicaSchema, RouteSchema,
   type Assignment, type HeartbeatRequest, type HeartbeatResponse, type ReplicaStatus,
 } from "@tei-fleet/proto/fleet/v1";
-import { EVENT_STREAM_MAXLEN } from "../events/event-log.ts";
+import { EVENT_STREAM_MAXLEN } from "../store/event-log.ts";
 import type { SchedulerContext } from "../scheduler/context.ts";
 import { runScript } from "../scheduler/lua-scripts.ts";
 import { updateNode } from "../nodes/node-store.ts";

@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { ModelFactsSchema, ReplicaSchema, type Replica, type ReplicaStatus } from "@tei-fleet/proto/fleet/v1";
-import type { EventKind } from "../events/event-log.ts";
+import type { EventKind } from "../store/event-log.ts";
 import { RETIRE_REASON } from "../scheduler/replica-records.ts";
 
 /**

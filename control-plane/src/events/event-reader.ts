@@ -1,7 +1,7 @@
 import type { Redis } from "ioredis";
 import { ApiError } from "../errors/api-error.ts";
 import type { KeySchema } from "../store/keys.ts";
-import type { EventKind } from "./event-log.ts";
+import type { EventKind } from "../store/event-log.ts";
 
 /** An event as read back from the stream. */
 export interface FleetEvent {

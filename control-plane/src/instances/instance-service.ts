@@ -4,7 +4,7 @@ import { InstanceSchema, InstanceSpecSchema, type Instance, type InstanceSpec } 
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { ApiError, type ApiErrorCode } from "../errors/api-error.ts";
-import { appendEvent, type EventKind } from "../events/event-log.ts";
+import { appendEvent, type EventKind } from "../store/event-log.ts";
 import type { InstanceRepository, StoredInstance } from "../store/instance-repository.ts";
 import { isUnreadable } from "../store/instance-record.ts";
 import type { KeySchema } from "../store/keys.ts";

@@ -1,6 +1,6 @@
 import { create, fromJsonString } from "@bufbuild/protobuf";
 import { NodeSchema, type Node } from "@tei-fleet/proto/fleet/v1";
-import { appendEvent } from "../events/event-log.ts";
+import { appendEvent } from "../store/event-log.ts";
 import type { SchedulerContext } from "../scheduler/context.ts";
 import { NodeNotFoundError } from "./node-errors.ts";
 import type { EnqueueMany } from "./node-registry.ts";

@@ -1,6 +1,6 @@
 import { create, toJsonString } from "@bufbuild/protobuf";
 import { NodeSchema, type Node } from "@tei-fleet/proto/fleet/v1";
-import { appendEvent } from "../events/event-log.ts";
+import { appendEvent } from "../store/event-log.ts";
 import type { SchedulerContext } from "../scheduler/context.ts";
 import { runScript } from "../scheduler/lua-scripts.ts";
 import { readNode, StaleLeaseError } from "./node-store.ts";

@@ -1,5 +1,5 @@
 import type { Node } from "@tei-fleet/proto/fleet/v1";
-import { EVENT_STREAM_MAXLEN } from "../events/event-log.ts";
+import { EVENT_STREAM_MAXLEN } from "../store/event-log.ts";
 import type { SchedulerContext } from "../scheduler/context.ts";
 import { runScript } from "../scheduler/lua-scripts.ts";
 import { NodeInUseError, NodeNotFoundError } from "./node-errors.ts";

@@ -1,6 +1,6 @@
 import { create, fromJsonString, toJsonString } from "@bufbuild/protobuf";
 import { ReplicaSchema, RouteSchema } from "@tei-fleet/proto/fleet/v1";
-import { EVENT_STREAM_MAXLEN } from "../events/event-log.ts";
+import { EVENT_STREAM_MAXLEN } from "../store/event-log.ts";
 import type { SchedulerContext } from "../scheduler/context.ts";
 import { runScript } from "../scheduler/lua-scripts.ts";
 

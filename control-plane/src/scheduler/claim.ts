@@ -1,5 +1,5 @@
 import type { InstanceSpec, Replica } from "@tei-fleet/proto/fleet/v1";
-import { EVENT_STREAM_MAXLEN } from "../events/event-log.ts";
+import { EVENT_STREAM_MAXLEN } from "../store/event-log.ts";
 import type { SchedulerContext } from "./context.ts";
 import { runScript } from "./lua-scripts.ts";
 import type { NodeCache } from "./node-cache.ts";

@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { NodeSchema } from "@tei-fleet/proto/fleet/v1";
-import { appendEvent } from "../events/event-log.ts";
+import { appendEvent } from "../store/event-log.ts";
 import { DRAIN_DEFAULTS } from "../nodes/node-operations.ts";
 import type { EnqueueMany } from "../nodes/node-registry.ts";
 import { StaleLeaseError, updateNode } from "../nodes/node-store.ts";

@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { ReplicaSchema, type Instance } from "@tei-fleet/proto/fleet/v1";
-import { appendEvent } from "../events/event-log.ts";
+import { appendEvent } from "../store/event-log.ts";
 import { isUnreadable, readInstanceRecord } from "../store/instance-record.ts";
 import { createRecordProblemReporter } from "../store/record-problems.ts";
 import { createBatchLoader } from "./batch-loader.ts";

@@ -1,4 +1,4 @@
-import { EVENT_STREAM_MAXLEN } from "../events/event-log.ts";
+import { EVENT_STREAM_MAXLEN } from "../store/event-log.ts";
 import type { SchedulerContext } from "./context.ts";
 import { runScript } from "./lua-scripts.ts";
 import type { StoredReplica } from "./replica-records.ts";

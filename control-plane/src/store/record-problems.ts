@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
-import { appendEvent } from "../events/event-log.ts";
+import { appendEvent } from "./event-log.ts";
 import type { KeySchema } from "./keys.ts";
 
 /** A problem found reading an instance's stored record (see record-codec.ts). */

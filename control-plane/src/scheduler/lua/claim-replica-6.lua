@@ -9,7 +9,7 @@
   KEYS[4] assignments-version:{node}  counter
   KEYS[5] replicas:{instance}         HASH assignment id -> Replica JSON
   KEYS[6] events                      STREAM; the instance.placed event is written here, atomically
-                                      with the placement (same fields as events/event-log.ts)
+                                      with the placement (same fields as store/event-log.ts)
 
   ARGV[1]  node epoch the decision was made for
   ARGV[2]  assignment id

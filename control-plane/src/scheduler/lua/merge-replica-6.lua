@@ -8,7 +8,7 @@
   KEYS[1] replicas:{instance}
   KEYS[2] routes
   KEYS[3] routes-version
-  KEYS[4] events (STREAM; the transition's event, same fields as events/event-log.ts)
+  KEYS[4] events (STREAM; the transition's event, same fields as store/event-log.ts)
   KEYS[5] routes-log (STREAM; see watch/lua/change-log.lua)
   KEYS[6] routes-unready
 

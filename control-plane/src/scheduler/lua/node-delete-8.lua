@@ -13,7 +13,7 @@
   KEYS[4] assignments-version:{name}
   KEYS[5] drain:{name}
   KEYS[6] nodes (ZSET, heartbeat scores)
-  KEYS[7] events (STREAM; same fields as events/event-log.ts)
+  KEYS[7] events (STREAM; same fields as store/event-log.ts)
   KEYS[8] lease-token:{lease} (read only when ARGV[1] is not empty)
 
   ARGV[1] fencing token, or "" for an operator's delete (no lease needed)

@@ -4,7 +4,7 @@
   once, and the extra replacement is retired by the next reconcile like any duplicate.
 
   KEYS[1] reschedules:{instance}
-  KEYS[2] events (STREAM; same fields as events/event-log.ts)
+  KEYS[2] events (STREAM; same fields as store/event-log.ts)
 
   ARGV[1] assignment id of the failing replica
   ARGV[2] the reschedule JSON {at, index, revision, from, to}

@@ -4,7 +4,7 @@
   last for that replica index: the reconciler looks again every few seconds.
 
   KEYS[1] reschedules:{instance}
-  KEYS[2] events (STREAM; same fields as events/event-log.ts)
+  KEYS[2] events (STREAM; same fields as store/event-log.ts)
 
   ARGV[1] replica index
   ARGV[2] the note (the stable part of the reason)

@@ -1,5 +1,5 @@
 import type { Redis } from "ioredis";
-import type { KeySchema } from "../store/keys.ts";
+import type { KeySchema } from "./keys.ts";
 
 /** Kinds of fleet events. Instance kinds first, then node kinds. */
 export type EventKind =
