@@ -26,7 +26,7 @@ import { Redis } from "ioredis";
 import { pino } from "pino";
 import { startRedisServer } from "../../test/harness/redis-server.ts";
 import { EVENT_STREAM_MAXLEN } from "../src/store/event-log.ts";
-import { defineScripts, runScript } from "../src/scheduler/lua-scripts.ts";
+import { defineScripts, runScript } from "../src/store/lua-scripts.ts";
 import { createKeySchema, type KeySchema } from "../src/store/keys.ts";
 
 const arg = (name: string, fallback: string) => {

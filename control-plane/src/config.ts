@@ -4,7 +4,7 @@ import {
   hostPort, integer, logLevel, resolveOptions, type ConfigOption, type Environment, type FlagValues, type OptionTable,
 } from "@tei-fleet/core/service";
 import { z } from "zod";
-import { DEFAULT_TIMINGS, type SchedulerTimings } from "./scheduler/context.ts";
+import { DEFAULT_TIMINGS, type SchedulerTimings } from "./store/scheduler-context.ts";
 
 /**
  * The control plane's configuration, from one option table (`@tei-fleet/core/service`): flags

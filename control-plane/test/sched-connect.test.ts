@@ -6,8 +6,8 @@ import {
 import { fastify } from "fastify";
 import { afterEach, describe, expect, it } from "vitest";
 import { installErrorHandlers } from "../src/rest/rest-errors.ts";
-import { registerAgentService, registerNodeService, registerRouteService } from "../src/scheduler/connect.ts";
-import { schedulerRestPlugin } from "../src/scheduler/rest.ts";
+import { registerAgentService, registerNodeService, registerRouteService } from "../src/connect/scheduler-services.ts";
+import { schedulerRestPlugin } from "../src/rest/scheduler-routes.ts";
 import { placed, schedFixture, type SchedFixture } from "./sched-fixtures.ts";
 import { loadConfig } from "../src/config.ts";
 import { DEFAULT_TIMINGS } from "../src/scheduler/index.ts";

@@ -3,7 +3,7 @@ import { InstanceSpecSchema } from "@tei-fleet/proto/fleet/v1";
 import { afterEach, describe, expect, it } from "vitest";
 import { StaleLeaseError, updateNode } from "../src/nodes/node-store.ts";
 import { createLease } from "../src/scheduler/lease.ts";
-import { defineScripts } from "../src/scheduler/lua-scripts.ts";
+import { defineScripts } from "../src/store/lua-scripts.ts";
 import { schedFixture, type SchedFixture } from "./sched-fixtures.ts";
 
 let f: SchedFixture;

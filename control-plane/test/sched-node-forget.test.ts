@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../src/config.ts";
-import { DEFAULT_TIMINGS } from "../src/scheduler/context.ts";
-import { defineScripts, runScript } from "../src/scheduler/lua-scripts.ts";
+import { DEFAULT_TIMINGS } from "../src/store/scheduler-context.ts";
+import { defineScripts, runScript } from "../src/store/lua-scripts.ts";
 import { placed, schedFixture, type SchedFixture } from "./sched-fixtures.ts";
 
 let f: SchedFixture;

@@ -1,6 +1,6 @@
 import type { Assignment } from "@tei-fleet/proto/fleet/v1";
-import type { ChangesBus } from "../scheduler/changes-bus.ts";
-import type { SchedulerContext } from "../scheduler/context.ts";
+import type { ChangesBus } from "../store/changes-bus.ts";
+import type { SchedulerContext } from "../store/scheduler-context.ts";
 import type { HeartbeatHandler } from "./heartbeat.ts";
 
 /** Thrown into a WatchAssignments stream when the node must register again. */

@@ -4,10 +4,10 @@ import {
   type Assignment, type HeartbeatRequest, type HeartbeatResponse, type ReplicaStatus,
 } from "@tei-fleet/proto/fleet/v1";
 import { EVENT_STREAM_MAXLEN } from "../store/event-log.ts";
-import type { SchedulerContext } from "../scheduler/context.ts";
-import { runScript } from "../scheduler/lua-scripts.ts";
+import type { SchedulerContext } from "../store/scheduler-context.ts";
+import { runScript } from "../store/lua-scripts.ts";
 import { updateNode } from "../nodes/node-store.ts";
-import { updateFailureClock } from "../scheduler/failure-clock.ts";
+import { updateFailureClock } from "../agents/failure-clock.ts";
 import { mergeReplicaStatus, reportFingerprint, transitionEvent } from "./replica-merge.ts";
 
 /** An unchanged report is written again at least this often, repairing anything a skip missed. */

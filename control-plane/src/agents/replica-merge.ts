@@ -1,7 +1,9 @@
 import { create } from "@bufbuild/protobuf";
 import { ModelFactsSchema, ReplicaSchema, type Replica, type ReplicaStatus } from "@tei-fleet/proto/fleet/v1";
 import type { EventKind } from "../store/event-log.ts";
-import { RETIRE_REASON } from "../scheduler/replica-records.ts";
+
+/** The reason of a replica the scheduler retires (replaced or moved); agents' reports never override it. */
+export const RETIRE_REASON = "replaced; stopping once routers dropped it";
 
 /**
  * Merges what an agent observes of a replica into the control plane's record. Placement fields

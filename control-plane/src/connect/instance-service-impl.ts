@@ -3,7 +3,7 @@ import type { ConnectRouter } from "@connectrpc/connect";
 import {
   EventSchema, InstanceHealthSchema, InstanceSchema, InstanceService, InstanceSpecSchema, type Instance, type InstanceHealth,
 } from "@tei-fleet/proto/fleet/v1";
-import type { ApiContext } from "../api-context.ts";
+import type { ApiContext } from "../api/api-context.ts";
 import { ApiError } from "../errors/api-error.ts";
 import type { FleetEvent } from "../events/event-reader.ts";
 import { readEvents } from "../events/event-reader.ts";

@@ -71,3 +71,11 @@ export function primaryReplica(replicas: readonly Replica[]): Replica | undefine
   const ordered = [...replicas].sort((a, b) => Number(b.revision - a.revision) || a.index - b.index);
   return ordered.find((r) => r.status === "running") ?? ordered[0];
 }
+
+/**
+ * Statuses in which the agent cannot keep the replica serving: `failed` (CPU fallback, missing
+ * GPU, unusable binary, port taken) and `crash_loop` (TEI keeps exiting).
+ */
+export function isFailing(status: string): boolean {
+  return status === "failed" || status === "crash_loop";
+}

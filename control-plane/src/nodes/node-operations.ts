@@ -1,7 +1,7 @@
 import { create, fromJsonString } from "@bufbuild/protobuf";
 import { NodeSchema, type Node } from "@tei-fleet/proto/fleet/v1";
 import { appendEvent } from "../store/event-log.ts";
-import type { SchedulerContext } from "../scheduler/context.ts";
+import type { SchedulerContext } from "../store/scheduler-context.ts";
 import { NodeNotFoundError } from "./node-errors.ts";
 import type { EnqueueMany } from "./node-registry.ts";
 import { removeNode } from "./node-removal.ts";

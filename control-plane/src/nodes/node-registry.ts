@@ -1,8 +1,8 @@
 import { create, toJsonString } from "@bufbuild/protobuf";
 import { NodeSchema, type Node } from "@tei-fleet/proto/fleet/v1";
 import { appendEvent } from "../store/event-log.ts";
-import type { SchedulerContext } from "../scheduler/context.ts";
-import { runScript } from "../scheduler/lua-scripts.ts";
+import type { SchedulerContext } from "../store/scheduler-context.ts";
+import { runScript } from "../store/lua-scripts.ts";
 import { readNode, StaleLeaseError } from "./node-store.ts";
 
 /** Enqueues instances for the placement worker (the scheduler's enqueue, batched). */

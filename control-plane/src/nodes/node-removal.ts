@@ -1,7 +1,7 @@
 import type { Node } from "@tei-fleet/proto/fleet/v1";
 import { EVENT_STREAM_MAXLEN } from "../store/event-log.ts";
-import type { SchedulerContext } from "../scheduler/context.ts";
-import { runScript } from "../scheduler/lua-scripts.ts";
+import type { SchedulerContext } from "../store/scheduler-context.ts";
+import { runScript } from "../store/lua-scripts.ts";
 import { NodeInUseError, NodeNotFoundError } from "./node-errors.ts";
 import { readNode, StaleLeaseError } from "./node-store.ts";
 

@@ -1,7 +1,7 @@
 import { create, fromJsonString, toJsonString } from "@bufbuild/protobuf";
 import { NodeSchema, type Node } from "@tei-fleet/proto/fleet/v1";
-import type { SchedulerContext } from "../scheduler/context.ts";
-import { runScript } from "../scheduler/lua-scripts.ts";
+import type { SchedulerContext } from "../store/scheduler-context.ts";
+import { runScript } from "../store/lua-scripts.ts";
 
 /** A node record as stored, with the exact JSON read (the compare-and-set witness). */
 export interface StoredNode {

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from "fastify";
-import type { ApiContext } from "../api-context.ts";
+import type { ApiContext } from "../api/api-context.ts";
 import { ApiError } from "../errors/api-error.ts";
 import { eventJson, readEvents } from "../events/event-reader.ts";
 import { fleetHealth } from "../instances/instance-health.ts";

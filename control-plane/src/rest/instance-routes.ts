@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import type { ApiContext } from "../api-context.ts";
+import type { ApiContext } from "../api/api-context.ts";
 import { ApiError } from "../errors/api-error.ts";
 import { instanceHealth } from "../instances/instance-health.ts";
 import { instanceInfo } from "../instances/instance-info.ts";

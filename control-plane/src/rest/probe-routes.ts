@@ -1,6 +1,6 @@
 import { addHealthRoutes, healthEndpoints } from "@tei-fleet/core/service";
 import type { FastifyInstance } from "fastify";
-import type { ApiContext } from "../api-context.ts";
+import type { ApiContext } from "../api/api-context.ts";
 import { jsonSchema, ProbeSchema } from "./schemas.ts";
 
 /**

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyPluginAsync } from "fastify";
-import type { ApiContext } from "../api-context.ts";
+import type { ApiContext } from "../api/api-context.ts";
 import { parseStrictJson } from "../json/strict-json.ts";
 import { fleetRoutes } from "./fleet-routes.ts";
 import { instanceRoutes } from "./instance-routes.ts";

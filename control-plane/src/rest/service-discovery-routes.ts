@@ -1,6 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import type { Node, Replica } from "@tei-fleet/proto/fleet/v1";
-import type { ApiContext } from "../api-context.ts";
+import type { ApiContext } from "../api/api-context.ts";
 
 /** One target group of Prometheus HTTP service discovery. */
 export interface ScrapeTargetGroup {

@@ -1,6 +1,6 @@
 import type { WatchChange, WatchMirror } from "@tei-fleet/core/watch";
-import type { ChangesBus } from "../scheduler/changes-bus.ts";
-import type { SchedulerContext } from "../scheduler/context.ts";
+import type { ChangesBus } from "../store/changes-bus.ts";
+import type { SchedulerContext } from "../store/scheduler-context.ts";
 import type { WatchCacheHooks } from "../watch/watch-cache.ts";
 import type { UnreadySync } from "./unready-sync.ts";
 

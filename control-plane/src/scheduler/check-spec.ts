@@ -1,5 +1,5 @@
 import type { InstanceSpec } from "@tei-fleet/proto/fleet/v1";
-import type { SchedulerContext } from "./context.ts";
+import type { SchedulerContext } from "../store/scheduler-context.ts";
 
 /** Most GPUs one replica may ask for: no GPU host has more than 16. */
 export const MAX_GPU_COUNT = 16;

@@ -1,7 +1,7 @@
 import type { InstanceSpec, Replica } from "@tei-fleet/proto/fleet/v1";
 import { EVENT_STREAM_MAXLEN } from "../store/event-log.ts";
-import type { SchedulerContext } from "./context.ts";
-import { runScript } from "./lua-scripts.ts";
+import type { SchedulerContext } from "../store/scheduler-context.ts";
+import { runScript } from "../store/lua-scripts.ts";
 import type { NodeCache } from "./node-cache.ts";
 import { place, type ReplicaRequest } from "./placement.ts";
 import {

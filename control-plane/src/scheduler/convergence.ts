@@ -1,5 +1,5 @@
-import type { SchedulerContext } from "./context.ts";
-import { isFailing } from "./reschedule-policy.ts";
+import type { SchedulerContext } from "../store/scheduler-context.ts";
+import { isFailing } from "../instances/instance-status.ts";
 
 /** Loosely typed JSON of the records the full compare reads (plain JSON.parse: it reads thousands). */
 interface InstanceJson { revision?: string; spec?: { replicas?: number; desiredState?: string } }

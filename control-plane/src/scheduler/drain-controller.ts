@@ -4,8 +4,8 @@ import { appendEvent } from "../store/event-log.ts";
 import { DRAIN_DEFAULTS } from "../nodes/node-operations.ts";
 import type { EnqueueMany } from "../nodes/node-registry.ts";
 import { StaleLeaseError, updateNode } from "../nodes/node-store.ts";
-import type { SchedulerContext } from "./context.ts";
-import { runScript } from "./lua-scripts.ts";
+import type { SchedulerContext } from "../store/scheduler-context.ts";
+import { runScript } from "../store/lua-scripts.ts";
 
 /** A fencing token with the lease it belongs to. */
 export interface Fence {

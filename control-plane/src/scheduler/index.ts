@@ -11,12 +11,12 @@ import { createNodeOperations, type NodeOperations } from "../nodes/node-operati
 import { createNodeRegistry } from "../nodes/node-registry.ts";
 import { createRouteTable, type RouteTableService } from "../routes/route-table.ts";
 import type { KeySchema } from "../store/keys.ts";
-import { createChangesBus } from "./changes-bus.ts";
+import { createChangesBus } from "../store/changes-bus.ts";
 import { checkSpec, type SpecCheck } from "./check-spec.ts";
-import { closeConnection } from "./close-connection.ts";
-import { DEFAULT_TIMINGS, type SchedulerContext, type SchedulerTimings } from "./context.ts";
+import { closeConnection } from "../store/close-connection.ts";
+import { DEFAULT_TIMINGS, type SchedulerContext, type SchedulerTimings } from "../store/scheduler-context.ts";
 import { createInstanceReconciler, RESTART_MARK, type PlacementNotice } from "./instance-reconciler.ts";
-import { defineScripts } from "./lua-scripts.ts";
+import { defineScripts } from "../store/lua-scripts.ts";
 import { createNodeCache } from "./node-cache.ts";
 import { createPlacementQueue } from "./placement-queue.ts";
 import { planPlacements } from "./plan.ts";
@@ -24,7 +24,7 @@ import { createWorkerShards } from "./worker-shards.ts";
 import { createReconcileLoop } from "./reconcile-loop.ts";
 import { parseReplicas } from "./replica-records.ts";
 
-export { DEFAULT_TIMINGS } from "./context.ts";
+export { DEFAULT_TIMINGS } from "../store/scheduler-context.ts";
 export type { PlacementNotice } from "./instance-reconciler.ts";
 export { defaultModelMemoryMb } from "./model-memory.ts";
 export { NodeNotFoundError } from "../nodes/node-operations.ts";

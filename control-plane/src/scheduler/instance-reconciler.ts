@@ -1,3 +1,5 @@
+import { RETIRE_REASON } from "../agents/replica-merge.ts";
+import { isFailing } from "../instances/instance-status.ts";
 import { create } from "@bufbuild/protobuf";
 import { ReplicaSchema, type Instance } from "@tei-fleet/proto/fleet/v1";
 import { appendEvent } from "../store/event-log.ts";
@@ -5,15 +7,15 @@ import { isUnreadable, readInstanceRecord } from "../store/instance-record.ts";
 import { createRecordProblemReporter } from "../store/record-problems.ts";
 import { createBatchLoader } from "./batch-loader.ts";
 import { claimReplica } from "./claim.ts";
-import type { SchedulerContext, SchedulerTimings } from "./context.ts";
-import { runScript } from "./lua-scripts.ts";
+import type { SchedulerContext, SchedulerTimings } from "../store/scheduler-context.ts";
+import { runScript } from "../store/lua-scripts.ts";
 import type { NodeCache } from "./node-cache.ts";
 import { replicaCount, replicaRequest, wantsRunning } from "./placement-request.ts";
 import {
-  buildUnplacedReplica, parseReplicas, replicaJson, RETIRE_REASON, type StoredReplica,
+  buildUnplacedReplica, parseReplicas, replicaJson, type StoredReplica,
 } from "./replica-records.ts";
 import {
-  avoidPhrase, decideReschedule, isFailing, parseRescheduleState, type ReschedulePolicy, type RescheduleState,
+  avoidPhrase, decideReschedule, parseRescheduleState, type ReschedulePolicy, type RescheduleState,
 } from "./reschedule-policy.ts";
 import { createRescheduleStore } from "./reschedule-store.ts";
 

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
-import type { SchedulerContext } from "./context.ts";
-import { runScript } from "./lua-scripts.ts";
+import type { SchedulerContext } from "../store/scheduler-context.ts";
+import { runScript } from "../store/lua-scripts.ts";
 
 /** A lease held by at most one control-plane process, with a fencing token. */
 export interface Lease {

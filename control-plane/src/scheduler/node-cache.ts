@@ -1,5 +1,5 @@
-import type { ChangesBus } from "./changes-bus.ts";
-import type { SchedulerContext } from "./context.ts";
+import type { ChangesBus } from "../store/changes-bus.ts";
+import type { SchedulerContext } from "../store/scheduler-context.ts";
 import { GpuIndex } from "./gpu-index.ts";
 import { applyClaims, isSchedulable, nodeViewFromRedis, type NodeView } from "./node-view.ts";
 import { tieHash } from "./placement.ts";

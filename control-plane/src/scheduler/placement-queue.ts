@@ -1,9 +1,9 @@
 import { createHash } from "node:crypto";
 import { Queue, Worker, type Job } from "bullmq";
 import type { Redis } from "ioredis";
-import type { SchedulerContext } from "./context.ts";
+import type { SchedulerContext } from "../store/scheduler-context.ts";
 import { createBatchLoader } from "./batch-loader.ts";
-import { closeConnection, withinTime } from "./close-connection.ts";
+import { closeConnection, withinTime } from "../store/close-connection.ts";
 import type { InstanceReconciler } from "./instance-reconciler.ts";
 
 /** Name of the BullMQ queue (under the key schema's BullMQ prefix). */

@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { PlannedReplicaSchema, type InstanceSpec, type PlannedReplica } from "@tei-fleet/proto/fleet/v1";
-import type { SchedulerContext } from "./context.ts";
+import type { SchedulerContext } from "../store/scheduler-context.ts";
 import { nodeViewFromRedis, type NodeView } from "./node-view.ts";
 import { place } from "./placement.ts";
 import { replicaCount, replicaRequest } from "./placement-request.ts";

@@ -2,11 +2,11 @@ import type { NodeRegistry, EnqueueMany } from "../nodes/node-registry.ts";
 import { NodeNotFoundError } from "../nodes/node-errors.ts";
 import { removeNode } from "../nodes/node-removal.ts";
 import { StaleLeaseError } from "../nodes/node-store.ts";
-import type { SchedulerContext, SchedulerTimings } from "./context.ts";
+import type { SchedulerContext, SchedulerTimings } from "../store/scheduler-context.ts";
 import { compareDesiredAndObserved } from "./convergence.ts";
 import { createDrainController, type Fence } from "./drain-controller.ts";
 import { createLease } from "./lease.ts";
-import { runScript } from "./lua-scripts.ts";
+import { runScript } from "../store/lua-scripts.ts";
 
 /** Name of the lease the loop runs under. */
 export const RECONCILER_LEASE = "reconciler";

@@ -5,8 +5,6 @@ import {
 } from "@tei-fleet/proto/fleet/v1";
 import type { NodeView } from "./node-view.ts";
 
-/** The reason of a replica the scheduler retires (replaced or moved); agents' reports never override it. */
-export const RETIRE_REASON = "replaced; stopping once routers dropped it";
 
 /** A replica record as stored in `replicas:{name}`, with its exact JSON (the CAS witness). */
 export interface StoredReplica {

@@ -5,6 +5,7 @@
  */
 
 /** The reschedule settings (SchedulerTimings' reschedule* fields). */
+
 export interface ReschedulePolicy {
   /** A replica failing this long moves; 0 disables rescheduling. */
   afterMs: number;
@@ -17,13 +18,6 @@ export interface ReschedulePolicy {
 /** The longest a further reschedule waits, however many came before (unless `afterMs` is longer). */
 export const MAX_RESCHEDULE_DELAY_MS = 10 * 60_000;
 
-/**
- * Statuses in which the agent cannot keep the replica serving: `failed` (CPU fallback, missing
- * GPU, unusable binary, port taken) and `crash_loop` (TEI keeps exiting).
- */
-export function isFailing(status: string): boolean {
-  return status === "failed" || status === "crash_loop";
-}
 
 /**
  * How long a replica must have been failing before it moves, after `previous` reschedules of its

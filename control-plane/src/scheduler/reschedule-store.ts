@@ -1,8 +1,9 @@
 import { EVENT_STREAM_MAXLEN } from "../store/event-log.ts";
-import type { SchedulerContext } from "./context.ts";
-import { runScript } from "./lua-scripts.ts";
+import type { SchedulerContext } from "../store/scheduler-context.ts";
+import { runScript } from "../store/lua-scripts.ts";
 import type { StoredReplica } from "./replica-records.ts";
-import { formatSpan, isFailing, type ReschedulePolicy, type RescheduleState } from "./reschedule-policy.ts";
+import { isFailing } from "../instances/instance-status.ts";
+import { formatSpan, type ReschedulePolicy, type RescheduleState } from "./reschedule-policy.ts";
 
 /**
  * The reconciler's writes to `reschedules:{instance}` (see keys.ts): failure clocks it starts,

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { SchedulerContext } from "./context.ts";
+import type { SchedulerContext } from "../store/scheduler-context.ts";
 import { tieHash } from "./placement.ts";
 
 /** Options of the worker shards. */

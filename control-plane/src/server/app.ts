@@ -5,7 +5,7 @@ import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
 import fastifySwagger from "@fastify/swagger";
 import fastifySwaggerUi from "@fastify/swagger-ui";
 import { LogController, fastify, type FastifyBaseLogger, type FastifyPluginAsync } from "fastify";
-import type { ApiContext } from "../api-context.ts";
+import type { ApiContext } from "../api/api-context.ts";
 import { createConnectAuthGate } from "../connect/connect-auth.ts";
 import { errorMappingInterceptor } from "../connect/connect-errors.ts";
 import { registerInstanceService } from "../connect/instance-service-impl.ts";

@@ -2,7 +2,7 @@ import type { AddressInfo } from "node:net";
 import { Redis } from "ioredis";
 import { createLogger } from "@tei-fleet/core/service";
 import type { Logger } from "pino";
-import type { ApiContext } from "../api-context.ts";
+import type { ApiContext } from "../api/api-context.ts";
 import { ensureAdminToken } from "../auth/admin-token.ts";
 import { createAuthenticator } from "../auth/authenticator.ts";
 import { createEventTailer } from "../events/event-tailer.ts";

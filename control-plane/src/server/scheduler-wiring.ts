@@ -1,8 +1,8 @@
 import type { ConnectRouter } from "@connectrpc/connect";
 import type { FastifyPluginAsync } from "fastify";
-import { registerAgentService, registerNodeService, registerRouteService } from "../scheduler/connect.ts";
+import { registerAgentService, registerNodeService, registerRouteService } from "../connect/scheduler-services.ts";
 import type { Scheduler } from "../scheduler/index.ts";
-import { schedulerRestPlugin } from "../scheduler/rest.ts";
+import { schedulerRestPlugin } from "../rest/scheduler-routes.ts";
 
 /** The scheduler's API surfaces, served next to the instance API on the same port. */
 export interface SchedulerSurfaces {

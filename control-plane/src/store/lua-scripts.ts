@@ -1,5 +1,5 @@
 import type { ChainableCommander, Redis } from "ioredis";
-import { readLuaSource } from "../store/lua-source.ts";
+import { readLuaSource } from "./lua-source.ts";
 
 /**
  * The scheduler's Lua scripts, one per file in ./lua named `<name>-<numberOfKeys>.lua` (BullMQ's

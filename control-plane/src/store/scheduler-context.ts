@@ -1,6 +1,6 @@
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
-import type { KeySchema } from "../store/keys.ts";
+import type { KeySchema } from "./keys.ts";
 
 /**
  * What every scheduler part needs, passed in rather than imported: the Redis client (with the

@@ -1,13 +1,13 @@
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
-import type { Authenticator } from "./auth/authenticator.ts";
-import type { EventTailer } from "./events/event-tailer.ts";
-import type { InstanceService } from "./instances/instance-service.ts";
-import type { SchedulerPort } from "./instances/scheduler-port.ts";
-import type { ApiMetrics } from "./metrics/api-metrics.ts";
-import type { InstanceRepository } from "./store/instance-repository.ts";
-import type { KeySchema } from "./store/keys.ts";
-import type { NodeReader } from "./store/node-reader.ts";
+import type { Authenticator } from "../auth/authenticator.ts";
+import type { EventTailer } from "../events/event-tailer.ts";
+import type { InstanceService } from "../instances/instance-service.ts";
+import type { SchedulerPort } from "../instances/scheduler-port.ts";
+import type { ApiMetrics } from "../metrics/api-metrics.ts";
+import type { InstanceRepository } from "../store/instance-repository.ts";
+import type { KeySchema } from "../store/keys.ts";
+import type { NodeReader } from "../store/node-reader.ts";
 
 /**
  * Everything the REST and Connect surfaces use, built once per control plane and passed in (no

@@ -8,9 +8,9 @@ import {
   WatchAssignmentsResponseSchema, WatchRouteChangesResponseSchema, WatchRoutesResponseSchema,
 } from "@tei-fleet/proto/fleet/v1";
 import { StaleEpochError } from "../agents/assignment-feed.ts";
-import { toConnectError as catalogueError } from "../connect/connect-errors.ts";
+import { toConnectError as catalogueError } from "./connect-errors.ts";
 import { NodeInUseError, NodeNotFoundError } from "../nodes/node-errors.ts";
-import type { Scheduler } from "./index.ts";
+import type { Scheduler } from "../scheduler/index.ts";
 
 /**
  * Turns the scheduler's own errors into Connect codes. Anything else is thrown on unchanged: the

@@ -5,8 +5,8 @@ import { z } from "zod";
 import { ApiError } from "../errors/api-error.ts";
 import { applySpecFields, CreateInstanceBody, throwValidationError, validateInstanceName } from "../instances/instance-spec.ts";
 import { DRAIN_DEFAULTS } from "../nodes/node-operations.ts";
-import { errorResponses, jsonSchema } from "../rest/schemas.ts";
-import type { Scheduler } from "./index.ts";
+import { errorResponses, jsonSchema } from "./schemas.ts";
+import type { Scheduler } from "../scheduler/index.ts";
 
 const GpuView = z.object({
   index: z.number(), uuid: z.string(), name: z.string(),
