@@ -21,12 +21,15 @@ const SOURCES = ["core/src", "control-plane/src", "node-agent/src", "router/src"
  */
 const KNOWN_FOLDER_CYCLES = new Set<string>([]);
 
-const graph = await madge(SOURCES.map((s) => resolve(ROOT, s)), {
-  baseDir: ROOT,
-  fileExtensions: ["ts"],
-  tsConfig: resolve(ROOT, "tsconfig.json"),
-  excludeRegExp: [/\/gen\//, /\.test\.ts$/],
-});
+const graph = await madge(
+  SOURCES.map((s) => resolve(ROOT, s)),
+  {
+    baseDir: ROOT,
+    fileExtensions: ["ts"],
+    tsConfig: resolve(ROOT, "tsconfig.json"),
+    excludeRegExp: [/\/gen\//, /\.test\.ts$/],
+  },
+);
 const files = graph.obj();
 
 const problems: string[] = [];

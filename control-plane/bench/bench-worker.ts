@@ -13,9 +13,13 @@ const keys = createKeySchema(process.env.BENCH_PREFIX!);
 const logger = pino({ level: process.env.BENCH_LOG_LEVEL ?? "error" });
 let buffer: Array<[string, number, number, number]> = [];
 const scheduler = createScheduler({
-  redis, keys, logger,
+  redis,
+  keys,
+  logger,
   concurrency: Number(process.env.BENCH_CONCURRENCY ?? 32),
-  onPlaced: (p) => { buffer.push([p.instance, p.index, p.atMs, p.attempts]); },
+  onPlaced: (p) => {
+    buffer.push([p.instance, p.index, p.atMs, p.attempts]);
+  },
 });
 await scheduler.start();
 const flush = setInterval(() => {
@@ -25,7 +29,10 @@ const flush = setInterval(() => {
 }, 100);
 process.send!({ ready: true });
 process.on("message", async (message: unknown) => {
-  if (message === "cpu") { process.send!({ cpu: process.cpuUsage() }); return; }
+  if (message === "cpu") {
+    process.send!({ cpu: process.cpuUsage() });
+    return;
+  }
   if (message !== "stop") return;
   clearInterval(flush);
   process.send!({ cpu: process.cpuUsage() });

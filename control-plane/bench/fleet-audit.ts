@@ -18,7 +18,12 @@ export interface AuditReport {
   examples: string[];
 }
 
-interface AssignmentJson { instanceName: string; gpuIds?: number[]; port?: number; prometheusPort?: number }
+interface AssignmentJson {
+  instanceName: string;
+  gpuIds?: number[];
+  port?: number;
+  prometheusPort?: number;
+}
 
 /**
  * Audits the fleet from the assignments outward, not from the claims: the memory each instance
@@ -28,13 +33,19 @@ interface AssignmentJson { instanceName: string; gpuIds?: number[]; port?: numbe
 export async function auditFleet(redis: Redis, keys: KeySchema): Promise<AuditReport> {
   const names = await redis.zrange(keys.nodes(), 0, -1);
   const report: AuditReport = { nodes: names.length, assignments: 0, doubleBookedGpus: 0, doubleBookedPorts: 0, claimMismatches: 0, examples: [] };
-  const note = (s: string) => { if (report.examples.length < 20) report.examples.push(s); };
+  const note = (s: string) => {
+    if (report.examples.length < 20) report.examples.push(s);
+  };
   const specMemory = new Map<string, number>();
 
   for (let i = 0; i < names.length; i += 200) {
     const chunk = names.slice(i, i + 200);
     const pipe = redis.pipeline();
-    for (const n of chunk) { pipe.get(keys.node(n)); pipe.hgetall(keys.assignments(n)); pipe.hgetall(keys.nodeClaims(n)); }
+    for (const n of chunk) {
+      pipe.get(keys.node(n));
+      pipe.hgetall(keys.assignments(n));
+      pipe.hgetall(keys.nodeClaims(n));
+    }
     const results = (await pipe.exec()) ?? [];
     const perNode = chunk.map((name, j) => ({
       name,
@@ -64,11 +75,20 @@ export async function auditFleet(redis: Redis, keys: KeySchema): Promise<AuditRe
       }
       for (const [gpu, mb] of used) {
         const total = Number(node.gpus?.find((g) => (g.index ?? 0) === gpu)?.memoryTotalMb ?? 0);
-        if (mb > total) { report.doubleBookedGpus++; note(`${name} GPU ${gpu}: ${mb} MiB assigned of ${total}`); }
-        if (Number(claims[`gpu:${gpu}`] ?? 0) !== mb) { report.claimMismatches++; note(`${name} GPU ${gpu}: claims ${claims[`gpu:${gpu}`]} vs ${mb}`); }
+        if (mb > total) {
+          report.doubleBookedGpus++;
+          note(`${name} GPU ${gpu}: ${mb} MiB assigned of ${total}`);
+        }
+        if (Number(claims[`gpu:${gpu}`] ?? 0) !== mb) {
+          report.claimMismatches++;
+          note(`${name} GPU ${gpu}: claims ${claims[`gpu:${gpu}`]} vs ${mb}`);
+        }
       }
       for (const [port, count] of ports) {
-        if (count > 1) { report.doubleBookedPorts++; note(`${name} port ${port} given ${count} times`); }
+        if (count > 1) {
+          report.doubleBookedPorts++;
+          note(`${name} port ${port} given ${count} times`);
+        }
       }
       if (Number(claims.count ?? 0) !== assignments.length) {
         report.claimMismatches++;

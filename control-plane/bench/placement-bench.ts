@@ -10,7 +10,7 @@
  * `--enqueue bulk` (default) enqueues each chunk of 500 creates with one enqueueMany (batch jobs of
  * 64 instances); `--enqueue single` makes one job per instance, as one POST /instances does.
  */
-import { fork, type ChildProcess } from "node:child_process";
+import { type ChildProcess, fork } from "node:child_process";
 import { create, toJsonString } from "@bufbuild/protobuf";
 import { InstanceSchema, InstanceSpecSchema } from "@tei-fleet/proto/fleet/v1";
 import { Redis } from "ioredis";
@@ -18,7 +18,7 @@ import { pino } from "pino";
 import { startRedisServer } from "../../test/harness/redis-server.ts";
 import { createScheduler, DEFAULT_TIMINGS } from "../src/scheduler/index.ts";
 import { createKeySchema, type KeySchema } from "../src/store/keys.ts";
-import { auditFleet, type AuditReport } from "./fleet-audit.ts";
+import { type AuditReport, auditFleet } from "./fleet-audit.ts";
 import { SimulatedAgent } from "./simulated-agent.ts";
 
 const arg = (name: string, fallback: string) => {
@@ -31,7 +31,13 @@ const WORKER_COUNTS = arg("workers", "1,2").split(",").map(Number);
 /** "bulk": enqueueMany per chunk (batch jobs of 64); "single": enqueue(name) per instance, as POST /instances does. */
 const ENQUEUE = arg("enqueue", "bulk");
 const GPU_MB = 81920;
-const MODELS = ["BAAI/bge-small-en-v1.5", "sentence-transformers/all-mpnet-base-v2", "BAAI/bge-large-en-v1.5", "BAAI/bge-reranker-base", "intfloat/multilingual-e5-large-instruct"];
+const MODELS = [
+  "BAAI/bge-small-en-v1.5",
+  "sentence-transformers/all-mpnet-base-v2",
+  "BAAI/bge-large-en-v1.5",
+  "BAAI/bge-reranker-base",
+  "intfloat/multilingual-e5-large-instruct",
+];
 const MEMORY_MB = [undefined, 2048, 4096, 8192, 12288, 16384, 24576, 40960];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -104,10 +110,21 @@ async function runPhase(redisUrl: string, workers: number): Promise<PhaseResult>
 
   // Let the workers see each other and split the nodes (worker-shards.ts) before the clock starts.
   await sleep(1500);
-  const agents = Array.from({ length: NODES }, (_, i) => new SimulatedAgent(front.agents, {
-    name: `node-${String(i).padStart(4, "0")}`, address: `10.${i >> 8}.${i & 255}.1`,
-    gpusMb: Array(8).fill(GPU_MB), labels: { zone: `z${i % 4}` }, capacity: 64,
-  }, { instantReady: true }));
+  const agents = Array.from(
+    { length: NODES },
+    (_, i) =>
+      new SimulatedAgent(
+        front.agents,
+        {
+          name: `node-${String(i).padStart(4, "0")}`,
+          address: `10.${i >> 8}.${i & 255}.1`,
+          gpusMb: Array(8).fill(GPU_MB),
+          labels: { zone: `z${i % 4}` },
+          capacity: 64,
+        },
+        { instantReady: true },
+      ),
+  );
   for (let i = 0; i < agents.length; i += 50) await Promise.all(agents.slice(i, i + 50).map((a) => a.register()));
 
   // Every agent heartbeats on its own phase within the interval, like a real fleet.
@@ -133,7 +150,9 @@ async function runPhase(redisUrl: string, workers: number): Promise<PhaseResult>
     const name = `inst-${j}`;
     const mem = MEMORY_MB[j % MEMORY_MB.length];
     const spec = create(InstanceSpecSchema, {
-      name, modelId: MODELS[j % MODELS.length]!, gpuMemoryMb: mem === undefined ? undefined : BigInt(mem),
+      name,
+      modelId: MODELS[j % MODELS.length]!,
+      gpuMemoryMb: mem === undefined ? undefined : BigInt(mem),
       placementPolicy: j % 5 === 0 ? "spread" : "binpack",
     });
     return [name, toJsonString(InstanceSchema, create(InstanceSchema, { spec, revision: 1n, createdAtMs: BigInt(Date.now()) }))] as const;
@@ -180,7 +199,10 @@ async function runPhase(redisUrl: string, workers: number): Promise<PhaseResult>
     await front.routes.get();
     reads.push(performance.now() - started);
   }
-  const routeTableReadMs = pct(reads.sort((a, b) => a - b), 0.5);
+  const routeTableReadMs = pct(
+    reads.sort((a, b) => a - b),
+    0.5,
+  );
 
   // Failure: 10% of the nodes stop heartbeating at once.
   const victims = agents.filter((_, i) => i % 10 === 0);
@@ -192,7 +214,10 @@ async function runPhase(redisUrl: string, workers: number): Promise<PhaseResult>
   while (Date.now() - lostAt < 120_000) {
     const routes = Object.values(await redis.hgetall(keys.routes())).map((j) => JSON.parse(j) as { instanceName: string; node: string });
     const healthy = new Set(routes.filter((r) => !victimNames.has(r.node)).map((r) => r.instanceName));
-    if ([...affected].every((n) => healthy.has(n))) { rescheduleMs = Date.now() - lostAt; break; }
+    if ([...affected].every((n) => healthy.has(n))) {
+      rescheduleMs = Date.now() - lostAt;
+      break;
+    }
     await sleep(100);
   }
   const auditAfterLoss = await auditFleet(redis, keys);
@@ -206,9 +231,21 @@ async function runPhase(redisUrl: string, workers: number): Promise<PhaseResult>
   await redis.quit();
   return {
     workers,
-    placementsPerSec: INSTANCES / (allPlacedMs / 1000), conflicts: conflictsPlacing, redisCpuPlacing, createMs, mainCpuPlacing, workersCpuPlacing,
-    p50: pct(latencies, 0.5), p99: pct(latencies, 0.99),
-    allPlacedMs, allRunningMs: running >= INSTANCES ? allRunningMs : NaN, audit, rescheduleMs, movedInstances: affected.size, auditAfterLoss, routeTableReadMs,
+    placementsPerSec: INSTANCES / (allPlacedMs / 1000),
+    conflicts: conflictsPlacing,
+    redisCpuPlacing,
+    createMs,
+    mainCpuPlacing,
+    workersCpuPlacing,
+    p50: pct(latencies, 0.5),
+    p99: pct(latencies, 0.99),
+    allPlacedMs,
+    allRunningMs: running >= INSTANCES ? allRunningMs : NaN,
+    audit,
+    rescheduleMs,
+    movedInstances: affected.size,
+    auditAfterLoss,
+    routeTableReadMs,
   };
 }
 
@@ -219,21 +256,33 @@ try {
     console.log(`\n== ${workers} control-plane worker process(es), ${NODES} nodes x 8 GPUs x 80 GB, ${INSTANCES} instances, ${ENQUEUE} enqueue`);
     const r = await runPhase(server.url, workers);
     results.push(r);
-    console.log(`placements/s:               ${r.placementsPerSec.toFixed(0)} (all ${INSTANCES} placed in ${(r.allPlacedMs / 1000).toFixed(2)} s; target >= 3750)`);
+    console.log(
+      `placements/s:               ${r.placementsPerSec.toFixed(0)} (all ${INSTANCES} placed in ${(r.allPlacedMs / 1000).toFixed(2)} s; target >= 3750)`,
+    );
     console.log(`create-to-assigned:         p50 ${r.p50} ms, p99 ${r.p99} ms`);
     console.log(`claim conflicts:            ${r.conflicts} (claims Redis refused and the worker re-placed)`);
     console.log(`creating the records:       ${(r.createMs / 1000).toFixed(2)} s (records written and enqueued in chunks of 500)`);
-    console.log(`CPU while placing:          redis-server ${r.redisCpuPlacing.toFixed(2)} s, worker process(es) ${r.workersCpuPlacing.toFixed(2)} s, agents + heartbeat handling + creation ${r.mainCpuPlacing.toFixed(2)} s (2 cores: ${(2 * r.allPlacedMs / 1000).toFixed(2)} s available)`);
+    console.log(
+      `CPU while placing:          redis-server ${r.redisCpuPlacing.toFixed(2)} s, worker process(es) ${r.workersCpuPlacing.toFixed(2)} s, agents + heartbeat handling + creation ${r.mainCpuPlacing.toFixed(2)} s (2 cores: ${((2 * r.allPlacedMs) / 1000).toFixed(2)} s available)`,
+    );
     console.log(`all reported running:       ${(r.allRunningMs / 1000).toFixed(2)} s after the first create`);
-    console.log(`audit:                      ${r.audit.assignments} assignments, double-booked GPUs ${r.audit.doubleBookedGpus}, double-booked ports ${r.audit.doubleBookedPorts}, claim mismatches ${r.audit.claimMismatches}`);
+    console.log(
+      `audit:                      ${r.audit.assignments} assignments, double-booked GPUs ${r.audit.doubleBookedGpus}, double-booked ports ${r.audit.doubleBookedPorts}, claim mismatches ${r.audit.claimMismatches}`,
+    );
     for (const e of r.audit.examples) console.log(`  ${e}`);
     console.log(`route table read:           ${r.routeTableReadMs.toFixed(1)} ms for ${INSTANCES} routes (median of 7)`);
-    console.log(`10% nodes lost:             ${r.movedInstances} instances running elsewhere after ${(r.rescheduleMs / 1000).toFixed(2)} s (target <= 15 s; TTL ${DEFAULT_TIMINGS.heartbeatTtlMs} ms)`);
-    console.log(`audit after the loss:       double-booked GPUs ${r.auditAfterLoss.doubleBookedGpus}, double-booked ports ${r.auditAfterLoss.doubleBookedPorts}, claim mismatches ${r.auditAfterLoss.claimMismatches}`);
+    console.log(
+      `10% nodes lost:             ${r.movedInstances} instances running elsewhere after ${(r.rescheduleMs / 1000).toFixed(2)} s (target <= 15 s; TTL ${DEFAULT_TIMINGS.heartbeatTtlMs} ms)`,
+    );
+    console.log(
+      `audit after the loss:       double-booked GPUs ${r.auditAfterLoss.doubleBookedGpus}, double-booked ports ${r.auditAfterLoss.doubleBookedPorts}, claim mismatches ${r.auditAfterLoss.claimMismatches}`,
+    );
     for (const e of r.auditAfterLoss.examples) console.log(`  ${e}`);
   }
 } finally {
   await server.stop();
 }
-const bad = results.some((r) => r.audit.doubleBookedGpus + r.audit.doubleBookedPorts + r.auditAfterLoss.doubleBookedGpus + r.auditAfterLoss.doubleBookedPorts > 0);
+const bad = results.some(
+  (r) => r.audit.doubleBookedGpus + r.audit.doubleBookedPorts + r.auditAfterLoss.doubleBookedGpus + r.auditAfterLoss.doubleBookedPorts > 0,
+);
 process.exit(bad ? 1 : 0);

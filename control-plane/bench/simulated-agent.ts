@@ -1,7 +1,14 @@
 import { create } from "@bufbuild/protobuf";
 import {
-  HeartbeatRequestSchema, NodeSchema, ReplicaStatusSchema,
-  type Assignment, type HeartbeatRequest, type HeartbeatResponse, type Node, type RegisterResponse, type ReplicaStatus,
+  type Assignment,
+  type HeartbeatRequest,
+  HeartbeatRequestSchema,
+  type HeartbeatResponse,
+  type Node,
+  NodeSchema,
+  type RegisterResponse,
+  type ReplicaStatus,
+  ReplicaStatusSchema,
 } from "@tei-fleet/proto/fleet/v1";
 
 /** The part of the agent protocol a simulated agent calls (the scheduler's AgentApi, or a Connect client). */
@@ -60,7 +67,11 @@ export class SimulatedAgent {
       agentUrl: `http://${s.address ?? "127.0.0.1"}:9100`,
       labels: s.labels ?? {},
       gpus: s.gpusMb.map((mb, index) => ({
-        index, uuid: `GPU-${s.name}-${index}`, name: "Simulated H100", memoryTotalMb: BigInt(mb), memoryFreeMb: BigInt(mb),
+        index,
+        uuid: `GPU-${s.name}-${index}`,
+        name: "Simulated H100",
+        memoryTotalMb: BigInt(mb),
+        memoryFreeMb: BigInt(mb),
       })),
       agentVersion: "sim-0.1.0",
       capacity: s.capacity ?? 0,
@@ -85,16 +96,25 @@ export class SimulatedAgent {
       let report = this.reports.get(key);
       if (!report) {
         report = create(ReplicaStatusSchema, {
-          assignmentId: a.assignmentId, status, pid: 1000, startedAtMs: 1n,
-          modelType: status === "running" ? "embedding" : "", dimension: status === "running" ? 384 : undefined,
+          assignmentId: a.assignmentId,
+          status,
+          pid: 1000,
+          startedAtMs: 1n,
+          modelType: status === "running" ? "embedding" : "",
+          dimension: status === "running" ? 384 : undefined,
         });
         this.reports.set(key, report);
       }
       return report;
     });
-    const response = await this.endpoint.heartbeat(create(HeartbeatRequestSchema, {
-      nodeName: this.spec.name, epoch: this.epoch, replicas, knownAssignmentsVersion: this.knownVersion,
-    }));
+    const response = await this.endpoint.heartbeat(
+      create(HeartbeatRequestSchema, {
+        nodeName: this.spec.name,
+        epoch: this.epoch,
+        replicas,
+        knownAssignmentsVersion: this.knownVersion,
+      }),
+    );
     if (response.reregister) {
       // Like a real agent after a partition: register again and take whatever is assigned now.
       await this.register();
@@ -110,7 +130,10 @@ export class SimulatedAgent {
     this.knownVersion = version;
     const ids = new Set(assignments.map((a) => a.assignmentId));
     for (const id of [...this.assignments.keys()]) {
-      if (!ids.has(id)) { this.assignments.delete(id); this.seen.delete(id); }
+      if (!ids.has(id)) {
+        this.assignments.delete(id);
+        this.seen.delete(id);
+      }
     }
     for (const key of [...this.reports.keys()]) if (!ids.has(key.slice(0, key.lastIndexOf("/")))) this.reports.delete(key);
     for (const a of assignments) this.assignments.set(a.assignmentId, a);

@@ -13,21 +13,21 @@
  *
  *   pnpm bench:watch [--sizes 8000,50000] [--watchers 20] [--changes 200] [--full-changes 30,8]
  */
-import { fork, type ChildProcess } from "node:child_process";
+import { type ChildProcess, fork } from "node:child_process";
 import { Agent, type AgentOptions } from "node:http";
 import type { Socket } from "node:net";
 import { performance } from "node:perf_hooks";
 import { create, toJsonString } from "@bufbuild/protobuf";
 import { createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
-import { InstanceSchema, ReplicaSchema, RouteSchema, RouteService, type WatchEvent } from "@tei-fleet/proto/fleet/v1";
 import { followWatch, type WatchPoint } from "@tei-fleet/core/watch";
+import { InstanceSchema, ReplicaSchema, RouteSchema, RouteService, type WatchEvent } from "@tei-fleet/proto/fleet/v1";
 import { Redis } from "ioredis";
 import { pino } from "pino";
 import { startRedisServer } from "../../test/harness/redis-server.ts";
 import { EVENT_STREAM_MAXLEN } from "../src/store/event-log.ts";
-import { defineScripts, runScript } from "../src/store/lua-scripts.ts";
 import { createKeySchema, type KeySchema } from "../src/store/keys.ts";
+import { defineScripts, runScript } from "../src/store/lua-scripts.ts";
 
 const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(`--${name}`);

@@ -1,8 +1,6 @@
 import { homedir } from "node:os";
 import { join } from "node:path";
-import {
-  hostPort, integer, logLevel, resolveOptions, type ConfigOption, type Environment, type FlagValues, type OptionTable,
-} from "@tei-fleet/core/service";
+import { type ConfigOption, type Environment, type FlagValues, hostPort, integer, logLevel, type OptionTable, resolveOptions } from "@tei-fleet/core/service";
 import { z } from "zod";
 import { DEFAULT_TIMINGS, type SchedulerTimings } from "./store/scheduler-context.ts";
 
@@ -31,7 +29,13 @@ const SCHEDULER_OPTIONS = {
   lostNodeRetentionMs: timing("lostNodeRetentionMs", "TEI_FLEET_LOST_NODE_RETENTION_MS", 0, 366 * 86_400_000, "a node lost longer is forgotten, ms (0: never)"),
   ejectionQuorum: timing("ejectionQuorum", "TEI_FLEET_EJECTION_QUORUM", 1, 1000, "routers that must report a replica failing before it leaves every table"),
   ejectionReportWindowMs: timing("ejectionReportWindowMs", "TEI_FLEET_EJECTION_REPORT_WINDOW_MS", 1000, 3_600_000, "how long a router's report counts, ms"),
-  rescheduleAfterMs: timing("rescheduleAfterMs", "TEI_FLEET_RESCHEDULE_AFTER_MS", 0, 86_400_000, "a replica failing this long moves to another node, ms (0: never)"),
+  rescheduleAfterMs: timing(
+    "rescheduleAfterMs",
+    "TEI_FLEET_RESCHEDULE_AFTER_MS",
+    0,
+    86_400_000,
+    "a replica failing this long moves to another node, ms (0: never)",
+  ),
   rescheduleAttempts: timing("rescheduleAttempts", "TEI_FLEET_RESCHEDULE_ATTEMPTS", 1, 100, "most reschedules of one replica within the interval"),
   rescheduleIntervalMs: timing("rescheduleIntervalMs", "TEI_FLEET_RESCHEDULE_INTERVAL_MS", 1000, 7 * 86_400_000, "the window reschedules are counted in, ms"),
 } satisfies OptionTable;
@@ -39,22 +43,46 @@ const SCHEDULER_OPTIONS = {
 /** Every setting of the control plane: its flag, environment twin, parser, default and help line. */
 export const CONTROL_PLANE_OPTIONS = {
   listen: {
-    flag: "--listen", placeholder: "host:port", env: "TEI_FLEET_LISTEN", default: "0.0.0.0:9000", schema: hostPort("0.0.0.0:9000"),
+    flag: "--listen",
+    placeholder: "host:port",
+    env: "TEI_FLEET_LISTEN",
+    default: "0.0.0.0:9000",
+    schema: hostPort("0.0.0.0:9000"),
     doc: "address of the API (REST over HTTP/1.1 and h2c, Connect, gRPC, gRPC-web)",
   },
   redis: {
-    flag: "--redis", placeholder: "url", env: "TEI_FLEET_REDIS_URL", default: "redis://127.0.0.1:6379",
-    schema: z.string().regex(/^rediss?:\/\//, "must be a redis:// or rediss:// URL"), doc: "Redis URL",
+    flag: "--redis",
+    placeholder: "url",
+    env: "TEI_FLEET_REDIS_URL",
+    default: "redis://127.0.0.1:6379",
+    schema: z.string().regex(/^rediss?:\/\//, "must be a redis:// or rediss:// URL"),
+    doc: "Redis URL",
   },
   prefix: {
-    flag: "--prefix", placeholder: "prefix", env: "TEI_FLEET_PREFIX", default: "tf",
-    schema: z.string().regex(/^[A-Za-z0-9_.{}-]{1,64}$/, "must be 1-64 letters, digits or _.{}-"), doc: "Redis key prefix",
+    flag: "--prefix",
+    placeholder: "prefix",
+    env: "TEI_FLEET_PREFIX",
+    default: "tf",
+    schema: z.string().regex(/^[A-Za-z0-9_.{}-]{1,64}$/, "must be 1-64 letters, digits or _.{}-"),
+    doc: "Redis key prefix",
   },
   dataDir: {
-    flag: "--data-dir", placeholder: "dir", env: "TEI_FLEET_DATA_DIR", default: join(homedir(), ".tei-fleet", "control-plane"),
-    defaultDoc: "~/.tei-fleet/control-plane", schema: z.string().min(1), doc: "where a generated admin token is kept",
+    flag: "--data-dir",
+    placeholder: "dir",
+    env: "TEI_FLEET_DATA_DIR",
+    default: join(homedir(), ".tei-fleet", "control-plane"),
+    defaultDoc: "~/.tei-fleet/control-plane",
+    schema: z.string().min(1),
+    doc: "where a generated admin token is kept",
   },
-  maxInstances: { flag: "--max-instances", placeholder: "n", env: "TEI_FLEET_MAX_INSTANCES", default: "1000", schema: integer(1, 100_000), doc: "most instances the fleet holds" },
+  maxInstances: {
+    flag: "--max-instances",
+    placeholder: "n",
+    env: "TEI_FLEET_MAX_INSTANCES",
+    default: "1000",
+    schema: integer(1, 100_000),
+    doc: "most instances the fleet holds",
+  },
   logLevel: { flag: "--log-level", placeholder: "level", env: "TEI_FLEET_LOG_LEVEL", default: "info", schema: logLevel(), doc: "log level" },
   adminToken: { ...token("TEI_FLEET_ADMIN_TOKEN", "admin token (everything)"), defaultDoc: "generated at first start, see --data-dir" },
   readToken: token("TEI_FLEET_READ_TOKEN", "read token (GET routes and read RPCs only)"),
@@ -92,8 +120,15 @@ export function loadConfig(flags: CliFlags, env: Environment = process.env): Con
     if (c[key] !== undefined) scheduler[key] = c[key];
   }
   return {
-    listen: c.listen, redisUrl: c.redis, prefix: c.prefix, dataDir: c.dataDir,
-    adminToken: c.adminToken, readToken: c.readToken, joinToken: c.joinToken,
-    maxInstances: c.maxInstances, logLevel: c.logLevel, scheduler,
+    listen: c.listen,
+    redisUrl: c.redis,
+    prefix: c.prefix,
+    dataDir: c.dataDir,
+    adminToken: c.adminToken,
+    readToken: c.readToken,
+    joinToken: c.joinToken,
+    maxInstances: c.maxInstances,
+    logLevel: c.logLevel,
+    scheduler,
   };
 }

@@ -28,9 +28,17 @@ const { startControlPlane } = await import("./server/control-plane.ts");
 let controlPlane: ControlPlane;
 try {
   controlPlane = await startControlPlane({
-    redisUrl: config.redisUrl, prefix: config.prefix, host: config.listen.host, port: config.listen.port,
-    dataDir: config.dataDir, adminToken: config.adminToken, readToken: config.readToken, joinToken: config.joinToken,
-    maxInstances: config.maxInstances, logger, scheduler: config.scheduler,
+    redisUrl: config.redisUrl,
+    prefix: config.prefix,
+    host: config.listen.host,
+    port: config.listen.port,
+    dataDir: config.dataDir,
+    adminToken: config.adminToken,
+    readToken: config.readToken,
+    joinToken: config.joinToken,
+    maxInstances: config.maxInstances,
+    logger,
+    scheduler: config.scheduler,
   });
 } catch (err) {
   process.stderr.write(`tei-control-plane: could not start: ${(err as Error).message}\n`);

@@ -5,22 +5,37 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ADMIN, JOIN, READ, randomPrefix, redisSnapshot, restCall, startApi, type ApiFixture } from "./api-fixtures.ts";
+import { ADMIN, type ApiFixture, JOIN, READ, randomPrefix, redisSnapshot, restCall, startApi } from "./api-fixtures.ts";
 
 let api: ApiFixture;
 const logLines: string[] = [];
 beforeAll(async () => {
   // Capture every log line at the most verbose level, to check that no token ever appears.
-  const sink = new Writable({ write(chunk, _enc, done) { logLines.push(String(chunk)); done(); } });
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      logLines.push(String(chunk));
+      done();
+    },
+  });
   api = await startApi({ logger: pino({ level: "trace" }, sink) });
   await api.rest("POST", "/instances", { name: "guarded", model_id: "m/m" });
 });
-afterAll(async () => { await api.close(); });
+afterAll(async () => {
+  await api.close();
+});
 
 describe("token scopes on the REST API", () => {
   it("without a token: 401 UNAUTHENTICATED as JSON, for reads and writes", async () => {
-    for (const [method, path] of [["GET", "/instances"], ["GET", "/instances/guarded"], ["GET", "/health/all"], ["GET", "/events"],
-      ["POST", "/instances"], ["DELETE", "/instances/guarded"], ["POST", "/instances/guarded/stop"], ["GET", "/nodes"]]) {
+    for (const [method, path] of [
+      ["GET", "/instances"],
+      ["GET", "/instances/guarded"],
+      ["GET", "/health/all"],
+      ["GET", "/events"],
+      ["POST", "/instances"],
+      ["DELETE", "/instances/guarded"],
+      ["POST", "/instances/guarded/stop"],
+      ["GET", "/nodes"],
+    ]) {
       const res = await api.rest(method!, path!, undefined, { token: null });
       expect(res.status, `${method} ${path}`).toBe(401);
       expect(res.body.code).toBe("UNAUTHENTICATED");
@@ -37,8 +52,14 @@ describe("token scopes on the REST API", () => {
     for (const path of ["/instances", "/instances/guarded", "/instances/guarded/health", "/health/all", "/events", "/nodes"]) {
       expect((await api.rest("GET", path, undefined, { token: READ })).status, path).toBe(200);
     }
-    for (const [method, path] of [["POST", "/instances"], ["PATCH", "/instances/guarded"], ["DELETE", "/instances/guarded"],
-      ["POST", "/instances/guarded/stop"], ["POST", "/instances/guarded/restart"], ["POST", "/plan"]]) {
+    for (const [method, path] of [
+      ["POST", "/instances"],
+      ["PATCH", "/instances/guarded"],
+      ["DELETE", "/instances/guarded"],
+      ["POST", "/instances/guarded/stop"],
+      ["POST", "/instances/guarded/restart"],
+      ["POST", "/plan"],
+    ]) {
       const res = await api.rest(method!, path!, { name: "x", model_id: "m/m" }, { token: READ });
       expect(res.status, `${method} ${path}`).toBe(403);
       expect(res.body.code).toBe("FORBIDDEN");
@@ -73,7 +94,9 @@ describe("token scopes on the REST API", () => {
 
 describe("the generated admin token", () => {
   let dir: string;
-  beforeAll(() => { dir = mkdtempSync(join(tmpdir(), "cp-token-")); });
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "cp-token-"));
+  });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it("is generated at first start, printed once, kept in a 0600 file, stored in Redis only as its sha256", async () => {

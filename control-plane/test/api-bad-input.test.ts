@@ -3,7 +3,7 @@ import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { InstanceService } from "@tei-fleet/proto/fleet/v1";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ADMIN, redisSnapshot, startApi, type ApiFixture, type RestResponse } from "./api-fixtures.ts";
+import { ADMIN, type ApiFixture, type RestResponse, redisSnapshot, startApi } from "./api-fixtures.ts";
 
 let api: ApiFixture;
 let before: Record<string, unknown>;
@@ -13,7 +13,9 @@ beforeAll(async () => {
   await api.rest("POST", "/instances", { name: "existing", model_id: "m/m", port: 8123 });
   before = await redisSnapshot(api.redis, api.cp.keys.prefix);
 });
-afterAll(async () => { await api.close(); });
+afterAll(async () => {
+  await api.close();
+});
 
 /** A client mistake: the right 4xx, a JSON error naming the problem, never a 500. */
 function expectClientError(res: RestResponse, status: number, code: string, mentions?: string) {
@@ -39,18 +41,33 @@ describe("bad input changes nothing and never answers 500", () => {
 
   it("wrong types are 400 naming the field and the type", async () => {
     expectClientError(await api.rest("POST", "/instances", { name: 5, model_id: "m/m" }), 400, "VALIDATION_ERROR", "name");
-    expectClientError(await api.rest("POST", "/instances", { name: "x", model_id: "m/m", max_batch_tokens: "lots" }), 400, "VALIDATION_ERROR", "max_batch_tokens");
+    expectClientError(
+      await api.rest("POST", "/instances", { name: "x", model_id: "m/m", max_batch_tokens: "lots" }),
+      400,
+      "VALIDATION_ERROR",
+      "max_batch_tokens",
+    );
     expectClientError(await api.rest("POST", "/instances", { name: "x", model_id: "m/m", extra_args: [1, 2] }), 400, "VALIDATION_ERROR", "extra_args.0");
-    expectClientError(await api.rest("POST", "/instances", { name: "x", model_id: "m/m", node_selector: { gpu: 1 } }), 400, "VALIDATION_ERROR", "node_selector.gpu");
+    expectClientError(
+      await api.rest("POST", "/instances", { name: "x", model_id: "m/m", node_selector: { gpu: 1 } }),
+      400,
+      "VALIDATION_ERROR",
+      "node_selector.gpu",
+    );
     expectClientError(await api.rest("PATCH", "/instances/existing", { replicas: true }), 400, "VALIDATION_ERROR", "replicas");
   });
 
   it("unknown fields are 400 naming the field", async () => {
     expectClientError(await api.rest("POST", "/instances", { name: "x", model_id: "m/m", gpu_ids: [0] }), 400, "VALIDATION_ERROR", "gpu_ids");
     expectClientError(await api.rest("PATCH", "/instances/existing", { status: "running" }), 400, "VALIDATION_ERROR", "status");
-    expectClientError(await api.rest("POST", "/instances", undefined, {
-      raw: '{"name":"x","model_id":"m/m","__proto__":{"admin":true}}',
-    }), 400, "VALIDATION_ERROR", "__proto__");
+    expectClientError(
+      await api.rest("POST", "/instances", undefined, {
+        raw: '{"name":"x","model_id":"m/m","__proto__":{"admin":true}}',
+      }),
+      400,
+      "VALIDATION_ERROR",
+      "__proto__",
+    );
   });
 
   it("a huge body is 413 PAYLOAD_TOO_LARGE", async () => {
@@ -78,20 +95,35 @@ describe("bad input changes nothing and never answers 500", () => {
   });
 
   it("a non-JSON content type is 415", async () => {
-    expectClientError(await api.rest("POST", "/instances", undefined, { raw: "name=x", headers: { "content-type": "application/x-www-form-urlencoded" } }),
-      415, "UNSUPPORTED_MEDIA_TYPE");
+    expectClientError(
+      await api.rest("POST", "/instances", undefined, { raw: "name=x", headers: { "content-type": "application/x-www-form-urlencoded" } }),
+      415,
+      "UNSUPPORTED_MEDIA_TYPE",
+    );
   });
 
   it("bad headers are 400 naming the header", async () => {
-    expectClientError(await api.rest("POST", "/instances", { name: "x", model_id: "m/m" }, { headers: { "idempotency-key": "a b" } }), 400, "VALIDATION_ERROR", "Idempotency-Key");
-    expectClientError(await api.rest("PATCH", "/instances/existing", { max_batch_tokens: 1 }, { headers: { "if-match": "W/soon" } }), 400, "VALIDATION_ERROR", "If-Match");
+    expectClientError(
+      await api.rest("POST", "/instances", { name: "x", model_id: "m/m" }, { headers: { "idempotency-key": "a b" } }),
+      400,
+      "VALIDATION_ERROR",
+      "Idempotency-Key",
+    );
+    expectClientError(
+      await api.rest("PATCH", "/instances/existing", { max_batch_tokens: 1 }, { headers: { "if-match": "W/soon" } }),
+      400,
+      "VALIDATION_ERROR",
+      "If-Match",
+    );
   });
 
   it("garbage on the socket is answered and dropped without harming the server", async () => {
     const reply = await new Promise<string>((resolve) => {
       const socket = connect(api.cp.port, "127.0.0.1", () => socket.write("\x16\x03\x01 not http at all\r\n\r\n"));
       let got = "";
-      socket.on("data", (d) => { got += String(d); });
+      socket.on("data", (d) => {
+        got += String(d);
+      });
       socket.on("close", () => resolve(got));
       socket.on("error", () => resolve(got));
       setTimeout(() => socket.destroy(), 2000);
@@ -101,7 +133,10 @@ describe("bad input changes nothing and never answers 500", () => {
   });
 
   it("Connect rejects bad input with INVALID_ARGUMENT or RESOURCE_EXHAUSTED, not INTERNAL", async () => {
-    const auth: Interceptor = (next) => (req) => { req.header.set("authorization", `Bearer ${ADMIN}`); return next(req); };
+    const auth: Interceptor = (next) => (req) => {
+      req.header.set("authorization", `Bearer ${ADMIN}`);
+      return next(req);
+    };
     const client = createClient(InstanceService, createGrpcTransport({ baseUrl: api.url, interceptors: [auth] }));
     const json = createClient(InstanceService, createConnectTransport({ baseUrl: api.url, httpVersion: "1.1", interceptors: [auth] }));
     const huge = json.createInstance({ spec: { name: "x", modelId: "m/m", extraArgs: ["x".repeat(300 * 1024)] } });
@@ -110,7 +145,9 @@ describe("bad input changes nothing and never answers 500", () => {
     expect(ConnectError.from(await bad.catch((e) => e)).code).toBe(Code.InvalidArgument);
     // Malformed JSON on the Connect protocol is INVALID_ARGUMENT (HTTP 400).
     const raw = await fetch(`${api.url}/tei_fleet.v1.InstanceService/CreateInstance`, {
-      method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN}` }, body: '{"spec": {"name": ',
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN}` },
+      body: '{"spec": {"name": ',
     });
     expect(raw.status).toBe(400);
     expect(((await raw.json()) as { code: string }).code).toBe("invalid_argument");

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -6,8 +6,7 @@ import { fileURLToPath } from "node:url";
 import { createClient, type Interceptor } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { InstanceService } from "@tei-fleet/proto/fleet/v1";
-import { afterAll, describe, expect, it } from "vitest";
-import { inject } from "vitest";
+import { afterAll, describe, expect, inject, it } from "vitest";
 import { freePort } from "../../test/harness/free-port.ts";
 import { randomPrefix, restCall, waitFor } from "./api-fixtures.ts";
 
@@ -25,7 +24,9 @@ function launch(args: string[], env: Record<string, string> = {}) {
   const child = spawn(process.execPath, [MAIN, ...args], { env: { ...clean, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   children.push(child);
   let stderr = "";
-  child.stderr!.on("data", (d) => { stderr += String(d); });
+  child.stderr!.on("data", (d) => {
+    stderr += String(d);
+  });
   child.stdout!.on("data", () => {});
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   return { child, exited, stderr: () => stderr };
@@ -37,8 +38,11 @@ describe("tei-control-plane", () => {
     const url = `http://127.0.0.1:${port}`;
     const dataDir = join(dir, "data");
     const proc = launch([], {
-      TEI_FLEET_LISTEN: `127.0.0.1:${port}`, TEI_FLEET_REDIS_URL: inject("redisUrl"), TEI_FLEET_PREFIX: randomPrefix(),
-      TEI_FLEET_DATA_DIR: dataDir, TEI_FLEET_LOG_LEVEL: "warn",
+      TEI_FLEET_LISTEN: `127.0.0.1:${port}`,
+      TEI_FLEET_REDIS_URL: inject("redisUrl"),
+      TEI_FLEET_PREFIX: randomPrefix(),
+      TEI_FLEET_DATA_DIR: dataDir,
+      TEI_FLEET_LOG_LEVEL: "warn",
     });
     await waitFor("the control plane to answer /health", async () => (await fetch(`${url}/health`)).ok, 20_000);
     const token = readFileSync(join(dataDir, "admin-token"), "utf8").trim();
@@ -47,7 +51,10 @@ describe("tei-control-plane", () => {
     expect(proc.stderr().split(token).length - 1).toBe(1);
 
     expect((await restCall(url, "POST", "/instances", { name: "from-cli", model_id: "m/m" }, { token })).status).toBe(201);
-    const auth: Interceptor = (next) => (req) => { req.header.set("authorization", `Bearer ${token}`); return next(req); };
+    const auth: Interceptor = (next) => (req) => {
+      req.header.set("authorization", `Bearer ${token}`);
+      return next(req);
+    };
     const grpc = createClient(InstanceService, createGrpcTransport({ baseUrl: url, interceptors: [auth] }));
     expect((await grpc.getInstance({ name: "from-cli" })).instance?.spec?.modelId).toBe("m/m");
 
@@ -58,7 +65,9 @@ describe("tei-control-plane", () => {
   it("flags win over the environment", async () => {
     const port = await freePort();
     const proc = launch(["--listen", `127.0.0.1:${port}`, "--redis", inject("redisUrl"), "--prefix", randomPrefix()], {
-      TEI_FLEET_LISTEN: "127.0.0.1:1", TEI_FLEET_ADMIN_TOKEN: "cli-admin-token-0123456789", TEI_FLEET_LOG_LEVEL: "warn",
+      TEI_FLEET_LISTEN: "127.0.0.1:1",
+      TEI_FLEET_ADMIN_TOKEN: "cli-admin-token-0123456789",
+      TEI_FLEET_LOG_LEVEL: "warn",
     });
     await waitFor("the control plane to answer /health", async () => (await fetch(`http://127.0.0.1:${port}/health`)).ok, 20_000);
     expect((await restCall(`http://127.0.0.1:${port}`, "GET", "/instances", undefined, { token: "cli-admin-token-0123456789" })).status).toBe(200);

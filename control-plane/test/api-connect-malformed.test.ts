@@ -1,6 +1,6 @@
 import { connect as connectH2, type IncomingHttpHeaders } from "node:http2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ADMIN, redisSnapshot, startApi, type ApiFixture } from "./api-fixtures.ts";
+import { ADMIN, type ApiFixture, redisSnapshot, startApi } from "./api-fixtures.ts";
 
 let api: ApiFixture;
 let before: Record<string, unknown>;
@@ -9,7 +9,9 @@ beforeAll(async () => {
   api = await startApi({ scheduler: { worker: false, reconciler: false } });
   before = await redisSnapshot(api.redis, api.cp.keys.prefix);
 });
-afterAll(async () => { await api.close(); });
+afterAll(async () => {
+  await api.close();
+});
 
 const CREATE = "/tei_fleet.v1.InstanceService/CreateInstance";
 const WATCH = "/tei_fleet.v1.InstanceService/Watch";
@@ -38,8 +40,12 @@ async function rawGrpc(path: string, body: Uint8Array, token: string | null = AD
     const { head, tail } = await new Promise<{ head: IncomingHttpHeaders; tail: IncomingHttpHeaders }>((resolve, reject) => {
       let head: IncomingHttpHeaders = {};
       let tail: IncomingHttpHeaders = {};
-      req.on("response", (h) => { head = h; });
-      req.on("trailers", (t) => { tail = t; });
+      req.on("response", (h) => {
+        head = h;
+      });
+      req.on("trailers", (t) => {
+        tail = t;
+      });
       req.on("data", () => {});
       req.on("end", () => resolve({ head, tail }));
       req.on("error", reject);
@@ -54,9 +60,14 @@ async function rawGrpc(path: string, body: Uint8Array, token: string | null = AD
 
 describe("a request that is not valid protobuf binary is INVALID_ARGUMENT, not INTERNAL", () => {
   it("Connect binary (application/proto): HTTP 400, invalid_argument naming the message type and the problem", async () => {
-    for (const [bytes, problem] of [[TRUNCATED, "premature EOF"], [ILLEGAL_TAG, "illegal tag"]] as const) {
+    for (const [bytes, problem] of [
+      [TRUNCATED, "premature EOF"],
+      [ILLEGAL_TAG, "illegal tag"],
+    ] as const) {
       const res = await fetch(api.url + CREATE, {
-        method: "POST", headers: { "content-type": "application/proto", authorization: `Bearer ${ADMIN}` }, body: bytes,
+        method: "POST",
+        headers: { "content-type": "application/proto", authorization: `Bearer ${ADMIN}` },
+        body: bytes,
       });
       const body = (await res.json()) as { code: string; message: string };
       expect(res.status, JSON.stringify(body)).toBe(400);
@@ -78,12 +89,14 @@ describe("a request that is not valid protobuf binary is INVALID_ARGUMENT, not I
 
   it("gRPC-web: grpc-status 3 in the trailer frame", async () => {
     const res = await fetch(api.url + CREATE, {
-      method: "POST", headers: { "content-type": "application/grpc-web+proto", authorization: `Bearer ${ADMIN}` }, body: frame(TRUNCATED),
+      method: "POST",
+      headers: { "content-type": "application/grpc-web+proto", authorization: `Bearer ${ADMIN}` },
+      body: frame(TRUNCATED),
     });
     const bytes = new Uint8Array(await res.arrayBuffer());
     // Frames: flags (1 byte), length (4), payload; the trailer frame is flagged 0x80 and holds "name: value" lines.
     let trailer = "";
-    for (let at = 0; at + 5 <= bytes.length;) {
+    for (let at = 0; at + 5 <= bytes.length; ) {
       const length = new DataView(bytes.buffer, bytes.byteOffset + at + 1, 4).getUint32(0);
       if (bytes[at]! & 0x80) trailer = new TextDecoder().decode(bytes.subarray(at + 5, at + 5 + length));
       at += 5 + length;

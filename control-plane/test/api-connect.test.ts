@@ -1,20 +1,27 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { Code, ConnectError, createClient, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
+import { type Client, Code, ConnectError, createClient, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
-import { InstanceService, RouteService, type Event } from "@tei-fleet/proto/fleet/v1";
+import { type Event, InstanceService, RouteService } from "@tei-fleet/proto/fleet/v1";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ADMIN, JOIN, READ, startApi, type ApiFixture } from "./api-fixtures.ts";
+import { ADMIN, type ApiFixture, JOIN, READ, startApi } from "./api-fixtures.ts";
 
 const run = promisify(execFile);
 let api: ApiFixture;
-beforeAll(async () => { api = await startApi(); });
-afterAll(async () => { await api.close(); });
+beforeAll(async () => {
+  api = await startApi();
+});
+afterAll(async () => {
+  await api.close();
+});
 
-const bearer = (token: string): Interceptor => (next) => (req) => {
-  req.header.set("authorization", `Bearer ${token}`);
-  return next(req);
-};
+const bearer =
+  (token: string): Interceptor =>
+  (next) =>
+  (req) => {
+    req.header.set("authorization", `Bearer ${token}`);
+    return next(req);
+  };
 
 /** Every protocol and HTTP version the one port must serve. */
 const transports: [string, (baseUrl: string, interceptors: Interceptor[]) => Transport][] = [
@@ -26,7 +33,10 @@ const transports: [string, (baseUrl: string, interceptors: Interceptor[]) => Tra
 
 /** Expects a rejected call with this Connect code and (optionally) catalogue code and field. */
 async function expectCode(call: Promise<unknown>, code: Code, apiCode?: string, field?: string) {
-  const err = await call.then(() => undefined, (e: unknown) => ConnectError.from(e));
+  const err = await call.then(
+    () => undefined,
+    (e: unknown) => ConnectError.from(e),
+  );
   expect(err, "the call should have failed").toBeDefined();
   expect(Code[err!.code]).toBe(Code[code]);
   if (apiCode) expect(err!.metadata.get("x-error-code")).toBe(apiCode);
@@ -36,7 +46,9 @@ async function expectCode(call: Promise<unknown>, code: Code, apiCode?: string, 
 describe.each(transports)("InstanceService over %s", (label, make) => {
   let client: Client<typeof InstanceService>;
   const n = (base: string) => `${base}-${label.replace(/[^a-z0-9]/gi, "").toLowerCase()}`;
-  beforeAll(() => { client = createClient(InstanceService, make(api.url, [bearer(ADMIN)])); });
+  beforeAll(() => {
+    client = createClient(InstanceService, make(api.url, [bearer(ADMIN)]));
+  });
 
   it("creates, reads, lists, updates, stops, starts, restarts and deletes an instance", async () => {
     const name = n("life");
@@ -64,8 +76,12 @@ describe.each(transports)("InstanceService over %s", (label, make) => {
     await client.createInstance({ spec: { name, modelId: "m/m" } });
     await expectCode(client.createInstance({ spec: { name, modelId: "m/m" } }), Code.AlreadyExists, "INSTANCE_EXISTS", "name");
     await expectCode(client.createInstance({ spec: { name: "Bad_Name", modelId: "m/m" } }), Code.InvalidArgument, "INVALID_INSTANCE_NAME", "name");
-    await expectCode(client.createInstance({ spec: { name: n("flags"), modelId: "m/m", extraArgs: ["--prometheus-port=9100"] } }),
-      Code.InvalidArgument, "MANAGED_FLAG", "extra_args");
+    await expectCode(
+      client.createInstance({ spec: { name: n("flags"), modelId: "m/m", extraArgs: ["--prometheus-port=9100"] } }),
+      Code.InvalidArgument,
+      "MANAGED_FLAG",
+      "extra_args",
+    );
     await expectCode(client.createInstance({ spec: { name: n("port"), modelId: "m/m", port: 80 } }), Code.InvalidArgument, "INVALID_PORT", "port");
     await expectCode(client.createInstance({ spec: { name: n("nomodel") } }), Code.InvalidArgument, "VALIDATION_ERROR", "model_id");
     await expectCode(client.updateInstance({ name, spec: { maxBatchTokens: 5 }, expectedRevision: 7n }), Code.Aborted, "REVISION_MISMATCH");
@@ -160,11 +176,29 @@ describe("one port for every client", () => {
     expect(JSON.parse(health.stdout).status).toBe("healthy");
     const list = await run("curl", ["-sS", "--fail", "-H", `authorization: Bearer ${READ}`, `${api.url}/instances`]);
     expect(Array.isArray(JSON.parse(list.stdout))).toBe(true);
-    const rpc = await run("curl", ["-sS", "--fail", "--http2-prior-knowledge", "-H", "content-type: application/json",
-      "-H", `authorization: Bearer ${READ}`, "-d", "{}", `${api.url}/tei_fleet.v1.InstanceService/ListInstances`]);
+    const rpc = await run("curl", [
+      "-sS",
+      "--fail",
+      "--http2-prior-knowledge",
+      "-H",
+      "content-type: application/json",
+      "-H",
+      `authorization: Bearer ${READ}`,
+      "-d",
+      "{}",
+      `${api.url}/tei_fleet.v1.InstanceService/ListInstances`,
+    ]);
     expect(JSON.parse(rpc.stdout).instances.length).toBeGreaterThan(0);
-    const h1rpc = await run("curl", ["-sS", "-H", "content-type: application/json", "-d", '{"name":',
-      "-H", `authorization: Bearer ${READ}`, `${api.url}/tei_fleet.v1.InstanceService/GetInstance`]);
+    const h1rpc = await run("curl", [
+      "-sS",
+      "-H",
+      "content-type: application/json",
+      "-d",
+      '{"name":',
+      "-H",
+      `authorization: Bearer ${READ}`,
+      `${api.url}/tei_fleet.v1.InstanceService/GetInstance`,
+    ]);
     expect(JSON.parse(h1rpc.stdout).code).toBe("invalid_argument");
   });
 });

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
 import { pino } from "pino";
 import { inject } from "vitest";
-import { startControlPlane, type ControlPlane, type ControlPlaneOptions } from "../src/index.ts";
+import { type ControlPlane, type ControlPlaneOptions, startControlPlane } from "../src/index.ts";
 
 /** Tokens every API test control plane accepts. */
 export const ADMIN = "test-admin-token-0123456789abcdef";
@@ -11,7 +11,11 @@ export const JOIN = "test-join-token-0123456789abcdef";
 
 /** Fast scheduler timings for tests. */
 export const FAST_SCHEDULER = {
-  heartbeatIntervalMs: 200, heartbeatTtlMs: 1500, livenessIntervalMs: 200, reconcileIntervalMs: 1000, routeGraceMs: 200,
+  heartbeatIntervalMs: 200,
+  heartbeatTtlMs: 1500,
+  livenessIntervalMs: 200,
+  reconcileIntervalMs: 1000,
+  routeGraceMs: 200,
 };
 
 /** A fresh key prefix: every test file (or test) gets its own slice of the shared redis-server. */
@@ -21,7 +25,7 @@ export const randomPrefix = () => `api${randomBytes(4).toString("hex")}`;
 export interface RestResponse {
   status: number;
   headers: Headers;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  // biome-ignore lint/suspicious/noExplicitAny: tests read any JSON answer by its fields
   body: any;
 }
 
@@ -37,8 +41,13 @@ export interface ApiFixture {
 }
 
 /** Calls a REST API at `url`. */
-export async function restCall(url: string, method: string, path: string, body?: unknown,
-  opts: { token?: string | null; headers?: Record<string, string>; raw?: string } = {}): Promise<RestResponse> {
+export async function restCall(
+  url: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  opts: { token?: string | null; headers?: Record<string, string>; raw?: string } = {},
+): Promise<RestResponse> {
   const headers: Record<string, string> = { ...opts.headers };
   const token = opts.token === undefined ? ADMIN : opts.token;
   if (token !== null) headers.authorization = `Bearer ${token}`;
@@ -48,7 +57,11 @@ export async function restCall(url: string, method: string, path: string, body?:
   const res = await fetch(url + path, { method, headers, body: payload });
   const text = await res.text();
   let parsed: unknown = text;
-  try { parsed = text === "" ? undefined : JSON.parse(text); } catch { /* not JSON: keep the text */ }
+  try {
+    parsed = text === "" ? undefined : JSON.parse(text);
+  } catch {
+    /* not JSON: keep the text */
+  }
   return { status: res.status, headers: res.headers, body: parsed };
 }
 
@@ -56,15 +69,23 @@ export async function restCall(url: string, method: string, path: string, body?:
 export async function startApi(options: Partial<ControlPlaneOptions> = {}): Promise<ApiFixture> {
   const redisUrl = inject("redisUrl");
   const cp = await startControlPlane({
-    redisUrl, prefix: randomPrefix(), host: "127.0.0.1", port: 0,
-    adminToken: ADMIN, readToken: READ, joinToken: JOIN,
+    redisUrl,
+    prefix: randomPrefix(),
+    host: "127.0.0.1",
+    port: 0,
+    adminToken: ADMIN,
+    readToken: READ,
+    joinToken: JOIN,
     logger: pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" }),
-    scheduler: FAST_SCHEDULER, watchBlockMs: 500,
+    scheduler: FAST_SCHEDULER,
+    watchBlockMs: 500,
     ...options,
   });
   const redis = new Redis(redisUrl);
   return {
-    cp, url: cp.url, redis,
+    cp,
+    url: cp.url,
+    redis,
     rest: (method, path, body, opts) => restCall(cp.url, method, path, body, opts),
     async close() {
       await cp.close();
@@ -79,18 +100,28 @@ export async function redisSnapshot(redis: Redis, prefix: string): Promise<Recor
   const out: Record<string, unknown> = {};
   for (const key of keys) {
     const type = await redis.type(key);
-    out[key] = type === "string" ? await redis.get(key)
-      : type === "hash" ? await redis.hgetall(key)
-        : type === "zset" ? await redis.zrange(key, 0, -1, "WITHSCORES")
-          : type === "set" ? (await redis.smembers(key)).sort()
-            : type === "stream" ? await redis.xrange(key, "-", "+")
-              : type;
+    out[key] =
+      type === "string"
+        ? await redis.get(key)
+        : type === "hash"
+          ? await redis.hgetall(key)
+          : type === "zset"
+            ? await redis.zrange(key, 0, -1, "WITHSCORES")
+            : type === "set"
+              ? (await redis.smembers(key)).sort()
+              : type === "stream"
+                ? await redis.xrange(key, "-", "+")
+                : type;
   }
   return out;
 }
 
 /** Polls until `check` returns a truthy value. */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false | null> | T | undefined | false | null, timeoutMs = 10_000): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined | false | null> | T | undefined | false | null,
+  timeoutMs = 10_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {

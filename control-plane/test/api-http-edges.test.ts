@@ -2,21 +2,29 @@ import * as http2 from "node:http2";
 import { connect, type Server as NetServer, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDualProtocolServer, type DualProtocolServer } from "../src/server/dual-protocol-server.ts";
-import { ADMIN, startApi, waitFor, type ApiFixture } from "./api-fixtures.ts";
+import { ADMIN, type ApiFixture, startApi, waitFor } from "./api-fixtures.ts";
 
 let api: ApiFixture;
-beforeAll(async () => { api = await startApi({ scheduler: { worker: false, reconciler: false } }); });
-afterAll(async () => { await api.close(); });
+beforeAll(async () => {
+  api = await startApi({ scheduler: { worker: false, reconciler: false } });
+});
+afterAll(async () => {
+  await api.close();
+});
 
 const TEN_MB = Buffer.alloc(10 * 1024 * 1024, "a");
 const auth = { authorization: `Bearer ${ADMIN}` };
 
 /** Connections the control plane's port holds open. */
-const connections = () => new Promise<number>((resolve, reject) =>
-  (api.cp.app.server as unknown as NetServer).getConnections((err, n) => (err ? reject(err) : resolve(n))));
+const connections = () =>
+  new Promise<number>((resolve, reject) => (api.cp.app.server as unknown as NetServer).getConnections((err, n) => (err ? reject(err) : resolve(n))));
 
 /** A raw HTTP/1.1 response as read off the socket. */
-interface RawResponse { status: number; headers: Record<string, string>; body: string }
+interface RawResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
 
 function parseRaw(text: string): RawResponse {
   const end = text.indexOf("\r\n\r\n");
@@ -30,8 +38,11 @@ function parseRaw(text: string): RawResponse {
  * Opens a raw connection, lets `talk` write to it, and collects what the server sends until it
  * closes the connection or `waitMs` passes. `closedAfterMs` is undefined when it stayed open.
  */
-function rawConnection(port: number, talk: (socket: Socket, received: () => string) => void, waitMs: number):
-  Promise<{ text: string; closedAfterMs: number | undefined }> {
+function rawConnection(
+  port: number,
+  talk: (socket: Socket, received: () => string) => void,
+  waitMs: number,
+): Promise<{ text: string; closedAfterMs: number | undefined }> {
   return new Promise((resolve) => {
     const started = Date.now();
     let text = "";
@@ -42,9 +53,13 @@ function rawConnection(port: number, talk: (socket: Socket, received: () => stri
       resolve({ text, closedAfterMs: closed ? Date.now() - started : undefined });
     };
     const timer = setTimeout(() => done(false), waitMs);
-    socket.on("data", (d) => { text += String(d); });
+    socket.on("data", (d) => {
+      text += String(d);
+    });
     socket.on("close", () => done(true));
-    socket.on("error", () => { /* a reset after the answer; 'close' follows */ });
+    socket.on("error", () => {
+      /* a reset after the answer; 'close' follows */
+    });
   });
 }
 
@@ -59,15 +74,23 @@ function expectJsonError(status: number, contentType: string | undefined, bodyTe
 }
 
 /** One HTTP/2 request on `session`; resolves with what came back, or how the stream ended. */
-function h2Request(session: http2.ClientHttp2Session, headers: http2.OutgoingHttpHeaders, body?: Buffer):
-  Promise<{ status: number; contentType?: string; text: string; rstCode?: number; error?: string }> {
+function h2Request(
+  session: http2.ClientHttp2Session,
+  headers: http2.OutgoingHttpHeaders,
+  body?: Buffer,
+): Promise<{ status: number; contentType?: string; text: string; rstCode?: number; error?: string }> {
   return new Promise((resolve) => {
     const req = session.request(headers);
     let status = 0;
     let contentType: string | undefined;
     let text = "";
-    req.on("response", (h) => { status = Number(h[":status"]); contentType = h["content-type"] as string | undefined; });
-    req.on("data", (d) => { text += String(d); });
+    req.on("response", (h) => {
+      status = Number(h[":status"]);
+      contentType = h["content-type"] as string | undefined;
+    });
+    req.on("data", (d) => {
+      text += String(d);
+    });
     req.on("end", () => resolve({ status, contentType, text, rstCode: req.rstCode }));
     req.on("error", (err) => resolve({ status, contentType, text, rstCode: req.rstCode, error: err.message }));
     req.end(body);
@@ -81,18 +104,24 @@ describe("bodies over the limit get their 413 before the connection or stream is
       for (let i = 0; i < 9; i++) {
         // A stream has no length: fetch sends it chunked, as a producer makes it (1 MiB at a
         // time), so the server refuses it part-way while the client still sends.
-        const body = framing === "content-length" ? TEN_MB : new ReadableStream<Uint8Array>({
-          async start(controller) {
-            for (let at = 0; at < TEN_MB.length; at += 1 << 20) {
-              controller.enqueue(TEN_MB.subarray(at, at + (1 << 20)));
-              await new Promise((r) => setTimeout(r, 5));
-            }
-            controller.close();
-          },
-        });
+        const body =
+          framing === "content-length"
+            ? TEN_MB
+            : new ReadableStream<Uint8Array>({
+                async start(controller) {
+                  for (let at = 0; at < TEN_MB.length; at += 1 << 20) {
+                    controller.enqueue(TEN_MB.subarray(at, at + (1 << 20)));
+                    await new Promise((r) => setTimeout(r, 5));
+                  }
+                  controller.close();
+                },
+              });
         try {
           const res = await fetch(`${api.url}/instances`, {
-            method: "POST", headers: { ...auth, "content-type": "application/json" }, body, duplex: "half",
+            method: "POST",
+            headers: { ...auth, "content-type": "application/json" },
+            body,
+            duplex: "half",
           } as RequestInit);
           const text = await res.text();
           expectJsonError(res.status, res.headers.get("content-type") ?? undefined, text, 413, "PAYLOAD_TOO_LARGE");
@@ -108,9 +137,15 @@ describe("bodies over the limit get their 413 before the connection or stream is
     // dropped, never served, and the server closes its side as soon as the client has closed.
     await waitFor("the refused uploads' connections to close", async () => (await connections()) === 0, 5000);
     const body = "x".repeat(300 * 1024);
-    const { text } = await rawConnection(api.cp.port, (s) => s.write(
-      `POST /instances HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${ADMIN}\r\ncontent-type: application/json\r\n`
-      + `content-length: ${body.length}\r\n\r\n${body}GET /health HTTP/1.1\r\nhost: x\r\n\r\n`), 5000);
+    const { text } = await rawConnection(
+      api.cp.port,
+      (s) =>
+        s.write(
+          `POST /instances HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${ADMIN}\r\ncontent-type: application/json\r\n` +
+            `content-length: ${body.length}\r\n\r\n${body}GET /health HTTP/1.1\r\nhost: x\r\n\r\n`,
+        ),
+      5000,
+    );
     expect(text.match(/HTTP\/1\.1 \d{3}/g)).toEqual(["HTTP/1.1 413"]);
     await waitFor("the server to close the refused connection", async () => (await connections()) === 0, 2000);
     expect((await api.rest("GET", "/health")).status).toBe(200);
@@ -174,17 +209,26 @@ describe("HTTP/1.1 header time is bounded", () => {
     expect(defaults.http1.requestTimeout).toBe(60_000);
     expect((api.cp.app.server as unknown as DualProtocolServer).http1.headersTimeout).toBe(10_000);
 
-    const fast = await startApi({ app: { server: { headersTimeoutMs: 500, connectionsCheckingIntervalMs: 100 } }, scheduler: { worker: false, reconciler: false } });
+    const fast = await startApi({
+      app: { server: { headersTimeoutMs: 500, connectionsCheckingIntervalMs: 100 } },
+      scheduler: { worker: false, reconciler: false },
+    });
     try {
       /** Sends a header line every 100 ms, never the blank line that ends them. */
       const dribble = (socket: Socket) => {
-        const timer = setInterval(() => { if (socket.writable) socket.write("x-dribble: 1\r\n"); }, 100);
+        const timer = setInterval(() => {
+          if (socket.writable) socket.write("x-dribble: 1\r\n");
+        }, 100);
         socket.once("close", () => clearInterval(timer));
       };
-      const fresh = await rawConnection(fast.cp.port, (s) => {
-        s.write("GET /health HTTP/1.1\r\nhost: x\r\n");
-        dribble(s);
-      }, 5000);
+      const fresh = await rawConnection(
+        fast.cp.port,
+        (s) => {
+          s.write("GET /health HTTP/1.1\r\nhost: x\r\n");
+          dribble(s);
+        },
+        5000,
+      );
       expect(fresh.closedAfterMs, "the dribbling connection should have been closed").toBeDefined();
       expect(fresh.closedAfterMs!).toBeLessThan(3000);
       const timedOut = parseRaw(fresh.text);
@@ -192,18 +236,25 @@ describe("HTTP/1.1 header time is bounded", () => {
 
       // The same after a first request on the connection and an idle moment (keep-alive).
       let answered = -1;
-      const kept = await rawConnection(fast.cp.port, (s, received) => {
-        s.write("GET /health HTTP/1.1\r\nhost: x\r\n\r\n");
-        const waitForFirst = setInterval(() => {
-          const text = received();
-          const end = text.indexOf("\r\n\r\n");
-          const length = /content-length: (\d+)/i.exec(text);
-          if (end < 0 || !length || text.length < end + 4 + Number(length[1])) return;
-          clearInterval(waitForFirst);
-          answered = end + 4 + Number(length[1]);
-          setTimeout(() => { s.write("GET /health HTTP/1.1\r\nhost: x\r\n"); dribble(s); }, 300);
-        }, 20);
-      }, 6000);
+      const kept = await rawConnection(
+        fast.cp.port,
+        (s, received) => {
+          s.write("GET /health HTTP/1.1\r\nhost: x\r\n\r\n");
+          const waitForFirst = setInterval(() => {
+            const text = received();
+            const end = text.indexOf("\r\n\r\n");
+            const length = /content-length: (\d+)/i.exec(text);
+            if (end < 0 || !length || text.length < end + 4 + Number(length[1])) return;
+            clearInterval(waitForFirst);
+            answered = end + 4 + Number(length[1]);
+            setTimeout(() => {
+              s.write("GET /health HTTP/1.1\r\nhost: x\r\n");
+              dribble(s);
+            }, 300);
+          }, 20);
+        },
+        6000,
+      );
       expect(kept.text.startsWith("HTTP/1.1 200")).toBe(true);
       expect(kept.closedAfterMs, "the dribbling keep-alive connection should have been closed").toBeDefined();
       const second = parseRaw(kept.text.slice(answered));

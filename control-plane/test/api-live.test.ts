@@ -4,10 +4,10 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { resolveConfig, startNodeAgent, type NodeAgent } from "../../node-agent/src/index.ts";
+import { type NodeAgent, resolveConfig, startNodeAgent } from "../../node-agent/src/index.ts";
 import { freePort } from "../../test/harness/free-port.ts";
 import { FleetHealthSchema, InstanceInfoSchema, InstanceViewSchema, LogsSchema } from "../src/rest/schemas.ts";
-import { JOIN, startApi, waitFor, type ApiFixture } from "./api-fixtures.ts";
+import { type ApiFixture, JOIN, startApi, waitFor } from "./api-fixtures.ts";
 
 // The API against what it reports on: a real node agent (in-process) running the fake TEI.
 const FAKE_TEI = fileURLToPath(new URL("../../test/fake-tei/bin/text-embeddings-router", import.meta.url));
@@ -20,20 +20,38 @@ beforeAll(async () => {
   // Below Linux's ephemeral range (32768-60999), where a client socket could hold a TEI port, and
   // apart from the whole-system fleets' 20000-31999.
   const base = 10_000 + Math.floor(Math.random() * 100) * 100;
-  const config = resolveConfig({
-    controlPlane: api.url, nodeName: "live-1", advertiseAddress: "127.0.0.1", teiBinary: FAKE_TEI, gpus: "2x81920",
-    listen: `127.0.0.1:${await freePort()}`, stateDir, portRange: `${base}-${base + 99}`,
-    heartbeatIntervalMs: "200", probeIntervalMs: "200", probeTimeoutMs: "2000", restartBackoffInitialMs: "100",
-    stopGraceMs: "2000", shutdownDrainMs: "0", unhealthyDrainMs: "0",
-  }, { TEI_FLEET_JOIN_TOKEN: JOIN });
+  const config = resolveConfig(
+    {
+      controlPlane: api.url,
+      nodeName: "live-1",
+      advertiseAddress: "127.0.0.1",
+      teiBinary: FAKE_TEI,
+      gpus: "2x81920",
+      listen: `127.0.0.1:${await freePort()}`,
+      stateDir,
+      portRange: `${base}-${base + 99}`,
+      heartbeatIntervalMs: "200",
+      probeIntervalMs: "200",
+      probeTimeoutMs: "2000",
+      restartBackoffInitialMs: "100",
+      stopGraceMs: "2000",
+      shutdownDrainMs: "0",
+      unhealthyDrainMs: "0",
+    },
+    { TEI_FLEET_JOIN_TOKEN: JOIN },
+  );
   agent = await startNodeAgent(config, { logger: pino({ level: "silent" }) });
   await waitFor("the node to register", async () => (await api.rest("GET", "/nodes/live-1")).status === 200);
   expect((await api.rest("POST", "/instances", { name: "live", model_id: "BAAI/bge-small-en-v1.5" })).status).toBe(201);
   // The model's facts (TEI's Info) arrive with a heartbeat after the replica reports running.
-  await waitFor("the instance to run with its model facts", async () => {
-    const v = (await api.rest("GET", "/instances/live")).body;
-    return v.status === "running" && v.replicas[0]?.model?.dimension;
-  }, 30_000);
+  await waitFor(
+    "the instance to run with its model facts",
+    async () => {
+      const v = (await api.rest("GET", "/instances/live")).body;
+      return v.status === "running" && v.replicas[0]?.model?.dimension;
+    },
+    30_000,
+  );
 }, 60_000);
 
 afterAll(async () => {
@@ -42,7 +60,14 @@ afterAll(async () => {
   rmSync(stateDir, { recursive: true, force: true });
 });
 
-const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
 
 describe("instance views backed by a running replica", () => {
   it("GET /instances/:name shows the process, its node, address and GPU", async () => {
@@ -98,10 +123,14 @@ describe("instance views backed by a running replica", () => {
   it("counts a TEI crash in tei_manager_instance_restarts_total and the fleet gauges follow the fleet", async () => {
     const before = (await api.rest("GET", "/instances/live")).body;
     process.kill(before.pid, "SIGKILL");
-    const after = await waitFor("the agent to restart TEI", async () => {
-      const v = (await api.rest("GET", "/instances/live")).body;
-      return v.status === "running" && v.restarts >= 1 && v.pid !== before.pid ? v : undefined;
-    }, 30_000);
+    const after = await waitFor(
+      "the agent to restart TEI",
+      async () => {
+        const v = (await api.rest("GET", "/instances/live")).body;
+        return v.status === "running" && v.restarts >= 1 && v.pid !== before.pid ? v : undefined;
+      },
+      30_000,
+    );
     const text = String((await api.rest("GET", "/metrics", undefined, { token: null })).body);
     expect(text).toContain(`tei_manager_instance_restarts_total{instance="live"} ${after.restarts}`);
     expect(text).toContain('tei_fleet_nodes{state="ready"} 1');
@@ -119,10 +148,14 @@ describe("instance views backed by a running replica", () => {
     await waitFor("the process to exit", () => !alive(pid), 5_000);
     expect((await api.rest("GET", "/health/all")).body).toMatchObject({ stopped_count: 1, overall_status: "healthy" });
     expect((await api.rest("POST", "/instances/live/start")).status).toBe(200);
-    const running = await waitFor("the instance to run again", async () => {
-      const v = (await api.rest("GET", "/instances/live")).body;
-      return v.status === "running" ? v : undefined;
-    }, 30_000);
+    const running = await waitFor(
+      "the instance to run again",
+      async () => {
+        const v = (await api.rest("GET", "/instances/live")).body;
+        return v.status === "running" ? v : undefined;
+      },
+      30_000,
+    );
     expect((await api.rest("DELETE", "/instances/live")).status).toBe(204);
     await waitFor("the process to exit", () => !alive(running.pid), 20_000);
   });

@@ -1,9 +1,9 @@
-import { Code, ConnectError, createClient, type Client, type Interceptor } from "@connectrpc/connect";
+import { type Client, Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { AgentService, NodeService } from "@tei-fleet/proto/fleet/v1";
 import { afterEach, describe, expect, it } from "vitest";
 import { SimulatedAgent } from "../bench/simulated-agent.ts";
-import { ADMIN, JOIN, READ, startApi, waitFor, type ApiFixture } from "./api-fixtures.ts";
+import { ADMIN, type ApiFixture, JOIN, READ, startApi, waitFor } from "./api-fixtures.ts";
 
 // DELETE /nodes/:name and NodeService.DeleteNode against a whole control plane (auth, error
 // mapping, scheduler), with simulated agents speaking AgentService over Connect as real ones do.
@@ -15,10 +15,13 @@ afterEach(async () => {
   await api?.close();
 });
 
-const bearer = (token: string): Interceptor => (next) => (req) => {
-  req.header.set("authorization", `Bearer ${token}`);
-  return next(req);
-};
+const bearer =
+  (token: string): Interceptor =>
+  (next) =>
+  (req) => {
+    req.header.set("authorization", `Bearer ${token}`);
+    return next(req);
+  };
 const transport = (token: string) => createConnectTransport({ baseUrl: api.url, httpVersion: "1.1", interceptors: [bearer(token)] });
 const agentClient = (): Client<typeof AgentService> => createClient(AgentService, transport(JOIN));
 const nodeClient = (token = ADMIN): Client<typeof NodeService> => createClient(NodeService, transport(token));
@@ -26,11 +29,14 @@ const nodeClient = (token = ADMIN): Client<typeof NodeService> => createClient(N
 /** Registers a simulated node through the join-token AgentService, as a node agent does. */
 async function addNode(name: string): Promise<SimulatedAgent> {
   const client = agentClient();
-  const agent = new SimulatedAgent({
-    register: (node) => client.register({ node }),
-    heartbeat: (request) => client.heartbeat(request),
-    leave: (nodeName, epoch) => client.leave({ nodeName, epoch }),
-  }, { name, gpusMb: [81920] });
+  const agent = new SimulatedAgent(
+    {
+      register: (node) => client.register({ node }),
+      heartbeat: (request) => client.heartbeat(request),
+      leave: (nodeName, epoch) => client.leave({ nodeName, epoch }),
+    },
+    { name, gpusMb: [81920] },
+  );
   await agent.register();
   agents.push(agent);
   return agent;
@@ -38,17 +44,20 @@ async function addNode(name: string): Promise<SimulatedAgent> {
 
 /** Heartbeats from every agent that is not silent until `check` holds. */
 async function until<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
-  return waitFor(what, async () => {
-    await Promise.all(agents.map((a) => a.heartbeat()));
-    return check();
-  }, timeoutMs);
+  return waitFor(
+    what,
+    async () => {
+      await Promise.all(agents.map((a) => a.heartbeat()));
+      return check();
+    },
+    timeoutMs,
+  );
 }
 
 const nodeNames = async () => ((await api.rest("GET", "/nodes")).body.nodes as Array<{ name: string }>).map((n) => n.name).sort();
 const nodeState = async (name: string) => (await api.rest("GET", `/nodes/${name}`)).body?.state as string | undefined;
 const events = async (kind: string) =>
-  ((await api.rest("GET", "/events?limit=1000")).body.events as Array<{ kind: string; node: string | null; message: string }>)
-    .filter((e) => e.kind === kind);
+  ((await api.rest("GET", "/events?limit=1000")).body.events as Array<{ kind: string; node: string | null; message: string }>).filter((e) => e.kind === kind);
 /** Every key of a node's own bookkeeping (node:, node-claims:, assignments:, ...). */
 const keysOf = async (node: string) => (await api.redis.keys(`${api.cp.keys.prefix}:*:${node}`)).sort();
 
@@ -113,7 +122,8 @@ describe("DELETE /nodes/:name", () => {
       expect((await api.rest("POST", "/instances", { name, model_id: "BAAI/bge-small-en-v1.5" })).status).toBe(201);
     }
     await until("both instances running", async () =>
-      (await Promise.all(["one", "two"].map(async (n) => (await api.rest("GET", `/instances/${n}`)).body.status))).every((s) => s === "running"));
+      (await Promise.all(["one", "two"].map(async (n) => (await api.rest("GET", `/instances/${n}`)).body.status))).every((s) => s === "running"),
+    );
     const keys = api.cp.keys;
     const bookkeeping = async () => ({
       node: await api.redis.get(keys.node("gpu-busy")),
@@ -161,7 +171,9 @@ describe("NodeService.DeleteNode over Connect", () => {
     await loseNode(lost);
     const nodes = nodeClient();
 
-    const forbidden = await nodeClient(READ).deleteNode({ name: "rpc-lost" }).catch((e: unknown) => ConnectError.from(e));
+    const forbidden = await nodeClient(READ)
+      .deleteNode({ name: "rpc-lost" })
+      .catch((e: unknown) => ConnectError.from(e));
     expect((forbidden as ConnectError).code).toBe(Code.PermissionDenied);
 
     await nodes.deleteNode({ name: "rpc-lost" });
@@ -201,7 +213,8 @@ describe("a deleted node that comes back", () => {
 
     // The pinned instance, pending since the node was lost, is placed on it again...
     await waitFor("the pinned instance placed again", async () =>
-      (await api.rest("GET", "/instances/pinned")).body.replicas.some((r: { node: string }) => r.node === "gpu-back"));
+      (await api.rest("GET", "/instances/pinned")).body.replicas.some((r: { node: string }) => r.node === "gpu-back"),
+    );
     // ...and a heartbeat carrying the version the agent applied in its earlier life gets it.
     const after = await agentRpc.heartbeat({ nodeName: "gpu-back", epoch: registered.epoch, knownAssignmentsVersion: knownBefore });
     expect(after.reregister).toBe(false);

@@ -1,10 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startApi, type ApiFixture, type RestResponse } from "./api-fixtures.ts";
+import { type ApiFixture, type RestResponse, startApi } from "./api-fixtures.ts";
 
 // No placement worker or reconciler: only these requests change an instance's revision.
 let api: ApiFixture;
-beforeAll(async () => { api = await startApi({ scheduler: { worker: false, reconciler: false } }); });
-afterAll(async () => { await api.close(); });
+beforeAll(async () => {
+  api = await startApi({ scheduler: { worker: false, reconciler: false } });
+});
+afterAll(async () => {
+  await api.close();
+});
 
 const create = async (name: string) => {
   const res = await api.rest("POST", "/instances", { name, model_id: "m/m" });
@@ -79,8 +83,9 @@ describe("If-Match (RFC 9110 §13.1.1)", () => {
 
   it("concurrent writes pinned to the same ETag: exactly one wins, every other one is 412", async () => {
     await create("raced");
-    const results = await Promise.all(Array.from({ length: 8 }, (_, i) =>
-      api.rest("PATCH", "/instances/raced", { max_batch_tokens: 1000 + i }, ifMatch('"1"'))));
+    const results = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => api.rest("PATCH", "/instances/raced", { max_batch_tokens: 1000 + i }, ifMatch('"1"'))),
+    );
     expect(results.filter((r) => r.status === 200)).toHaveLength(1);
     for (const r of results.filter((x) => x.status !== 200)) expect412(r, "a loser of the race");
     expect((await api.rest("GET", "/instances/raced")).body.revision).toBe(2);

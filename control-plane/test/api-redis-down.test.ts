@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startRedisServer, type RedisServer } from "../../test/harness/redis-server.ts";
-import { startApi, waitFor, type ApiFixture } from "./api-fixtures.ts";
+import { type RedisServer, startRedisServer } from "../../test/harness/redis-server.ts";
+import { type ApiFixture, startApi, waitFor } from "./api-fixtures.ts";
 
 // A Redis of its own, to take away and bring back.
 let redis: RedisServer;

@@ -2,7 +2,7 @@ import { createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { InstanceService } from "@tei-fleet/proto/fleet/v1";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ADMIN, randomPrefix, startApi, type ApiFixture } from "./api-fixtures.ts";
+import { ADMIN, type ApiFixture, randomPrefix, startApi } from "./api-fixtures.ts";
 
 // Two control planes on one Redis under one prefix: any call may go to either.
 let a: ApiFixture;
@@ -11,7 +11,9 @@ beforeAll(async () => {
   const prefix = randomPrefix();
   [a, b] = await Promise.all([startApi({ prefix }), startApi({ prefix })]);
 });
-afterAll(async () => { await Promise.all([a.close(), b.close()]); });
+afterAll(async () => {
+  await Promise.all([a.close(), b.close()]);
+});
 
 const spec = (name: string, extra: Record<string, unknown> = {}) => ({ name, model_id: "BAAI/bge-small-en-v1.5", ...extra });
 
@@ -32,27 +34,34 @@ describe("two control-plane replicas on one Redis", () => {
     expect((await b.rest("DELETE", "/instances/shared")).status).toBe(204);
     expect((await a.rest("GET", "/instances/shared")).status).toBe(404);
     const events = (await a.rest("GET", "/events?limit=1000")).body.events.filter((e: { instance: string }) => e.instance === "shared");
-    expect(events.map((e: { kind: string }) => e.kind)).toEqual(expect.arrayContaining(["instance.created", "instance.updated", "instance.stopped", "instance.deleted"]));
+    expect(events.map((e: { kind: string }) => e.kind)).toEqual(
+      expect.arrayContaining(["instance.created", "instance.updated", "instance.stopped", "instance.deleted"]),
+    );
   });
 
   it("concurrent creates of one name across both replicas give exactly one 201", async () => {
-    const results = await Promise.all(Array.from({ length: 12 }, (_, i) =>
-      (i % 2 === 0 ? a : b).rest("POST", "/instances", spec("contested", { max_batch_tokens: 100 + i }))));
+    const results = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => (i % 2 === 0 ? a : b).rest("POST", "/instances", spec("contested", { max_batch_tokens: 100 + i }))),
+    );
     const statuses = results.map((r) => r.status).sort();
     expect(statuses.filter((s) => s === 201)).toHaveLength(1);
     expect(statuses.filter((s) => s === 409)).toHaveLength(11);
     for (const r of results.filter((x) => x.status === 409)) expect(r.body.code).toBe("INSTANCE_EXISTS");
     const winner = results.find((r) => r.status === 201)!.body;
     expect((await b.rest("GET", "/instances/contested")).body.max_batch_tokens).toBe(winner.max_batch_tokens);
-    const created = (await a.rest("GET", "/events?limit=1000")).body.events
-      .filter((e: { instance: string; kind: string }) => e.instance === "contested" && e.kind === "instance.created");
+    const created = (await a.rest("GET", "/events?limit=1000")).body.events.filter(
+      (e: { instance: string; kind: string }) => e.instance === "contested" && e.kind === "instance.created",
+    );
     expect(created).toHaveLength(1);
   });
 
   it("concurrent updates with the same If-Match: one wins, the others get 412 PRECONDITION_FAILED", async () => {
     await a.rest("POST", "/instances", spec("raced"));
-    const results = await Promise.all(Array.from({ length: 8 }, (_, i) =>
-      (i % 2 === 0 ? a : b).rest("PATCH", "/instances/raced", { max_batch_tokens: 1000 + i }, { headers: { "if-match": '"1"' } })));
+    const results = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        (i % 2 === 0 ? a : b).rest("PATCH", "/instances/raced", { max_batch_tokens: 1000 + i }, { headers: { "if-match": '"1"' } }),
+      ),
+    );
     expect(results.filter((r) => r.status === 200)).toHaveLength(1);
     expect(results.filter((r) => r.status === 412 && r.body.code === "PRECONDITION_FAILED")).toHaveLength(7);
     expect((await b.rest("GET", "/instances/raced")).body.revision).toBe(2);
@@ -60,8 +69,9 @@ describe("two control-plane replicas on one Redis", () => {
 
   it("concurrent updates without If-Match are all applied, none lost: the revision counts every one", async () => {
     await a.rest("POST", "/instances", spec("merged"));
-    const results = await Promise.all(Array.from({ length: 4 }, (_, i) =>
-      (i % 2 === 0 ? a : b).rest("PATCH", "/instances/merged", { max_batch_tokens: 2000 + i })));
+    const results = await Promise.all(
+      Array.from({ length: 4 }, (_, i) => (i % 2 === 0 ? a : b).rest("PATCH", "/instances/merged", { max_batch_tokens: 2000 + i })),
+    );
     expect(results.every((r) => r.status === 200)).toBe(true);
     expect((await a.rest("GET", "/instances/merged")).body.revision).toBe(5);
   });
@@ -110,7 +120,10 @@ describe("idempotent creates", () => {
   });
 
   it("Connect's idempotency_key and REST's Idempotency-Key share one namespace", async () => {
-    const auth: Interceptor = (next) => (req) => { req.header.set("authorization", `Bearer ${ADMIN}`); return next(req); };
+    const auth: Interceptor = (next) => (req) => {
+      req.header.set("authorization", `Bearer ${ADMIN}`);
+      return next(req);
+    };
     const client = createClient(InstanceService, createConnectTransport({ baseUrl: b.url, httpVersion: "1.1", interceptors: [auth] }));
     const first = await a.rest("POST", "/instances", spec("crossed"), { headers: { "idempotency-key": "cross-1" } });
     const again = await client.createInstance({ spec: { name: "crossed", modelId: "BAAI/bge-small-en-v1.5" }, idempotencyKey: "cross-1" });

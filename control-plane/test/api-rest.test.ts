@@ -1,12 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  ErrorSchema, EventPageSchema, FleetHealthSchema, InstanceHealthSchema, InstanceInfoSchema, InstanceViewSchema,
-} from "../src/rest/schemas.ts";
-import { startApi, type ApiFixture } from "./api-fixtures.ts";
+import { ErrorSchema, EventPageSchema, FleetHealthSchema, InstanceHealthSchema, InstanceInfoSchema, InstanceViewSchema } from "../src/rest/schemas.ts";
+import { type ApiFixture, startApi } from "./api-fixtures.ts";
 
 let api: ApiFixture;
-beforeAll(async () => { api = await startApi(); });
-afterAll(async () => { await api.close(); });
+beforeAll(async () => {
+  api = await startApi();
+});
+afterAll(async () => {
+  await api.close();
+});
 
 const spec = (name: string, extra: Record<string, unknown> = {}) => ({ name, model_id: "BAAI/bge-small-en-v1.5", ...extra });
 
@@ -28,16 +30,35 @@ describe("tei-manager's routes", () => {
   });
 
   it("POST /instances creates with 201 and tei-manager's response fields plus the fleet's", async () => {
-    const res = await api.rest("POST", "/instances", spec("created", {
-      port: 8080, max_batch_tokens: 16384, max_concurrent_requests: 512, pooling: "mean", prometheus_port: 9100,
-      extra_args: ["--dtype", "float16"],
-    }));
+    const res = await api.rest(
+      "POST",
+      "/instances",
+      spec("created", {
+        port: 8080,
+        max_batch_tokens: 16384,
+        max_concurrent_requests: 512,
+        pooling: "mean",
+        prometheus_port: 9100,
+        extra_args: ["--dtype", "float16"],
+      }),
+    );
     expect(res.status).toBe(201);
     const view = InstanceViewSchema.parse(res.body);
     expect(view).toMatchObject({
-      name: "created", model_id: "BAAI/bge-small-en-v1.5", port: 8080, prometheus_port: 9100, status: "pending",
-      restarts: 0, health_check_failures: 0, pid: null, revision: 1, desired_state: "running", replicas: [],
-      max_batch_tokens: 16384, pooling: "mean", extra_args: ["--dtype", "float16"],
+      name: "created",
+      model_id: "BAAI/bge-small-en-v1.5",
+      port: 8080,
+      prometheus_port: 9100,
+      status: "pending",
+      restarts: 0,
+      health_check_failures: 0,
+      pid: null,
+      revision: 1,
+      desired_state: "running",
+      replicas: [],
+      max_batch_tokens: 16384,
+      pooling: "mean",
+      extra_args: ["--dtype", "float16"],
     });
     expect(Date.parse(view.created_at!)).toBeGreaterThan(Date.now() - 60_000);
     expect(res.headers.get("etag")).toBe('"1"');
@@ -98,10 +119,17 @@ describe("tei-manager's routes", () => {
     expect(res.headers.get("content-type")).toContain("text/plain");
     const text = String(res.body);
     for (const name of [
-      "tei_manager_instances_created_total", "tei_manager_instances_deleted_total", "tei_manager_instances_count",
-      "tei_manager_health_check_failures_total", "tei_manager_instance_restarts_total",
-      "tei_fleet_nodes", "tei_fleet_gpus", "tei_fleet_instances", "tei_fleet_api_request_duration_seconds",
-    ]) expect(text).toContain(`# TYPE ${name}`);
+      "tei_manager_instances_created_total",
+      "tei_manager_instances_deleted_total",
+      "tei_manager_instances_count",
+      "tei_manager_health_check_failures_total",
+      "tei_manager_instance_restarts_total",
+      "tei_fleet_nodes",
+      "tei_fleet_gpus",
+      "tei_fleet_instances",
+      "tei_fleet_api_request_duration_seconds",
+    ])
+      expect(text).toContain(`# TYPE ${name}`);
     expect(text).toMatch(/tei_manager_instances_created_total\{instance="created",model="BAAI\/bge-small-en-v1.5"\} 1/);
     expect(text).toMatch(/tei_manager_instances_deleted_total\{instance="doomed"\} 1/);
     const count = Number(/^tei_manager_instances_count (\d+)/m.exec(text)?.[1]);
@@ -129,10 +157,20 @@ describe("changing an instance", () => {
     const ok = await api.rest("PATCH", "/instances/guarded", { max_batch_tokens: 4096 }, { headers: { "if-match": '"1"' } });
     expect(ok.status).toBe(200);
     expect(ok.body.revision).toBe(2);
-    expectError(await api.rest("PATCH", "/instances/guarded", { max_batch_tokens: 8192 }, { headers: { "if-match": '"1"' } }), 412, "PRECONDITION_FAILED", "If-Match");
+    expectError(
+      await api.rest("PATCH", "/instances/guarded", { max_batch_tokens: 8192 }, { headers: { "if-match": '"1"' } }),
+      412,
+      "PRECONDITION_FAILED",
+      "If-Match",
+    );
     expectError(await api.rest("POST", "/instances/guarded/stop", undefined, { headers: { "if-match": "1" } }), 412, "PRECONDITION_FAILED", "If-Match");
     expectError(await api.rest("DELETE", "/instances/guarded", undefined, { headers: { "if-match": "1" } }), 412, "PRECONDITION_FAILED", "If-Match");
-    expectError(await api.rest("PATCH", "/instances/guarded", { max_batch_tokens: 1 }, { headers: { "if-match": "yesterday" } }), 400, "VALIDATION_ERROR", "If-Match");
+    expectError(
+      await api.rest("PATCH", "/instances/guarded", { max_batch_tokens: 1 }, { headers: { "if-match": "yesterday" } }),
+      400,
+      "VALIDATION_ERROR",
+      "If-Match",
+    );
     expect((await api.rest("POST", "/instances/guarded/stop", undefined, { headers: { "if-match": "2" } })).status).toBe(200);
     expect((await api.rest("DELETE", "/instances/guarded", undefined, { headers: { "if-match": '"3"' } })).status).toBe(204);
   });
@@ -284,14 +322,29 @@ describe("OpenAPI", () => {
     expect(doc.status).toBe(200);
     expect(doc.body.openapi).toBe("3.1.0");
     const paths = Object.keys(doc.body.paths);
-    for (const p of ["/health", "/healthz", "/readyz", "/health/all", "/metrics", "/events", "/instances", "/instances/{name}", "/instances/{name}/start",
-      "/instances/{name}/stop", "/instances/{name}/restart", "/instances/{name}/health", "/instances/{name}/info", "/instances/{name}/logs"]) {
+    for (const p of [
+      "/health",
+      "/healthz",
+      "/readyz",
+      "/health/all",
+      "/metrics",
+      "/events",
+      "/instances",
+      "/instances/{name}",
+      "/instances/{name}/start",
+      "/instances/{name}/stop",
+      "/instances/{name}/restart",
+      "/instances/{name}/health",
+      "/instances/{name}/info",
+      "/instances/{name}/logs",
+    ]) {
       expect(paths).toContain(p);
     }
     expect(paths.some((p) => p.startsWith("/tei_fleet"))).toBe(false);
     const create = doc.body.paths["/instances"].post;
     expect(Object.keys(create.requestBody.content["application/json"].schema.properties)).toEqual(
-      expect.arrayContaining(["name", "model_id", "port", "max_batch_tokens", "max_concurrent_requests", "pooling", "gpu_id", "prometheus_port", "extra_args"]));
+      expect.arrayContaining(["name", "model_id", "port", "max_batch_tokens", "max_concurrent_requests", "pooling", "gpu_id", "prometheus_port", "extra_args"]),
+    );
     expect(Object.keys(create.responses)).toEqual(expect.arrayContaining(["201", "400", "409", "422"]));
     const docs = await fetch(`${api.url}/docs`, { redirect: "follow" });
     expect(docs.status).toBe(200);

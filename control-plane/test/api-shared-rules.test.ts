@@ -1,11 +1,11 @@
 import { create } from "@bufbuild/protobuf";
-import { Code, ConnectError, createClient, type Client, type Interceptor } from "@connectrpc/connect";
+import { type Client, Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { AgentService, NodeSchema } from "@tei-fleet/proto/fleet/v1";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConfigError, resolveConfig, TeiCommandError, validateExtraArgs } from "../../node-agent/src/index.ts";
 import { SimulatedAgent } from "../bench/simulated-agent.ts";
-import { JOIN, startApi, waitFor, type ApiFixture, type RestResponse } from "./api-fixtures.ts";
+import { type ApiFixture, JOIN, type RestResponse, startApi, waitFor } from "./api-fixtures.ts";
 
 // The rules the API and the node agent both apply (TEI's extra_args, node names) give the same
 // verdict on both sides: what the API accepts, the agent runs; what the agent refuses, the API
@@ -21,7 +21,9 @@ beforeAll(async () => {
   };
   agentClient = createClient(AgentService, createConnectTransport({ baseUrl: api.url, httpVersion: "1.1", interceptors: [bearer] }));
 });
-afterAll(async () => { await api?.close(); });
+afterAll(async () => {
+  await api?.close();
+});
 
 let serial = 0;
 const spec = (extra: Record<string, unknown>) => ({ name: `shared-${++serial}`, model_id: "BAAI/bge-small-en-v1.5", ...extra });
@@ -55,14 +57,15 @@ function agentNameVerdict(nodeName: string): string | undefined {
 }
 
 describe("extra_args: the API refuses what the agent would refuse", () => {
-  it.each([
-    ["--help"], ["-h"], ["--version"], ["-V"], ["--json-output"], ["--json-output=true"],
-  ])("refuses extra_args [%j] with 400 naming extra_args, as the agent does", async (flag) => {
-    expect(agentVerdict([flag])).toBeDefined();
-    const created = await api.rest("POST", "/instances", spec({ extra_args: ["--dtype", "float16", flag] }));
-    expect400(created, "extra_args", flag.split("=")[0]);
-    expect((await api.rest("GET", `/instances/shared-${serial}`)).status).toBe(404);
-  });
+  it.each([["--help"], ["-h"], ["--version"], ["-V"], ["--json-output"], ["--json-output=true"]])(
+    "refuses extra_args [%j] with 400 naming extra_args, as the agent does",
+    async (flag) => {
+      expect(agentVerdict([flag])).toBeDefined();
+      const created = await api.rest("POST", "/instances", spec({ extra_args: ["--dtype", "float16", flag] }));
+      expect400(created, "extra_args", flag.split("=")[0]);
+      expect((await api.rest("GET", `/instances/shared-${serial}`)).status).toBe(404);
+    },
+  );
 
   it("refuses an update that adds --help to a running spec", async () => {
     const body = spec({});
@@ -96,34 +99,42 @@ describe("extra_args: the API refuses what the agent would refuse", () => {
 describe("node names: one rule for the agent, its registration and the spec's node", () => {
   it.each([["gpu_01"], ["GPU-1.rack2"]])("an agent named %s registers, and an instance pinned to it is accepted and placed there", async (name) => {
     expect(agentNameVerdict(name)).toBeUndefined();
-    const agent = new SimulatedAgent({
-      register: (node) => agentClient.register({ node }),
-      heartbeat: (request) => agentClient.heartbeat(request),
-      leave: (nodeName, epoch) => agentClient.leave({ nodeName, epoch }),
-    }, { name, gpusMb: [81920] });
+    const agent = new SimulatedAgent(
+      {
+        register: (node) => agentClient.register({ node }),
+        heartbeat: (request) => agentClient.heartbeat(request),
+        leave: (nodeName, epoch) => agentClient.leave({ nodeName, epoch }),
+      },
+      { name, gpusMb: [81920] },
+    );
     await agent.register();
     expect((await api.rest("GET", `/nodes/${name}`)).body).toMatchObject({ name, state: "ready" });
 
     const body = spec({ node: name });
     const created = await api.rest("POST", "/instances", body);
     expect(created.status, JSON.stringify(created.body)).toBe(201);
-    await waitFor(`${body.name} running on ${name}`, async () => {
-      await agent.heartbeat();
-      const view = (await api.rest("GET", `/instances/${body.name}`)).body;
-      return view.status === "running" && view.node === name;
-    }, 15_000);
+    await waitFor(
+      `${body.name} running on ${name}`,
+      async () => {
+        await agent.heartbeat();
+        const view = (await api.rest("GET", `/instances/${body.name}`)).body;
+        return view.status === "running" && view.node === name;
+      },
+      15_000,
+    );
     // Names are case-sensitive: the same letters in another case are another node.
     expect((await api.rest("GET", `/nodes/${name.toLowerCase() === name ? name.toUpperCase() : name.toLowerCase()}`)).status).toBe(404);
   });
 
-  it.each([
-    ["gpu-"], ["gpu_"], ["gpu."], ["-gpu"], ["_gpu"], [".gpu"], ["gpu 01"], ["gpu:01"], ["gpu/01"], ["gpü"], ["g".repeat(64)],
-  ])("a name the agent refuses at start-up (%j) is refused by registration and by the spec's node", async (name) => {
-    expect(agentNameVerdict(name)).toMatch(/--node-name/);
-    const registered = await agentClient.register({ node: create(NodeSchema, { name, address: "127.0.0.1" }) }).catch((e: unknown) => e);
-    expect(registered).toBeInstanceOf(ConnectError);
-    expect((registered as ConnectError).code).toBe(Code.InvalidArgument);
-    expect((registered as ConnectError).rawMessage).toContain("node name");
-    expect400(await api.rest("POST", "/instances", spec({ node: name })), "node");
-  });
+  it.each([["gpu-"], ["gpu_"], ["gpu."], ["-gpu"], ["_gpu"], [".gpu"], ["gpu 01"], ["gpu:01"], ["gpu/01"], ["gpü"], ["g".repeat(64)]])(
+    "a name the agent refuses at start-up (%j) is refused by registration and by the spec's node",
+    async (name) => {
+      expect(agentNameVerdict(name)).toMatch(/--node-name/);
+      const registered = await agentClient.register({ node: create(NodeSchema, { name, address: "127.0.0.1" }) }).catch((e: unknown) => e);
+      expect(registered).toBeInstanceOf(ConnectError);
+      expect((registered as ConnectError).code).toBe(Code.InvalidArgument);
+      expect((registered as ConnectError).rawMessage).toContain("node name");
+      expect400(await api.rest("POST", "/instances", spec({ node: name })), "node");
+    },
+  );
 });

@@ -56,7 +56,17 @@ describe("tei-manager fields of a multi-replica instance", () => {
   it("sum restarts and failures, take pid/port/node from the first running replica", () => {
     const r = [
       replica({ index: 0, status: "starting", restarts: 2, healthCheckFailures: 1, port: 20000 }),
-      replica({ index: 1, status: "running", restarts: 1, pid: 42, port: 20002, address: "10.0.0.2:20002", gpuIds: [1], startedAtMs: 1_000n, lastHealthCheckMs: 5_000n }),
+      replica({
+        index: 1,
+        status: "running",
+        restarts: 1,
+        pid: 42,
+        port: 20002,
+        address: "10.0.0.2:20002",
+        gpuIds: [1],
+        startedAtMs: 1_000n,
+        lastHealthCheckMs: 5_000n,
+      }),
     ];
     const view = instanceView(instance("running", 2), r, 11_000);
     expect(view).toMatchObject({ restarts: 3, health_check_failures: 1, pid: 42, port: 20002, address: "10.0.0.2:20002", gpu_id: 1, uptime_secs: 10 });
@@ -96,8 +106,13 @@ describe("extra_args", () => {
 describe("TEI metrics", () => {
   it("sums TEI's counters over label sets (no _total suffix) and the request duration histogram", () => {
     const text = [
-      'te_request_count{method="single"} 10', 'te_request_count{method="batch"} 5', 'te_request_success{method="single"} 9',
-      'te_request_failure{err="validation"} 1', "te_request_duration_sum 0.3", "te_request_duration_count 15", "# HELP ignored",
+      'te_request_count{method="single"} 10',
+      'te_request_count{method="batch"} 5',
+      'te_request_success{method="single"} 9',
+      'te_request_failure{err="validation"} 1',
+      "te_request_duration_sum 0.3",
+      "te_request_duration_count 15",
+      "# HELP ignored",
       'te_request_duration_bucket{le="0.1"} 15',
     ].join("\n");
     expect(parseTeiMetrics(text)).toEqual({ count: 15, success: 9, failure: 1, durationSum: 0.3, durationCount: 15 });

@@ -3,7 +3,7 @@ import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { CreateInstanceRequestSchema, InstanceService } from "@tei-fleet/proto/fleet/v1";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ADMIN, redisSnapshot, startApi, type ApiFixture, type RestResponse } from "./api-fixtures.ts";
+import { ADMIN, type ApiFixture, type RestResponse, redisSnapshot, startApi } from "./api-fixtures.ts";
 
 // Issue 9, defect 1 and "duplicate JSON keys": text that is not well-formed Unicode, and JSON
 // keys given twice, are refused where they enter, on every surface, naming the field; nothing
@@ -17,7 +17,9 @@ beforeAll(async () => {
   expect((await api.rest("POST", "/instances", { name: "existing", model_id: "m/m" })).status).toBe(201);
   before = await redisSnapshot(api.redis, api.cp.keys.prefix);
 });
-afterAll(async () => { await api.close(); });
+afterAll(async () => {
+  await api.close();
+});
 
 /** A REST body written as JSON text, so that escapes such as \ud800 reach the server as sent. */
 const raw = (method: string, path: string, text: string) => api.rest(method, path, undefined, { raw: text });
@@ -34,16 +36,21 @@ function expectRefused(res: RestResponse, field: string, mentions: string) {
 describe("REST: strings that are not well-formed Unicode are 400 naming the field", () => {
   it("a lone surrogate in a value: model_id, an extra_args item, a node_selector value", async () => {
     expectRefused(await raw("POST", "/instances", String.raw`{"name":"x","model_id":"\ud800"}`), "model_id", String.raw`\ud800`);
-    expectRefused(await raw("POST", "/instances", String.raw`{"name":"x","model_id":"m/m","extra_args":["--revision","\udc00"]}`),
-      "extra_args.1", "not well-formed Unicode");
-    expectRefused(await raw("POST", "/instances", String.raw`{"name":"x","model_id":"m/m","node_selector":{"zone":"a\udfffb"}}`),
-      "node_selector.zone", String.raw`\udfff`);
+    expectRefused(
+      await raw("POST", "/instances", String.raw`{"name":"x","model_id":"m/m","extra_args":["--revision","\udc00"]}`),
+      "extra_args.1",
+      "not well-formed Unicode",
+    );
+    expectRefused(
+      await raw("POST", "/instances", String.raw`{"name":"x","model_id":"m/m","node_selector":{"zone":"a\udfffb"}}`),
+      "node_selector.zone",
+      String.raw`\udfff`,
+    );
     expectRefused(await raw("PATCH", "/instances/existing", String.raw`{"model_id":"m\ud800"}`), "model_id", "lone surrogate");
 
     // Well-formed text outside the BMP is still accepted, escaped (a surrogate pair) or not, and
     // so is an escaped backslash followed by "ud800", which is plain text.
-    const res = await raw("POST", "/instances",
-      String.raw`{"name":"emoji","model_id":"m/\ud83d\ude00","node_selector":{"team":"😀","path":"a\\ud800"}}`);
+    const res = await raw("POST", "/instances", String.raw`{"name":"emoji","model_id":"m/\ud83d\ude00","node_selector":{"team":"😀","path":"a\\ud800"}}`);
     expect(res.status, JSON.stringify(res.body)).toBe(201);
     expect(res.body.model_id).toBe("m/😀");
     expect(res.body.spec.node_selector).toEqual({ team: "😀", path: String.raw`a\ud800` });
@@ -52,8 +59,11 @@ describe("REST: strings that are not well-formed Unicode are 400 naming the fiel
   });
 
   it("a lone surrogate in a key: node_selector, and at the top level", async () => {
-    expectRefused(await raw("POST", "/instances", String.raw`{"name":"x","model_id":"m/m","node_selector":{"\ud800":"a"}}`),
-      String.raw`node_selector.\ud800`, "key in field 'node_selector'");
+    expectRefused(
+      await raw("POST", "/instances", String.raw`{"name":"x","model_id":"m/m","node_selector":{"\ud800":"a"}}`),
+      String.raw`node_selector.\ud800`,
+      "key in field 'node_selector'",
+    );
     expectRefused(await raw("POST", "/instances", String.raw`{"name":"x","model_id":"m/m","\udc01":1}`), String.raw`\udc01`, "key in the body");
   });
 
@@ -62,7 +72,9 @@ describe("REST: strings that are not well-formed Unicode are 400 naming the fiel
     for (const bad of [[0xe9], [0xed, 0xa0, 0x80]]) {
       const body = Buffer.concat([Buffer.from('{"name":"x","model_id":"m/m","extra_args":["--revision","caf'), Buffer.from(bad), Buffer.from('"]}')]);
       const res = await fetch(`${api.url}/instances`, {
-        method: "POST", headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" }, body,
+        method: "POST",
+        headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
+        body,
       });
       const json = (await res.json()) as { code: string; field?: string; error: string };
       expect(res.status, JSON.stringify(json)).toBe(400);
@@ -70,7 +82,6 @@ describe("REST: strings that are not well-formed Unicode are 400 naming the fiel
       expect(json.error).toContain("not valid UTF-8");
     }
   });
-
 });
 
 describe("REST: a key given twice in one object is 400 naming the field", () => {
@@ -81,11 +92,17 @@ describe("REST: a key given twice in one object is 400 naming the field", () => 
   });
 
   it("nested: node_selector, and an object inside an array", async () => {
-    expectRefused(await raw("POST", "/instances", '{"name":"x","model_id":"m/m","node_selector":{"zone":"a","zone":"b"}}'),
-      "node_selector.zone", "more than once");
+    expectRefused(
+      await raw("POST", "/instances", '{"name":"x","model_id":"m/m","node_selector":{"zone":"a","zone":"b"}}'),
+      "node_selector.zone",
+      "more than once",
+    );
     // Not a valid spec either, but the JSON is refused first, naming where.
-    expectRefused(await raw("POST", "/plan", '{"instances":[{"name":"a","model_id":"m/m"},{"name":"b","name":"c","model_id":"m/m"}]}'),
-      "instances.1.name", "more than once");
+    expectRefused(
+      await raw("POST", "/plan", '{"instances":[{"name":"a","model_id":"m/m"},{"name":"b","name":"c","model_id":"m/m"}]}'),
+      "instances.1.name",
+      "more than once",
+    );
 
     // The same key in different objects is fine.
     const res = await raw("POST", "/instances", '{"name":"twice","model_id":"m/m","node_selector":{"name":"a","model_id":"b"}}');
@@ -93,7 +110,6 @@ describe("REST: a key given twice in one object is 400 naming the field", () => 
     expect((await api.rest("DELETE", "/instances/twice")).status).toBe(204);
     before = await redisSnapshot(api.redis, api.cp.keys.prefix);
   });
-
 });
 
 const CREATE = "/tei_fleet.v1.InstanceService/CreateInstance";
@@ -101,7 +117,9 @@ const CREATE = "/tei_fleet.v1.InstanceService/CreateInstance";
 /** A raw Connect unary call; the catalogue code and field come back as response headers. */
 async function connectCall(contentType: string, body: Uint8Array | string) {
   const res = await fetch(api.url + CREATE, {
-    method: "POST", headers: { "content-type": contentType, authorization: `Bearer ${ADMIN}` }, body,
+    method: "POST",
+    headers: { "content-type": contentType, authorization: `Bearer ${ADMIN}` },
+    body,
   });
   const json = (await res.json()) as { code: string; message: string };
   return { status: res.status, code: json.code, message: json.message, apiCode: res.headers.get("x-error-code"), field: res.headers.get("x-error-field") };
@@ -126,8 +144,14 @@ describe("Connect: the same refusals, as INVALID_ARGUMENT with the catalogue cod
   });
 
   it("Connect JSON from a real client (connect-node, JSON format)", async () => {
-    const bearer: Interceptor = (next) => (req) => { req.header.set("authorization", `Bearer ${ADMIN}`); return next(req); };
-    const client = createClient(InstanceService, createConnectTransport({ baseUrl: api.url, httpVersion: "1.1", useBinaryFormat: false, interceptors: [bearer] }));
+    const bearer: Interceptor = (next) => (req) => {
+      req.header.set("authorization", `Bearer ${ADMIN}`);
+      return next(req);
+    };
+    const client = createClient(
+      InstanceService,
+      createConnectTransport({ baseUrl: api.url, httpVersion: "1.1", useBinaryFormat: false, interceptors: [bearer] }),
+    );
     const err = await client.createInstance({ spec: { name: "x", modelId: "m/m", extraArgs: ["--revision", "\udc00"] } }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConnectError);
     const ce = err as ConnectError;
@@ -144,7 +168,6 @@ describe("Connect: the same refusals, as INVALID_ARGUMENT with the catalogue cod
     expect(res).toMatchObject({ status: 400, code: "invalid_argument", apiCode: "VALIDATION_ERROR" });
     expect(res.message).toContain("a string field of tei_fleet.v1.CreateInstanceRequest is not valid UTF-8");
   });
-
 });
 
 describe("afterwards", () => {

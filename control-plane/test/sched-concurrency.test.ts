@@ -1,8 +1,7 @@
-import { fork, type ChildProcess } from "node:child_process";
-import { afterEach, describe, expect, it } from "vitest";
-import { inject } from "vitest";
+import { type ChildProcess, fork } from "node:child_process";
+import { afterEach, describe, expect, inject, it } from "vitest";
 import { auditFleet } from "../bench/fleet-audit.ts";
-import { schedFixture, type SchedFixture } from "./sched-fixtures.ts";
+import { type SchedFixture, schedFixture } from "./sched-fixtures.ts";
 
 let f: SchedFixture | undefined;
 let child: ChildProcess | undefined;
@@ -44,10 +43,18 @@ describe("two control planes placing at once", () => {
     const { InstanceSchema } = await import("@tei-fleet/proto/fleet/v1");
     const write = f.redis.multi();
     for (const [i, name] of names.entries()) {
-      write.set(f.keys.instance(name), toJsonString(InstanceSchema, create(InstanceSchema, {
-        spec: { name, modelId: "m", gpuMemoryMb: BigInt(2048 + (i % 4) * 1024), placementPolicy: i % 3 === 0 ? "spread" : "binpack" },
-        revision: 1n,
-      }))).zadd(f.keys.instances(), i, name);
+      write
+        .set(
+          f.keys.instance(name),
+          toJsonString(
+            InstanceSchema,
+            create(InstanceSchema, {
+              spec: { name, modelId: "m", gpuMemoryMb: BigInt(2048 + (i % 4) * 1024), placementPolicy: i % 3 === 0 ? "spread" : "binpack" },
+              revision: 1n,
+            }),
+          ),
+        )
+        .zadd(f.keys.instances(), i, name);
     }
     await write.exec();
     for (let i = 0; i < names.length; i += 5) await f.scheduler.enqueueMany(names.slice(i, i + 5));

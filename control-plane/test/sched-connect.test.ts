@@ -1,16 +1,14 @@
 import { create } from "@bufbuild/protobuf";
-import { Code, ConnectError, createClient, createRouterTransport, type Client } from "@connectrpc/connect";
-import {
-  AgentService, NodeSchema, NodeService, ReplicaStatusSchema, RouteService,
-} from "@tei-fleet/proto/fleet/v1";
+import { type Client, Code, ConnectError, createClient, createRouterTransport } from "@connectrpc/connect";
+import { AgentService, NodeSchema, NodeService, ReplicaStatusSchema, RouteService } from "@tei-fleet/proto/fleet/v1";
 import { fastify } from "fastify";
 import { afterEach, describe, expect, it } from "vitest";
-import { installErrorHandlers } from "../src/rest/rest-errors.ts";
-import { registerAgentService, registerNodeService, registerRouteService } from "../src/connect/scheduler-services.ts";
-import { schedulerRestPlugin } from "../src/rest/scheduler-routes.ts";
-import { placed, schedFixture, type SchedFixture } from "./sched-fixtures.ts";
 import { loadConfig } from "../src/config.ts";
+import { registerAgentService, registerNodeService, registerRouteService } from "../src/connect/scheduler-services.ts";
+import { installErrorHandlers } from "../src/rest/rest-errors.ts";
+import { schedulerRestPlugin } from "../src/rest/scheduler-routes.ts";
 import { DEFAULT_TIMINGS } from "../src/scheduler/index.ts";
+import { placed, type SchedFixture, schedFixture } from "./sched-fixtures.ts";
 
 let f: SchedFixture;
 afterEach(async () => {
@@ -33,11 +31,18 @@ function clients(fixture: SchedFixture) {
   };
 }
 
-const node = (name: string) => create(NodeSchema, {
-  name, address: "127.0.0.3", agentUrl: "http://127.0.0.3:9100", labels: { zone: "a" }, agentVersion: "1.0.0", capacity: 4,
-  gpus: [{ index: 0, uuid: "GPU-aaaa", name: "H100", memoryTotalMb: 81920n, memoryFreeMb: 81000n }],
-  portRangeStart: 22000, portRangeEnd: 22099,
-});
+const node = (name: string) =>
+  create(NodeSchema, {
+    name,
+    address: "127.0.0.3",
+    agentUrl: "http://127.0.0.3:9100",
+    labels: { zone: "a" },
+    agentVersion: "1.0.0",
+    capacity: 4,
+    gpus: [{ index: 0, uuid: "GPU-aaaa", name: "H100", memoryTotalMb: 81920n, memoryFreeMb: 81000n }],
+    portRangeStart: 22000,
+    portRangeEnd: 22099,
+  });
 
 describe("AgentService over Connect", () => {
   it("registers, streams assignments on change, and routes a replica once its heartbeat says running", async () => {
@@ -58,7 +63,9 @@ describe("AgentService over Connect", () => {
     abort.abort();
 
     const hb = await agent.heartbeat({
-      nodeName: "gpu-1", epoch, knownAssignmentsVersion: update.assignmentsVersion,
+      nodeName: "gpu-1",
+      epoch,
+      knownAssignmentsVersion: update.assignmentsVersion,
       replicas: [create(ReplicaStatusSchema, { assignmentId: a.assignmentId, status: "running", pid: 42, modelType: "embedding", dimension: 384 })],
     });
     expect(hb).toMatchObject({ reregister: false, assignmentsChanged: false });
@@ -125,7 +132,9 @@ describe("AgentService over Connect", () => {
     const stream = routes.watchRoutes({ knownVersion: 0n }, { signal: abort.signal })[Symbol.asyncIterator]();
     expect((await stream.next()).value?.table?.routes).toEqual([]);
     await f.putInstance({ name: "emb" });
-    const beating = setInterval(() => { void f.beat(); }, 50);
+    const beating = setInterval(() => {
+      void f.beat();
+    }, 50);
     try {
       // Every change is a new table with a newer version: first "emb" unready (pending, starting), then routed.
       let next = (await stream.next()).value!;
@@ -148,9 +157,11 @@ describe("AgentService over Connect", () => {
     const { routes } = clients(f);
     await f.addNode({ name: "a", gpusMb: [81920] });
     await f.putInstance({ name: "emb" });
-    const [route] = await f.until(async () => { const t = (await f.scheduler.routes.get()).routes; return t.length === 1 && t; });
-    const report = (routerId: string) =>
-      routes.reportBackendFailure({ assignmentId: route!.assignmentId, reason: "5 consecutive UNAVAILABLE", routerId });
+    const [route] = await f.until(async () => {
+      const t = (await f.scheduler.routes.get()).routes;
+      return t.length === 1 && t;
+    });
+    const report = (routerId: string) => routes.reportBackendFailure({ assignmentId: route!.assignmentId, reason: "5 consecutive UNAVAILABLE", routerId });
     // The same router reporting again is still one router (a bad path from it, perhaps).
     await report("router-1");
     await report("router-1");
@@ -166,8 +177,10 @@ describe("AgentService over Connect", () => {
 
   it("the quorum and its window are read from the environment and validated", () => {
     expect(DEFAULT_TIMINGS).toMatchObject({ ejectionQuorum: 2, ejectionReportWindowMs: 60_000 });
-    expect(loadConfig({}, { TEI_FLEET_EJECTION_QUORUM: "3", TEI_FLEET_EJECTION_REPORT_WINDOW_MS: "30000" }).scheduler)
-      .toMatchObject({ ejectionQuorum: 3, ejectionReportWindowMs: 30_000 });
+    expect(loadConfig({}, { TEI_FLEET_EJECTION_QUORUM: "3", TEI_FLEET_EJECTION_REPORT_WINDOW_MS: "30000" }).scheduler).toMatchObject({
+      ejectionQuorum: 3,
+      ejectionReportWindowMs: 30_000,
+    });
     expect(() => loadConfig({}, { TEI_FLEET_EJECTION_QUORUM: "0" })).toThrow(/TEI_FLEET_EJECTION_QUORUM/);
   });
 
@@ -176,7 +189,10 @@ describe("AgentService over Connect", () => {
     const { routes } = clients(f);
     await f.addNode({ name: "a", gpusMb: [81920] });
     await f.putInstance({ name: "emb" });
-    const [route] = await f.until(async () => { const t = (await f.scheduler.routes.get()).routes; return t.length === 1 && t; });
+    const [route] = await f.until(async () => {
+      const t = (await f.scheduler.routes.get()).routes;
+      return t.length === 1 && t;
+    });
     await routes.reportBackendFailure({ assignmentId: route!.assignmentId, reason: "refused", routerId: "only" });
     expect((await f.scheduler.routes.get()).routes).toEqual([]);
   });
@@ -198,7 +214,11 @@ describe("node REST routes", () => {
     const list = await server.inject({ method: "GET", url: "/nodes" });
     expect(list.statusCode).toBe(200);
     expect(list.json().nodes[0]).toMatchObject({
-      name: "a", state: "ready", cordoned: false, labels: { gpu: "h100" }, epoch: 1,
+      name: "a",
+      state: "ready",
+      cordoned: false,
+      labels: { gpu: "h100" },
+      epoch: 1,
       gpus: [expect.objectContaining({ index: 0, memory_total_mb: 81920, memory_allocated_mb: 0 }), expect.anything()],
     });
     expect((await server.inject({ method: "POST", url: "/nodes/a/cordon" })).json()).toMatchObject({ cordoned: true });
@@ -208,11 +228,14 @@ describe("node REST routes", () => {
 
     await server.inject({ method: "POST", url: "/nodes/a/uncordon" });
     const plan = await server.inject({
-      method: "POST", url: "/plan",
-      payload: { instances: [
-        { name: "small", model_id: "BAAI/bge-small-en-v1.5", replicas: 2, placement_policy: "spread" },
-        { name: "huge", model_id: "x/y", gpu_memory_mb: 100_000 },
-      ] },
+      method: "POST",
+      url: "/plan",
+      payload: {
+        instances: [
+          { name: "small", model_id: "BAAI/bge-small-en-v1.5", replicas: 2, placement_policy: "spread" },
+          { name: "huge", model_id: "x/y", gpu_memory_mb: 100_000 },
+        ],
+      },
     });
     expect(plan.statusCode).toBe(200);
     expect(plan.json().replicas).toEqual([

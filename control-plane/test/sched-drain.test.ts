@@ -1,8 +1,10 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { placed, schedFixture, type SchedFixture } from "./sched-fixtures.ts";
+import { placed, type SchedFixture, schedFixture } from "./sched-fixtures.ts";
 
 let f: SchedFixture;
-afterEach(async () => { await f?.close(); });
+afterEach(async () => {
+  await f?.close();
+});
 
 describe("cordon and drain", () => {
   it("a cordoned node gets no new instances; uncordoned it does again", async () => {
@@ -11,7 +13,10 @@ describe("cordon and drain", () => {
     const node = await f.scheduler.nodes.cordon("a");
     expect(node.cordoned).toBe(true);
     await f.putInstance({ name: "emb" });
-    const [r] = await f.until(async () => { const x = await f.replicas("emb"); return x[0]?.status === "pending" && x; });
+    const [r] = await f.until(async () => {
+      const x = await f.replicas("emb");
+      return x[0]?.status === "pending" && x;
+    });
     expect(r!.reason).toBe("no eligible nodes (1 cordoned)");
     await f.scheduler.nodes.uncordon("a");
     await f.until(async () => (await placed(f, "emb")).length === 1);
@@ -55,7 +60,10 @@ describe("cordon and drain", () => {
     await f.until(async () => (await f.scheduler.routes.get()).routes.length === 1);
     await f.scheduler.nodes.drain("a", { maxParallel: 1, deadlineSecs: 1 });
     await f.until(async () => a.assignments.size === 0 && !(await f.scheduler.nodes.get("a")).draining, 10_000);
-    const [r] = await f.until(async () => { const x = await f.replicas("emb"); return x[0]?.status === "pending" && x; });
+    const [r] = await f.until(async () => {
+      const x = await f.replicas("emb");
+      return x[0]?.status === "pending" && x;
+    });
     expect(r!.reason).toMatch(/^no eligible nodes \(1 (draining|cordoned)\)$/);
   });
 

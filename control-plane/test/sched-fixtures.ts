@@ -1,8 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { create, fromJsonString, toJsonString, type MessageInitShape } from "@bufbuild/protobuf";
-import {
-  InstanceSchema, InstanceSpecSchema, ReplicaSchema, type Replica,
-} from "@tei-fleet/proto/fleet/v1";
+import { create, fromJsonString, type MessageInitShape, toJsonString } from "@bufbuild/protobuf";
+import { InstanceSchema, InstanceSpecSchema, type Replica, ReplicaSchema } from "@tei-fleet/proto/fleet/v1";
 import { Redis } from "ioredis";
 import { pino } from "pino";
 import { inject } from "vitest";
@@ -31,7 +29,11 @@ export interface SchedFixture {
 
 /** Fast timings for tests: a node is lost after 1.5 s of silence. */
 export const FAST: Partial<SchedulerOptions> = {
-  heartbeatIntervalMs: 200, heartbeatTtlMs: 1500, livenessIntervalMs: 200, reconcileIntervalMs: 1000, routeGraceMs: 200,
+  heartbeatIntervalMs: 200,
+  heartbeatTtlMs: 1500,
+  livenessIntervalMs: 200,
+  reconcileIntervalMs: 1000,
+  routeGraceMs: 200,
 };
 
 /** Creates a scheduler (started) on the test run's redis-server with a fresh prefix. */
@@ -43,7 +45,10 @@ export async function schedFixture(options: Partial<SchedulerOptions> = {}): Pro
   await scheduler.start();
   const agents: SimulatedAgent[] = [];
   const fixture: SchedFixture = {
-    redis, keys, scheduler, agents,
+    redis,
+    keys,
+    scheduler,
+    agents,
     async addNode(spec) {
       const agent = new SimulatedAgent(scheduler.agents, spec);
       await agent.register();
@@ -56,8 +61,7 @@ export async function schedFixture(options: Partial<SchedulerOptions> = {}): Pro
         revision: BigInt(revision),
         createdAtMs: BigInt(Date.now()),
       });
-      await redis.multi().set(keys.instance(spec.name), toJsonString(InstanceSchema, instance))
-        .zadd(keys.instances(), Date.now(), spec.name).exec();
+      await redis.multi().set(keys.instance(spec.name), toJsonString(InstanceSchema, instance)).zadd(keys.instances(), Date.now(), spec.name).exec();
       await scheduler.enqueue(spec.name);
     },
     async deleteInstance(name) {
@@ -66,7 +70,8 @@ export async function schedFixture(options: Partial<SchedulerOptions> = {}): Pro
     },
     async replicas(name) {
       const hash = await redis.hgetall(keys.replicas(name));
-      return Object.values(hash).map((json) => fromJsonString(ReplicaSchema, json))
+      return Object.values(hash)
+        .map((json) => fromJsonString(ReplicaSchema, json))
         .sort((a, b) => a.index - b.index || a.assignmentId.localeCompare(b.assignmentId));
     },
     async beat() {

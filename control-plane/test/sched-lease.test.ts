@@ -4,10 +4,12 @@ import { afterEach, describe, expect, it } from "vitest";
 import { StaleLeaseError, updateNode } from "../src/nodes/node-store.ts";
 import { createLease } from "../src/scheduler/lease.ts";
 import { defineScripts } from "../src/store/lua-scripts.ts";
-import { schedFixture, type SchedFixture } from "./sched-fixtures.ts";
+import { type SchedFixture, schedFixture } from "./sched-fixtures.ts";
 
 let f: SchedFixture;
-afterEach(async () => { await f?.close(); });
+afterEach(async () => {
+  await f?.close();
+});
 
 describe("reconciler lease", () => {
   it("is held by one control plane at a time, and a stale holder's fenced writes are refused", async () => {
@@ -25,8 +27,7 @@ describe("reconciler lease", () => {
     await new Promise((r) => setTimeout(r, 400)); // `one` pauses past its lease
     const second = await two.acquire();
     expect(second).toBe("2");
-    await expect(updateNode(ctx, "a", (n) => ({ ...n, cordoned: true }), { lease: "test", token: first! }))
-      .rejects.toBeInstanceOf(StaleLeaseError);
+    await expect(updateNode(ctx, "a", (n) => ({ ...n, cordoned: true }), { lease: "test", token: first! })).rejects.toBeInstanceOf(StaleLeaseError);
     expect((await f.scheduler.nodes.get("a")).cordoned).toBe(false);
     await updateNode(ctx, "a", (n) => ({ ...n, cordoned: true }), { lease: "test", token: second! });
     expect((await f.scheduler.nodes.get("a")).cordoned).toBe(true);
@@ -37,8 +38,13 @@ describe("reconciler lease", () => {
     // A second control plane on the same fleet (same Redis, same prefix).
     const { createScheduler } = await import("../src/scheduler/index.ts");
     const second = createScheduler({
-      redis: f.redis, keys: f.keys, logger: (await import("pino")).pino({ level: "silent" }),
-      heartbeatTtlMs: 1500, livenessIntervalMs: 100, reconcileIntervalMs: 1000, routeGraceMs: 200,
+      redis: f.redis,
+      keys: f.keys,
+      logger: (await import("pino")).pino({ level: "silent" }),
+      heartbeatTtlMs: 1500,
+      livenessIntervalMs: 100,
+      reconcileIntervalMs: 1000,
+      routeGraceMs: 200,
     });
     await second.start();
     try {
@@ -68,7 +74,11 @@ describe("checkSpec", () => {
     expect(await check({ node: "a", gpuId: 5 })).toEqual({ ok: false, field: "gpu_id", reason: "node a has no GPU 5 (it has 0, 1)" });
     expect(await check({ node: "a", gpuCount: 4 })).toMatchObject({ ok: false, field: "gpu_count" });
     expect(await check({ port: 80 })).toMatchObject({ ok: false, field: "port" });
-    expect(await check({ node: "a", port: 25000 })).toMatchObject({ ok: false, field: "port", reason: expect.stringContaining("already claimed on node a by holder-0-r1") });
+    expect(await check({ node: "a", port: 25000 })).toMatchObject({
+      ok: false,
+      field: "port",
+      reason: expect.stringContaining("already claimed on node a by holder-0-r1"),
+    });
     expect(await check({ node: "a", replicas: 2, port: 26000 })).toMatchObject({ ok: false, field: "port" });
     // Might become possible: accepted, and it will be pending with a reason.
     expect(await check({ node: "not-yet-joined", gpuId: 7 })).toEqual({ ok: true });

@@ -1,12 +1,15 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { auditFleet } from "../bench/fleet-audit.ts";
-import { placed, schedFixture, type SchedFixture } from "./sched-fixtures.ts";
+import { placed, type SchedFixture, schedFixture } from "./sched-fixtures.ts";
 
 let f: SchedFixture;
-afterEach(async () => { await f?.close(); });
+afterEach(async () => {
+  await f?.close();
+});
 
 const events = async (kind: string) =>
-  (await f.redis.xrange(f.keys.events(), "-", "+")).filter(([, fields]) => fields[fields.indexOf("kind") + 1] === kind)
+  (await f.redis.xrange(f.keys.events(), "-", "+"))
+    .filter(([, fields]) => fields[fields.indexOf("kind") + 1] === kind)
     .map(([, fields]) => fields[fields.indexOf("message") + 1]!);
 
 describe("pending until capacity appears", () => {
@@ -14,13 +17,19 @@ describe("pending until capacity appears", () => {
     f = await schedFixture();
     await f.addNode({ name: "small", gpusMb: [8192] });
     await f.putInstance({ name: "big", gpuMemoryMb: 20_000n });
-    const [pending] = await f.until(async () => { const r = await f.replicas("big"); return r[0]?.status === "pending" && r; });
+    const [pending] = await f.until(async () => {
+      const r = await f.replicas("big");
+      return r[0]?.status === "pending" && r;
+    });
     expect(pending!.reason).toBe("insufficient GPU memory on 0/1 eligible nodes");
     expect(await f.redis.sismember(f.keys.pending(), "big")).toBe(1);
     expect((await events("instance.pending"))[0]).toContain("insufficient GPU memory on 0/1 eligible nodes");
 
     await f.addNode({ name: "large", gpusMb: [81920] });
-    const [replica] = await f.until(async () => { const r = await placed(f, "big"); return r.length === 1 && r; });
+    const [replica] = await f.until(async () => {
+      const r = await placed(f, "big");
+      return r.length === 1 && r;
+    });
     expect(replica!.node).toBe("large");
     expect(await f.redis.sismember(f.keys.pending(), "big")).toBe(0);
   });
@@ -33,7 +42,10 @@ describe("pending until capacity appears", () => {
     await f.putInstance({ name: "second", gpuMemoryMb: 8000n });
     await f.until(async () => (await f.replicas("second"))[0]?.status === "pending");
     await f.deleteInstance("first");
-    const [replica] = await f.until(async () => { const r = await placed(f, "second"); return r.length === 1 && r; });
+    const [replica] = await f.until(async () => {
+      const r = await placed(f, "second");
+      return r.length === 1 && r;
+    });
     expect(replica!.node).toBe("only");
   });
 
@@ -41,7 +53,10 @@ describe("pending until capacity appears", () => {
     f = await schedFixture();
     await f.addNode({ name: "a", gpusMb: [81920], labels: { gpu: "a100" } });
     await f.putInstance({ name: "h", nodeSelector: { gpu: "h100" } });
-    const [r] = await f.until(async () => { const x = await f.replicas("h"); return x[0]?.status === "pending" && x; });
+    const [r] = await f.until(async () => {
+      const x = await f.replicas("h");
+      return x[0]?.status === "pending" && x;
+    });
     expect(r!.reason).toBe("no eligible nodes (1 not matching the node selector)");
     await f.addNode({ name: "h1", gpusMb: [81920], labels: { gpu: "h100" } });
     await f.until(async () => (await placed(f, "h"))[0]?.node === "h1");
@@ -55,9 +70,20 @@ describe("level-triggered repair", () => {
     const { create, toJsonString } = await import("@bufbuild/protobuf");
     const { InstanceSchema } = await import("@tei-fleet/proto/fleet/v1");
     // Written as the API would, but nobody calls enqueue().
-    await f.redis.multi().set(f.keys.instance("quiet"), toJsonString(InstanceSchema, create(InstanceSchema, {
-      spec: { name: "quiet", modelId: "BAAI/bge-small-en-v1.5" }, revision: 1n,
-    }))).zadd(f.keys.instances(), Date.now(), "quiet").exec();
+    await f.redis
+      .multi()
+      .set(
+        f.keys.instance("quiet"),
+        toJsonString(
+          InstanceSchema,
+          create(InstanceSchema, {
+            spec: { name: "quiet", modelId: "BAAI/bge-small-en-v1.5" },
+            revision: 1n,
+          }),
+        ),
+      )
+      .zadd(f.keys.instances(), Date.now(), "quiet")
+      .exec();
     await f.until(async () => (await placed(f, "quiet")).length === 1, 10_000);
   });
 
@@ -65,7 +91,10 @@ describe("level-triggered repair", () => {
     f = await schedFixture();
     const agent = await f.addNode({ name: "a", gpusMb: [81920] });
     await f.putInstance({ name: "emb" });
-    const [r] = await f.until(async () => { const x = await placed(f, "emb"); return x[0]?.status === "running" && x; });
+    const [r] = await f.until(async () => {
+      const x = await placed(f, "emb");
+      return x[0]?.status === "running" && x;
+    });
     await f.redis.hdel(f.keys.assignments("a"), r!.assignmentId);
     // The periodic compare notices, gives back the orphaned claims and places the replica again.
     await f.until(async () => (await f.redis.hexists(f.keys.assignments("a"), r!.assignmentId)) === 1, 10_000);
@@ -80,7 +109,10 @@ describe("replicas", () => {
     f = await schedFixture();
     for (const name of ["a", "b", "c"]) await f.addNode({ name, gpusMb: [81920, 81920] });
     await f.putInstance({ name: "emb", replicas: 3, placementPolicy: "spread" });
-    const replicas = await f.until(async () => { const r = await placed(f, "emb"); return r.length === 3 && r; });
+    const replicas = await f.until(async () => {
+      const r = await placed(f, "emb");
+      return r.length === 3 && r;
+    });
     expect(new Set(replicas.map((r) => r.node)).size).toBe(3);
     expect(replicas.map((r) => r.index)).toEqual([0, 1, 2]);
     await f.until(async () => (await f.scheduler.routes.get()).routes.length === 3);
@@ -169,7 +201,10 @@ describe("node failure", () => {
     const a = await f.addNode({ name: "a", gpusMb: [81920] });
     await f.addNode({ name: "b", gpusMb: [81920] });
     await f.putInstance({ name: "emb", node: undefined, replicas: 1 });
-    const [first] = await f.until(async () => { const r = await placed(f, "emb"); return r[0]?.status === "running" && r; });
+    const [first] = await f.until(async () => {
+      const r = await placed(f, "emb");
+      return r[0]?.status === "running" && r;
+    });
     const victim = f.agents.find((x) => x.spec.name === first!.node)!;
     victim.silent = true;
     const lostAt = Date.now();
@@ -178,7 +213,10 @@ describe("node failure", () => {
       return node.state === "lost";
     });
     expect((await f.scheduler.routes.get()).routes.filter((r) => r.node === victim.spec.name)).toEqual([]);
-    const [moved] = await f.until(async () => { const r = await placed(f, "emb"); return r[0]?.status === "running" && r[0].node !== victim.spec.name && r; });
+    const [moved] = await f.until(async () => {
+      const r = await placed(f, "emb");
+      return r[0]?.status === "running" && r[0].node !== victim.spec.name && r;
+    });
     expect(moved!.node).not.toBe(victim.spec.name);
     expect(Date.now() - lostAt).toBeLessThan(10_000);
     expect((await events("node.lost")).length).toBe(1);
@@ -190,11 +228,17 @@ describe("node failure", () => {
     await f.addNode({ name: "a", gpusMb: [81920] });
     await f.addNode({ name: "b", gpusMb: [81920] });
     await f.putInstance({ name: "emb" });
-    const [first] = await f.until(async () => { const r = await placed(f, "emb"); return r[0]?.status === "running" && r; });
+    const [first] = await f.until(async () => {
+      const r = await placed(f, "emb");
+      return r[0]?.status === "running" && r;
+    });
     const victim = f.agents.find((x) => x.spec.name === first!.node)!;
     const oldEpoch = victim.epoch;
     victim.silent = true;
-    await f.until(async () => { const r = await placed(f, "emb"); return r[0]?.status === "running" && r[0].node !== victim.spec.name; });
+    await f.until(async () => {
+      const r = await placed(f, "emb");
+      return r[0]?.status === "running" && r[0].node !== victim.spec.name;
+    });
     expect(victim.assignments.size).toBe(1); // still believes it runs the old one
 
     victim.silent = false;
@@ -215,7 +259,10 @@ describe("node failure", () => {
     await f.agents[0]!.leave();
     expect((await f.scheduler.nodes.get("a")).state).toBe("left");
     expect((await f.scheduler.routes.get()).routes).toHaveLength(0);
-    const [r] = await f.until(async () => { const x = await f.replicas("emb"); return x[0]?.status === "pending" && x; });
+    const [r] = await f.until(async () => {
+      const x = await f.replicas("emb");
+      return x[0]?.status === "pending" && x;
+    });
     expect(r!.reason).toBe('pinned node "a" is left');
   });
 });

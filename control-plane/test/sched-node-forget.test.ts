@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../src/config.ts";
-import { DEFAULT_TIMINGS } from "../src/store/scheduler-context.ts";
 import { defineScripts, runScript } from "../src/store/lua-scripts.ts";
-import { placed, schedFixture, type SchedFixture } from "./sched-fixtures.ts";
+import { DEFAULT_TIMINGS } from "../src/store/scheduler-context.ts";
+import { placed, type SchedFixture, schedFixture } from "./sched-fixtures.ts";
 
 let f: SchedFixture;
 afterEach(async () => {
@@ -12,9 +12,9 @@ afterEach(async () => {
 
 const names = async () => (await f.scheduler.nodes.list()).map((n) => n.name).sort();
 const deletedEvents = async () =>
-  (await f.redis.xrange(f.keys.events(), "-", "+")).map(([, fields]) => Object.fromEntries(
-    Array.from({ length: fields.length / 2 }, (_, i) => [fields[2 * i]!, fields[2 * i + 1]!]),
-  )).filter((e) => e.kind === "node.deleted");
+  (await f.redis.xrange(f.keys.events(), "-", "+"))
+    .map(([, fields]) => Object.fromEntries(Array.from({ length: fields.length / 2 }, (_, i) => [fields[2 * i]!, fields[2 * i + 1]!])))
+    .filter((e) => e.kind === "node.deleted");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Waits (without heartbeats: every agent of these tests is silent) until `check` holds. */
@@ -89,9 +89,13 @@ describe("the delete script is atomic with placement", () => {
     const read = (await f.redis.get(f.keys.node("a")))!;
     defineScripts(f.redis);
     const k = f.keys;
-    const run = (json: string, token = "") => runScript(f.redis, "node-delete",
-      [k.node("a"), k.nodeClaims("a"), k.assignments("a"), k.assignmentsVersion("a"), k.drain("a"), k.nodes(), k.events(), k.leaseToken("reconciler")],
-      [token, json, "a", k.changesChannel(), "", "test", String(Date.now()), "10000"]);
+    const run = (json: string, token = "") =>
+      runScript(
+        f.redis,
+        "node-delete",
+        [k.node("a"), k.nodeClaims("a"), k.assignments("a"), k.assignmentsVersion("a"), k.drain("a"), k.nodes(), k.events(), k.leaseToken("reconciler")],
+        [token, json, "a", k.changesChannel(), "", "test", String(Date.now()), "10000"],
+      );
 
     // The operator read "cordoned", then someone uncordoned and a placement landed.
     await f.scheduler.nodes.uncordon("a");

@@ -1,5 +1,5 @@
 import { create } from "@bufbuild/protobuf";
-import { InstanceSpecSchema, type InstanceSpec } from "@tei-fleet/proto/fleet/v1";
+import { type InstanceSpec, InstanceSpecSchema } from "@tei-fleet/proto/fleet/v1";
 import { describe, expect, it } from "vitest";
 import { defaultModelMemoryMb, UNKNOWN_MODEL_MEMORY_MB } from "../src/scheduler/model-memory.ts";
 import type { NodeView } from "../src/scheduler/node-view.ts";
@@ -8,15 +8,24 @@ import { replicaRequest } from "../src/scheduler/placement-request.ts";
 
 function node(name: string, gpusMb: number[], extra: Partial<NodeView> = {}): NodeView {
   return {
-    name, address: "10.0.0.1", epoch: "1", state: "ready", cordoned: false, draining: false, labels: {},
+    name,
+    address: "10.0.0.1",
+    epoch: "1",
+    state: "ready",
+    cordoned: false,
+    draining: false,
+    labels: {},
     gpus: gpusMb.map((totalMb, index) => ({ index, uuid: `GPU-${name}-${index}`, totalMb, usedMb: 0 })),
-    capacity: 0, count: 0, portStart: 20000, portEnd: 20999, ports: new Set(), ...extra,
+    capacity: 0,
+    count: 0,
+    portStart: 20000,
+    portEnd: 20999,
+    ports: new Set(),
+    ...extra,
   };
 }
-const spec = (fields: Partial<Omit<InstanceSpec, "$typeName">>) =>
-  create(InstanceSpecSchema, { name: "emb", modelId: "BAAI/bge-small-en-v1.5", ...fields });
-const req = (fields: Partial<Omit<InstanceSpec, "$typeName">>, index = 0, peers: ReplicaRequest["peers"] = []) =>
-  replicaRequest(spec(fields), index, peers);
+const spec = (fields: Partial<Omit<InstanceSpec, "$typeName">>) => create(InstanceSpecSchema, { name: "emb", modelId: "BAAI/bge-small-en-v1.5", ...fields });
+const req = (fields: Partial<Omit<InstanceSpec, "$typeName">>, index = 0, peers: ReplicaRequest["peers"] = []) => replicaRequest(spec(fields), index, peers);
 
 /** Places `count` replicas one after the other, applying each claim like the claim script would. */
 function placeAll(fields: Partial<Omit<InstanceSpec, "$typeName">>, nodes: NodeView[], count: number) {
@@ -143,9 +152,7 @@ describe("policies", () => {
 
 describe("node state and capacity", () => {
   it("cordoned, draining and lost nodes get nothing", () => {
-    const nodes = [
-      node("c", [80_000], { cordoned: true }), node("d", [80_000], { draining: true }), node("l", [80_000], { state: "lost" }),
-    ];
+    const nodes = [node("c", [80_000], { cordoned: true }), node("d", [80_000], { draining: true }), node("l", [80_000], { state: "lost" })];
     const d = place(req({}), nodes);
     expect(!d.fits && d.reason).toBe("no eligible nodes (1 cordoned, 1 draining, 1 lost)");
   });
@@ -169,10 +176,17 @@ describe("GPU index", () => {
     const { GpuIndex } = await import("../src/scheduler/gpu-index.ts");
     const { tieHash } = await import("../src/scheduler/placement.ts");
     let seed = 7;
-    const rand = (n: number) => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed % n; };
-    const nodes = Array.from({ length: 60 }, (_, i) => node(`n${i}`, [40_000, 40_000, 80_000, 80_000], {
-      labels: { zone: `z${i % 3}` }, cordoned: i % 17 === 0, capacity: i % 5 === 0 ? 3 : 0,
-    }));
+    const rand = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    const nodes = Array.from({ length: 60 }, (_, i) =>
+      node(`n${i}`, [40_000, 40_000, 80_000, 80_000], {
+        labels: { zone: `z${i % 3}` },
+        cordoned: i % 17 === 0,
+        capacity: i % 5 === 0 ? 3 : 0,
+      }),
+    );
     const index = new GpuIndex((name) => tieHash(name, 42));
     for (const n of nodes) index.update(n);
     for (let i = 0; i < 300; i++) {

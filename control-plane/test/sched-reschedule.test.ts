@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../src/config.ts";
 import { rescheduleDelayMs } from "../src/scheduler/reschedule-policy.ts";
-import { placed, schedFixture, type SchedFixture } from "./sched-fixtures.ts";
+import { placed, type SchedFixture, schedFixture } from "./sched-fixtures.ts";
 
 // A replica that keeps failing on its node (failed, crash_loop) moves to another node, avoiding
 // the nodes it failed on, a bounded number of times per window (Nomad's reschedule block).
@@ -15,8 +15,7 @@ const HOUR = 3_600_000;
 
 /** Messages of the events of one kind, oldest first. */
 const events = async (kind: string) =>
-  (await f.redis.xrange(f.keys.events(), "-", "+")).filter(([, x]) => x[x.indexOf("kind") + 1] === kind)
-    .map(([, x]) => x[x.indexOf("message") + 1]!);
+  (await f.redis.xrange(f.keys.events(), "-", "+")).filter(([, x]) => x[x.indexOf("kind") + 1] === kind).map(([, x]) => x[x.indexOf("message") + 1]!);
 
 /** Every agent reports every replica it runs with this status (the simulated TEI fails). */
 function failEverywhere(status = "crash_loop") {
@@ -25,7 +24,10 @@ function failEverywhere(status = "crash_loop") {
 
 /** The single placed replica of `name` once it runs. */
 async function runningReplica(name: string) {
-  return f.until(async () => { const [r, extra] = await placed(f, name); return r?.status === "running" && !extra && r; });
+  return f.until(async () => {
+    const [r, extra] = await placed(f, name);
+    return r?.status === "running" && !extra && r;
+  });
 }
 
 /** The replica of `name` once it alone runs somewhere other than `from`, and its agent has it. */
@@ -82,10 +84,11 @@ describe("rescheduling a failing replica", () => {
     expect(await f.redis.hexists(f.keys.replicas("emb"), first.assignmentId)).toBe(0);
     const [event, more] = await events("instance.rescheduled");
     expect(more).toBeUndefined();
-    expect(event).toMatch(new RegExp(`^replica 0 \\(${first.assignmentId}\\) rescheduled from a to b after \\d+ s crash_loop \\(reschedule 1 of at most 3 per hour\\)$`));
+    expect(event).toMatch(
+      new RegExp(`^replica 0 \\(${first.assignmentId}\\) rescheduled from a to b after \\d+ s crash_loop \\(reschedule 1 of at most 3 per hour\\)$`),
+    );
     // The replacement runs on b and serves.
-    await f.until(async () => (await placed(f, "emb"))[0]?.status === "running"
-      && (await f.scheduler.routes.get()).routes.some((r) => r.node === "b"));
+    await f.until(async () => (await placed(f, "emb"))[0]?.status === "running" && (await f.scheduler.routes.get()).routes.some((r) => r.node === "b"));
   });
 
   it("releases the failing replica at once: it has no route, so routers need no grace", async () => {
@@ -106,8 +109,10 @@ describe("rescheduling a failing replica", () => {
 
     gpu3.overrides.set(first.assignmentId, "crash_loop");
     const blocked = await f.until(async () => (await events("instance.reschedule_blocked"))[0]);
-    expect(blocked).toBe(`replica 0 (${first.assignmentId}) stays crash_loop on gpu-3: cannot move: replacement pending: `
-      + "insufficient GPU memory on 0/1 eligible nodes (avoiding node gpu-3 where it failed); tried again later");
+    expect(blocked).toBe(
+      `replica 0 (${first.assignmentId}) stays crash_loop on gpu-3: cannot move: replacement pending: ` +
+        "insufficient GPU memory on 0/1 eligible nodes (avoiding node gpu-3 where it failed); tried again later",
+    );
     await settle("emb");
     const [still, extra] = await placed(f, "emb");
     expect(extra).toBeUndefined();
@@ -219,9 +224,14 @@ describe("rescheduling a failing replica", () => {
 
 describe("reschedule settings", () => {
   it("are read from the environment, with 0 allowed only for the delay, and bad values named", () => {
-    const cfg = loadConfig({}, {
-      TEI_FLEET_RESCHEDULE_AFTER_MS: "0", TEI_FLEET_RESCHEDULE_ATTEMPTS: "5", TEI_FLEET_RESCHEDULE_INTERVAL_MS: "600000",
-    });
+    const cfg = loadConfig(
+      {},
+      {
+        TEI_FLEET_RESCHEDULE_AFTER_MS: "0",
+        TEI_FLEET_RESCHEDULE_ATTEMPTS: "5",
+        TEI_FLEET_RESCHEDULE_INTERVAL_MS: "600000",
+      },
+    );
     expect(cfg.scheduler).toMatchObject({ rescheduleAfterMs: 0, rescheduleAttempts: 5, rescheduleIntervalMs: 600_000 });
     expect(() => loadConfig({}, { TEI_FLEET_RESCHEDULE_ATTEMPTS: "0" })).toThrow(/TEI_FLEET_RESCHEDULE_ATTEMPTS/);
     expect(() => loadConfig({}, { TEI_FLEET_RESCHEDULE_AFTER_MS: "soon" })).toThrow(/TEI_FLEET_RESCHEDULE_AFTER_MS/);

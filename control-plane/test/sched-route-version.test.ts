@@ -1,10 +1,10 @@
 import { create, fromJsonString, toJsonString } from "@bufbuild/protobuf";
 import { InstanceSchema, ReplicaSchema, type RouteTable } from "@tei-fleet/proto/fleet/v1";
-import { afterEach, expect, it } from "vitest";
 import { pino } from "pino";
+import { afterEach, expect, it } from "vitest";
 import { createScheduler } from "../src/scheduler/index.ts";
 import { createInstanceRepository } from "../src/store/instance-repository.ts";
-import { FAST, schedFixture, type SchedFixture } from "./sched-fixtures.ts";
+import { FAST, type SchedFixture, schedFixture } from "./sched-fixtures.ts";
 
 // The route table's version must move with everything a router gets from it, including the
 // reasons of unready instances, and only then: routers take a table with a newer version, and
@@ -73,8 +73,12 @@ it("a reason written without any nudge (a pending reason) reaches a watcher with
   // way the worker's put-unplaced does (no routes-version bump, no message on the changes channel).
   f = await schedFixture({ worker: false, reconciler: false });
   await f.putInstance({ name: "big", gpuMemoryMb: 20_000n });
-  const writePending = (reason: string) => f.redis.hset(f.keys.replicas("big"), "big-0-r1",
-    toJsonString(ReplicaSchema, create(ReplicaSchema, { assignmentId: "big-0-r1", revision: 1n, status: "pending", reason })));
+  const writePending = (reason: string) =>
+    f.redis.hset(
+      f.keys.replicas("big"),
+      "big-0-r1",
+      toJsonString(ReplicaSchema, create(ReplicaSchema, { assignmentId: "big-0-r1", revision: 1n, status: "pending", reason })),
+    );
   await writePending("insufficient GPU memory on 0/1 eligible nodes");
   const pending = await f.scheduler.routes.get();
   expect(reasonOf(pending, "big")).toBe("pending: insufficient GPU memory on 0/1 eligible nodes");
@@ -100,7 +104,10 @@ it("two control-plane processes serve the same content under the same version, a
 
     // The model changes in the instance record alone (no route changes, nothing bumps routes-version).
     const record = fromJsonString(InstanceSchema, (await f.redis.get(f.keys.instance("off")))!);
-    await f.redis.set(f.keys.instance("off"), toJsonString(InstanceSchema, create(InstanceSchema, { ...record, spec: { ...record.spec!, modelId: "other/model" } })));
+    await f.redis.set(
+      f.keys.instance("off"),
+      toJsonString(InstanceSchema, create(InstanceSchema, { ...record, spec: { ...record.spec!, modelId: "other/model" } })),
+    );
     const changed = await other.routes.get();
     expect(changed.unready[0]?.modelId).toBe("other/model");
     expect(changed.version).toBe(first.version + 1n);

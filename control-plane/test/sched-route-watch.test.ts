@@ -1,10 +1,10 @@
 import { create, toJsonString } from "@bufbuild/protobuf";
-import { ReplicaSchema, RouteSchema, type WatchEvent } from "@tei-fleet/proto/fleet/v1";
 import { snapshotEvent, WatchMirror } from "@tei-fleet/core/watch";
+import { ReplicaSchema, RouteSchema, type WatchEvent } from "@tei-fleet/proto/fleet/v1";
 import { pino } from "pino";
 import { afterEach, expect, it } from "vitest";
 import { createScheduler, type Scheduler } from "../src/scheduler/index.ts";
-import { FAST, schedFixture, type SchedFixture } from "./sched-fixtures.ts";
+import { FAST, type SchedFixture, schedFixture } from "./sched-fixtures.ts";
 
 // WatchRouteChanges: a snapshot when a router has nothing (or a position the control plane
 // cannot continue), then only the changes, each a delta from the router's version; a router

@@ -1,8 +1,10 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { placed, schedFixture, type SchedFixture } from "./sched-fixtures.ts";
+import { placed, type SchedFixture, schedFixture } from "./sched-fixtures.ts";
 
 let f: SchedFixture;
-afterEach(async () => { await f?.close(); });
+afterEach(async () => {
+  await f?.close();
+});
 
 describe("create -> placed -> assignment -> route", () => {
   it("places a new instance on a node with a free GPU and routes to it once running", async () => {
@@ -10,7 +12,10 @@ describe("create -> placed -> assignment -> route", () => {
     const agent = await f.addNode({ name: "gpu-a", address: "127.0.0.2", gpusMb: [81920, 81920] });
     await f.putInstance({ name: "emb", modelId: "BAAI/bge-small-en-v1.5" });
 
-    const [replica] = await f.until(async () => { const r = await placed(f, "emb"); return r.length === 1 && r; });
+    const [replica] = await f.until(async () => {
+      const r = await placed(f, "emb");
+      return r.length === 1 && r;
+    });
     expect(replica!.node).toBe("gpu-a");
     expect(replica!.gpuIds).toHaveLength(1);
     expect(replica!.port).toBeGreaterThanOrEqual(20000);
@@ -22,7 +27,10 @@ describe("create -> placed -> assignment -> route", () => {
     expect(assignment.gpuUuids[0]).toMatch(/^GPU-gpu-a-/);
     expect(assignment.epoch).toBe(agent.epoch);
 
-    const table = await f.until(async () => { const t = await f.scheduler.routes.get(); return t.routes.length === 1 && t; });
+    const table = await f.until(async () => {
+      const t = await f.scheduler.routes.get();
+      return t.routes.length === 1 && t;
+    });
     expect(table.routes[0]).toMatchObject({ instanceName: "emb", node: "gpu-a", address: `127.0.0.2:${replica!.port}` });
     const [running] = await f.replicas("emb");
     expect(running!.status).toBe("running");

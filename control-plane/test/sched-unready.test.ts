@@ -2,18 +2,22 @@ import { create } from "@bufbuild/protobuf";
 import { InstanceSchema, type RouteTable } from "@tei-fleet/proto/fleet/v1";
 import { afterEach, expect, it } from "vitest";
 import { createInstanceRepository, type InstanceRepository } from "../src/store/instance-repository.ts";
-import { schedFixture, type SchedFixture } from "./sched-fixtures.ts";
+import { type SchedFixture, schedFixture } from "./sched-fixtures.ts";
 
 // The route table lists instances that exist but have no ready replica, so a router can answer
 // UNAVAILABLE for them and NOT_FOUND only for names it has never heard of (issue 6, "Errors").
 const MODEL = "BAAI/bge-small-en-v1.5";
 let f: SchedFixture;
 let repo: InstanceRepository;
-afterEach(async () => { await f?.close(); });
+afterEach(async () => {
+  await f?.close();
+});
 
 async function createInstance(name: string, gpuMemoryMb?: bigint) {
   const instance = create(InstanceSchema, {
-    spec: { name, modelId: MODEL, gpuMemoryMb }, revision: 1n, createdAtMs: BigInt(Date.now()),
+    spec: { name, modelId: MODEL, gpuMemoryMb },
+    revision: 1n,
+    createdAtMs: BigInt(Date.now()),
   });
   expect(await repo.create(instance, { maxInstances: 0 })).toEqual({ kind: "created" });
   await f.scheduler.enqueue(name);
@@ -51,7 +55,10 @@ it("lists a created instance as unready until it runs, and drops it once deleted
   // Deleted: first its route goes, then it is neither ready nor unready.
   await repo.delete("emb");
   await f.scheduler.enqueue("emb");
-  const gone = await f.until(async () => { const t = await table(); return t.routes.length === 0 && t; });
+  const gone = await f.until(async () => {
+    const t = await table();
+    return t.routes.length === 0 && t;
+  });
   expect(gone.unready).toEqual([]);
 });
 
@@ -60,7 +67,10 @@ it("deleting an instance that never ran bumps the version and removes it from th
   repo = createInstanceRepository(f.redis, f.keys);
   await f.addNode({ name: "small", gpusMb: [8192] });
   await createInstance("big", 20_000n);
-  const pending = await f.until(async () => { const t = await table(); return t.unready[0]?.reason.includes("insufficient GPU memory") && t; });
+  const pending = await f.until(async () => {
+    const t = await table();
+    return t.unready[0]?.reason.includes("insufficient GPU memory") && t;
+  });
   expect(unready(pending)).toEqual([{ name: "big", model: MODEL, reason: "pending: insufficient GPU memory on 0/1 eligible nodes" }]);
 
   // A watcher is told at once: the delete nudges it with a new version.
@@ -79,7 +89,9 @@ it("a stopped instance is listed as stopped", async () => {
   f = await schedFixture();
   repo = createInstanceRepository(f.redis, f.keys);
   const instance = create(InstanceSchema, {
-    spec: { name: "off", modelId: MODEL, desiredState: "stopped" }, revision: 1n, createdAtMs: BigInt(Date.now()),
+    spec: { name: "off", modelId: MODEL, desiredState: "stopped" },
+    revision: 1n,
+    createdAtMs: BigInt(Date.now()),
   });
   await repo.create(instance, { maxInstances: 0 });
   expect(unready(await table())).toEqual([{ name: "off", model: MODEL, reason: "stopped" }]);

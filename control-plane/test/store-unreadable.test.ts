@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { SimulatedAgent } from "../bench/simulated-agent.ts";
 import { FleetHealthSchema, InstanceViewSchema } from "../src/rest/schemas.ts";
-import { ADMIN, JOIN, startApi, waitFor, type ApiFixture } from "./api-fixtures.ts";
+import { ADMIN, type ApiFixture, JOIN, startApi, waitFor } from "./api-fixtures.ts";
 
 // Issue 9, defect 1, defence in depth: records written straight into Redis, as an older control
 // plane wrote them (a lone surrogate: the API used to take `"\ud800"`) or as no control plane
@@ -18,29 +18,51 @@ let api: ApiFixture;
 let agent: SimulatedAgent;
 const logLines: Array<{ msg: string; instance?: string }> = [];
 
-const bearer = (token: string): Interceptor => (next) => (req) => {
-  req.header.set("authorization", `Bearer ${token}`);
-  return next(req);
-};
+const bearer =
+  (token: string): Interceptor =>
+  (next) =>
+  (req) => {
+    req.header.set("authorization", `Bearer ${token}`);
+    return next(req);
+  };
 const transport = (token: string) => createConnectTransport({ baseUrl: api.url, httpVersion: "1.1", interceptors: [bearer(token)] });
 
 beforeAll(async () => {
-  const logger = pino({ level: "warn" }, { write: (line: string) => { logLines.push(JSON.parse(line) as { msg: string }); } });
+  const logger = pino(
+    { level: "warn" },
+    {
+      write: (line: string) => {
+        logLines.push(JSON.parse(line) as { msg: string });
+      },
+    },
+  );
   api = await startApi({ logger });
   const agents = createClient(AgentService, transport(JOIN));
-  agent = new SimulatedAgent({
-    register: (node) => agents.register({ node }),
-    heartbeat: (request) => agents.heartbeat(request),
-    leave: (nodeName, epoch) => agents.leave({ nodeName, epoch }),
-  }, { name: "gpu-a", gpusMb: [81920] });
+  agent = new SimulatedAgent(
+    {
+      register: (node) => agents.register({ node }),
+      heartbeat: (request) => agents.heartbeat(request),
+      leave: (nodeName, epoch) => agents.leave({ nodeName, epoch }),
+    },
+    { name: "gpu-a", gpusMb: [81920] },
+  );
   await agent.register();
 });
-afterAll(async () => { await api.close(); });
+afterAll(async () => {
+  await api.close();
+});
 
 const MODEL = "BAAI/bge-small-en-v1.5";
 /** Heartbeats until `check` holds. */
 const until = <T>(what: string, check: () => Promise<T | undefined | false>) =>
-  waitFor(what, async () => { await agent.heartbeat(); return check(); }, 15_000);
+  waitFor(
+    what,
+    async () => {
+      await agent.heartbeat();
+      return check();
+    },
+    15_000,
+  );
 const view = async (name: string) => (await api.rest("GET", `/instances/${name}`)).body;
 const runs = (name: string) => until(`${name} running`, async () => (await view(name)).status === "running");
 /** Creation scores, one apart, so that the listing order is the order of writing. */
@@ -51,8 +73,9 @@ async function storeRaw(name: string, record: string) {
   await api.redis.multi().set(api.cp.keys.instance(name), record).zadd(api.cp.keys.instances(), created, name).exec();
 }
 const events = async (kind: string, instance: string) =>
-  ((await api.rest("GET", "/events?limit=1000")).body.events as Array<{ kind: string; instance: string | null; message: string }>)
-    .filter((e) => e.kind === kind && e.instance === instance);
+  ((await api.rest("GET", "/events?limit=1000")).body.events as Array<{ kind: string; instance: string | null; message: string }>).filter(
+    (e) => e.kind === kind && e.instance === instance,
+  );
 const routes = async () => (await createClient(RouteService, transport(JOIN)).getRoutes({})).table!;
 
 /** What an older control plane stored for `{"name":"poisoned","model_id":"\ud800",...}` (JSON text, escapes as written). */
@@ -79,7 +102,10 @@ describe("records that cannot be decoded as they are", () => {
     expect([...byName.keys()]).toEqual(["good", "victim", "poisoned", "garbage", "misshapen"]);
     expect(byName.get("good")).toMatchObject({ status: "running", model_id: MODEL });
     expect(byName.get("poisoned")).toMatchObject({
-      model_id: "m/\ufffd", extra_args: ["--revision", "\ufffd"], status: "stopped", revision: 3,
+      model_id: "m/\ufffd",
+      extra_args: ["--revision", "\ufffd"],
+      status: "stopped",
+      revision: 3,
       spec: expect.objectContaining({ node_selector: { "\ufffd": "x" } }),
     });
     for (const name of ["garbage", "misshapen", "victim"]) {
@@ -127,7 +153,11 @@ describe("records that cannot be decoded as they are", () => {
     const client = createClient(InstanceService, transport(ADMIN));
     const { instances } = await client.listInstances({});
     expect(instances.map((i) => [i.spec?.name, i.status])).toEqual([
-      ["good", "running"], ["victim", "unreadable"], ["poisoned", "stopped"], ["garbage", "unreadable"], ["misshapen", "unreadable"],
+      ["good", "running"],
+      ["victim", "unreadable"],
+      ["poisoned", "stopped"],
+      ["garbage", "unreadable"],
+      ["misshapen", "unreadable"],
     ]);
     expect((await client.getFleetHealth({})).totalInstances).toBe(5);
     const err = await client.getInstance({ name: "garbage" }).catch((e: unknown) => e);
@@ -152,10 +182,12 @@ describe("records that cannot be decoded as they are", () => {
 
   it("each problem record is reported once: one log line and one event, however often it is read", async () => {
     for (let i = 0; i < 3; i++) await api.rest("GET", "/instances");
-    await until("the reports", async () => (await events("instance.unreadable", "misshapen")).length > 0
-      && (await events("instance.malformed", "poisoned")).length > 0);
+    await until(
+      "the reports",
+      async () => (await events("instance.unreadable", "misshapen")).length > 0 && (await events("instance.malformed", "poisoned")).length > 0,
+    );
     // A couple of reconcile intervals and more reads later (heartbeating, so the node stays), still one of each.
-    for (const end = Date.now() + 2500; Date.now() < end;) {
+    for (const end = Date.now() + 2500; Date.now() < end; ) {
       await agent.heartbeat();
       await new Promise((r) => setTimeout(r, 200));
     }
@@ -165,7 +197,10 @@ describe("records that cannot be decoded as they are", () => {
       const [event, ...more] = await events("instance.unreadable", name);
       expect(more, name).toEqual([]);
       expect(event!.message).toContain(`DELETE /instances/${name}`);
-      expect(logLines.filter((l) => l.instance === name && l.msg.startsWith("instance record cannot be decoded")), name).toHaveLength(1);
+      expect(
+        logLines.filter((l) => l.instance === name && l.msg.startsWith("instance record cannot be decoded")),
+        name,
+      ).toHaveLength(1);
     }
     const malformed = await events("instance.malformed", "poisoned");
     expect(malformed).toHaveLength(1);
@@ -173,7 +208,6 @@ describe("records that cannot be decoded as they are", () => {
     expect(malformed[0]!.message).toContain("spec.extraArgs.1");
     expect(logLines.filter((l) => l.instance === "poisoned")).toHaveLength(1);
   });
-
 });
 
 describe("removing and fixing them", () => {
@@ -201,11 +235,17 @@ describe("removing and fixing them", () => {
       expect(res.status, `${name}: ${JSON.stringify(res.body)}`).toBe(204);
       expect((await api.rest("GET", `/instances/${name}`)).status).toBe(404);
     }
-    await until("victim's replica released", async () =>
-      Object.keys(await api.redis.hgetall(api.cp.keys.assignments("gpu-a"))).every((id) => !id.startsWith("victim-"))
-      && (await api.redis.hlen(api.cp.keys.replicas("victim"))) === 0
-      && (await routes()).routes.every((r) => r.instanceName !== "victim"));
+    await until(
+      "victim's replica released",
+      async () =>
+        Object.keys(await api.redis.hgetall(api.cp.keys.assignments("gpu-a"))).every((id) => !id.startsWith("victim-")) &&
+        (await api.redis.hlen(api.cp.keys.replicas("victim"))) === 0 &&
+        (await routes()).routes.every((r) => r.instanceName !== "victim"),
+    );
     const list = (await api.rest("GET", "/instances")).body as Array<{ name: string; status: string }>;
-    expect(list.map((v) => [v.name, v.status])).toEqual([["good", "running"], ["after", "running"]]);
+    expect(list.map((v) => [v.name, v.status])).toEqual([
+      ["good", "running"],
+      ["after", "running"],
+    ]);
   });
 });

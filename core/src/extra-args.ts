@@ -53,9 +53,13 @@ export function findExtraArgsProblem(extraArgs: readonly string[]): ExtraArgsPro
     const control = CONTROL_CHARACTER.exec(arg);
     if (control) {
       return {
-        kind: "control-character", index, flag: undefined, spelling: undefined,
-        message: `extra_args[${index}] ${quote(arg)} contains the control character ${codePoint(control[0])}: `
-          + "each item is one argument passed to TEI as it is, without line breaks or other control characters",
+        kind: "control-character",
+        index,
+        flag: undefined,
+        spelling: undefined,
+        message:
+          `extra_args[${index}] ${quote(arg)} contains the control character ${codePoint(control[0])}: ` +
+          "each item is one argument passed to TEI as it is, without line breaks or other control characters",
       };
     }
     const spelling = flagName(arg);
@@ -64,8 +68,7 @@ export function findExtraArgsProblem(extraArgs: readonly string[]): ExtraArgsPro
     const problem = (kind: ExtraArgsProblemKind, message: string): ExtraArgsProblem => ({ kind, index, flag, spelling, message });
     if (WHITESPACE.test(spelling)) {
       const words = arg.split(/\s+/).filter(Boolean);
-      return problem("not-one-argument",
-        `extra_args[${index}] ${quote(arg)} is not one argument: give each as its own item, e.g. ${quote(words.slice(0, 2))}`);
+      return problem("not-one-argument", `extra_args[${index}] ${quote(arg)} is not one argument: give each as its own item, e.g. ${quote(words.slice(0, 2))}`);
     }
     const shown = spelling === flag ? flag : `${spelling} (${flag})`;
     const managed = MANAGED_FLAGS.get(flag);

@@ -6,12 +6,24 @@
  * separate entry `@tei-fleet/core/service`, the watch protocol's watcher side (mirror, follower)
  * `@tei-fleet/core/watch`.
  */
+
+export { type ExtraArgsProblem, type ExtraArgsProblemKind, findExtraArgsProblem } from "./extra-args.ts";
+export { ANY_HOST, bracketHost, formatHostPort, HOST_PORT_RULE, type HostPort, parseHostPort } from "./host-port.ts";
+export { INSTANCE_STATUSES, type InstanceStatus, REPLICA_PHASES, type ReplicaPhase } from "./instance-status.ts";
 export {
-  EXITING_FLAGS, flagName, flagOf, MANAGED_FLAGS, REPEATABLE_FLAGS, SHORT_FLAG_ALIASES,
-} from "./tei-flags.ts";
-export { findExtraArgsProblem, type ExtraArgsProblem, type ExtraArgsProblemKind } from "./extra-args.ts";
-export {
-  INSTANCE_NAME_RULE, instanceNameProblem, isInstanceName, isNodeName, NAME_MAX_LENGTH, NODE_NAME_PATTERN, NODE_NAME_RULE,
+  INSTANCE_NAME_RULE,
+  instanceNameProblem,
+  isInstanceName,
+  isNodeName,
+  NAME_MAX_LENGTH,
+  NODE_NAME_PATTERN,
+  NODE_NAME_RULE,
 } from "./names.ts";
-export { ANY_HOST, bracketHost, formatHostPort, HOST_PORT_RULE, parseHostPort, type HostPort } from "./host-port.ts";
-export { INSTANCE_STATUSES, REPLICA_PHASES, type InstanceStatus, type ReplicaPhase } from "./instance-status.ts";
+export {
+  EXITING_FLAGS,
+  flagName,
+  flagOf,
+  MANAGED_FLAGS,
+  REPEATABLE_FLAGS,
+  SHORT_FLAG_ALIASES,
+} from "./tei-flags.ts";

@@ -4,10 +4,23 @@ import { findExtraArgsProblem } from "../src/extra-args.ts";
 describe("extra_args", () => {
   it("passes ordinary flags, values that look like flags after '=', and the repeatable flag", () => {
     expect(findExtraArgsProblem([])).toBeUndefined();
-    expect(findExtraArgsProblem([
-      "--dtype", "float16", "--auto-truncate", "false", "--revision=main", "--default-prompt", "query: ",
-      "--default-prompt-name=-p is a value here", "--cors-allow-origin", "a", "--cors-allow-origin=b", "--", "-5",
-    ])).toBeUndefined();
+    expect(
+      findExtraArgsProblem([
+        "--dtype",
+        "float16",
+        "--auto-truncate",
+        "false",
+        "--revision=main",
+        "--default-prompt",
+        "query: ",
+        "--default-prompt-name=-p is a value here",
+        "--cors-allow-origin",
+        "a",
+        "--cors-allow-origin=b",
+        "--",
+        "-5",
+      ]),
+    ).toBeUndefined();
   });
 
   it.each([
@@ -28,19 +41,32 @@ describe("extra_args", () => {
     expect(problem?.message).toContain(flag);
   });
 
-  it.each([[["--help"], "--help"], [["-h"], "--help"], [["--version"], "--version"], [["-V"], "--version"]])(
-    "refuses %j: it makes TEI exit instead of serving", (args, flag) => {
-      expect(findExtraArgsProblem(args)).toMatchObject({ kind: "exits", flag, message: expect.stringContaining("exit instead of serving") });
-    });
+  it.each([
+    [["--help"], "--help"],
+    [["-h"], "--help"],
+    [["--version"], "--version"],
+    [["-V"], "--version"],
+  ])("refuses %j: it makes TEI exit instead of serving", (args, flag) => {
+    expect(findExtraArgsProblem(args)).toMatchObject({ kind: "exits", flag, message: expect.stringContaining("exit instead of serving") });
+  });
 
   it("refuses a single-value flag given twice, in any spelling", () => {
-    expect(findExtraArgsProblem(["--dtype", "float16", "--dtype=float32"]))
-      .toMatchObject({ kind: "repeated", index: 2, flag: "--dtype", message: expect.stringContaining("more than once") });
+    expect(findExtraArgsProblem(["--dtype", "float16", "--dtype=float32"])).toMatchObject({
+      kind: "repeated",
+      index: 2,
+      flag: "--dtype",
+      message: expect.stringContaining("more than once"),
+    });
   });
 
   it.each([
-    ["\n", "U+000A"], ["\r", "U+000D"], ["\u0000", "U+0000"], ["\t", "U+0009"], ["\u001b", "U+001B"],
-    ["\u007f", "U+007F"], ["\u0085", "U+0085"],
+    ["\n", "U+000A"],
+    ["\r", "U+000D"],
+    ["\u0000", "U+0000"],
+    ["\t", "U+0009"],
+    ["\u001b", "U+001B"],
+    ["\u007f", "U+007F"],
+    ["\u0085", "U+0085"],
   ])("refuses an item holding the control character %j (%s), escaped in the message", (c, code) => {
     const problem = findExtraArgsProblem(["--revision", `main${c}--port`]);
     expect(problem).toMatchObject({ kind: "control-character", index: 1, flag: undefined });
@@ -50,8 +76,11 @@ describe("extra_args", () => {
   });
 
   it("refuses a flag and its value pasted into one item", () => {
-    expect(findExtraArgsProblem(["--revision main"]))
-      .toMatchObject({ kind: "not-one-argument", index: 0, message: expect.stringContaining('["--revision","main"]') });
+    expect(findExtraArgsProblem(["--revision main"])).toMatchObject({
+      kind: "not-one-argument",
+      index: 0,
+      message: expect.stringContaining('["--revision","main"]'),
+    });
     // Spaces in a value are the value's own business.
     expect(findExtraArgsProblem(["--default-prompt=query: ", "--default-prompt-name", "a b"])).toBeUndefined();
   });

@@ -1,6 +1,6 @@
 import { Counter, Registry } from "prom-client";
 import { afterEach, describe, expect, it } from "vitest";
-import { startHealthServer, type HealthServer } from "../src/service/health-server.ts";
+import { type HealthServer, startHealthServer } from "../src/service/health-server.ts";
 
 let server: HealthServer | undefined;
 afterEach(async () => {
@@ -17,7 +17,8 @@ describe("health server", () => {
   it("answers /healthz while alive and /readyz 503 until the service is ready, then 200, with JSON bodies", async () => {
     let ready = false;
     server = await startHealthServer({
-      host: "127.0.0.1", port: 0,
+      host: "127.0.0.1",
+      port: 0,
       live: () => ({ ok: true, details: { uptime: 1 } }),
       ready: () => ({ ok: ready, details: { table: ready ? "loaded" : "none" } }),
     });
@@ -46,7 +47,9 @@ describe("health server", () => {
   it("is not ready when the readiness check throws or does not answer in time", async () => {
     let mode: "throw" | "hang" = "throw";
     server = await startHealthServer({
-      host: "127.0.0.1", port: 0, checkTimeoutMs: 100,
+      host: "127.0.0.1",
+      port: 0,
+      checkTimeoutMs: 100,
       ready: () => (mode === "throw" ? Promise.reject(new Error("redis is down")) : new Promise(() => {})),
     });
     expect(await get("/readyz")).toMatchObject({ status: 503, text: JSON.stringify({ status: "unavailable", error: "redis is down" }) });

@@ -13,9 +13,8 @@ describe("listen addresses", () => {
     [" 10.0.0.5:9101 ", { host: "10.0.0.5", port: 9101 }],
   ])("reads %j", (text, expected) => expect(parseHostPort(text)).toEqual(expected));
 
-  it.each([["nowhere"], ["host:"], [":"], ["host:65536"], ["host:123456"], ["a b:80"], ["[::1]"], ["[nothex]:80"], ["host:port"], [""]])(
-    "refuses %j",
-    (text) => expect(parseHostPort(text)).toBeUndefined(),
+  it.each([["nowhere"], ["host:"], [":"], ["host:65536"], ["host:123456"], ["a b:80"], ["[::1]"], ["[nothex]:80"], ["host:port"], [""]])("refuses %j", (text) =>
+    expect(parseHostPort(text)).toBeUndefined(),
   );
 
   it("writes IPv6 hosts in brackets, so the address parses back", () => {

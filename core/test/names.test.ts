@@ -2,12 +2,27 @@ import { describe, expect, it } from "vitest";
 import { instanceNameProblem, isInstanceName, isNodeName, NODE_NAME_RULE } from "../src/names.ts";
 
 describe("node names", () => {
-  it.each([["a"], ["7"], ["gpu-01"], ["gpu_01"], ["GPU-1.rack2"], ["node.example.com"], ["10.0.0.5"], ["n".repeat(63)]])(
-    "accepts %j", (name) => expect(isNodeName(name)).toBe(true));
+  it.each([["a"], ["7"], ["gpu-01"], ["gpu_01"], ["GPU-1.rack2"], ["node.example.com"], ["10.0.0.5"], ["n".repeat(63)]])("accepts %j", (name) =>
+    expect(isNodeName(name)).toBe(true),
+  );
 
   it.each([
-    [""], ["gpu-"], ["gpu_"], ["gpu."], ["-gpu"], ["_gpu"], [".gpu"], ["."], [".."], ["gpu 01"], ["gpu:01"], ["gpu/01"],
-    ["gpu{1}"], ["gpü"], ["gpu\n"], ["n".repeat(64)],
+    [""],
+    ["gpu-"],
+    ["gpu_"],
+    ["gpu."],
+    ["-gpu"],
+    ["_gpu"],
+    [".gpu"],
+    ["."],
+    [".."],
+    ["gpu 01"],
+    ["gpu:01"],
+    ["gpu/01"],
+    ["gpu{1}"],
+    ["gpü"],
+    ["gpu\n"],
+    ["n".repeat(64)],
   ])("refuses %j", (name) => expect(isNodeName(name)).toBe(false));
 
   it("is case-sensitive: names are compared as written, never folded", () => {
@@ -25,8 +40,14 @@ describe("instance names", () => {
   });
 
   it.each([
-    ["BigName", "lowercase DNS label"], ["bge_small", "lowercase DNS label"], ["-a", "lowercase DNS label"], ["a-", "lowercase DNS label"],
-    ["", "lowercase DNS label"], ["a.b", "lowercase DNS label"], ["a/b", "path separators"], ["a\\b", "path separators"],
+    ["BigName", "lowercase DNS label"],
+    ["bge_small", "lowercase DNS label"],
+    ["-a", "lowercase DNS label"],
+    ["a-", "lowercase DNS label"],
+    ["", "lowercase DNS label"],
+    ["a.b", "lowercase DNS label"],
+    ["a/b", "path separators"],
+    ["a\\b", "path separators"],
     ["a".repeat(64), "at most 63 characters (got 64)"],
   ])("refuses %j, saying why", (name, why) => {
     expect(isInstanceName(name)).toBe(false);

@@ -10,8 +10,12 @@ function start(args: string[], env: Record<string, string> = {}) {
   const child = spawn(process.execPath, [CHILD, ...args], { env: { ...clean, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";
   let stderr = "";
-  child.stdout.on("data", (d) => { stdout += String(d); });
-  child.stderr.on("data", (d) => { stderr += String(d); });
+  child.stdout.on("data", (d) => {
+    stdout += String(d);
+  });
+  child.stderr.on("data", (d) => {
+    stderr += String(d);
+  });
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   const printed = async (text: string) => {
     for (let i = 0; i < 400 && !stdout.includes(text); i++) await new Promise((r) => setTimeout(r, 25));
@@ -21,7 +25,11 @@ function start(args: string[], env: Record<string, string> = {}) {
 }
 
 /** The JSON log lines the child wrote to stderr. */
-const logLines = (stderr: string) => stderr.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, unknown>);
+const logLines = (stderr: string) =>
+  stderr
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 
 describe("a service started with the kit", () => {
   it("exits 2 before starting when a setting is bad, naming the flag and the variable of each", async () => {

@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { RouteSchema, UnreadyInstanceSchema } from "@tei-fleet/proto/fleet/v1";
 import { describe, expect, it } from "vitest";
-import { deltaEvent, diffEntries, keepaliveEvent, snapshotEvent, watchEntry, watchKey, WatchGapError, WatchMirror } from "../src/watch/index.ts";
+import { deltaEvent, diffEntries, keepaliveEvent, snapshotEvent, WatchGapError, WatchMirror, watchEntry, watchKey } from "../src/watch/index.ts";
 
 const route = (id: string, address = "10.0.0.1:1") =>
   watchEntry({ case: "route", value: create(RouteSchema, { assignmentId: id, instanceName: id.split("-")[0], address }) });

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { bracketHost } from "@tei-fleet/core";
-import { addHealthRoutes, healthEndpoints, type CheckResult } from "@tei-fleet/core/service";
+import { addHealthRoutes, type CheckResult, healthEndpoints } from "@tei-fleet/core/service";
 import Fastify, { LogController } from "fastify";
 import type { Logger } from "pino";
 import type { AssignmentReconciler } from "./assignment-reconciler.ts";
@@ -58,11 +58,14 @@ export function createAgentHttp(options: AgentHttpOptions) {
     });
   }
 
-  addHealthRoutes(app, healthEndpoints({
-    registry: options.metrics.registry,
-    live: () => ({ ok: true, details: { instances: reconciler.supervisors().length, ...options.health?.() } }),
-    ready: options.ready,
-  }));
+  addHealthRoutes(
+    app,
+    healthEndpoints({
+      registry: options.metrics.registry,
+      live: () => ({ ok: true, details: { instances: reconciler.supervisors().length, ...options.health?.() } }),
+      ready: options.ready,
+    }),
+  );
 
   app.get("/instances", async () => ({
     instances: reconciler.supervisors().map((s) => {
@@ -88,49 +91,46 @@ export function createAgentHttp(options: AgentHttpOptions) {
   // tei-manager's shape ({lines, start, end, total_lines}), selected by `tail=N` or by a
   // Python-style `start`/`end` slice over the lines held in memory. `:name` is the instance name
   // or an assignment id; with several replicas of one instance here, `replica` picks one.
-  app.get<{ Params: { name: string }; Querystring: Record<string, string | undefined> }>(
-    "/instances/:name/logs",
-    async (req, reply) => {
-      const { name } = req.params;
-      const q = req.query;
-      const matches = reconciler.supervisors().filter((s) => s.assignmentId === name || s.assignment().instanceName === name);
-      const replica = q.replica === undefined ? undefined : Number(q.replica);
-      const chosen = replica === undefined ? matches[0] : matches.find((s) => s.assignment().replica === replica);
-      if (!chosen) {
-        return reply.code(404).send({ error: { code: "INSTANCE_NOT_FOUND", message: `no instance ${name} on this node`, field: "name" } });
+  app.get<{ Params: { name: string }; Querystring: Record<string, string | undefined> }>("/instances/:name/logs", async (req, reply) => {
+    const { name } = req.params;
+    const q = req.query;
+    const matches = reconciler.supervisors().filter((s) => s.assignmentId === name || s.assignment().instanceName === name);
+    const replica = q.replica === undefined ? undefined : Number(q.replica);
+    const chosen = replica === undefined ? matches[0] : matches.find((s) => s.assignment().replica === replica);
+    if (!chosen) {
+      return reply.code(404).send({ error: { code: "INSTANCE_NOT_FOUND", message: `no instance ${name} on this node`, field: "name" } });
+    }
+    const lines = chosen.log.ring.toArray();
+    const total = lines.length;
+    let start: number;
+    let end: number;
+    try {
+      if (q.tail !== undefined) {
+        const tail = parseIntParam(q.tail, "tail", 0, MAX_TAIL);
+        start = Math.max(0, total - tail);
+        end = total;
+      } else if (q.start !== undefined || q.end !== undefined) {
+        start = sliceIndex(q.start, 0, total, "start");
+        end = sliceIndex(q.end, total, total, "end");
+      } else {
+        start = Math.max(0, total - DEFAULT_TAIL);
+        end = total;
       }
-      const lines = chosen.log.ring.toArray();
-      const total = lines.length;
-      let start: number;
-      let end: number;
-      try {
-        if (q.tail !== undefined) {
-          const tail = parseIntParam(q.tail, "tail", 0, MAX_TAIL);
-          start = Math.max(0, total - tail);
-          end = total;
-        } else if (q.start !== undefined || q.end !== undefined) {
-          start = sliceIndex(q.start, 0, total, "start");
-          end = sliceIndex(q.end, total, total, "end");
-        } else {
-          start = Math.max(0, total - DEFAULT_TAIL);
-          end = total;
-        }
-      } catch (error) {
-        return reply.code(400).send({ error: { code: "INVALID_QUERY", message: (error as Error).message, field: (error as { field?: string }).field } });
-      }
-      const selected = lines.slice(start, Math.max(start, end));
-      return {
-        instance: chosen.assignment().instanceName,
-        assignment_id: chosen.assignmentId,
-        replica: chosen.assignment().replica,
-        lines: selected.map((l) => l.raw),
-        entries: selected.map((l) => ({ timestamp: l.timestamp ?? null, level: l.level ?? null, message: l.message ?? null, target: l.target ?? null })),
-        start,
-        end: Math.max(start, end),
-        total_lines: total,
-      };
-    },
-  );
+    } catch (error) {
+      return reply.code(400).send({ error: { code: "INVALID_QUERY", message: (error as Error).message, field: (error as { field?: string }).field } });
+    }
+    const selected = lines.slice(start, Math.max(start, end));
+    return {
+      instance: chosen.assignment().instanceName,
+      assignment_id: chosen.assignmentId,
+      replica: chosen.assignment().replica,
+      lines: selected.map((l) => l.raw),
+      entries: selected.map((l) => ({ timestamp: l.timestamp ?? null, level: l.level ?? null, message: l.message ?? null, target: l.target ?? null })),
+      start,
+      end: Math.max(start, end),
+      total_lines: total,
+    };
+  });
 
   return app;
 }

@@ -3,14 +3,14 @@ import type { AddressInfo } from "node:net";
 import { formatHostPort } from "@tei-fleet/core";
 import type { Logger } from "pino";
 import { createAgentHttp } from "./agent-http.ts";
-import { createAssignmentReconciler, type AssignmentReconciler } from "./assignment-reconciler.ts";
+import { type AssignmentReconciler, createAssignmentReconciler } from "./assignment-reconciler.ts";
 import { delay } from "./async-utils.ts";
 import type { AgentConfig } from "./config.ts";
-import { createControlPlaneClient, type AgentServiceClient } from "./control-plane-client.ts";
-import { createControlPlaneSession, nodeMessage, type ControlPlaneSession } from "./control-plane-session.ts";
+import { type AgentServiceClient, createControlPlaneClient } from "./control-plane-client.ts";
+import { type ControlPlaneSession, createControlPlaneSession, nodeMessage } from "./control-plane-session.ts";
 import { createDesiredStateFile } from "./desired-state-file.ts";
-import { readGpuInventory, type GpuInfo, type GpuInventorySource } from "./gpu-inventory.ts";
-import { createAgentMetrics, type AgentMetrics } from "./metrics.ts";
+import { type GpuInfo, type GpuInventorySource, readGpuInventory } from "./gpu-inventory.ts";
+import { type AgentMetrics, createAgentMetrics } from "./metrics.ts";
 import { createProcessDriver } from "./process-driver.ts";
 import { createProcessStateStore } from "./process-state-file.ts";
 
@@ -52,9 +52,7 @@ export async function startNodeAgent(config: AgentConfig, deps: NodeAgentDeps): 
   const env = deps.env ?? process.env;
   await mkdir(config.stateDir, { recursive: true, mode: 0o750 });
 
-  const source: GpuInventorySource = config.gpus
-    ? { kind: "declared", ...config.gpus }
-    : { kind: "nvidia-smi", command: deps.nvidiaSmi };
+  const source: GpuInventorySource = config.gpus ? { kind: "declared", ...config.gpus } : { kind: "nvidia-smi", command: deps.nvidiaSmi };
   const first = await readGpuInventory(config.nodeName, source);
   if (first.warning) logger.warn(first.warning);
   let gpus = first.gpus;
@@ -70,8 +68,16 @@ export async function startNodeAgent(config: AgentConfig, deps: NodeAgentDeps): 
     (reconciler?.supervisors() ?? []).map((s) => {
       const a = s.assignment();
       const st = s.status();
-      return { assignmentId: a.assignmentId, instance: a.instanceName, status: st.status, restarts: st.restarts, port: a.port, prometheusPort: a.prometheusPort };
-    }));
+      return {
+        assignmentId: a.assignmentId,
+        instance: a.instanceName,
+        status: st.status,
+        restarts: st.restarts,
+        port: a.port,
+        prometheusPort: a.prometheusPort,
+      };
+    }),
+  );
 
   reconciler = createAssignmentReconciler({
     stateDir: config.stateDir,
@@ -124,13 +130,14 @@ export async function startNodeAgent(config: AgentConfig, deps: NodeAgentDeps): 
     logger.error({ err: error, path: desiredFile.path }, "cannot read the saved desired state; waiting for the control plane");
   }
 
-  const gpuTimer = source.kind === "nvidia-smi" && gpus.length > 0
-    ? setInterval(() => {
-      void readGpuInventory(config.nodeName, source).then((r) => {
-        if (r.gpus.length > 0) gpus = r.gpus;
-      });
-    }, GPU_REFRESH_MS)
-    : undefined;
+  const gpuTimer =
+    source.kind === "nvidia-smi" && gpus.length > 0
+      ? setInterval(() => {
+          void readGpuInventory(config.nodeName, source).then((r) => {
+            if (r.gpus.length > 0) gpus = r.gpus;
+          });
+        }, GPU_REFRESH_MS)
+      : undefined;
   gpuTimer?.unref();
 
   const client = deps.client ?? createControlPlaneClient(config.controlPlaneUrl, config.joinToken);

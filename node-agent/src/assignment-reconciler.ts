@@ -2,10 +2,10 @@ import { join } from "node:path";
 import type { Assignment, ReplicaStatus } from "@tei-fleet/proto/fleet/v1";
 import type { Logger } from "pino";
 import { withTimeout } from "./async-utils.ts";
+import { handleOf } from "./incarnation.ts";
 import { createInstanceLog, type InstanceLogOptions } from "./instance-log.ts";
 import { createInstanceSupervisor, type InstanceSupervisor, type SupervisorDeps } from "./instance-supervisor.ts";
 import type { ProcessDriver } from "./process-driver.ts";
-import { handleOf } from "./incarnation.ts";
 import { instanceDir, type ProcessRecord, type ProcessStateStore } from "./process-state-file.ts";
 
 /**
@@ -102,8 +102,7 @@ export function createAssignmentReconciler(options: ReconcilerOptions): Assignme
   return {
     async recover(desiredList, waitMs = 5_000) {
       const desired = new Map(desiredList.map((a) => [a.assignmentId, a]));
-      const records = await options.processStore.list((path, error) =>
-        logger.warn({ path, err: error.message }, "ignoring an unreadable process record"));
+      const records = await options.processStore.list((path, error) => logger.warn({ path, err: error.message }, "ignoring an unreadable process record"));
       const adopted: InstanceSupervisor[] = [];
       for (const record of records) {
         const assignment = desired.get(record.assignmentId);

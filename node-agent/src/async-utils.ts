@@ -60,11 +60,14 @@ export class Wakeup {
       };
       this.#waiters.push(waiter);
       if (ms !== undefined) {
-        timer = setTimeout(() => {
-          // A timed-out waiter must not swallow the next notification.
-          this.#waiters = this.#waiters.filter((w) => w !== waiter);
-          resolve(false);
-        }, Math.max(0, ms));
+        timer = setTimeout(
+          () => {
+            // A timed-out waiter must not swallow the next notification.
+            this.#waiters = this.#waiters.filter((w) => w !== waiter);
+            resolve(false);
+          },
+          Math.max(0, ms),
+        );
       }
     });
   }

@@ -1,5 +1,5 @@
-import { parseFlags, type CommandSpec, type Environment } from "@tei-fleet/core/service";
-import { AGENT_OPTIONS, resolveConfig, type AgentConfig } from "./config.ts";
+import { type CommandSpec, type Environment, parseFlags } from "@tei-fleet/core/service";
+import { AGENT_OPTIONS, type AgentConfig, resolveConfig } from "./config.ts";
 
 /**
  * `tei-node-agent`'s command line, generated from the option table: every flag has a TEI_FLEET_*

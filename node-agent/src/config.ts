@@ -3,8 +3,19 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isNodeName, NODE_NAME_RULE } from "@tei-fleet/core";
 import {
-  booleanText, ConfigError, fromParser, hostPort, httpUrl, integer, logLevel, resolveOptions, type ConfigOption, type Environment, type FlagValues,
-  type LogLevel, type OptionTable,
+  booleanText,
+  ConfigError,
+  type ConfigOption,
+  type Environment,
+  type FlagValues,
+  fromParser,
+  hostPort,
+  httpUrl,
+  integer,
+  type LogLevel,
+  logLevel,
+  type OptionTable,
+  resolveOptions,
 } from "@tei-fleet/core/service";
 import { z } from "zod";
 import { parseDeclaredGpus } from "./gpu-inventory.ts";
@@ -27,30 +38,36 @@ export const DEFAULT_AGENT_PORT = 9101;
 const LABEL_KEY = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$/;
 
 /** `k=v` items into labels; a key the control plane's node selectors could not match is refused. */
-const labels = z.array(z.string()).default([]).transform((items, ctx) => {
-  const out: Record<string, string> = {};
-  for (const item of items) {
-    const eq = item.indexOf("=");
-    const key = eq > 0 ? item.slice(0, eq).trim() : "";
-    if (!LABEL_KEY.test(key)) {
-      ctx.addIssue({ code: "custom", message: `${JSON.stringify(item)} must be key=value with a key of letters, digits, '.', '_', '/' or '-'` });
-      continue;
+const labels = z
+  .array(z.string())
+  .default([])
+  .transform((items, ctx) => {
+    const out: Record<string, string> = {};
+    for (const item of items) {
+      const eq = item.indexOf("=");
+      const key = eq > 0 ? item.slice(0, eq).trim() : "";
+      if (!LABEL_KEY.test(key)) {
+        ctx.addIssue({ code: "custom", message: `${JSON.stringify(item)} must be key=value with a key of letters, digits, '.', '_', '/' or '-'` });
+        continue;
+      }
+      out[key] = item.slice(eq + 1).trim();
     }
-    out[key] = item.slice(eq + 1).trim();
-  }
-  return out;
-});
+    return out;
+  });
 
 /** The pass-through patterns, added to (never replacing) the defaults TEI always needs. */
-const passEnv = z.array(z.string()).default([]).transform((patterns, ctx) => {
-  const out = [...DEFAULT_PASS_ENV];
-  for (const p of patterns) {
-    const problem = passEnvPatternError(p);
-    if (problem) ctx.addIssue({ code: "custom", message: problem });
-    else if (!out.includes(p)) out.push(p);
-  }
-  return out;
-});
+const passEnv = z
+  .array(z.string())
+  .default([])
+  .transform((patterns, ctx) => {
+    const out = [...DEFAULT_PASS_ENV];
+    for (const p of patterns) {
+      const problem = passEnvPatternError(p);
+      if (problem) ctx.addIssue({ code: "custom", message: problem });
+      else if (!out.includes(p)) out.push(p);
+    }
+    return out;
+  });
 
 /** Parses `A-B` (inclusive TCP port range), or says what is wrong with it. */
 function portRange(value: string): { start: number; end: number } | string {
@@ -69,69 +86,146 @@ const whole = (flag: `--${string}`, env: `TEI_FLEET_${string}`, fallback: string
 /** Every setting of the agent: its flag, environment twin, parser, default and help line. */
 export const AGENT_OPTIONS = {
   controlPlane: {
-    flag: "--control-plane", placeholder: "url", env: "TEI_FLEET_CONTROL_PLANE", required: true,
-    schema: httpUrl("http://10.0.0.1:9000"), doc: "control plane base URL",
+    flag: "--control-plane",
+    placeholder: "url",
+    env: "TEI_FLEET_CONTROL_PLANE",
+    required: true,
+    schema: httpUrl("http://10.0.0.1:9000"),
+    doc: "control plane base URL",
   },
   nodeName: {
-    flag: "--node-name", placeholder: "name", env: "TEI_FLEET_NODE_NAME", required: true,
+    flag: "--node-name",
+    placeholder: "name",
+    env: "TEI_FLEET_NODE_NAME",
+    required: true,
     // The control plane registers and pins nodes by the same rule (@tei-fleet/core): a name it would
     // refuse stops the agent here, with this message, instead of failing every registration.
-    schema: z.string().refine(isNodeName, `must be ${NODE_NAME_RULE} (case-sensitive)`), doc: "this node's name",
+    schema: z.string().refine(isNodeName, `must be ${NODE_NAME_RULE} (case-sensitive)`),
+    doc: "this node's name",
   },
   advertiseAddress: {
-    flag: "--advertise-address", placeholder: "ip", env: "TEI_FLEET_ADVERTISE_ADDRESS", required: true,
+    flag: "--advertise-address",
+    placeholder: "ip",
+    env: "TEI_FLEET_ADVERTISE_ADDRESS",
+    required: true,
     schema: z.string().refine((v) => isIP(v) !== 0, "must be an IP address (TEI's --hostname accepts only IPs)"),
     doc: "IP TEI binds and peers reach this node at",
   },
   teiBinary: {
-    flag: "--tei-binary", placeholder: "path", env: "TEI_FLEET_TEI_BINARY", required: true,
-    schema: z.string().min(1, "is required"), doc: "text-embeddings-router (gRPC build)",
+    flag: "--tei-binary",
+    placeholder: "path",
+    env: "TEI_FLEET_TEI_BINARY",
+    required: true,
+    schema: z.string().min(1, "is required"),
+    doc: "text-embeddings-router (gRPC build)",
   },
   gpus: {
-    flag: "--gpus", placeholder: "COUNTxMIB", env: "TEI_FLEET_GPUS", defaultDoc: "nvidia-smi; none found = 0 GPUs",
-    schema: fromParser(parseDeclaredGpus).optional(), doc: "declared GPUs, e.g. 2x81920",
+    flag: "--gpus",
+    placeholder: "COUNTxMIB",
+    env: "TEI_FLEET_GPUS",
+    defaultDoc: "nvidia-smi; none found = 0 GPUs",
+    schema: fromParser(parseDeclaredGpus).optional(),
+    doc: "declared GPUs, e.g. 2x81920",
   },
   label: { flag: "--label", placeholder: "k=v", env: "TEI_FLEET_LABELS", repeatable: true, schema: labels, doc: "node label" },
   listen: {
-    flag: "--listen", placeholder: "host:port", env: "TEI_FLEET_AGENT_LISTEN", defaultDoc: `<advertise-address>:${DEFAULT_AGENT_PORT}`,
-    schema: hostPort(`0.0.0.0:${DEFAULT_AGENT_PORT}`).optional(), doc: "agent HTTP API (logs, metrics, healthz, readyz)",
+    flag: "--listen",
+    placeholder: "host:port",
+    env: "TEI_FLEET_AGENT_LISTEN",
+    defaultDoc: `<advertise-address>:${DEFAULT_AGENT_PORT}`,
+    schema: hostPort(`0.0.0.0:${DEFAULT_AGENT_PORT}`).optional(),
+    doc: "agent HTTP API (logs, metrics, healthz, readyz)",
   },
   stateDir: {
-    flag: "--state-dir", placeholder: "dir", env: "TEI_FLEET_STATE_DIR", defaultDoc: "/var/lib/tei-fleet/agent/<node> (root), else $TMPDIR/tei-fleet-agent/<node>",
-    schema: z.string().min(1).optional(), doc: "desired state, process records, TEI logs",
+    flag: "--state-dir",
+    placeholder: "dir",
+    env: "TEI_FLEET_STATE_DIR",
+    defaultDoc: "/var/lib/tei-fleet/agent/<node> (root), else $TMPDIR/tei-fleet-agent/<node>",
+    schema: z.string().min(1).optional(),
+    doc: "desired state, process records, TEI logs",
   },
   portRange: {
-    flag: "--port-range", placeholder: "A-B", env: "TEI_FLEET_PORT_RANGE", default: "20000-20999",
-    schema: fromParser(portRange), doc: "ports the control plane may give TEI instances",
+    flag: "--port-range",
+    placeholder: "A-B",
+    env: "TEI_FLEET_PORT_RANGE",
+    default: "20000-20999",
+    schema: fromParser(portRange),
+    doc: "ports the control plane may give TEI instances",
   },
   passEnv: {
-    flag: "--pass-env", placeholder: "NAME|PREFIX*", env: "TEI_FLEET_PASS_ENV", repeatable: true, schema: passEnv,
+    flag: "--pass-env",
+    placeholder: "NAME|PREFIX*",
+    env: "TEI_FLEET_PASS_ENV",
+    repeatable: true,
+    schema: passEnv,
     doc: `environment passed to TEI besides ${DEFAULT_PASS_ENV.join(", ")}`,
   },
   stopInstancesOnExit: {
-    flag: "--stop-instances-on-exit", placeholder: "bool", env: "TEI_FLEET_STOP_INSTANCES_ON_EXIT", default: "true",
-    schema: booleanText(), doc: "stop TEI processes on SIGTERM",
+    flag: "--stop-instances-on-exit",
+    placeholder: "bool",
+    env: "TEI_FLEET_STOP_INSTANCES_ON_EXIT",
+    default: "true",
+    schema: booleanText(),
+    doc: "stop TEI processes on SIGTERM",
   },
   capacity: whole("--capacity", "TEI_FLEET_CAPACITY", "64", [1, 10_000], "most TEI processes this node runs", "n"),
   heartbeatIntervalMs: {
-    flag: "--heartbeat-interval-ms", placeholder: "ms", env: "TEI_FLEET_HEARTBEAT_INTERVAL_MS", defaultDoc: "the control plane's (Register), else 5000",
-    schema: integer(100, 600_000).optional(), doc: "override the control plane's heartbeat interval",
+    flag: "--heartbeat-interval-ms",
+    placeholder: "ms",
+    env: "TEI_FLEET_HEARTBEAT_INTERVAL_MS",
+    defaultDoc: "the control plane's (Register), else 5000",
+    schema: integer(100, 600_000).optional(),
+    doc: "override the control plane's heartbeat interval",
   },
   probeIntervalMs: whole("--probe-interval-ms", "TEI_FLEET_PROBE_INTERVAL_MS", "5000", [50, 3_600_000], "liveness probe period"),
   probeTimeoutMs: whole("--probe-timeout-ms", "TEI_FLEET_PROBE_TIMEOUT_MS", "5000", [10, 600_000], "liveness probe deadline"),
-  probeFailureThreshold: whole("--probe-failure-threshold", "TEI_FLEET_PROBE_FAILURE_THRESHOLD", "3", [1, 1000], "failed probes before unhealthy + restart", "n"),
-  startupTimeoutSecs: whole("--startup-timeout-secs", "TEI_FLEET_STARTUP_TIMEOUT_SECS", "600", [1, 86_400], "start-up timeout when the instance sets none", "s"),
+  probeFailureThreshold: whole(
+    "--probe-failure-threshold",
+    "TEI_FLEET_PROBE_FAILURE_THRESHOLD",
+    "3",
+    [1, 1000],
+    "failed probes before unhealthy + restart",
+    "n",
+  ),
+  startupTimeoutSecs: whole(
+    "--startup-timeout-secs",
+    "TEI_FLEET_STARTUP_TIMEOUT_SECS",
+    "600",
+    [1, 86_400],
+    "start-up timeout when the instance sets none",
+    "s",
+  ),
   stopGraceMs: whole("--stop-grace-ms", "TEI_FLEET_STOP_GRACE_MS", "10000", [0, 3_600_000], "SIGTERM to SIGKILL grace"),
-  unhealthyDrainMs: whole("--unhealthy-drain-ms", "TEI_FLEET_UNHEALTHY_DRAIN_MS", "2000", [0, 600_000], "time an unhealthy replica is reported before its restart"),
+  unhealthyDrainMs: whole(
+    "--unhealthy-drain-ms",
+    "TEI_FLEET_UNHEALTHY_DRAIN_MS",
+    "2000",
+    [0, 600_000],
+    "time an unhealthy replica is reported before its restart",
+  ),
   restartBackoffInitialMs: whole("--restart-backoff-initial-ms", "TEI_FLEET_RESTART_BACKOFF_INITIAL_MS", "1000", [0, 3_600_000], "first restart delay"),
-  restartBackoffMaxMs: whole("--restart-backoff-max-ms", "TEI_FLEET_RESTART_BACKOFF_MAX_MS", "300000", [0, 86_400_000], "restart delay cap and crash_loop retry period"),
+  restartBackoffMaxMs: whole(
+    "--restart-backoff-max-ms",
+    "TEI_FLEET_RESTART_BACKOFF_MAX_MS",
+    "300000",
+    [0, 86_400_000],
+    "restart delay cap and crash_loop retry period",
+  ),
   crashLoopFailures: whole("--crash-loop-failures", "TEI_FLEET_CRASH_LOOP_FAILURES", "5", [1, 1000], "failures within the window that mean crash_loop", "n"),
   crashLoopWindowMs: whole("--crash-loop-window-ms", "TEI_FLEET_CRASH_LOOP_WINDOW_MS", "600000", [1, 86_400_000], "crash_loop window"),
-  shutdownDrainMs: whole("--shutdown-drain-ms", "TEI_FLEET_SHUTDOWN_DRAIN_MS", "2000", [0, 600_000], "on SIGTERM, time between reporting replicas stopping and stopping them"),
+  shutdownDrainMs: whole(
+    "--shutdown-drain-ms",
+    "TEI_FLEET_SHUTDOWN_DRAIN_MS",
+    "2000",
+    [0, 600_000],
+    "on SIGTERM, time between reporting replicas stopping and stopping them",
+  ),
   logLevel: { flag: "--log-level", placeholder: "level", env: "TEI_FLEET_LOG_LEVEL", default: "info", schema: logLevel(), doc: "agent log level" },
   joinToken: {
     // Never a flag: flags show up in `ps`.
-    env: "TEI_FLEET_JOIN_TOKEN", schema: z.string().optional(), doc: "the join token (AgentService, and the agent's own /instances API)",
+    env: "TEI_FLEET_JOIN_TOKEN",
+    schema: z.string().optional(),
+    doc: "the join token (AgentService, and the agent's own /instances API)",
   },
 } satisfies OptionTable;
 
@@ -159,7 +253,9 @@ export interface AgentConfig {
   heartbeatIntervalMs: number | undefined;
   /** Time between reporting every replica `stopping` and stopping them, on SIGTERM. */
   shutdownDrainMs: number;
-  timing: Required<Pick<SupervisorTiming, "probeIntervalMs" | "probeTimeoutMs" | "probeFailureThreshold" | "defaultStartupTimeoutMs" | "stopGraceMs" | "unhealthyDrainMs">>;
+  timing: Required<
+    Pick<SupervisorTiming, "probeIntervalMs" | "probeTimeoutMs" | "probeFailureThreshold" | "defaultStartupTimeoutMs" | "stopGraceMs" | "unhealthyDrainMs">
+  >;
   restartPolicy: RestartPolicy;
   logLevel: LogLevel;
 }

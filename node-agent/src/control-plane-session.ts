@@ -1,11 +1,11 @@
-import { Code, ConnectError } from "@connectrpc/connect";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { NodeSchema, type Assignment, type Node } from "@tei-fleet/proto/fleet/v1";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { type Assignment, type Node, NodeSchema } from "@tei-fleet/proto/fleet/v1";
 import type { Logger } from "pino";
+import type { AssignmentReconciler } from "./assignment-reconciler.ts";
 import { delay, Wakeup } from "./async-utils.ts";
 import type { AgentServiceClient } from "./control-plane-client.ts";
 import type { DesiredStateFile } from "./desired-state-file.ts";
-import type { AssignmentReconciler } from "./assignment-reconciler.ts";
 import type { AgentMetrics } from "./metrics.ts";
 
 /**
@@ -77,8 +77,9 @@ export function createControlPlaneSession(options: SessionOptions): ControlPlane
       logger.info({ version: version.toString(), count: assignments.length, source }, "applying desired assignments");
       appliedVersion = version;
       // Saved first: the file is never older than the processes it describes.
-      await options.desiredFile.save({ version, assignments, savedAtMs: Date.now() }).catch((error: unknown) =>
-        logger.error({ err: error }, "cannot save the desired state file"));
+      await options.desiredFile
+        .save({ version, assignments, savedAtMs: Date.now() })
+        .catch((error: unknown) => logger.error({ err: error }, "cannot save the desired state file"));
       await options.reconciler.apply(assignments);
     });
     return applying;

@@ -1,6 +1,6 @@
 import { join } from "node:path";
-import { fromJson, toJson, type JsonValue } from "@bufbuild/protobuf";
-import { AssignmentSchema, type Assignment } from "@tei-fleet/proto/fleet/v1";
+import { fromJson, type JsonValue, toJson } from "@bufbuild/protobuf";
+import { type Assignment, AssignmentSchema } from "@tei-fleet/proto/fleet/v1";
 import { readJsonFile, writeFileAtomic } from "./atomic-file.ts";
 
 /**
@@ -27,9 +27,7 @@ export function createDesiredStateFile(stateDir: string): DesiredStateFile {
   return {
     path,
     async load() {
-      const raw = (await readJsonFile(path)) as
-        | { version?: string; assignments?: JsonValue[]; savedAtMs?: number }
-        | undefined;
+      const raw = (await readJsonFile(path)) as { version?: string; assignments?: JsonValue[]; savedAtMs?: number } | undefined;
       if (raw === undefined) return undefined;
       if (!Array.isArray(raw.assignments)) throw new Error(`${path}: "assignments" is not a list`);
       return {

@@ -17,10 +17,7 @@ export type GpuInventorySource =
   | { kind: "nvidia-smi"; command?: string; env?: Record<string, string | undefined> };
 
 /** nvidia-smi's query; one CSV line per GPU, memory in MiB. */
-export const NVIDIA_SMI_ARGS = [
-  "--query-gpu=index,uuid,name,memory.total,memory.free",
-  "--format=csv,noheader,nounits",
-] as const;
+export const NVIDIA_SMI_ARGS = ["--query-gpu=index,uuid,name,memory.total,memory.free", "--format=csv,noheader,nounits"] as const;
 
 /**
  * Parses `--gpus NxMiB` (e.g. `2x81920`: two GPUs of 81920 MiB). Throws an error saying what is
@@ -113,7 +110,9 @@ export async function readGpuInventory(nodeName: string, source: GpuInventorySou
   if (result.failed) {
     const code = (result as { code?: string }).code;
     if (code === "ENOENT") return { gpus: [], warning: `${command} not found: this node has no GPUs` };
-    const detail = String(result.stderr || result.stdout || result.shortMessage).trim().slice(0, 300);
+    const detail = String(result.stderr || result.stdout || result.shortMessage)
+      .trim()
+      .slice(0, 300);
     return { gpus: [], warning: `${command} failed (${result.exitCode ?? result.signal}): ${detail}` };
   }
   const bad: string[] = [];

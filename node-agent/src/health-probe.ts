@@ -1,6 +1,6 @@
+import type { InfoResponse } from "@tei-fleet/proto/tei/v1";
 import { delay } from "./async-utils.ts";
 import { describeRpcError, healthServiceFor, modelKind, type TeiClient, type TeiModelKind } from "./tei-client.ts";
-import type { InfoResponse } from "@tei-fleet/proto/tei/v1";
 
 /**
  * TEI's readiness and liveness checks (tei.md §6.3). Ready: Info answers, then grpc.health says the
@@ -10,9 +10,7 @@ import type { InfoResponse } from "@tei-fleet/proto/tei/v1";
  */
 
 /** Outcome of {@link waitUntilServing}. */
-export type ReadinessResult =
-  | { ready: true; info: InfoResponse; kind: TeiModelKind }
-  | { ready: false; reason: string };
+export type ReadinessResult = { ready: true; info: InfoResponse; kind: TeiModelKind } | { ready: false; reason: string };
 
 /** Options of {@link waitUntilServing}. */
 export interface ReadinessOptions {

@@ -1,5 +1,5 @@
 import { copyFile, open, rename, rm, stat, truncate } from "node:fs/promises";
-import { LogRing, parseTeiLogLine, type LogLine } from "./log-ring.ts";
+import { type LogLine, LogRing, parseTeiLogLine } from "./log-ring.ts";
 
 /**
  * One instance's log: TEI appends to a file (it must not write into a pipe that dies with the

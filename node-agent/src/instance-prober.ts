@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import { probeOnce, type ProbeResult } from "./health-probe.ts";
+import { type ProbeResult, probeOnce } from "./health-probe.ts";
 import type { AgentMetrics } from "./metrics.ts";
 import type { TeiClient, TeiModelKind } from "./tei-client.ts";
 

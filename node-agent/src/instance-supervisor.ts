@@ -3,15 +3,15 @@ import type { Assignment, ReplicaStatus } from "@tei-fleet/proto/fleet/v1";
 import type { InfoResponse } from "@tei-fleet/proto/tei/v1";
 import { Wakeup } from "./async-utils.ts";
 import { waitUntilServing } from "./health-probe.ts";
+import { type Incarnation, recordOf } from "./incarnation.ts";
 import type { InstanceLog } from "./instance-log.ts";
 import { createInstanceProber, type ProbeVerdict } from "./instance-prober.ts";
-import { LaunchPlanError, planLaunch, type LaunchPlan } from "./launch-plan.ts";
+import { type LaunchPlan, LaunchPlanError, planLaunch } from "./launch-plan.ts";
 import type { LogLine } from "./log-ring.ts";
 import type { ProcessExit } from "./process-driver.ts";
-import type { ProcessRecord } from "./process-state-file.ts";
-import { recordOf, type Incarnation } from "./incarnation.ts";
 import { launchIncarnation } from "./process-launch.ts";
 import { recoverIncarnation } from "./process-recovery.ts";
+import type { ProcessRecord } from "./process-state-file.ts";
 import { describeExit, isCpuFallbackLine, replicaStatus, specKey } from "./replica-status.ts";
 import { RestartBackoff } from "./restart-backoff.ts";
 import { FAILED_PROBE_RETRY_MS, resolveTiming, type SupervisorDeps } from "./supervisor-options.ts";
@@ -56,11 +56,7 @@ const STATUS_LOG_LINES = 20;
  * Starts supervising `assignment`. With `recovered`, first re-attaches to the process an earlier
  * agent started (if it still runs) instead of starting a new one.
  */
-export async function createInstanceSupervisor(
-  initial: Assignment,
-  deps: SupervisorDeps,
-  recovered?: ProcessRecord,
-): Promise<InstanceSupervisor> {
+export async function createInstanceSupervisor(initial: Assignment, deps: SupervisorDeps, recovered?: ProcessRecord): Promise<InstanceSupervisor> {
   const { probeIntervalMs, probeTimeoutMs, probeFailureThreshold, readinessPollMs, defaultStartupTimeoutMs, stopGraceMs, unhealthyDrainMs, invalidRecheckMs } =
     resolveTiming(deps.timing);
   const makeClient = deps.createClient ?? createTeiClient;
@@ -88,8 +84,13 @@ export async function createInstanceSupervisor(
     settle = resolve;
   });
   const prober = createInstanceProber({
-    intervalMs: probeIntervalMs, timeoutMs: probeTimeoutMs, failureThreshold: probeFailureThreshold, failedRetryMs: FAILED_PROBE_RETRY_MS,
-    logger, metrics: deps.metrics, labels: () => ({ assignmentId: desired.assignmentId, instance: desired.instanceName }),
+    intervalMs: probeIntervalMs,
+    timeoutMs: probeTimeoutMs,
+    failureThreshold: probeFailureThreshold,
+    failedRetryMs: FAILED_PROBE_RETRY_MS,
+    logger,
+    metrics: deps.metrics,
+    labels: () => ({ assignmentId: desired.assignmentId, instance: desired.instanceName }),
   });
 
   /** Wakes the loop and cancels a readiness wait in progress. */
@@ -110,8 +111,18 @@ export async function createInstanceSupervisor(
 
   function snapshot(): ReplicaStatus {
     return replicaStatus({
-      assignmentId: desired.assignmentId, status: phase, reason, handle: proc?.handle, restarts, healthFailures: prober.failures,
-      lastHealthCheckMs: prober.lastCheckMs, lastExit, failureLines, kind, dimension, info,
+      assignmentId: desired.assignmentId,
+      status: phase,
+      reason,
+      handle: proc?.handle,
+      restarts,
+      healthFailures: prober.failures,
+      lastHealthCheckMs: prober.lastCheckMs,
+      lastExit,
+      failureLines,
+      kind,
+      dimension,
+      info,
     });
   }
 
@@ -196,7 +207,11 @@ export async function createInstanceSupervisor(
     }
     const host = deps.launchContext().advertiseAddress;
     const launch = await launchIncarnation(desired, plan, restarts, {
-      driver: deps.driver, log, logFile: deps.logFile, host, client: (port) => makeClient(host, port),
+      driver: deps.driver,
+      log,
+      logFile: deps.logFile,
+      host,
+      client: (port) => makeClient(host, port),
     });
     if (launch.kind === "orphan") {
       logger.warn({ pid: launch.record.pid }, "found this instance's TEI running without a process record; re-attaching");
@@ -323,7 +338,11 @@ export async function createInstanceSupervisor(
     const gpuUuids = tryLaunchPlan()?.gpuUuids ?? [];
     const host = deps.launchContext().advertiseAddress;
     proc = await recoverIncarnation(record, {
-      driver: deps.driver, processStore: deps.processStore, logger, gpuUuids, logStart: log.position,
+      driver: deps.driver,
+      processStore: deps.processStore,
+      logger,
+      gpuUuids,
+      logStart: log.position,
       client: (port) => makeClient(host, port),
     });
     if (!proc) return;

@@ -21,6 +21,9 @@ try {
   logger.fatal({ err: error }, "the agent could not start");
   process.exit(EXIT_CODES.failure);
 }
-logger.info({ controlPlane: config.controlPlaneUrl, stateDir: config.stateDir, url: agent.url, stopInstancesOnExit: config.stopInstancesOnExit }, "tei-node-agent started");
+logger.info(
+  { controlPlane: config.controlPlaneUrl, stateDir: config.stateDir, url: agent.url, stopInstancesOnExit: config.stopInstancesOnExit },
+  "tei-node-agent started",
+);
 
 handleShutdownSignals({ logger, close: () => agent.shutdown() });

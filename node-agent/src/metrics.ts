@@ -1,5 +1,5 @@
 import { REPLICA_PHASES } from "@tei-fleet/core";
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 
 /**
  * The agent's Prometheus metrics on its own registry (never the global one, so tests and several

@@ -24,7 +24,10 @@ export function parseProcStat(content: string): ProcStat | undefined {
   if (open < 0 || close < open) return undefined;
   const pid = Number(content.slice(0, open).trim());
   // After ")": field 3 (state) is index 0, field 5 (pgrp) index 2, field 22 (starttime) index 19.
-  const rest = content.slice(close + 1).trim().split(/\s+/);
+  const rest = content
+    .slice(close + 1)
+    .trim()
+    .split(/\s+/);
   const state = rest[0];
   const pgrp = Number(rest[2]);
   const startTime = rest[19];

@@ -2,8 +2,8 @@ import { constants } from "node:fs";
 import { access, mkdir, open, stat } from "node:fs/promises";
 import { dirname } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { withTimeout } from "./async-utils.ts";
 import { execa } from "execa";
+import { withTimeout } from "./async-utils.ts";
 import { isSameLiveProcess, readProcStat } from "./proc-stat.ts";
 
 /**
@@ -114,7 +114,12 @@ export function createProcessDriver(options: ProcessDriverOptions = {}): Process
       }
       return new Promise<ProcessExit>(() => {});
     })();
-    return { exit, release: () => { released = true; } };
+    return {
+      exit,
+      release: () => {
+        released = true;
+      },
+    };
   }
 
   async function signalGroup(handle: ProcessHandle, signal: NodeJS.Signals): Promise<void> {

@@ -2,7 +2,7 @@ import type { Assignment } from "@tei-fleet/proto/fleet/v1";
 import type { Incarnation } from "./incarnation.ts";
 import type { InstanceLog } from "./instance-log.ts";
 import type { LaunchPlan } from "./launch-plan.ts";
-import { ProcessStartError, type ProcessDriver, type ProcessHandle } from "./process-driver.ts";
+import { type ProcessDriver, type ProcessHandle, ProcessStartError } from "./process-driver.ts";
 import { checkPorts, orphanRecord } from "./process-recovery.ts";
 import type { ProcessRecord } from "./process-state-file.ts";
 import type { TeiClient } from "./tei-client.ts";
@@ -43,12 +43,7 @@ export interface LaunchDeps {
  * be blamed for (taken port, unusable binary): those come back as `failed` with a specific message.
  * `restarts` is carried into the record of an orphan found on the port.
  */
-export async function launchIncarnation(
-  assignment: Assignment,
-  plan: LaunchPlan,
-  restarts: number,
-  deps: LaunchDeps,
-): Promise<LaunchOutcome> {
+export async function launchIncarnation(assignment: Assignment, plan: LaunchPlan, restarts: number, deps: LaunchDeps): Promise<LaunchOutcome> {
   const ports = await checkPorts(deps.host, [assignment.port, assignment.prometheusPort], plan);
   if (ports.kind === "ours") {
     const record = await orphanRecord(ports.pid, assignment, plan, restarts);

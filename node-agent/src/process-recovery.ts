@@ -1,12 +1,12 @@
 import type { Assignment } from "@tei-fleet/proto/fleet/v1";
 import type { Logger } from "pino";
+import { handleOf, type Incarnation } from "./incarnation.ts";
 import type { LaunchPlan } from "./launch-plan.ts";
 import { portProblem } from "./port-check.ts";
 import { findPortOwner, runsCommand } from "./port-owner.ts";
 import { readProcStat } from "./proc-stat.ts";
 import type { ProcessDriver } from "./process-driver.ts";
 import type { ProcessRecord, ProcessStateStore } from "./process-state-file.ts";
-import { handleOf, type Incarnation } from "./incarnation.ts";
 import type { TeiClient } from "./tei-client.ts";
 
 /**

@@ -44,8 +44,14 @@ export function instanceDir(stateDir: string, assignmentId: string): string {
  * must not make an agent restart replace every TEI process.
  */
 export function commandFingerprint(command: string, args: readonly string[], env: Record<string, string>): string {
-  const sortedEnv = Object.keys(env).filter((k) => k !== "PATH").sort().map((k) => [k, env[k]]);
-  return createHash("sha256").update(JSON.stringify([command, args, sortedEnv])).digest("hex").slice(0, 32);
+  const sortedEnv = Object.keys(env)
+    .filter((k) => k !== "PATH")
+    .sort()
+    .map((k) => [k, env[k]]);
+  return createHash("sha256")
+    .update(JSON.stringify([command, args, sortedEnv]))
+    .digest("hex")
+    .slice(0, 32);
 }
 
 /** Reads, writes and lists process records under one state dir. */

@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import type { ReplicaPhase } from "@tei-fleet/core";
-import { ReplicaStatusSchema, type Assignment, type ReplicaStatus } from "@tei-fleet/proto/fleet/v1";
+import { type Assignment, type ReplicaStatus, ReplicaStatusSchema } from "@tei-fleet/proto/fleet/v1";
 import type { InfoResponse } from "@tei-fleet/proto/tei/v1";
 import type { LogLine } from "./log-ring.ts";
 import type { ProcessExit, ProcessHandle } from "./process-driver.ts";
@@ -71,7 +71,16 @@ export function isCpuFallbackLine(line: Pick<LogLine, "raw" | "message">): boole
 /** Identifies what an assignment asks for; a change clears the replica's failure history. */
 export function specKey(a: Assignment): string {
   return JSON.stringify([
-    a.revision.toString(), a.modelId, a.port, a.prometheusPort, a.gpuIds, a.gpuUuids, a.maxBatchTokens ?? null,
-    a.maxConcurrentRequests ?? null, a.pooling ?? null, a.extraArgs, a.desiredState,
+    a.revision.toString(),
+    a.modelId,
+    a.port,
+    a.prometheusPort,
+    a.gpuIds,
+    a.gpuUuids,
+    a.maxBatchTokens ?? null,
+    a.maxConcurrentRequests ?? null,
+    a.pooling ?? null,
+    a.extraArgs,
+    a.desiredState,
   ]);
 }

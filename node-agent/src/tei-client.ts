@@ -1,7 +1,7 @@
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { Health, HealthCheckResponse_ServingStatus } from "@tei-fleet/proto/grpc/health/v1";
-import { Embed, Info, ModelType, Predict, Rerank, type InfoResponse } from "@tei-fleet/proto/tei/v1";
+import { Embed, Info, type InfoResponse, ModelType, Predict, Rerank } from "@tei-fleet/proto/tei/v1";
 
 /**
  * The agent's gRPC client for one TEI process: Info, grpc.health Check, and the tiny real requests

@@ -62,19 +62,11 @@ export function buildTeiArgs(spec: TeiCommandSpec): string[] {
     throw new TeiCommandError(`--port and --prometheus-port are both ${spec.port}`, "--prometheus-port");
   }
   if (spec.pooling !== undefined && !(TEI_POOLING_VALUES as readonly string[]).includes(spec.pooling)) {
-    throw new TeiCommandError(
-      `pooling ${JSON.stringify(spec.pooling)} is not one of ${TEI_POOLING_VALUES.join(", ")}`,
-      "--pooling",
-    );
+    throw new TeiCommandError(`pooling ${JSON.stringify(spec.pooling)} is not one of ${TEI_POOLING_VALUES.join(", ")}`, "--pooling");
   }
   validateExtraArgs(spec.extraArgs);
 
-  const args = [
-    "--model-id", spec.modelId,
-    "--port", String(spec.port),
-    "--prometheus-port", String(spec.prometheusPort),
-    "--hostname", spec.hostname,
-  ];
+  const args = ["--model-id", spec.modelId, "--port", String(spec.port), "--prometheus-port", String(spec.prometheusPort), "--hostname", spec.hostname];
   if (spec.maxBatchTokens !== undefined) args.push("--max-batch-tokens", String(spec.maxBatchTokens));
   if (spec.maxConcurrentRequests !== undefined) {
     args.push("--max-concurrent-requests", String(spec.maxConcurrentRequests));

@@ -10,13 +10,7 @@
  * dynamic loader path (CUDA images set LD_LIBRARY_PATH; without it TEI cannot load libcuda and
  * falls back to the CPU).
  */
-export const DEFAULT_PASS_ENV: readonly string[] = [
-  "HF_TOKEN",
-  "HF_HOME",
-  "HUGGINGFACE_HUB_CACHE",
-  "LOG_LEVEL",
-  "LD_LIBRARY_PATH",
-];
+export const DEFAULT_PASS_ENV: readonly string[] = ["HF_TOKEN", "HF_HOME", "HUGGINGFACE_HUB_CACHE", "LOG_LEVEL", "LD_LIBRARY_PATH"];
 
 /** Names never passed through, whatever the patterns say: the agent's secrets and managed names. */
 const NEVER_PASSED = new Set(["TEI_FLEET_JOIN_TOKEN", "TEI_FLEET_ADMIN_TOKEN", "CUDA_VISIBLE_DEVICES"]);

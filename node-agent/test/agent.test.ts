@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { startNodeAgent, type NodeAgent } from "../src/agent.ts";
+import { freePort } from "../../test/harness/free-port.ts";
+import { type NodeAgent, startNodeAgent } from "../src/agent.ts";
 import { resolveConfig } from "../src/config.ts";
 import { createDesiredStateFile } from "../src/desired-state-file.ts";
-import { freePort } from "../../test/harness/free-port.ts";
 import { FAKE_TEI, makeAssignment, removeDir, statusOf, tempDir, testLogger, waitFor } from "./helpers.ts";
 
 let agent: NodeAgent | undefined;
@@ -35,19 +35,27 @@ describe("node agent", () => {
       { TEI_FLEET_JOIN_TOKEN: "join-secret" },
     );
     agent = await startNodeAgent(config, { logger: testLogger, env: { PATH: process.env.PATH } });
-    const first = await waitFor(() => {
-      const s = statusOf(agent!.reconciler, a.assignmentId);
-      return s?.status === "running" ? s : undefined;
-    }, 15_000, "running from the saved desired state");
+    const first = await waitFor(
+      () => {
+        const s = statusOf(agent!.reconciler, a.assignmentId);
+        return s?.status === "running" ? s : undefined;
+      },
+      15_000,
+      "running from the saved desired state",
+    );
 
     // Still supervised without a control plane: a killed TEI comes back.
     process.kill(first.pid!, "SIGKILL");
-    await waitFor(() => {
-      const s = statusOf(agent!.reconciler, a.assignmentId);
-      return s?.status === "running" && s.pid !== first.pid;
-    }, 15_000, "restarted while the control plane is away");
+    await waitFor(
+      () => {
+        const s = statusOf(agent!.reconciler, a.assignmentId);
+        return s?.status === "running" && s.pid !== first.pid;
+      },
+      15_000,
+      "restarted while the control plane is away",
+    );
 
-    const health = await (await fetch(`${agent.url}/healthz`)).json() as { status: string };
+    const health = (await (await fetch(`${agent.url}/healthz`)).json()) as { status: string };
     expect(health.status).toBe("ok");
     // Ready without a control plane: the agent serves its instances from the saved desired state.
     const ready = await fetch(`${agent.url}/readyz`);
@@ -58,7 +66,7 @@ describe("node agent", () => {
     expect((await fetch(`${agent.url}/instances/emb/logs`)).status).toBe(401);
     expect((await fetch(`${agent.url}/instances/emb/logs`, { headers: { authorization: "Bearer wrong" } })).status).toBe(401);
     const auth = { headers: { authorization: "Bearer join-secret" } };
-    const logs = await (await fetch(`${agent.url}/instances/emb/logs?tail=3`, auth)).json() as { lines: string[]; total_lines: number; end: number };
+    const logs = (await (await fetch(`${agent.url}/instances/emb/logs?tail=3`, auth)).json()) as { lines: string[]; total_lines: number; end: number };
     expect(logs.lines).toHaveLength(3);
     expect(logs.total_lines).toBeGreaterThan(3);
     expect(logs.end).toBe(logs.total_lines);
@@ -67,7 +75,7 @@ describe("node agent", () => {
     expect(missing.status).toBe(404);
     expect(((await missing.json()) as { error: { code: string } }).error.code).toBe("INSTANCE_NOT_FOUND");
 
-    const instances = await (await fetch(`${agent.url}/instances`, auth)).json() as { instances: Array<{ name: string; prometheus_target: string }> };
+    const instances = (await (await fetch(`${agent.url}/instances`, auth)).json()) as { instances: Array<{ name: string; prometheus_target: string }> };
     expect(instances.instances).toEqual([expect.objectContaining({ name: "emb", prometheus_target: `127.0.0.1:${a.prometheusPort}` })]);
 
     const metrics = await (await fetch(`${agent.url}/metrics`)).text();

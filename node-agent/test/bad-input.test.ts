@@ -16,10 +16,14 @@ afterEach(async () => {
 });
 
 async function statusWith(id: string, pattern: RegExp) {
-  return waitFor(() => {
-    const s = statusOf(reconciler!, id);
-    return s && pattern.test(s.reason) ? s : undefined;
-  }, 10_000, `a status matching ${pattern}`);
+  return waitFor(
+    () => {
+      const s = statusOf(reconciler!, id);
+      return s && pattern.test(s.reason) ? s : undefined;
+    },
+    10_000,
+    `a status matching ${pattern}`,
+  );
 }
 
 describe("bad input gets a clear, specific status", () => {

@@ -25,7 +25,14 @@ describe("agent configuration", () => {
       capacity: 64,
       heartbeatIntervalMs: undefined,
       shutdownDrainMs: 2000,
-      timing: { probeIntervalMs: 5000, probeTimeoutMs: 5000, probeFailureThreshold: 3, defaultStartupTimeoutMs: 600_000, stopGraceMs: 10_000, unhealthyDrainMs: 2000 },
+      timing: {
+        probeIntervalMs: 5000,
+        probeTimeoutMs: 5000,
+        probeFailureThreshold: 3,
+        defaultStartupTimeoutMs: 600_000,
+        stopGraceMs: 10_000,
+        unhealthyDrainMs: 2000,
+      },
       restartPolicy: { initialDelayMs: 1000, maxDelayMs: 300_000, crashLoopFailures: 5, crashLoopWindowMs: 600_000 },
     });
     expect(c.passEnv).toEqual(["HF_TOKEN", "HF_HOME", "HUGGINGFACE_HUB_CACHE", "LOG_LEVEL", "LD_LIBRARY_PATH"]);
@@ -67,9 +74,13 @@ describe("agent configuration", () => {
     expect(problem({ ...required, nodeName: "a b" })).toMatch(/--node-name/);
     expect(problem({ ...required, controlPlane: "redis://x" })).toMatch(/--control-plane/);
     // Every problem at once, not one per restart.
-    expect(problem({ ...required, capacity: "0", listen: "nowhere" }, { TEI_FLEET_PORT_RANGE: "9-1" }).split("\n").slice(1)).toEqual([
+    expect(
+      problem({ ...required, capacity: "0", listen: "nowhere" }, { TEI_FLEET_PORT_RANGE: "9-1" })
+        .split("\n")
+        .slice(1),
+    ).toEqual([
       "  --listen / TEI_FLEET_AGENT_LISTEN: must be HOST:PORT or [IPv6]:PORT with a port from 0 to 65535, e.g. 0.0.0.0:9101 (got 'nowhere')",
-      "  --port-range / TEI_FLEET_PORT_RANGE: \"9-1\" must be START-END with 1 <= START <= END <= 65535",
+      '  --port-range / TEI_FLEET_PORT_RANGE: "9-1" must be START-END with 1 <= START <= END <= 65535',
       "  --capacity / TEI_FLEET_CAPACITY: must be at least 1",
     ]);
   });
@@ -78,7 +89,9 @@ describe("agent configuration", () => {
     for (const nodeName of ["gpu_01", "GPU-1.rack2", "10.0.0.5"]) expect(resolveConfig({ ...required, nodeName }, {}).nodeName).toBe(nodeName);
     // A trailing '-', '.' or '_' used to pass here and then fail every registration.
     for (const nodeName of ["gpu-", "gpu.", "gpu_", "gpu:1", "n".repeat(64)]) {
-      expect(problem({ ...required, nodeName })).toMatch(/--node-name \/ TEI_FLEET_NODE_NAME: must be 1-63 letters, digits, '\.', '_' or '-', starting and ending with a letter or digit/);
+      expect(problem({ ...required, nodeName })).toMatch(
+        /--node-name \/ TEI_FLEET_NODE_NAME: must be 1-63 letters, digits, '\.', '_' or '-', starting and ending with a letter or digit/,
+      );
     }
   });
 });

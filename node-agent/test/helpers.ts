@@ -3,15 +3,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { AssignmentSchema, type Assignment, type ReplicaStatus } from "@tei-fleet/proto/fleet/v1";
+import { type Assignment, AssignmentSchema, type ReplicaStatus } from "@tei-fleet/proto/fleet/v1";
 import { pino } from "pino";
-import { createAssignmentReconciler, type AssignmentReconciler } from "../src/assignment-reconciler.ts";
+import { freePort } from "../../test/harness/free-port.ts";
+import { type AssignmentReconciler, createAssignmentReconciler } from "../src/assignment-reconciler.ts";
 import { declaredGpus, type GpuInfo } from "../src/gpu-inventory.ts";
 import type { SupervisorTiming } from "../src/instance-supervisor.ts";
 import { createProcessDriver, type ProcessDriver } from "../src/process-driver.ts";
 import { createProcessStateStore } from "../src/process-state-file.ts";
 import type { RestartPolicy } from "../src/restart-backoff.ts";
-import { freePort } from "../../test/harness/free-port.ts";
 
 /** The shared fake `text-embeddings-router`. */
 export const FAKE_TEI = fileURLToPath(new URL("../../test/fake-tei/bin/text-embeddings-router", import.meta.url));
@@ -129,8 +129,12 @@ export function statusOf(reconciler: AssignmentReconciler, id: string) {
 
 /** Waits until the reconciler reports the assignment `running`, and returns that status. */
 export function waitForRunning(reconciler: AssignmentReconciler, id: string, timeoutMs = 15_000, what = "running") {
-  return waitFor(() => {
-    const s = statusOf(reconciler, id);
-    return s?.status === "running" ? s : undefined;
-  }, timeoutMs, what);
+  return waitFor(
+    () => {
+      const s = statusOf(reconciler, id);
+      return s?.status === "running" ? s : undefined;
+    },
+    timeoutMs,
+    what,
+  );
 }

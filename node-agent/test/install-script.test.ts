@@ -8,7 +8,16 @@ import { removeDir, tempDir } from "./helpers.ts";
 // The install script cannot run systemd here; --destdir stages every file under a temporary root.
 const INSTALL = fileURLToPath(new URL("../../deploy/agent/install.sh", import.meta.url));
 const UNIT = fileURLToPath(new URL("../../deploy/agent/tei-node-agent.service", import.meta.url));
-const ARGS = ["--control-plane", "http://10.0.0.1:9000", "--node-name", "gpu-01", "--advertise-address", "10.0.0.5", "--tei-binary", "/usr/local/bin/text-embeddings-router"];
+const ARGS = [
+  "--control-plane",
+  "http://10.0.0.1:9000",
+  "--node-name",
+  "gpu-01",
+  "--advertise-address",
+  "10.0.0.5",
+  "--tei-binary",
+  "/usr/local/bin/text-embeddings-router",
+];
 
 let dir: string | undefined;
 afterEach(async () => {
@@ -45,10 +54,18 @@ describe("deploy/agent/install.sh", () => {
   });
 
   it("refuses to run without a join token or with a bad value, naming the problem", async () => {
-    const noToken = await execa("bash", [INSTALL, ...ARGS, "--destdir", "/nonexistent", "--no-deps"], { env: { PATH: process.env.PATH }, extendEnv: false, reject: false });
+    const noToken = await execa("bash", [INSTALL, ...ARGS, "--destdir", "/nonexistent", "--no-deps"], {
+      env: { PATH: process.env.PATH },
+      extendEnv: false,
+      reject: false,
+    });
     expect(noToken.exitCode).toBe(2);
     expect(noToken.stderr).toMatch(/no join token/);
-    const badGpus = await execa("bash", [INSTALL, ...ARGS, "--gpus", "lots", "--destdir", "/nonexistent"], { env: { PATH: process.env.PATH, TEI_FLEET_JOIN_TOKEN: "t" }, extendEnv: false, reject: false });
+    const badGpus = await execa("bash", [INSTALL, ...ARGS, "--gpus", "lots", "--destdir", "/nonexistent"], {
+      env: { PATH: process.env.PATH, TEI_FLEET_JOIN_TOKEN: "t" },
+      extendEnv: false,
+      reject: false,
+    });
     expect(badGpus.exitCode).toBe(2);
     expect(badGpus.stderr).toMatch(/--gpus must look like COUNTxMIB/);
   });

@@ -24,7 +24,12 @@ describe("instance logs", () => {
 
   it("parses TEI JSON lines and keeps plain text raw", () => {
     const line = '{"timestamp":"2025-01-01T00:00:00Z","level":"INFO","message":"Ready","target":"text_embeddings_router::grpc::server"}';
-    expect(parseTeiLogLine(line)).toEqual({ timestamp: "2025-01-01T00:00:00Z", level: "INFO", message: "Ready", target: "text_embeddings_router::grpc::server" });
+    expect(parseTeiLogLine(line)).toEqual({
+      timestamp: "2025-01-01T00:00:00Z",
+      level: "INFO",
+      message: "Ready",
+      target: "text_embeddings_router::grpc::server",
+    });
     expect(parseTeiLogLine('{"level":"WARN","fields":{"message":"Using CPU instead"}}').message).toBe("Using CPU instead");
     expect(parseTeiLogLine("Error: Could not create backend")).toEqual({});
   });

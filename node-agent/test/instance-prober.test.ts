@@ -8,8 +8,12 @@ import { testLogger } from "./helpers.ts";
 function scripted(results: ProbeResult[], options: { intervalMs?: number; failureThreshold?: number } = {}) {
   const sent: number[] = [];
   const prober = createInstanceProber({
-    intervalMs: options.intervalMs ?? 5_000, timeoutMs: 100, failureThreshold: options.failureThreshold ?? 3, failedRetryMs: 1_000,
-    logger: testLogger, labels: () => ({ assignmentId: "emb-0", instance: "emb" }),
+    intervalMs: options.intervalMs ?? 5_000,
+    timeoutMs: 100,
+    failureThreshold: options.failureThreshold ?? 3,
+    failedRetryMs: 1_000,
+    logger: testLogger,
+    labels: () => ({ assignmentId: "emb-0", instance: "emb" }),
     send: async (_client, _kind, timeoutMs) => {
       sent.push(timeoutMs);
       return results.shift() ?? { ok: true, latencyMs: 1 };
@@ -39,7 +43,10 @@ describe("liveness prober", () => {
     expect(prober.dueInMs()).toBeLessThanOrEqual(1_000);
     expect(await probe()).toMatchObject({ kind: "failing", failures: 2 });
     expect(await probe()).toEqual({
-      kind: "unhealthy", atMs: expect.any(Number), failures: 3, reason: "liveness probe failed 3 times in a row (last: DEADLINE_EXCEEDED)",
+      kind: "unhealthy",
+      atMs: expect.any(Number),
+      failures: 3,
+      reason: "liveness probe failed 3 times in a row (last: DEADLINE_EXCEEDED)",
     });
     expect(prober.failures).toBe(3);
     prober.reset();

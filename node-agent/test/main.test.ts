@@ -1,10 +1,10 @@
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
 import { afterEach, describe, expect, it } from "vitest";
+import { freePort } from "../../test/harness/free-port.ts";
 import { createDesiredStateFile } from "../src/desired-state-file.ts";
 import { isSameLiveProcess, readProcStat } from "../src/proc-stat.ts";
 import { createProcessStateStore } from "../src/process-state-file.ts";
-import { freePort } from "../../test/harness/free-port.ts";
 import { FAKE_TEI, makeAssignment, removeDir, tempDir, waitFor } from "./helpers.ts";
 
 const MAIN = fileURLToPath(new URL("../src/main.ts", import.meta.url));
@@ -28,7 +28,10 @@ const env = { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "" };
 describe("tei-node-agent command", () => {
   it.each([
     [["--node-name", "n", "--advertise-address", "127.0.0.1", "--tei-binary", "/x"], /--control-plane \/ TEI_FLEET_CONTROL_PLANE: is required/],
-    [["--control-plane", "http://x:1", "--node-name", "n", "--advertise-address", "localhost", "--tei-binary", "/x", "--gpus", "lots"], /--advertise-address \/ TEI_FLEET_ADVERTISE_ADDRESS: must be an IP address/],
+    [
+      ["--control-plane", "http://x:1", "--node-name", "n", "--advertise-address", "localhost", "--tei-binary", "/x", "--gpus", "lots"],
+      /--advertise-address \/ TEI_FLEET_ADVERTISE_ADDRESS: must be an IP address/,
+    ],
     [["--bogus"], /unknown option '--bogus'/],
   ])("exits 2 with a message naming the problem for %j", async (args, message) => {
     const r = await execa("node", [MAIN, ...args], { reject: false, env, extendEnv: false });
@@ -43,9 +46,25 @@ describe("tei-node-agent command", () => {
     const port = await freePort();
     const controlPlanePort = await freePort(); // nothing listens there
     const args = (stop: string) => [
-      MAIN, "--control-plane", `http://127.0.0.1:${controlPlanePort}`, "--node-name", "node-a", "--advertise-address", "127.0.0.1",
-      "--tei-binary", FAKE_TEI, "--gpus", "1x1024", "--listen", `127.0.0.1:${port}`, "--state-dir", dir!,
-      "--stop-instances-on-exit", stop, "--shutdown-drain-ms", "0",
+      MAIN,
+      "--control-plane",
+      `http://127.0.0.1:${controlPlanePort}`,
+      "--node-name",
+      "node-a",
+      "--advertise-address",
+      "127.0.0.1",
+      "--tei-binary",
+      FAKE_TEI,
+      "--gpus",
+      "1x1024",
+      "--listen",
+      `127.0.0.1:${port}`,
+      "--state-dir",
+      dir!,
+      "--stop-instances-on-exit",
+      stop,
+      "--shutdown-drain-ms",
+      "0",
     ];
     const instances = async () => {
       const res = await fetch(`http://127.0.0.1:${port}/instances`);
@@ -59,7 +78,9 @@ describe("tei-node-agent command", () => {
     const result = await first;
     expect(result.exitCode).toBe(0);
     // JSON logs on stderr, as every service's.
-    const started = String(result.stderr).split("\n").find((l) => l.includes("tei-node-agent started"));
+    const started = String(result.stderr)
+      .split("\n")
+      .find((l) => l.includes("tei-node-agent started"));
     expect(JSON.parse(started!)).toMatchObject({ level: 30, service: "tei-node-agent", node: "node-a" });
     const startTime = (await readProcStat(running.pid!))!.startTime;
     expect(await isSameLiveProcess(running.pid!, startTime)).toBe(true);

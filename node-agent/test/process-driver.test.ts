@@ -14,13 +14,16 @@ afterEach(async () => {
 /** A program that ignores SIGTERM and starts a grandchild in its own process group. */
 async function stubborn(d: string): Promise<string> {
   const path = join(d, "stubborn.sh");
-  await writeFile(path, `#!/bin/sh
+  await writeFile(
+    path,
+    `#!/bin/sh
 trap '' TERM
 sleep 60 &
 echo "grandchild $!"
 echo "to stderr" >&2
 while true; do sleep 0.1; done
-`);
+`,
+  );
   await chmod(path, 0o755);
   return path;
 }
@@ -33,20 +36,24 @@ describe("process driver", () => {
     const handle = await driver.start({ command: await stubborn(dir), args: [], env: { PATH: "/usr/bin:/bin" }, logFile });
     expect(handle.pgid).toBe(handle.pid);
     // Both streams reach the one log file; wait for both lines, which the script writes in turn.
-    const line = await waitFor(async () => /grandchild (\d+)\n[^]*to stderr/.exec(await readFile(logFile, "utf8")), 5_000, "stdout and stderr in the log");
+    const line = await waitFor(async () => /grandchild (\d+)\n[\s\S]*to stderr/.exec(await readFile(logFile, "utf8")), 5_000, "stdout and stderr in the log");
     const grandchild = Number(line[1]);
     const started = Date.now();
     const exit = await driver.stop(handle, 300);
     expect(Date.now() - started).toBeGreaterThanOrEqual(300);
     expect(exit).toMatchObject({ signal: "SIGKILL", known: true });
-    await waitFor(async () => {
-      try {
-        process.kill(grandchild, 0);
-        return false;
-      } catch {
-        return true;
-      }
-    }, 2_000, "the grandchild to be gone");
+    await waitFor(
+      async () => {
+        try {
+          process.kill(grandchild, 0);
+          return false;
+        } catch {
+          return true;
+        }
+      },
+      2_000,
+      "the grandchild to be gone",
+    );
     expect((await driver.inspect(handle)).running).toBe(false);
   });
 
@@ -61,9 +68,15 @@ describe("process driver", () => {
     dir = await tempDir();
     const driver = createProcessDriver();
     const spec = { args: [], env: {}, logFile: join(dir, "out.log") };
-    await expect(driver.start({ ...spec, command: join(dir, "nope") })).rejects.toMatchObject({ reason: "binary_unusable", message: expect.stringMatching(/does not exist/) });
+    await expect(driver.start({ ...spec, command: join(dir, "nope") })).rejects.toMatchObject({
+      reason: "binary_unusable",
+      message: expect.stringMatching(/does not exist/),
+    });
     await writeFile(join(dir, "plain"), "x");
-    await expect(driver.start({ ...spec, command: join(dir, "plain") })).rejects.toMatchObject({ reason: "binary_unusable", message: expect.stringMatching(/not executable/) });
+    await expect(driver.start({ ...spec, command: join(dir, "plain") })).rejects.toMatchObject({
+      reason: "binary_unusable",
+      message: expect.stringMatching(/not executable/),
+    });
     await expect(driver.start({ ...spec, command: dir })).rejects.toBeInstanceOf(ProcessStartError);
   });
 

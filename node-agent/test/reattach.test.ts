@@ -14,7 +14,6 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-
 /** A TEI process an agent started and left running when it detached (its state dir kept). */
 async function leftRunningByADetachedAgent() {
   const dir = await tempDir();
@@ -78,10 +77,14 @@ describe("agent restart without interruption", () => {
 
     // The re-attached process is still supervised: a kill is noticed and it comes back.
     process.kill(before.pid!, "SIGKILL");
-    await waitFor(() => {
-      const s = statusOf(second!, a.assignmentId);
-      return s?.status === "running" && s.pid !== before.pid;
-    }, 15_000, "a restarted process after the kill");
+    await waitFor(
+      () => {
+        const s = statusOf(second!, a.assignmentId);
+        return s?.status === "running" && s.pid !== before.pid;
+      },
+      15_000,
+      "a restarted process after the kill",
+    );
   });
 
   it("stops a surviving TEI process whose assignment is no longer desired", async () => {

@@ -47,14 +47,21 @@ describe("instance supervisor with the fake TEI", () => {
       pid: number;
     };
     expect(rec.argv).toEqual([
-      "--model-id", "BAAI/bge-small-en-v1.5",
-      "--port", String(a.port),
-      "--prometheus-port", String(a.prometheusPort),
-      "--hostname", "127.0.0.1",
-      "--max-batch-tokens", "8192",
-      "--pooling", "mean",
+      "--model-id",
+      "BAAI/bge-small-en-v1.5",
+      "--port",
+      String(a.port),
+      "--prometheus-port",
+      String(a.prometheusPort),
+      "--hostname",
+      "127.0.0.1",
+      "--max-batch-tokens",
+      "8192",
+      "--pooling",
+      "mean",
       "--json-output",
-      "--dtype", "float16",
+      "--dtype",
+      "float16",
       "--tokenization-workers=2",
     ]);
     const flags = rec.argv.filter((t) => t.startsWith("-")).map((t) => t.split("=")[0]);
@@ -79,10 +86,14 @@ describe("instance supervisor follows the desired assignment", () => {
 
     // A changed spec (new revision with another flag) replaces the process.
     await reconciler.apply([{ ...a, revision: 2n, maxBatchTokens: 4096 }]);
-    const second = await waitFor(() => {
-      const s = statusOf(reconciler!, a.assignmentId);
-      return s?.status === "running" && s.pid !== first.pid ? s : undefined;
-    }, 15_000, "a replacement process");
+    const second = await waitFor(
+      () => {
+        const s = statusOf(reconciler!, a.assignmentId);
+        return s?.status === "running" && s.pid !== first.pid ? s : undefined;
+      },
+      15_000,
+      "a replacement process",
+    );
     expect(second.restarts).toBe(0); // a replacement is not a failure
     expect(await gone(first.pid!)).toBe(true);
 
@@ -106,10 +117,14 @@ describe("instance supervisor follows the desired assignment", () => {
     // Every attempt times out and is restarted with backoff. On a loaded machine the first
     // attempt's last probe can itself time out while the process boots, so wait for an attempt
     // whose last probe reached TEI and saw the model service still warming up.
-    const s = await waitFor(() => {
-      const st = statusOf(reconciler!, a.assignmentId);
-      return st && /NOT_SERVING; restarting in/.test(st.reason) ? st : undefined;
-    }, 30_000, "a start-up timeout after TEI answered NOT_SERVING");
+    const s = await waitFor(
+      () => {
+        const st = statusOf(reconciler!, a.assignmentId);
+        return st && /NOT_SERVING; restarting in/.test(st.reason) ? st : undefined;
+      },
+      30_000,
+      "a start-up timeout after TEI answered NOT_SERVING",
+    );
     expect(s.reason).toMatch(/^TEI did not become ready within 2s: grpc.health reports tei.v1.Embed NOT_SERVING; restarting in/);
     expect(s.status).not.toBe("running");
   });

@@ -24,16 +24,24 @@ describe("supervisor failure handling", () => {
     const oldPid = running.pid!;
     const killedAt = Date.now();
     process.kill(oldPid, "SIGKILL");
-    const noticed = await waitFor(() => {
-      const s = statusOf(reconciler!, a.assignmentId);
-      return s && s.exitSignal === "SIGKILL" ? s : undefined;
-    }, 2_000, "the kill to be noticed");
+    const noticed = await waitFor(
+      () => {
+        const s = statusOf(reconciler!, a.assignmentId);
+        return s && s.exitSignal === "SIGKILL" ? s : undefined;
+      },
+      2_000,
+      "the kill to be noticed",
+    );
     expect(Date.now() - killedAt).toBeLessThan(2_000);
     expect(noticed.reason).toMatch(/killed by SIGKILL/);
-    const back = await waitFor(() => {
-      const s = statusOf(reconciler!, a.assignmentId);
-      return s?.status === "running" && s.pid !== oldPid ? s : undefined;
-    }, 15_000, "running again");
+    const back = await waitFor(
+      () => {
+        const s = statusOf(reconciler!, a.assignmentId);
+        return s?.status === "running" && s.pid !== oldPid ? s : undefined;
+      },
+      15_000,
+      "running again",
+    );
     expect(back.restarts).toBe(1);
   });
 
@@ -42,10 +50,14 @@ describe("supervisor failure handling", () => {
     reconciler = testReconciler({ stateDir: dir, env: env({ FAKE_TEI_EXIT_AT_START: "3" }) });
     const a = await makeAssignment();
     await reconciler.apply([a]);
-    const s = await waitFor(() => {
-      const st = statusOf(reconciler!, a.assignmentId);
-      return st?.status === "crash_loop" ? st : undefined;
-    }, 15_000, "crash_loop");
+    const s = await waitFor(
+      () => {
+        const st = statusOf(reconciler!, a.assignmentId);
+        return st?.status === "crash_loop" ? st : undefined;
+      },
+      15_000,
+      "crash_loop",
+    );
     expect(s.exitCode).toBe(3);
     expect(s.reason).toMatch(/exited with code 3/);
     expect(s.lastLogLines.length).toBeGreaterThan(0);
@@ -64,10 +76,14 @@ describe("supervisor failure handling", () => {
     const a = await makeAssignment();
     await reconciler.apply([a]);
     const first = await waitForRunning(reconciler!, a.assignmentId, 15_000, "running");
-    const back = await waitFor(() => {
-      const s = statusOf(reconciler!, a.assignmentId);
-      return s?.status === "running" && s.pid !== first.pid ? s : undefined;
-    }, 20_000, "a restarted process");
+    const back = await waitFor(
+      () => {
+        const s = statusOf(reconciler!, a.assignmentId);
+        return s?.status === "running" && s.pid !== first.pid ? s : undefined;
+      },
+      20_000,
+      "a restarted process",
+    );
     expect(seen.slice(seen.indexOf("running"))).toContain("unhealthy");
     expect(back.restarts).toBe(1);
   });
@@ -95,10 +111,14 @@ describe("supervisor failure handling", () => {
     reconciler = testReconciler({ stateDir: dir, env: env({ FAKE_TEI_CPU_FALLBACK: "true" }) });
     const a = await makeAssignment({ gpuIds: [0] });
     await reconciler.apply([a]);
-    const s = await waitFor(() => {
-      const st = statusOf(reconciler!, a.assignmentId);
-      return st && /fell back to the CPU.*restarting in/.test(st.reason) ? st : undefined;
-    }, 15_000, "the CPU fallback to be reported");
+    const s = await waitFor(
+      () => {
+        const st = statusOf(reconciler!, a.assignmentId);
+        return st && /fell back to the CPU.*restarting in/.test(st.reason) ? st : undefined;
+      },
+      15_000,
+      "the CPU fallback to be reported",
+    );
     expect(["failed", "crash_loop"]).toContain(s.status);
     expect(s.lastLogLines.some((l) => /Cpu|CPU/.test(l))).toBe(true);
   });

@@ -17,21 +17,37 @@ function errorOf(fn: () => unknown): TeiCommandError {
 describe("TEI command line", () => {
   it("passes every managed flag exactly once, in a fixed order, with --hostname = advertise address", () => {
     expect(buildTeiArgs({ ...base, maxBatchTokens: 16384, maxConcurrentRequests: 64, pooling: "cls", extraArgs: ["--auto-truncate", "false"] })).toEqual([
-      "--model-id", "BAAI/bge-small-en-v1.5",
-      "--port", "20000",
-      "--prometheus-port", "20001",
-      "--hostname", "10.0.0.5",
-      "--max-batch-tokens", "16384",
-      "--max-concurrent-requests", "64",
-      "--pooling", "cls",
+      "--model-id",
+      "BAAI/bge-small-en-v1.5",
+      "--port",
+      "20000",
+      "--prometheus-port",
+      "20001",
+      "--hostname",
+      "10.0.0.5",
+      "--max-batch-tokens",
+      "16384",
+      "--max-concurrent-requests",
+      "64",
+      "--pooling",
+      "cls",
       "--json-output",
-      "--auto-truncate", "false",
+      "--auto-truncate",
+      "false",
     ]);
   });
 
   it("omits optional managed flags the assignment does not set", () => {
     expect(buildTeiArgs(base)).toEqual([
-      "--model-id", "BAAI/bge-small-en-v1.5", "--port", "20000", "--prometheus-port", "20001", "--hostname", "10.0.0.5", "--json-output",
+      "--model-id",
+      "BAAI/bge-small-en-v1.5",
+      "--port",
+      "20000",
+      "--prometheus-port",
+      "20001",
+      "--hostname",
+      "10.0.0.5",
+      "--json-output",
     ]);
   });
 

@@ -5,7 +5,7 @@
  * control-plane/test/sched-reschedule.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { byInstance, createTeiClients, startLocalFleet, waitFor, type LocalFleet } from "../harness/index.ts";
+import { byInstance, createTeiClients, type LocalFleet, startLocalFleet, waitFor } from "../harness/index.ts";
 
 const MODEL = "BAAI/bge-small-en-v1.5";
 const INSTANCE = "wobbly";
@@ -13,9 +13,19 @@ const INSTANCE = "wobbly";
 const RESCHEDULE_AFTER_MS = 3_000;
 
 /** A replica as GET /instances/:name shows it (the fields this test reads). */
-interface ReplicaView { assignment_id: string; node: string; status: string; reason: string }
+interface ReplicaView {
+  assignment_id: string;
+  node: string;
+  status: string;
+  reason: string;
+}
 /** An event as GET /events shows it. */
-interface EventView { kind: string; instance: string | null; node: string | null; message: string }
+interface EventView {
+  kind: string;
+  instance: string | null;
+  node: string | null;
+  message: string;
+}
 
 const isFailing = (status: string) => status === "failed" || status === "crash_loop";
 
@@ -34,11 +44,15 @@ describe("a replica that cannot start on its node is rescheduled to another node
     });
     [nodeA, nodeB] = fleet.agents.map((a) => a.name) as [string, string];
     // Cordoning needs the node registered, which the agent's /healthz does not promise.
-    await waitFor("both nodes registered and ready", async () => {
-      const { body } = await fleet.api("GET", "/nodes");
-      const ready = ((body?.nodes ?? []) as { name: string; state: string }[]).filter((n) => n.state === "ready");
-      return ready.length === 2;
-    }, 20_000);
+    await waitFor(
+      "both nodes registered and ready",
+      async () => {
+        const { body } = await fleet.api("GET", "/nodes");
+        const ready = ((body?.nodes ?? []) as { name: string; state: string }[]).filter((n) => n.state === "ready");
+        return ready.length === 2;
+      },
+      20_000,
+    );
   }, 90_000);
 
   afterAll(async () => {
@@ -63,18 +77,26 @@ describe("a replica that cannot start on its node is rescheduled to another node
     const created = await fleet.api("POST", "/instances", { name: INSTANCE, model_id: MODEL });
     expect(created.status).toBe(201);
 
-    const failing = await waitFor("the replica to fail on node-a", async () => {
-      const r = await replicas();
-      return r.length === 1 && isFailing(r[0]!.status) ? r[0] : undefined;
-    }, 30_000);
+    const failing = await waitFor(
+      "the replica to fail on node-a",
+      async () => {
+        const r = await replicas();
+        return r.length === 1 && isFailing(r[0]!.status) ? r[0] : undefined;
+      },
+      30_000,
+    );
     expect(failing.node).toBe(nodeA);
     expect(failing.reason).toMatch(/exited with code 1/);
 
     // Due to move, it has nowhere to go (node-a is avoided, node-b cordoned): it stays and says why.
-    const blocked = await waitFor("an instance.reschedule_blocked event", async () => {
-      const found = await eventsOf("instance.reschedule_blocked");
-      return found.length > 0 ? found[0] : undefined;
-    }, 30_000);
+    const blocked = await waitFor(
+      "an instance.reschedule_blocked event",
+      async () => {
+        const found = await eventsOf("instance.reschedule_blocked");
+        return found.length > 0 ? found[0] : undefined;
+      },
+      30_000,
+    );
     expect(blocked.node).toBe(nodeA);
     expect(blocked.message).toContain(`avoiding node ${nodeA} where it failed`);
     expect(await eventsOf("instance.rescheduled")).toEqual([]);
@@ -83,40 +105,60 @@ describe("a replica that cannot start on its node is rescheduled to another node
     // Room appears on node-b; the reschedule policy must use it, since it avoids node-a.
     expect((await fleet.api("POST", `/nodes/${nodeB}/uncordon`)).status).toBeLessThan(300);
 
-    const moved = await waitFor("the instance to run on node-b only", async () => {
-      const r = await replicas();
-      return r.length === 1 && r[0]!.node === nodeB && r[0]!.status === "running" ? r[0] : undefined;
-    }, 30_000);
+    const moved = await waitFor(
+      "the instance to run on node-b only",
+      async () => {
+        const r = await replicas();
+        return r.length === 1 && r[0]!.node === nodeB && r[0]!.status === "running" ? r[0] : undefined;
+      },
+      30_000,
+    );
     expect(moved.assignment_id).not.toBe(failing.assignment_id);
     const instance = (await fleet.api("GET", `/instances/${INSTANCE}`)).body;
     expect(instance).toMatchObject({ status: "running", node: nodeB });
 
     // The event says where from and where to; it is recorded once.
-    const events = await waitFor("an instance.rescheduled event", async () => {
-      const found = await eventsOf("instance.rescheduled");
-      return found.length > 0 ? found : undefined;
-    }, 10_000);
+    const events = await waitFor(
+      "an instance.rescheduled event",
+      async () => {
+        const found = await eventsOf("instance.rescheduled");
+        return found.length > 0 ? found : undefined;
+      },
+      10_000,
+    );
     expect(events).toHaveLength(1);
     expect(events[0]!.node).toBe(nodeA);
     expect(events[0]!.message).toContain(`from ${nodeA} to ${nodeB}`);
     expect(events[0]!.message).toContain(failing.assignment_id);
 
     // The old replica is retired for real: node-a's agent no longer supervises (or restarts) it.
-    await waitFor("node-a's agent to drop the failing replica", async () =>
-      (await agentInstances(0)).every((a) => a.assignment_id !== failing.assignment_id), 20_000);
+    await waitFor(
+      "node-a's agent to drop the failing replica",
+      async () => (await agentInstances(0)).every((a) => a.assignment_id !== failing.assignment_id),
+      20_000,
+    );
     expect((await agentInstances(0)).filter((a) => a.name === INSTANCE)).toEqual([]);
     expect((await agentInstances(1)).map((a) => a.assignment_id)).toEqual([moved.assignment_id]);
 
     // A real gRPC Embed through the router is served by node-b.
     const clients = createTeiClients(fleet.routers[0]!.url);
     let servedBy: string | null = null;
-    const res = await waitFor("the router to serve the instance from node-b", async () => {
-      const call = await clients.mux.embed({ target: byInstance(INSTANCE), request: { inputs: "moved" } }, {
-        timeoutMs: 5_000,
-        onHeader: (h) => { servedBy = h.get("x-tei-node"); },
-      });
-      return servedBy === nodeB ? call : undefined;
-    }, 15_000);
+    const res = await waitFor(
+      "the router to serve the instance from node-b",
+      async () => {
+        const call = await clients.mux.embed(
+          { target: byInstance(INSTANCE), request: { inputs: "moved" } },
+          {
+            timeoutMs: 5_000,
+            onHeader: (h) => {
+              servedBy = h.get("x-tei-node");
+            },
+          },
+        );
+        return servedBy === nodeB ? call : undefined;
+      },
+      15_000,
+    );
     expect(res.embeddings).toHaveLength(384);
 
     // Once moved, it stays: no second reschedule (it runs), and nothing goes back to node-a.

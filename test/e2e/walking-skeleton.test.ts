@@ -1,18 +1,29 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { InstanceService } from "@tei-fleet/proto/fleet/v1";
-import { byInstance, createTeiClients, startLocalFleet, waitFor, type LocalFleet } from "../harness/index.ts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { byInstance, createTeiClients, type LocalFleet, startLocalFleet, waitFor } from "../harness/index.ts";
 
 /** What the fake TEI recorded about how it was started (FAKE_TEI_RECORD_FILE). */
-interface LaunchRecord { pid: number; argv: string[]; env: Record<string, string> }
+interface LaunchRecord {
+  pid: number;
+  argv: string[];
+  env: Record<string, string>;
+}
 
-const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
 const count = (argv: string[], flag: string) => argv.filter((a) => a === flag || a.startsWith(`${flag}=`)).length;
-const valueOf = (argv: string[], flag: string) => argv[argv.indexOf(flag) + 1];
+const flagValue = (argv: string[], flag: string) => argv[argv.indexOf(flag) + 1];
 
 describe("walking skeleton: REST and Connect to an embedding through the router, across real processes", () => {
   let fleet: LocalFleet;
@@ -30,10 +41,14 @@ describe("walking skeleton: REST and Connect to an embedding through the router,
 
   const launchRecord = (port: number): LaunchRecord => JSON.parse(readFileSync(join(records, `${port}.json`), "utf8"));
   const running = (name: string) =>
-    waitFor(`${name} to be running`, async () => {
-      const { body } = await fleet.api("GET", `/instances/${name}`);
-      return body?.status === "running" ? body : undefined;
-    }, 45_000);
+    waitFor(
+      `${name} to be running`,
+      async () => {
+        const { body } = await fleet.api("GET", `/instances/${name}`);
+        return body?.status === "running" ? body : undefined;
+      },
+      45_000,
+    );
 
   it("places an instance created over REST and one created over Connect, and serves both through the router", async () => {
     const rest = await fleet.api("POST", "/instances", { name: "small", model_id: "BAAI/bge-small-en-v1.5" });
@@ -50,15 +65,18 @@ describe("walking skeleton: REST and Connect to an embedding through the router,
     expect(fleet.agents.map((a) => a.name)).toContain(small.node);
     expect(fleet.agents.map((a) => a.name)).toContain(mpnet.node);
 
-    for (const [instance, dim] of [[small, 384], [mpnet, 768]] as const) {
+    for (const [instance, dim] of [
+      [small, 384],
+      [mpnet, 768],
+    ] as const) {
       // The TEI process got each managed flag exactly once and its GPU's UUID.
       const launch = launchRecord(instance.port);
       expect(alive(launch.pid)).toBe(true);
       for (const flag of ["--model-id", "--port", "--prometheus-port", "--hostname"]) expect(count(launch.argv, flag), flag).toBe(1);
-      expect(valueOf(launch.argv, "--model-id")).toBe(instance.model_id);
-      expect(valueOf(launch.argv, "--port")).toBe(String(instance.port));
+      expect(flagValue(launch.argv, "--model-id")).toBe(instance.model_id);
+      expect(flagValue(launch.argv, "--port")).toBe(String(instance.port));
       const agent = fleet.agents.find((a) => a.name === instance.node)!;
-      expect(valueOf(launch.argv, "--hostname")).toBe(agent.address);
+      expect(flagValue(launch.argv, "--hostname")).toBe(agent.address);
       const node = (await fleet.api("GET", `/nodes/${instance.node}`)).body;
       const gpuIds: number[] = instance.gpu_ids ?? [instance.gpu_id];
       const uuids = gpuIds.map((id) => node.gpus.find((g: { index: number }) => g.index === id).uuid);
@@ -66,8 +84,11 @@ describe("walking skeleton: REST and Connect to an embedding through the router,
 
       // Both forms through the router, with the model's dimension.
       const clients = createTeiClients(fleet.routers[0]!.url);
-      const mux = await waitFor(`the router to route ${instance.name}`, () =>
-        clients.mux.embed({ target: byInstance(instance.name), request: { inputs: "hello fleet" } }), 15_000);
+      const mux = await waitFor(
+        `the router to route ${instance.name}`,
+        () => clients.mux.embed({ target: byInstance(instance.name), request: { inputs: "hello fleet" } }),
+        15_000,
+      );
       expect(mux.embeddings).toHaveLength(dim);
       const plain = await clients.embed.embed({ inputs: "hello fleet" }, { headers: { "x-tei-instance": instance.name } });
       expect(plain.embeddings).toEqual(mux.embeddings);
@@ -98,10 +119,19 @@ describe("walking skeleton: REST and Connect to an embedding through the router,
     await waitFor("the TEI process to exit", () => !alive(pid), 20_000);
 
     const clients = createTeiClients(fleet.routers[0]!.url);
-    const err = await waitFor("the router to forget small", async () => {
-      try { await clients.mux.embed({ target: byInstance("small"), request: { inputs: "x" } }); return undefined; }
-      catch (e) { const c = ConnectError.from(e); return c.code === Code.NotFound ? c : undefined; }
-    }, 10_000);
+    const err = await waitFor(
+      "the router to forget small",
+      async () => {
+        try {
+          await clients.mux.embed({ target: byInstance("small"), request: { inputs: "x" } });
+          return undefined;
+        } catch (e) {
+          const c = ConnectError.from(e);
+          return c.code === Code.NotFound ? c : undefined;
+        }
+      },
+      10_000,
+    );
     expect(err.code).toBe(Code.NotFound);
     // The other instance is untouched.
     const still = await clients.mux.embed({ target: byInstance("mpnet"), request: { inputs: "x" } });
@@ -111,13 +141,23 @@ describe("walking skeleton: REST and Connect to an embedding through the router,
   it("a stopped instance is known but not ready: the router answers UNAVAILABLE, naming it", async () => {
     expect((await fleet.api("POST", "/instances/mpnet/stop")).status).toBe(200);
     const clients = createTeiClients(fleet.routers[0]!.url);
-    const err = await waitFor("the router to see mpnet unready", async () => {
-      try { await clients.mux.embed({ target: byInstance("mpnet"), request: { inputs: "x" } }); return undefined; }
-      catch (e) { const c = ConnectError.from(e); return c.code === Code.Unavailable ? c : undefined; }
-    }, 10_000);
+    const err = await waitFor(
+      "the router to see mpnet unready",
+      async () => {
+        try {
+          await clients.mux.embed({ target: byInstance("mpnet"), request: { inputs: "x" } });
+          return undefined;
+        } catch (e) {
+          const c = ConnectError.from(e);
+          return c.code === Code.Unavailable ? c : undefined;
+        }
+      },
+      10_000,
+    );
     expect(err.rawMessage).toContain('instance "mpnet" has no ready replica');
-    await expect(clients.embed.embed({ inputs: "x" }, { headers: { "x-tei-model": "sentence-transformers/all-mpnet-base-v2" } }))
-      .rejects.toMatchObject({ code: Code.Unavailable });
+    await expect(clients.embed.embed({ inputs: "x" }, { headers: { "x-tei-model": "sentence-transformers/all-mpnet-base-v2" } })).rejects.toMatchObject({
+      code: Code.Unavailable,
+    });
   }, 30_000);
 
   it("rejects bad input with clear errors and keeps every process up", async () => {
@@ -131,11 +171,9 @@ describe("walking skeleton: REST and Connect to an embedding through the router,
     expect((await fleet.api("GET", "/instances")).body).toEqual(before);
 
     const clients = createTeiClients(fleet.routers[0]!.url);
-    await expect(clients.mux.embed({ target: byInstance("nope"), request: { inputs: "x" } }))
-      .rejects.toMatchObject({ code: Code.NotFound });
+    await expect(clients.mux.embed({ target: byInstance("nope"), request: { inputs: "x" } })).rejects.toMatchObject({ code: Code.NotFound });
     await expect(clients.mux.embed({ request: { inputs: "x" } })).rejects.toMatchObject({ code: Code.InvalidArgument });
-    await expect(clients.embed.embed({ inputs: "x" }, { headers: { "x-tei-instance": "nope" } }))
-      .rejects.toMatchObject({ code: Code.NotFound });
+    await expect(clients.embed.embed({ inputs: "x" }, { headers: { "x-tei-instance": "nope" } })).rejects.toMatchObject({ code: Code.NotFound });
 
     for (const p of [fleet.controlPlane, ...fleet.agents.map((a) => a.process), ...fleet.routers.map((r) => r.process)]) {
       expect(p.child.exitCode, p.name).toBeNull();

@@ -7,9 +7,21 @@ import { FLAGS } from "./cli-spec.ts";
 
 /** Fields that are `Option<..>` in TEI's Args (rendered `Some(..)` / `None`). */
 const OPTIONAL = new Set([
-  "revision", "tokenization_workers", "dtype", "served_model_name", "pooling", "max_batch_requests",
-  "default_prompt_name", "default_prompt", "dense_path", "hf_api_token", "hf_token",
-  "huggingface_hub_cache", "api_key", "otlp_endpoint", "cors_allow_origin",
+  "revision",
+  "tokenization_workers",
+  "dtype",
+  "served_model_name",
+  "pooling",
+  "max_batch_requests",
+  "default_prompt_name",
+  "default_prompt",
+  "dense_path",
+  "hf_api_token",
+  "hf_token",
+  "huggingface_hub_cache",
+  "api_key",
+  "otlp_endpoint",
+  "cors_allow_origin",
 ]);
 
 /** Fields whose value TEI redacts in the log. */

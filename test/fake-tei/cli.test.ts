@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseCli, type CliOutcome } from "./cli.ts";
+import { type CliOutcome, parseCli } from "./cli.ts";
 import { spawnFakeTei } from "./launcher.ts";
 
 /** Runs the executable to completion. */
@@ -26,10 +26,7 @@ describe("text-embeddings-router command line (clap 4.5)", () => {
   });
 
   it("exits 2 when --model-id is missing, and takes MODEL_ID from the environment instead", async () => {
-    const [missing, fromEnv] = await Promise.all([
-      run(["--port", "1"]),
-      run([], { MODEL_ID: "BAAI/bge-small-en-v1.5", FAKE_TEI_EXIT_AT_START: "0" }),
-    ]);
+    const [missing, fromEnv] = await Promise.all([run(["--port", "1"]), run([], { MODEL_ID: "BAAI/bge-small-en-v1.5", FAKE_TEI_EXIT_AT_START: "0" })]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toBe(`error: the following required arguments were not provided:\n  --model-id <MODEL_ID>${usage}`);
     expect(fromEnv.code).toBe(0);
@@ -57,11 +54,14 @@ describe("text-embeddings-router command line (clap 4.5)", () => {
   });
 
   it("lets --cors-allow-origin repeat and the command line beat the environment", () => {
-    const outcome = parseCli(["--model-id", "a", "--cors-allow-origin", "x", "--cors-allow-origin", "y", "--max-client-batch-size", "9", "--auto-truncate", "false"], {
-      MAX_CLIENT_BATCH_SIZE: "7",
-      MAX_CONCURRENT_REQUESTS: "5",
-      PORT: "",
-    });
+    const outcome = parseCli(
+      ["--model-id", "a", "--cors-allow-origin", "x", "--cors-allow-origin", "y", "--max-client-batch-size", "9", "--auto-truncate", "false"],
+      {
+        MAX_CLIENT_BATCH_SIZE: "7",
+        MAX_CONCURRENT_REQUESTS: "5",
+        PORT: "",
+      },
+    );
     if (outcome.kind !== "run") throw new Error(outcome.stderr);
     expect(outcome.args).toMatchObject({
       corsAllowOrigin: ["x", "y"],
@@ -85,7 +85,10 @@ describe("text-embeddings-router command line (clap 4.5)", () => {
     const r = await run(["--model-id", "someone/unknown-model", "--json-output", "--port", "1", "--prometheus-port", "2"]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^Error: Could not download model artifacts\n/);
-    const lines = r.stdout.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines[0]).toMatchObject({ level: "INFO", target: "text_embeddings_router", filename: "router/src/main.rs" });
     expect(lines[0]?.message).toMatch(/^Args \{ model_id: /);
     expect(lines[0]?.timestamp).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);

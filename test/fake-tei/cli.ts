@@ -3,7 +3,7 @@
  * flags, env fallbacks, precedence (command line > env > default) and, above all, the same usage
  * errors and exit code 2. A flag given twice is what broke tei-manager, so that message is exact.
  */
-import { FLAGS, displayName, type FlagSpec } from "./cli-spec.ts";
+import { displayName, FLAGS, type FlagSpec } from "./cli-spec.ts";
 
 /** The parsed configuration, named like TEI's `Args` struct fields (camelCase). */
 export interface TeiArgs {
@@ -40,9 +40,7 @@ export interface TeiArgs {
 }
 
 /** Either parsed arguments, or what to print and the code to exit with (help, version, error). */
-export type CliOutcome =
-  | { kind: "run"; args: TeiArgs }
-  | { kind: "exit"; code: number; stdout?: string; stderr?: string };
+export type CliOutcome = { kind: "run"; args: TeiArgs } | { kind: "exit"; code: number; stdout?: string; stderr?: string };
 
 /** The program name clap prints (the binary name). */
 const BIN = "text-embeddings-router";
@@ -83,7 +81,7 @@ export function helpText(): string {
     lines.push(`      ${short}${displayName(flag)}`, `          ${flag.help}`, ``, `          [env: ${flag.env}=]`, ``);
   }
   lines.push(`  -h, --help`, `          Print help (see a summary with '-h')`, ``, `  -V, --version`, `          Print version`);
-  return lines.join("\n") + "\n";
+  return `${lines.join("\n")}\n`;
 }
 
 /**

@@ -72,9 +72,7 @@ export function sparseEmbedding(model: ModelSpec, text: string): { index: number
     const index = Math.floor(next() * model.vocabSize);
     weights.set(index, (weights.get(index) ?? 0) + next() * 0.5);
   }
-  return [...weights.entries()]
-    .sort((a, b) => a[0] - b[0])
-    .map(([index, w]) => ({ index, value: Math.log1p(w) }));
+  return [...weights.entries()].sort((a, b) => a[0] - b[0]).map(([index, w]) => ({ index, value: Math.log1p(w) }));
 }
 
 /** The dense vocabulary-sized vector of a SPLADE model (Embed with normalize=false). */
@@ -119,14 +117,17 @@ export function predict(model: ModelSpec, text: string, rawScores: boolean): { l
       scores = exps.map((e) => e / sum);
     }
   }
-  return model.labels
-    .map((label, i) => ({ label, score: scores[i] as number }))
-    .sort((a, b) => b.score - a.score);
+  return model.labels.map((label, i) => ({ label, score: scores[i] as number })).sort((a, b) => b.score - a.score);
 }
 
 /** Lower-cased words of a text, for the reranker's overlap score. */
 function words(text: string): Set<string> {
-  return new Set(text.toLowerCase().split(/[^\p{L}\p{N}]+/u).filter((w) => w.length > 0));
+  return new Set(
+    text
+      .toLowerCase()
+      .split(/[^\p{L}\p{N}]+/u)
+      .filter((w) => w.length > 0),
+  );
 }
 
 /**

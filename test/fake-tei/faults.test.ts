@@ -1,10 +1,10 @@
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { Health, HealthCheckResponse_ServingStatus as S } from "@tei-fleet/proto/grpc/health/v1";
-import { Embed, Rerank, TruncationDirection } from "@tei-fleet/proto/tei/v1";
+import { Embed, Rerank, type TruncationDirection } from "@tei-fleet/proto/tei/v1";
+import { describe, expect, it } from "vitest";
 import { spawnFakeTei, startFakeTei } from "./launcher.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "fake-tei-"));
@@ -92,7 +92,16 @@ describe("fault injection", () => {
     await tei.stop("SIGKILL");
     const record = JSON.parse(readFileSync(join(dir, `record-${tei.port}.json`), "utf8")) as Record<string, unknown>;
     expect(record.pid).toBe(tei.pid);
-    expect(record.argv).toEqual(["--model-id", "BAAI/bge-small-en-v1.5", "--hostname", "127.0.0.1", "--port", String(tei.port), "--prometheus-port", String(tei.prometheusPort)]);
+    expect(record.argv).toEqual([
+      "--model-id",
+      "BAAI/bge-small-en-v1.5",
+      "--hostname",
+      "127.0.0.1",
+      "--port",
+      String(tei.port),
+      "--prometheus-port",
+      String(tei.prometheusPort),
+    ]);
     expect(Object.keys(record.env as object).sort()).toEqual(["CUDA_VISIBLE_DEVICES", "FAKE_TEI_RECORD_FILE", "HOME", "PATH"]);
   });
 

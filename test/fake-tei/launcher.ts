@@ -3,7 +3,7 @@
  * would: through bin/text-embeddings-router, with a clean environment, on free ports, waiting
  * until grpc.health reports the model's service SERVING. Collects its output for assertions.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { createClient, type Transport } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
@@ -67,7 +67,10 @@ function readinessService(modelId: string | null): string {
 }
 
 /** Spawns the executable with exactly `args` and a clean environment plus `env`; no waiting. */
-export function spawnFakeTei(args: string[], env: Record<string, string> = {}): {
+export function spawnFakeTei(
+  args: string[],
+  env: Record<string, string> = {},
+): {
   child: ChildProcess;
   exited: Promise<ExitStatus>;
   stdout(): string;
@@ -93,9 +96,12 @@ export async function startFakeTei(options: FakeTeiOptions = {}): Promise<FakeTe
   const prometheusPort = options.prometheusPort ?? (await freePort());
   const args = [
     ...(modelId === null ? [] : ["--model-id", modelId]),
-    "--hostname", host,
-    "--port", String(port),
-    "--prometheus-port", String(prometheusPort),
+    "--hostname",
+    host,
+    "--port",
+    String(port),
+    "--prometheus-port",
+    String(prometheusPort),
     ...(options.args ?? []),
   ];
   const proc = spawnFakeTei(args, options.env);

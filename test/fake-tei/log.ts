@@ -50,14 +50,14 @@ export function createLogger(options: { json: boolean; write?: (line: string) =>
   const log = (level: Level, site: LogSite, message: string): void => {
     if (options.json) {
       write(
-        JSON.stringify({
+        `${JSON.stringify({
           timestamp: timestamp(),
           level,
           message,
           target: site.target,
           filename: site.filename,
           line_number: site.line,
-        }) + "\n",
+        })}\n`,
       );
     } else {
       write(`${timestamp()} ${level.padStart(5)} ${site.target}: ${site.filename}:${site.line}: ${message}\n`);
@@ -86,8 +86,7 @@ export function fatal(context: string, causes: string[] = []): never {
  */
 export function panicAbort(location: string, message: string): never {
   process.stderr.write(
-    `thread 'tokio-runtime-worker' panicked at ${location}:\n${message}\n` +
-      "note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n",
+    `thread 'tokio-runtime-worker' panicked at ${location}:\n${message}\nnote: run with \`RUST_BACKTRACE=1\` environment variable to display a backtrace\n`,
   );
   process.kill(process.pid, "SIGABRT");
   // The signal is delivered asynchronously in theory; never return to the caller meanwhile.

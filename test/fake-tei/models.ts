@@ -33,10 +33,34 @@ export interface ModelSpec {
 
 /** The 28 labels of SamLowe/roberta-base-go_emotions, in id order. */
 export const GO_EMOTIONS = [
-  "admiration", "amusement", "anger", "annoyance", "approval", "caring", "confusion", "curiosity",
-  "desire", "disappointment", "disapproval", "disgust", "embarrassment", "excitement", "fear",
-  "gratitude", "grief", "joy", "love", "nervousness", "optimism", "pride", "realization", "relief",
-  "remorse", "sadness", "surprise", "neutral",
+  "admiration",
+  "amusement",
+  "anger",
+  "annoyance",
+  "approval",
+  "caring",
+  "confusion",
+  "curiosity",
+  "desire",
+  "disappointment",
+  "disapproval",
+  "disgust",
+  "embarrassment",
+  "excitement",
+  "fear",
+  "gratitude",
+  "grief",
+  "joy",
+  "love",
+  "nervousness",
+  "optimism",
+  "pride",
+  "realization",
+  "relief",
+  "remorse",
+  "sadness",
+  "surprise",
+  "neutral",
 ];
 
 const BERT = { cpu: "Bert", cuda: "FlashBert" };
@@ -47,11 +71,38 @@ const CATALOGUE: Record<string, Omit<ModelSpec, "id">> = {
   "BAAI/bge-base-en-v1.5": { kind: "embedding", pooling: "cls", dim: 768, vocabSize: 30522, labels: [], maxInputLength: 512, arch: BERT, maskedLm: false },
   "BAAI/bge-large-en-v1.5": { kind: "embedding", pooling: "cls", dim: 1024, vocabSize: 30522, labels: [], maxInputLength: 512, arch: BERT, maskedLm: false },
   // all-mpnet-base-v2's sentence-transformers config sets max_seq_length 384.
-  "sentence-transformers/all-mpnet-base-v2": { kind: "embedding", pooling: "mean", dim: 768, vocabSize: 30527, labels: [], maxInputLength: 384, arch: { cpu: "MPNet", cuda: "MPNet" }, maskedLm: false },
-  "sentence-transformers/all-MiniLM-L6-v2": { kind: "embedding", pooling: "mean", dim: 384, vocabSize: 30522, labels: [], maxInputLength: 256, arch: BERT, maskedLm: false },
+  "sentence-transformers/all-mpnet-base-v2": {
+    kind: "embedding",
+    pooling: "mean",
+    dim: 768,
+    vocabSize: 30527,
+    labels: [],
+    maxInputLength: 384,
+    arch: { cpu: "MPNet", cuda: "MPNet" },
+    maskedLm: false,
+  },
+  "sentence-transformers/all-MiniLM-L6-v2": {
+    kind: "embedding",
+    pooling: "mean",
+    dim: 384,
+    vocabSize: 30522,
+    labels: [],
+    maxInputLength: 256,
+    arch: BERT,
+    maskedLm: false,
+  },
   // Real TEI needs `--pooling splade` for this repo (it has no 1_Pooling config); the fake
   // defaults to SPLADE so that the obvious command line gives a sparse model.
-  "naver/splade-cocondenser-ensembledistil": { kind: "embedding", pooling: "splade", dim: 768, vocabSize: 30522, labels: [], maxInputLength: 512, arch: BERT, maskedLm: true },
+  "naver/splade-cocondenser-ensembledistil": {
+    kind: "embedding",
+    pooling: "splade",
+    dim: 768,
+    vocabSize: 30522,
+    labels: [],
+    maxInputLength: 512,
+    arch: BERT,
+    maskedLm: true,
+  },
   "BAAI/bge-reranker-base": { kind: "reranker", dim: 768, vocabSize: 250002, labels: ["LABEL_0"], maxInputLength: 512, arch: BERT, maskedLm: false },
   "BAAI/bge-reranker-large": { kind: "reranker", dim: 1024, vocabSize: 250002, labels: ["LABEL_0"], maxInputLength: 512, arch: BERT, maskedLm: false },
   "SamLowe/roberta-base-go_emotions": { kind: "classifier", dim: 768, vocabSize: 50265, labels: GO_EMOTIONS, maxInputLength: 512, arch: BERT, maskedLm: false },
@@ -76,10 +127,7 @@ export function findModel(id: string, allowAny: boolean): ModelSpec | undefined 
  * masked-LM head) and is ignored, with a warning, for classifiers. Returns the effective model
  * and an optional warning or error text.
  */
-export function applyPooling(
-  model: ModelSpec,
-  pooling: Pooling | undefined,
-): { model: ModelSpec; warning?: string; error?: string } {
+export function applyPooling(model: ModelSpec, pooling: Pooling | undefined): { model: ModelSpec; warning?: string; error?: string } {
   if (!pooling) return { model };
   if (model.kind !== "embedding") {
     return { model, warning: "`--pooling` arg is set but model is a classifier. Ignoring `--pooling` arg." };

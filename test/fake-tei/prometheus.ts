@@ -102,7 +102,7 @@ export class TeiMetrics {
       lines.push(`${name}_bucket{le="+Inf"} ${h.count}`, `${name}_sum ${h.sum}`, `${name}_count ${h.count}`);
       parts.push(lines.join("\n"));
     }
-    return parts.length === 0 ? "" : parts.join("\n\n") + "\n";
+    return parts.length === 0 ? "" : `${parts.join("\n\n")}\n`;
   }
 }
 

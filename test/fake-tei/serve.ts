@@ -8,9 +8,9 @@ import type { ConnectRouter } from "@connectrpc/connect";
 import type { TeiArgs } from "./cli.ts";
 import type { Faults } from "./faults.ts";
 import { HealthState, registerHealth } from "./health.ts";
-import { SITES, fatal, type Logger } from "./log.ts";
+import { fatal, type Logger, SITES } from "./log.ts";
 import type { ModelSpec } from "./models.ts";
-import { TeiMetrics, serveMetrics } from "./prometheus.ts";
+import { serveMetrics, TeiMetrics } from "./prometheus.ts";
 import { createGrpcServer, listen } from "./server.ts";
 import { registerEmbed } from "./services/embed.ts";
 import { registerInfo } from "./services/info.ts";
@@ -84,9 +84,7 @@ export async function serve(options: ServeOptions): Promise<void> {
   const addr = host.includes(":") ? `[${host}]:${args.port}` : `${host}:${args.port}`;
   log.info(SITES.grpc, `Starting gRPC server: ${addr}`);
   log.info(SITES.grpc, "Ready");
-  await listen(grpc.server, host, args.port).catch((err: unknown) =>
-    fatal("transport error", [`error creating server listener: ${osError(err)}`]),
-  );
+  await listen(grpc.server, host, args.port).catch((err: unknown) => fatal("transport error", [`error creating server listener: ${osError(err)}`]));
 
   onShutdownSignal(log, async () => {
     health.closing.abort();
@@ -97,4 +95,3 @@ export async function serve(options: ServeOptions): Promise<void> {
   // Warm-up succeeded: the backend health watch flips the model's service(s) to SERVING.
   setTimeout(() => health.setBackendHealthy(true), faults.servingDelayMs);
 }
-

@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { Health, HealthCheckResponse_ServingStatus as S } from "@tei-fleet/proto/grpc/health/v1";
 import { Embed, Info, ModelType, Predict, Rerank, Tokenize } from "@tei-fleet/proto/tei/v1";
-import { spawnFakeTei, startFakeTei, type FakeTei } from "./launcher.ts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type FakeTei, spawnFakeTei, startFakeTei } from "./launcher.ts";
 
 /** The gRPC code of a failed call (fails the test if the call succeeds). */
 async function codeOf(call: Promise<unknown>): Promise<Code> {
@@ -86,9 +86,7 @@ describe("embedding model (BAAI/bge-small-en-v1.5 on a GPU)", () => {
     expect((await embed.embed({ inputs: long, truncate: true })).metadata?.computeTokens).toBe(512);
     expect(await codeOf(embed.embedSparse({ inputs: "x" }))).toBe(Code.FailedPrecondition);
     expect(await codeOf(createClient(Predict, tei.transport).predict({ inputs: "x" }))).toBe(Code.FailedPrecondition);
-    expect(await codeOf(createClient(Rerank, tei.transport).rerank({ query: "q", texts: ["t"] }))).toBe(
-      Code.FailedPrecondition,
-    );
+    expect(await codeOf(createClient(Rerank, tei.transport).rerank({ query: "q", texts: ["t"] }))).toBe(Code.FailedPrecondition);
   });
 
   it("answers streams in request order", async () => {
@@ -133,7 +131,16 @@ describe("embedding model (BAAI/bge-small-en-v1.5 on a GPU)", () => {
   });
 
   it("exits 1 when its prometheus port is taken by another instance", async () => {
-    const other = spawnFakeTei(["--model-id", "BAAI/bge-small-en-v1.5", "--hostname", "127.0.0.1", "--port", "0", "--prometheus-port", String(tei.prometheusPort)]);
+    const other = spawnFakeTei([
+      "--model-id",
+      "BAAI/bge-small-en-v1.5",
+      "--hostname",
+      "127.0.0.1",
+      "--port",
+      "0",
+      "--prometheus-port",
+      String(tei.prometheusPort),
+    ]);
     expect((await other.exited).code).toBe(1);
     expect(other.stderr()).toMatch(/^Error: failed to build prometheus recorder\n\nCaused by:\n.*Address already in use/);
   });
@@ -156,7 +163,7 @@ describe("model catalogue", () => {
   beforeAll(async () => {
     // Started together: start-up is mostly waiting, and the suite must stay fast on 2 cores.
     const started = await Promise.allSettled(models.map((modelId) => startFakeTei({ modelId })));
-    started.forEach((r, i) => r.status === "fulfilled" && teis.set(models[i] as string, r.value));
+    for (const [i, r] of started.entries()) if (r.status === "fulfilled") teis.set(models[i] as string, r.value);
     for (const r of started) if (r.status === "rejected") throw r.reason;
   });
   afterAll(() => Promise.all([...teis.values()].map((t) => t.stop("SIGKILL"))));
@@ -206,9 +213,7 @@ describe("reranker behind --api-key", () => {
   it("rejects tei.v1 calls without the bearer token but leaves health open", async () => {
     const rerank = createClient(Rerank, tei.transport);
     expect(await codeOf(rerank.rerank({ query: "q", texts: ["t"] }))).toBe(Code.Unauthenticated);
-    expect(await codeOf(createClient(Info, tei.transport).info({}, { headers: { authorization: "Bearer nope" } }))).toBe(
-      Code.Unauthenticated,
-    );
+    expect(await codeOf(createClient(Info, tei.transport).info({}, { headers: { authorization: "Bearer nope" } }))).toBe(Code.Unauthenticated);
     const health = createClient(Health, tei.transport);
     expect((await health.check({ service: "tei.v1.Rerank" })).status).toBe(S.SERVING);
     expect((await health.check({ service: "tei.v1.Predict" })).status).toBe(S.SERVING);
@@ -227,8 +232,6 @@ describe("reranker behind --api-key", () => {
   it("refuses more texts than --max-client-batch-size", async () => {
     const texts = Array.from({ length: 33 }, (_, i) => `t${i}`);
     expect(await codeOf(createClient(Rerank, tei.transport).rerank({ query: "q", texts }, auth))).toBe(Code.InvalidArgument);
-    expect(await codeOf(createClient(Predict, tei.transport).predictPair({ inputs: ["a", "b", "c"] }, auth))).toBe(
-      Code.InvalidArgument,
-    );
+    expect(await codeOf(createClient(Predict, tei.transport).predictPair({ inputs: ["a", "b", "c"] }, auth))).toBe(Code.InvalidArgument);
   });
 });

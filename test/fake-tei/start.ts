@@ -5,13 +5,14 @@
  * SIGABRT on panics), and injects faults from FAKE_TEI_* settings (faults.ts).
  * Loaded by main.ts; run it through bin/text-embeddings-router.
  */
-import { availableParallelism } from "node:os";
+
 import { isIP } from "node:net";
+import { availableParallelism } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { formatArgs } from "./args-debug.ts";
 import { parseCli, type TeiArgs } from "./cli.ts";
-import { loadFaults, type Faults } from "./faults.ts";
-import { SITES, createLogger, fatal, type Logger } from "./log.ts";
+import { type Faults, loadFaults } from "./faults.ts";
+import { createLogger, fatal, type Logger, SITES } from "./log.ts";
 import { applyPooling, findModel, type ModelSpec } from "./models.ts";
 import { scanPort, writeStartRecord } from "./record.ts";
 
@@ -51,9 +52,7 @@ function resolveModel(args: TeiArgs, faults: Faults, log: Logger): ModelSpec {
 function maxInputLength(args: TeiArgs, model: ModelSpec): number {
   if (model.maxInputLength <= args.maxBatchTokens) return model.maxInputLength;
   if (args.autoTruncate) return args.maxBatchTokens;
-  fatal(
-    `\`--max-batch-tokens\` cannot be lower than the model \`max_input_length\` (${args.maxBatchTokens} < ${model.maxInputLength})`,
-  );
+  fatal(`\`--max-batch-tokens\` cannot be lower than the model \`max_input_length\` (${args.maxBatchTokens} < ${model.maxInputLength})`);
 }
 
 /** Logs device selection; returns whether the model "runs on the GPU". */

@@ -38,24 +38,31 @@ async function main(): Promise<void> {
   const created = await fleet.api("POST", "/instances", { name: "demo", model_id: opts.model });
   if (created.status !== 201) throw new Error(`create failed: ${created.status} ${JSON.stringify(created.body)}`);
   say(`\nPOST /instances {"name":"demo","model_id":"${opts.model}"} -> ${created.status}`);
-  const running = await waitFor("the instance to be running", async () => {
-    const { body } = await fleet.api("GET", "/instances/demo");
-    return body?.status === "running" ? body : undefined;
-  }, 60_000);
+  const running = await waitFor(
+    "the instance to be running",
+    async () => {
+      const { body } = await fleet.api("GET", "/instances/demo");
+      return body?.status === "running" ? body : undefined;
+    },
+    60_000,
+  );
   say(`instance demo is running on ${running.node} at ${running.address} (gpu ${JSON.stringify(running.gpu_ids ?? running.gpu_id)})`);
 
   const clients = createTeiClients(fleet.routers[0]!.url);
   const text = "TEI Fleet serves embeddings from a fleet of GPUs.";
-  const viaMux = await waitFor("the router to route to demo", () =>
-    clients.mux.embed({ target: byInstance("demo"), request: { inputs: text } }), 20_000);
+  const viaMux = await waitFor("the router to route to demo", () => clients.mux.embed({ target: byInstance("demo"), request: { inputs: text } }), 20_000);
   const viaTei = await clients.embed.embed({ inputs: text }, { headers: { "x-tei-instance": "demo" } });
-  const head = (v: number[]) => `[${v.slice(0, 6).map((x) => x.toFixed(4)).join(", ")}, ...]`;
+  const head = (v: number[]) =>
+    `[${v
+      .slice(0, 6)
+      .map((x) => x.toFixed(4))
+      .join(", ")}, ...]`;
   say(`\nembedding of "${text}" through the router:`);
   say(`  tei_multiplexer.v1.TeiMultiplexer/Embed  ${viaMux.embeddings.length}-d ${head(viaMux.embeddings)}`);
   say(`  tei.v1.Embed/Embed (x-tei-instance)      ${viaTei.embeddings.length}-d ${head(viaTei.embeddings)}`);
 
   if (opts.exit) return shutdown(0);
-  say("\nThe fleet is up. Try: curl -H 'authorization: Bearer <admin token>' " + `${fleet.controlPlaneUrl}/instances` + "\nCtrl-C stops it.");
+  say(`\nThe fleet is up. Try: curl -H 'authorization: Bearer <admin token>' ${fleet.controlPlaneUrl}/instances\nCtrl-C stops it.`);
 }
 
 // Not a top-level await: shutdown() ends the process, which must not happen inside one.

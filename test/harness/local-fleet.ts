@@ -3,8 +3,8 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "./free-port.ts";
-import { startRedisServer, type RedisServer } from "./redis-server.ts";
-import { startServiceProcess, type ServiceProcess } from "./service-process.ts";
+import { type RedisServer, startRedisServer } from "./redis-server.ts";
+import { type ServiceProcess, startServiceProcess } from "./service-process.ts";
 
 const root = new URL("../..", import.meta.url).pathname;
 
@@ -70,6 +70,7 @@ export interface LocalFleet {
   agents: FleetAgent[];
   routers: FleetRouter[];
   /** Calls the control plane's REST API with the admin token. */
+  // biome-ignore lint/suspicious/noExplicitAny: tests read any JSON answer by its fields
   api(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any }>;
   /** Starts agent i again (after it was stopped or killed) with the same name, address and state. */
   restartAgent(i: number): Promise<FleetAgent>;
@@ -125,15 +126,24 @@ export async function startLocalFleet(options: LocalFleetOptions = {}): Promise<
       name,
       script: paths.nodeAgent,
       args: [
-        "--control-plane", controlPlaneUrl,
-        "--node-name", name,
-        "--advertise-address", address,
-        "--tei-binary", paths.fakeTei,
-        "--gpus", options.gpus ?? "2x81920",
-        "--listen", `127.0.0.1:${agentPorts[i]}`,
-        "--state-dir", stateDir,
-        "--port-range", `${portBase}-${portBase + 99}`,
-        "--pass-env", "FAKE_TEI_*",
+        "--control-plane",
+        controlPlaneUrl,
+        "--node-name",
+        name,
+        "--advertise-address",
+        address,
+        "--tei-binary",
+        paths.fakeTei,
+        "--gpus",
+        options.gpus ?? "2x81920",
+        "--listen",
+        `127.0.0.1:${agentPorts[i]}`,
+        "--state-dir",
+        stateDir,
+        "--port-range",
+        `${portBase}-${portBase + 99}`,
+        "--pass-env",
+        "FAKE_TEI_*",
         ...(options.agentArgs ?? []),
       ],
       env: { TEI_FLEET_JOIN_TOKEN: joinToken, ...options.agentEnv, ...options.agentEnvByIndex?.[i] },
@@ -161,7 +171,14 @@ export async function startLocalFleet(options: LocalFleetOptions = {}): Promise<
   }
 
   const fleet: LocalFleet = {
-    dir, redis, adminToken, joinToken, controlPlaneUrl, controlPlane, agents, routers,
+    dir,
+    redis,
+    adminToken,
+    joinToken,
+    controlPlaneUrl,
+    controlPlane,
+    agents,
+    routers,
     async api(method, path, body, headers = {}) {
       const res = await fetch(`${controlPlaneUrl}${path}`, {
         method,
@@ -174,7 +191,11 @@ export async function startLocalFleet(options: LocalFleetOptions = {}): Promise<
       });
       const text = await res.text();
       let parsed: unknown = text;
-      try { parsed = text ? JSON.parse(text) : undefined; } catch { /* not JSON */ }
+      try {
+        parsed = text ? JSON.parse(text) : undefined;
+      } catch {
+        /* not JSON */
+      }
       return { status: res.status, body: parsed };
     },
     async restartAgent(i) {

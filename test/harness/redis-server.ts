@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -63,15 +63,23 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
 function launch(port: number, dir: string, persistence: string[]): Promise<ChildProcess> {
   const child = spawn(
     "redis-server",
-    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", ...persistence,
-      "--maxmemory-policy", "noeviction", "--dir", dir],
+    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", ...persistence, "--maxmemory-policy", "noeviction", "--dir", dir],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
   return new Promise((resolve, reject) => {
     let output = "";
     let ready = false;
-    const fail = (err: Error) => { if (!ready) { ready = true; clearTimeout(timer); reject(err); } };
-    const timer = setTimeout(() => { child.kill("SIGKILL"); fail(new Error(`redis-server did not start:\n${output}`)); }, 10_000);
+    const fail = (err: Error) => {
+      if (!ready) {
+        ready = true;
+        clearTimeout(timer);
+        reject(err);
+      }
+    };
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      fail(new Error(`redis-server did not start:\n${output}`));
+    }, 10_000);
     child.once("error", fail);
     child.once("exit", (code) => fail(new Error(`redis-server exited ${code}:\n${output}`)));
     const collect = (chunk: Buffer) => {

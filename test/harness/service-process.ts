@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { createWriteStream, readFileSync } from "node:fs";
 
 /** Options for one TEI Fleet service run as a real child process. */
@@ -42,11 +42,19 @@ export async function startServiceProcess(options: ServiceProcessOptions): Promi
   child.stdout!.pipe(out, { end: false });
   child.stderr!.pipe(out, { end: false });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  const log = () => { try { return readFileSync(options.logFile, "utf8"); } catch { return ""; } };
+  const log = () => {
+    try {
+      return readFileSync(options.logFile, "utf8");
+    } catch {
+      return "";
+    }
+  };
 
   const deadline = Date.now() + (options.readyTimeoutMs ?? 20_000);
   let dead = false;
-  void exited.then(() => { dead = true; });
+  void exited.then(() => {
+    dead = true;
+  });
   for (;;) {
     if (dead) throw new Error(`${options.name} exited with ${child.exitCode ?? child.signalCode} before it was ready:\n${tail(log())}`);
     if (Date.now() > deadline) {
@@ -56,7 +64,9 @@ export async function startServiceProcess(options: ServiceProcessOptions): Promi
     try {
       const res = await fetch(options.readyUrl, { signal: AbortSignal.timeout(1_000) });
       if (res.ok) break;
-    } catch { /* not listening yet */ }
+    } catch {
+      /* not listening yet */
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
 

@@ -42,7 +42,9 @@ export function startTraffic(
   };
   const workers = Array.from({ length: options.concurrency ?? 2 }, worker);
   return {
-    get ok() { return report.ok; },
+    get ok() {
+      return report.ok;
+    },
     async stop() {
       running = false;
       await Promise.all(workers);

@@ -1,6 +1,6 @@
 import type { Replica } from "@tei-fleet/proto/fleet/v1";
-import type { SchedulerContext } from "../store/scheduler-context.ts";
 import { isFailing } from "../instances/instance-status.ts";
+import type { SchedulerContext } from "../store/scheduler-context.ts";
 
 /**
  * Keeps a replica's failure clock (`failing:{id}` in `reschedules:{instance}`) from the statuses

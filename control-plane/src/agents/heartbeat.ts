@@ -1,13 +1,19 @@
 import { create, fromJsonString, toJsonString } from "@bufbuild/protobuf";
 import {
-  AssignmentSchema, HeartbeatResponseSchema, ReplicaSchema, RouteSchema,
-  type Assignment, type HeartbeatRequest, type HeartbeatResponse, type ReplicaStatus,
+  type Assignment,
+  AssignmentSchema,
+  type HeartbeatRequest,
+  type HeartbeatResponse,
+  HeartbeatResponseSchema,
+  ReplicaSchema,
+  type ReplicaStatus,
+  RouteSchema,
 } from "@tei-fleet/proto/fleet/v1";
-import { EVENT_STREAM_MAXLEN } from "../store/event-log.ts";
-import type { SchedulerContext } from "../store/scheduler-context.ts";
-import { runScript } from "../store/lua-scripts.ts";
-import { updateNode } from "../nodes/node-store.ts";
 import { updateFailureClock } from "../agents/failure-clock.ts";
+import { updateNode } from "../nodes/node-store.ts";
+import { EVENT_STREAM_MAXLEN } from "../store/event-log.ts";
+import { runScript } from "../store/lua-scripts.ts";
+import type { SchedulerContext } from "../store/scheduler-context.ts";
 import { mergeReplicaStatus, reportFingerprint, transitionEvent } from "./replica-merge.ts";
 
 /** An unchanged report is written again at least this often, repairing anything a skip missed. */
@@ -39,10 +45,7 @@ export interface HeartbeatHandler {
  * heartbeat costs nothing but a little latency. `enqueue` nudges the placement worker when a
  * replacement becomes ready (its predecessor can now retire).
  */
-export function createHeartbeatHandler(
-  ctx: SchedulerContext,
-  enqueue: (instances: Iterable<string>) => Promise<void>,
-): HeartbeatHandler {
+export function createHeartbeatHandler(ctx: SchedulerContext, enqueue: (instances: Iterable<string>) => Promise<void>): HeartbeatHandler {
   const { redis, keys } = ctx;
   /** Last report written per assignment, to skip identical reports (per process; safe to lose). */
   const written = new Map<string, { fingerprint: string; at: number }>();
@@ -59,7 +62,10 @@ export function createHeartbeatHandler(
         const reported = free[gpu.index];
         if (reported === undefined) continue;
         const delta = reported > gpu.memoryFreeMb ? reported - gpu.memoryFreeMb : gpu.memoryFreeMb - reported;
-        if (delta > FREE_MEMORY_DELTA_MB) { gpu.memoryFreeMb = reported; moved = true; }
+        if (delta > FREE_MEMORY_DELTA_MB) {
+          gpu.memoryFreeMb = reported;
+          moved = true;
+        }
       }
       return moved ? node : undefined;
     });
@@ -79,9 +85,10 @@ export function createHeartbeatHandler(
   }
 
   async function readAssignments(name: string) {
-    const [[, hash], [, version]] = (await redis.pipeline()
-      .hgetall(keys.assignments(name)).get(keys.assignmentsVersion(name)).exec()) as
-      [[unknown, Record<string, string>], [unknown, string | null]];
+    const [[, hash], [, version]] = (await redis.pipeline().hgetall(keys.assignments(name)).get(keys.assignmentsVersion(name)).exec()) as [
+      [unknown, Record<string, string>],
+      [unknown, string | null],
+    ];
     return { hash: hash ?? {}, version: BigInt(version ?? 0) };
   }
 
@@ -135,22 +142,49 @@ export function createHeartbeatHandler(
         const record = fromJsonString(ReplicaSchema, json, { ignoreUnknownFields: true });
         if (record.node !== nodeName) continue;
         const merged = mergeReplicaStatus(record, report);
-        const route = merged.status === "running"
-          ? toJsonString(RouteSchema, create(RouteSchema, {
-            assignmentId: id, instanceName: name, replica: facts.replica ?? 0, modelId: facts.modelId ?? "",
-            node: nodeName, address: merged.address,
-          }))
-          : undefined;
-        const routeOp = route !== undefined ? (routes[j] === route ? "" : "set") : (routes[j] ? "del" : "");
+        const route =
+          merged.status === "running"
+            ? toJsonString(
+                RouteSchema,
+                create(RouteSchema, {
+                  assignmentId: id,
+                  instanceName: name,
+                  replica: facts.replica ?? 0,
+                  modelId: facts.modelId ?? "",
+                  node: nodeName,
+                  address: merged.address,
+                }),
+              )
+            : undefined;
+        const routeOp = route !== undefined ? (routes[j] === route ? "" : "set") : routes[j] ? "del" : "";
         const mergedJson = toJsonString(ReplicaSchema, merged);
-        if (mergedJson === json && routeOp === "") { written.set(id, { fingerprint: reportFingerprint(report), at: now }); continue; }
+        if (mergedJson === json && routeOp === "") {
+          written.set(id, { fingerprint: reportFingerprint(report), at: now });
+          continue;
+        }
         const kind = transitionEvent(record, merged) ?? "";
         const why = merged.reason ? `: ${merged.reason}` : "";
         // The status, the route and the event in one atomic step.
-        const ok = await runScript(redis, "merge-replica",
+        const ok = await runScript(
+          redis,
+          "merge-replica",
           [keys.replicas(name), keys.routes(), keys.routesVersion(), keys.events(), keys.routesLog(), keys.routesUnready()],
-          [id, json, mergedJson, routeOp, route ?? "", keys.changesChannel(),
-            kind, name, nodeName, `replica ${merged.index} (${id}) ${merged.status}${why}`, String(now), String(EVENT_STREAM_MAXLEN), name]);
+          [
+            id,
+            json,
+            mergedJson,
+            routeOp,
+            route ?? "",
+            keys.changesChannel(),
+            kind,
+            name,
+            nodeName,
+            `replica ${merged.index} (${id}) ${merged.status}${why}`,
+            String(now),
+            String(EVENT_STREAM_MAXLEN),
+            name,
+          ],
+        );
         if (ok !== 1) continue; // the scheduler changed the record meanwhile; the next heartbeat retries
         written.set(id, { fingerprint: reportFingerprint(report), at: now });
         // A replica that began failing: the reconciler decides when it moves (rescheduling).
@@ -171,8 +205,12 @@ export function createHeartbeatHandler(
       const now = ctx.now();
       // Liveness, epoch check and the version in one round trip; ZADD XX never re-creates a
       // node that is gone from the fleet.
-      const touched = await runScript(redis, "heartbeat-touch",
-        [keys.node(name), keys.nodes(), keys.assignmentsVersion(name)], [name, String(request.epoch), String(now)]);
+      const touched = await runScript(
+        redis,
+        "heartbeat-touch",
+        [keys.node(name), keys.nodes(), keys.assignmentsVersion(name)],
+        [name, String(request.epoch), String(now)],
+      );
       if (touched === null || touched === undefined) return create(HeartbeatResponseSchema, { reregister: true });
       sweep(now);
       await recordFreeMemory(name, request.gpuMemoryFreeMb, now);

@@ -1,5 +1,5 @@
 import { create } from "@bufbuild/protobuf";
-import { ModelFactsSchema, ReplicaSchema, type Replica, type ReplicaStatus } from "@tei-fleet/proto/fleet/v1";
+import { ModelFactsSchema, type Replica, ReplicaSchema, type ReplicaStatus } from "@tei-fleet/proto/fleet/v1";
 import type { EventKind } from "../store/event-log.ts";
 
 /** The reason of a replica the scheduler retires (replaced or moved); agents' reports never override it. */
@@ -25,15 +25,16 @@ export function mergeReplicaStatus(record: Replica, report: ReplicaStatus): Repl
     exitCode: report.exitCode,
     exitSignal: report.exitSignal,
     lastLogLines: report.lastLogLines,
-    model: report.modelType || report.dimension !== undefined || report.teiVersion
-      ? create(ModelFactsSchema, {
-        modelType: report.modelType,
-        dimension: report.dimension,
-        maxInputLength: report.maxInputLength,
-        modelDtype: report.modelDtype,
-        version: report.teiVersion,
-      })
-      : record.model,
+    model:
+      report.modelType || report.dimension !== undefined || report.teiVersion
+        ? create(ModelFactsSchema, {
+            modelType: report.modelType,
+            dimension: report.dimension,
+            maxInputLength: report.maxInputLength,
+            modelDtype: report.modelDtype,
+            version: report.teiVersion,
+          })
+        : record.model,
   });
 }
 
@@ -41,22 +42,40 @@ export function mergeReplicaStatus(record: Replica, report: ReplicaStatus): Repl
 export function transitionEvent(before: Replica, after: Replica): EventKind | undefined {
   if (before.status === after.status) return after.restarts > before.restarts ? "instance.restarted" : undefined;
   switch (after.status) {
-    case "starting": return before.restarts < after.restarts ? "instance.restarted" : "instance.started";
-    case "running": return "instance.ready";
-    case "unhealthy": return "instance.unhealthy";
-    case "failed": return "instance.failed";
-    case "crash_loop": return "instance.crash_loop";
-    case "stopped": return "instance.stopped";
-    default: return undefined;
+    case "starting":
+      return before.restarts < after.restarts ? "instance.restarted" : "instance.started";
+    case "running":
+      return "instance.ready";
+    case "unhealthy":
+      return "instance.unhealthy";
+    case "failed":
+      return "instance.failed";
+    case "crash_loop":
+      return "instance.crash_loop";
+    case "stopped":
+      return "instance.stopped";
+    default:
+      return undefined;
   }
 }
 
 /** A fingerprint of a report without its probe timestamp, to skip unchanged heartbeats cheaply. */
 export function reportFingerprint(report: ReplicaStatus): string {
   return [
-    report.status, report.reason, report.pid ?? "", String(report.startedAtMs ?? ""), report.restarts,
-    report.healthCheckFailures, report.exitCode ?? "", report.exitSignal ?? "", report.lastLogLines.length,
-    report.lastLogLines.at(-1) ?? "", report.modelType, report.dimension ?? "", report.maxInputLength,
-    report.modelDtype, report.teiVersion,
+    report.status,
+    report.reason,
+    report.pid ?? "",
+    String(report.startedAtMs ?? ""),
+    report.restarts,
+    report.healthCheckFailures,
+    report.exitCode ?? "",
+    report.exitSignal ?? "",
+    report.lastLogLines.length,
+    report.lastLogLines.at(-1) ?? "",
+    report.modelType,
+    report.dimension ?? "",
+    report.maxInputLength,
+    report.modelDtype,
+    report.teiVersion,
   ].join("\u0000");
 }

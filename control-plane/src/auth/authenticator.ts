@@ -69,9 +69,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     async authorize(authorization, access) {
       const scope = await identify(authorization);
       if (scope === undefined) {
-        throw new ApiError("UNAUTHENTICATED", authorization
-          ? "invalid bearer token"
-          : "missing bearer token: send 'authorization: Bearer <token>'");
+        throw new ApiError("UNAUTHENTICATED", authorization ? "invalid bearer token" : "missing bearer token: send 'authorization: Bearer <token>'");
       }
       if (!ALLOWED[scope].includes(access)) {
         const need = access === "agent" ? "the join or admin token" : access === "write" ? "the admin token" : "the read or admin token";

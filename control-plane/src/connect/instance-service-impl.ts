@@ -1,13 +1,19 @@
 import { clone, create } from "@bufbuild/protobuf";
 import type { ConnectRouter } from "@connectrpc/connect";
 import {
-  EventSchema, InstanceHealthSchema, InstanceSchema, InstanceService, InstanceSpecSchema, type Instance, type InstanceHealth,
+  EventSchema,
+  type Instance,
+  type InstanceHealth,
+  InstanceHealthSchema,
+  InstanceSchema,
+  InstanceService,
+  InstanceSpecSchema,
 } from "@tei-fleet/proto/fleet/v1";
 import type { ApiContext } from "../api/api-context.ts";
 import { ApiError } from "../errors/api-error.ts";
 import type { FleetEvent } from "../events/event-reader.ts";
 import { readEvents } from "../events/event-reader.ts";
-import { fleetHealth, instanceHealth, type InstanceHealthView } from "../instances/instance-health.ts";
+import { fleetHealth, type InstanceHealthView, instanceHealth } from "../instances/instance-health.ts";
 import { fetchInstanceLogs } from "../instances/instance-logs.ts";
 import { parseCreateBody, protoSpecToBody } from "../instances/instance-spec.ts";
 import { aggregateStatus } from "../instances/instance-status.ts";
@@ -53,64 +59,72 @@ function bounded(value: number, field: string, def: number, max: number): number
  */
 export function registerInstanceService(router: ConnectRouter, ctx: ApiContext): void {
   const svc = ctx.instances;
-  router.service(InstanceService, {
-    async createInstance(req) {
-      const body = protoSpecToBody(req.spec ?? create(InstanceSpecSchema), false);
-      const { stored } = await svc.create(body, { idempotencyKey: req.idempotencyKey === "" ? undefined : req.idempotencyKey });
-      return { instance: toProtoInstance(stored) };
+  router.service(
+    InstanceService,
+    {
+      async createInstance(req) {
+        const body = protoSpecToBody(req.spec ?? create(InstanceSpecSchema), false);
+        const { stored } = await svc.create(body, { idempotencyKey: req.idempotencyKey === "" ? undefined : req.idempotencyKey });
+        return { instance: toProtoInstance(stored) };
+      },
+      async getInstance(req) {
+        return { instance: toProtoInstance(await svc.get(req.name)) };
+      },
+      async listInstances() {
+        return { instances: (await svc.list()).map(toProtoInstance) };
+      },
+      async updateInstance(req) {
+        const body = req.spec ? protoSpecToBody(req.spec, true) : {};
+        return { instance: toProtoInstance(await svc.update(req.name, body, { expectedRevision: req.expectedRevision })) };
+      },
+      async deleteInstance(req) {
+        await svc.delete(req.name, { expectedRevision: req.expectedRevision });
+        return {};
+      },
+      async startInstance(req) {
+        return { instance: toProtoInstance(await svc.start(req.name)) };
+      },
+      async stopInstance(req) {
+        return { instance: toProtoInstance(await svc.stop(req.name)) };
+      },
+      async restartInstance(req) {
+        return { instance: toProtoInstance(await svc.restart(req.name)) };
+      },
+      async getInstanceHealth(req) {
+        return { health: toProtoHealth(instanceHealth(await svc.get(req.name))) };
+      },
+      async getFleetHealth() {
+        const h = fleetHealth(await svc.list());
+        return {
+          timestampMs: BigInt(Date.parse(h.timestamp)),
+          totalInstances: h.total_instances,
+          healthyCount: h.healthy_count,
+          unhealthyCount: h.unhealthy_count,
+          overallStatus: h.overall_status,
+          instances: h.instances.map(toProtoHealth),
+        };
+      },
+      async getInstanceLogs(req) {
+        const tail = bounded(req.tail, "tail", 100, 10_000);
+        const logs = await fetchInstanceLogs(await svc.get(req.name), tail, undefined, {
+          nodes: ctx.nodes,
+          agentToken: ctx.agentToken,
+          timeoutMs: ctx.agentTimeoutMs,
+        });
+        return { lines: logs.lines };
+      },
+      async listEvents(req) {
+        const page = await readEvents(ctx.redis, ctx.keys, req.afterEventId, bounded(req.limit, "limit", 100, 1000), "after_event_id");
+        return { events: page.events.map(toProtoEvent), nextCursor: page.nextCursor };
+      },
+      async *watch(req, hctx) {
+        for await (const e of ctx.events.watch(req.afterEventId, hctx.signal)) yield { event: toProtoEvent(e) };
+      },
+      async plan(req) {
+        const specs = req.specs.map((s) => parseCreateBody(protoSpecToBody(s, false)));
+        return { replicas: await ctx.scheduler.plan(specs) };
+      },
     },
-    async getInstance(req) {
-      return { instance: toProtoInstance(await svc.get(req.name)) };
-    },
-    async listInstances() {
-      return { instances: (await svc.list()).map(toProtoInstance) };
-    },
-    async updateInstance(req) {
-      const body = req.spec ? protoSpecToBody(req.spec, true) : {};
-      return { instance: toProtoInstance(await svc.update(req.name, body, { expectedRevision: req.expectedRevision })) };
-    },
-    async deleteInstance(req) {
-      await svc.delete(req.name, { expectedRevision: req.expectedRevision });
-      return {};
-    },
-    async startInstance(req) {
-      return { instance: toProtoInstance(await svc.start(req.name)) };
-    },
-    async stopInstance(req) {
-      return { instance: toProtoInstance(await svc.stop(req.name)) };
-    },
-    async restartInstance(req) {
-      return { instance: toProtoInstance(await svc.restart(req.name)) };
-    },
-    async getInstanceHealth(req) {
-      return { health: toProtoHealth(instanceHealth(await svc.get(req.name))) };
-    },
-    async getFleetHealth() {
-      const h = fleetHealth(await svc.list());
-      return {
-        timestampMs: BigInt(Date.parse(h.timestamp)),
-        totalInstances: h.total_instances,
-        healthyCount: h.healthy_count,
-        unhealthyCount: h.unhealthy_count,
-        overallStatus: h.overall_status,
-        instances: h.instances.map(toProtoHealth),
-      };
-    },
-    async getInstanceLogs(req) {
-      const tail = bounded(req.tail, "tail", 100, 10_000);
-      const logs = await fetchInstanceLogs(await svc.get(req.name), tail, undefined, { nodes: ctx.nodes, agentToken: ctx.agentToken, timeoutMs: ctx.agentTimeoutMs });
-      return { lines: logs.lines };
-    },
-    async listEvents(req) {
-      const page = await readEvents(ctx.redis, ctx.keys, req.afterEventId, bounded(req.limit, "limit", 100, 1000), "after_event_id");
-      return { events: page.events.map(toProtoEvent), nextCursor: page.nextCursor };
-    },
-    async *watch(req, hctx) {
-      for await (const e of ctx.events.watch(req.afterEventId, hctx.signal)) yield { event: toProtoEvent(e) };
-    },
-    async plan(req) {
-      const specs = req.specs.map((s) => parseCreateBody(protoSpecToBody(s, false)));
-      return { replicas: await ctx.scheduler.plan(specs) };
-    },
-  }, { jsonOptions: strictJsonOptions });
+    { jsonOptions: strictJsonOptions },
+  );
 }

@@ -2,15 +2,26 @@ import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
 import { isNodeName, NODE_NAME_RULE } from "@tei-fleet/core";
 import {
-  AgentService, CordonNodeResponseSchema, DeleteNodeResponseSchema, DrainNodeResponseSchema, GetNodeResponseSchema,
-  GetRoutesResponseSchema, LeaveResponseSchema, ListNodesResponseSchema, NodeService,
-  ReportBackendFailureResponseSchema, RouteService, UncordonNodeResponseSchema,
-  WatchAssignmentsResponseSchema, WatchRouteChangesResponseSchema, WatchRoutesResponseSchema,
+  AgentService,
+  CordonNodeResponseSchema,
+  DeleteNodeResponseSchema,
+  DrainNodeResponseSchema,
+  GetNodeResponseSchema,
+  GetRoutesResponseSchema,
+  LeaveResponseSchema,
+  ListNodesResponseSchema,
+  NodeService,
+  ReportBackendFailureResponseSchema,
+  RouteService,
+  UncordonNodeResponseSchema,
+  WatchAssignmentsResponseSchema,
+  WatchRouteChangesResponseSchema,
+  WatchRoutesResponseSchema,
 } from "@tei-fleet/proto/fleet/v1";
 import { StaleEpochError } from "../agents/assignment-feed.ts";
-import { toConnectError as catalogueError } from "./connect-errors.ts";
 import { NodeInUseError, NodeNotFoundError } from "../nodes/node-errors.ts";
 import type { Scheduler } from "../scheduler/index.ts";
+import { toConnectError as catalogueError } from "./connect-errors.ts";
 
 /**
  * Turns the scheduler's own errors into Connect codes. Anything else is thrown on unchanged: the
@@ -26,7 +37,11 @@ function toConnectError(err: unknown): unknown {
 }
 
 async function guard<T>(fn: () => Promise<T>): Promise<T> {
-  try { return await fn(); } catch (err) { throw toConnectError(err); }
+  try {
+    return await fn();
+  } catch (err) {
+    throw toConnectError(err);
+  }
 }
 
 /**

@@ -105,8 +105,9 @@ export function errorBody(err: ApiError, now = new Date()): ErrorBody {
  */
 export function isRedisUnavailable(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
-  return err.name === "MaxRetriesPerRequestError"
-    || /Connection is closed|ECONNREFUSED|ECONNRESET|Stream isn't writeable|enableOfflineQueue/i.test(err.message);
+  return (
+    err.name === "MaxRetriesPerRequestError" || /Connection is closed|ECONNREFUSED|ECONNRESET|Stream isn't writeable|enableOfflineQueue/i.test(err.message)
+  );
 }
 
 /** Turns any thrown value into an ApiError; unknown errors become INTERNAL_ERROR (message hidden). */

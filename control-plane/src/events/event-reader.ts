@@ -1,7 +1,7 @@
 import type { Redis } from "ioredis";
 import { ApiError } from "../errors/api-error.ts";
-import type { KeySchema } from "../store/keys.ts";
 import type { EventKind } from "../store/event-log.ts";
+import type { KeySchema } from "../store/keys.ts";
 
 /** An event as read back from the stream. */
 export interface FleetEvent {
@@ -37,8 +37,11 @@ export function validateCursor(cursor: string, field: string): string {
   const ms = match ? BigInt(match[1]!) : undefined;
   const seq = match?.[2] === undefined ? undefined : BigInt(match[2]);
   if (ms === undefined || ms > U64_MAX || (seq ?? 0n) > U64_MAX) {
-    throw new ApiError("VALIDATION_ERROR",
-      `${field} must be an event id such as 1700000000000-0 (two unsigned 64-bit integers; got '${cursor.slice(0, 48)}')`, { field });
+    throw new ApiError(
+      "VALIDATION_ERROR",
+      `${field} must be an event id such as 1700000000000-0 (two unsigned 64-bit integers; got '${cursor.slice(0, 48)}')`,
+      { field },
+    );
   }
   return seq === undefined ? String(ms) : `${ms}-${seq}`;
 }

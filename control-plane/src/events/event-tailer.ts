@@ -2,7 +2,7 @@ import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { ApiError } from "../errors/api-error.ts";
 import type { KeySchema } from "../store/keys.ts";
-import { compareIds, decodeEvent, readEvents, validateCursor, type FleetEvent } from "./event-reader.ts";
+import { compareIds, decodeEvent, type FleetEvent, readEvents, validateCursor } from "./event-reader.ts";
 
 /** Options of {@link createEventTailer}. */
 export interface EventTailerOptions {
@@ -124,7 +124,9 @@ export function createEventTailer(options: EventTailerOptions): EventTailer {
           }
           const batch = sub.queue.splice(0);
           if (batch.length === 0) {
-            await new Promise<void>((resolve) => { sub.wake = resolve; });
+            await new Promise<void>((resolve) => {
+              sub.wake = resolve;
+            });
             sub.wake = undefined;
             continue;
           }

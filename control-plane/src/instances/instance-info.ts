@@ -1,7 +1,7 @@
 import type { StoredInstance } from "../store/instance-repository.ts";
 import { instanceHealth } from "./instance-health.ts";
 import { instanceView } from "./instance-view.ts";
-import { scrapeRequestMetrics, type RequestMetrics } from "./tei-metrics.ts";
+import { type RequestMetrics, scrapeRequestMetrics } from "./tei-metrics.ts";
 
 /** `GET /instances/:name/info`: seed 001 #4's shape, plus the model's facts and placement. */
 export interface InstanceInfoView {
@@ -75,12 +75,12 @@ export async function instanceInfo(stored: StoredInstance, scrapeTimeoutMs = 100
     },
     model: withModel?.model
       ? {
-        model_type: withModel.model.modelType,
-        dimension: withModel.model.dimension ?? null,
-        max_input_length: withModel.model.maxInputLength,
-        dtype: withModel.model.modelDtype,
-        version: withModel.model.version,
-      }
+          model_type: withModel.model.modelType,
+          dimension: withModel.model.dimension ?? null,
+          max_input_length: withModel.model.maxInputLength,
+          dtype: withModel.model.modelDtype,
+          version: withModel.model.version,
+        }
       : null,
     metrics: metrics ?? null,
     ...(metrics ? {} : { metrics_error: running ? "no running replica's TEI Prometheus endpoint answered" : "no replica is running" }),

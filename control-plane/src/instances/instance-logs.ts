@@ -32,9 +32,13 @@ export async function fetchInstanceLogs(stored: StoredInstance, tail: number, re
   const candidates = stored.replicas.filter((r) => r.node !== "" && (replicaIndex === undefined || r.index === replicaIndex));
   const replica = candidates.find((r) => r.status === "running") ?? candidates[0];
   if (!replica) {
-    throw new ApiError("INVALID_INSTANCE_STATE", replicaIndex === undefined
-      ? `instance '${name}' has no replica placed on a node, so it has no logs yet`
-      : `instance '${name}' has no replica ${replicaIndex} placed on a node`, { field: replicaIndex === undefined ? undefined : "replica" });
+    throw new ApiError(
+      "INVALID_INSTANCE_STATE",
+      replicaIndex === undefined
+        ? `instance '${name}' has no replica placed on a node, so it has no logs yet`
+        : `instance '${name}' has no replica ${replicaIndex} placed on a node`,
+      { field: replicaIndex === undefined ? undefined : "replica" },
+    );
   }
   const base = { instance: name, replica: replica.index, node: replica.node };
   const fallback = (why: string, cause?: unknown): InstanceLogsView => {

@@ -1,12 +1,12 @@
 import { createHash } from "node:crypto";
 import { clone, create, equals } from "@bufbuild/protobuf";
-import { InstanceSchema, InstanceSpecSchema, type Instance, type InstanceSpec } from "@tei-fleet/proto/fleet/v1";
+import { type Instance, InstanceSchema, type InstanceSpec, InstanceSpecSchema } from "@tei-fleet/proto/fleet/v1";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { ApiError, type ApiErrorCode } from "../errors/api-error.ts";
 import { appendEvent, type EventKind } from "../store/event-log.ts";
-import type { InstanceRepository, StoredInstance } from "../store/instance-repository.ts";
 import { isUnreadable } from "../store/instance-record.ts";
+import type { InstanceRepository, StoredInstance } from "../store/instance-repository.ts";
 import type { KeySchema } from "../store/keys.ts";
 import { applySpecFields, checkSpecConsistency, parseCreateBody, parseUpdateBody, specToJson, validateInstanceName } from "./instance-spec.ts";
 import { aggregateStatus } from "./instance-status.ts";
@@ -123,8 +123,8 @@ export function createInstanceService(options: InstanceServiceOptions): Instance
   const checkWithScheduler = async (spec: InstanceSpec) => {
     const check = await scheduler.checkSpec(spec);
     if (check.ok) return;
-    const code: ApiErrorCode = check.field === "gpu_id" ? "INVALID_GPU_ID"
-      : check.field === "port" || check.field === "prometheus_port" ? "PORT_CONFLICT" : "VALIDATION_ERROR";
+    const code: ApiErrorCode =
+      check.field === "gpu_id" ? "INVALID_GPU_ID" : check.field === "port" || check.field === "prometheus_port" ? "PORT_CONFLICT" : "VALIDATION_ERROR";
     throw new ApiError(code, check.reason, { field: check.field });
   };
 
@@ -136,7 +136,8 @@ export function createInstanceService(options: InstanceServiceOptions): Instance
    * in between, unless the caller pinned a revision, which then fails with 409.
    */
   const mutate = async (
-    name: string, opts: WriteOptions,
+    name: string,
+    opts: WriteOptions,
     change: (spec: InstanceSpec, stored: StoredInstance) => Promise<InstanceSpec | undefined>,
   ): Promise<{ stored: StoredInstance; changed: boolean }> => {
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
@@ -168,8 +169,11 @@ export function createInstanceService(options: InstanceServiceOptions): Instance
       return next;
     });
     if (result.changed) {
-      await event(desired === "running" ? "instance.started" : "instance.stopped", name,
-        `${desired === "running" ? "start" : "stop"} requested (revision ${result.stored.instance.revision})`);
+      await event(
+        desired === "running" ? "instance.started" : "instance.stopped",
+        name,
+        `${desired === "running" ? "start" : "stop"} requested (revision ${result.stored.instance.revision})`,
+      );
       await enqueue(name);
     }
     return result;
@@ -177,8 +181,11 @@ export function createInstanceService(options: InstanceServiceOptions): Instance
 
   const replay = async (record: { name: string; fingerprint: string }, fingerprint: string): Promise<CreateResult> => {
     if (record.fingerprint !== fingerprint) {
-      throw new ApiError("IDEMPOTENCY_KEY_MISMATCH",
-        `this Idempotency-Key was already used for a different create (instance '${record.name}'); use a new key`, { field: "Idempotency-Key" });
+      throw new ApiError(
+        "IDEMPOTENCY_KEY_MISMATCH",
+        `this Idempotency-Key was already used for a different create (instance '${record.name}'); use a new key`,
+        { field: "Idempotency-Key" },
+      );
     }
     const stored = await repo.get(record.name);
     if (!stored) throw new ApiError("INSTANCE_NOT_FOUND", `instance '${record.name}' created with this Idempotency-Key has since been deleted`);
@@ -207,7 +214,8 @@ export function createInstanceService(options: InstanceServiceOptions): Instance
       await checkWithScheduler(spec);
       const instance = create(InstanceSchema, { spec, revision: 1n, createdAtMs: BigInt(now()) });
       const outcome = await repo.create(instance, {
-        maxInstances, idempotency: key === undefined ? undefined : { key, record: { name, fingerprint }, ttlMs },
+        maxInstances,
+        idempotency: key === undefined ? undefined : { key, record: { name, fingerprint }, ttlMs },
       });
       if (outcome.kind === "exists") throw new ApiError("INSTANCE_EXISTS", `instance '${name}' already exists`, { field: "name" });
       if (outcome.kind === "max") throw new ApiError("MAX_INSTANCES_REACHED", `the fleet holds its maximum of ${maxInstances} instances`);
@@ -230,7 +238,9 @@ export function createInstanceService(options: InstanceServiceOptions): Instance
         return next;
       });
       if (result.changed) {
-        const fields = Object.keys(input).filter((k) => k !== "name").join(", ");
+        const fields = Object.keys(input)
+          .filter((k) => k !== "name")
+          .join(", ");
         await event("instance.updated", name, `spec changed (${fields}); revision ${result.stored.instance.revision}`);
         await enqueue(name);
       }

@@ -1,6 +1,6 @@
 import { clone, create } from "@bufbuild/protobuf";
 import { findExtraArgsProblem, instanceNameProblem, NODE_NAME_PATTERN, NODE_NAME_RULE } from "@tei-fleet/core";
-import { InstanceSpecSchema, type InstanceSpec } from "@tei-fleet/proto/fleet/v1";
+import { type InstanceSpec, InstanceSpecSchema } from "@tei-fleet/proto/fleet/v1";
 import { z } from "zod";
 import { ApiError, type ApiErrorCode } from "../errors/api-error.ts";
 
@@ -8,7 +8,8 @@ import { ApiError, type ApiErrorCode } from "../errors/api-error.ts";
  * A port the user may ask for. 0 and null mean "allocate one on the node", as 0 did in
  * tei-manager; anything else must be an unprivileged port.
  */
-const portField = z.int()
+const portField = z
+  .int()
   .refine((v) => v === 0 || (v >= 1024 && v <= 65535), "must be between 1024 and 65535 (0 or absent: allocated on the node)")
   .nullish();
 
@@ -22,7 +23,10 @@ const positiveInt = (max: number) => z.int().min(1, `must be between 1 and ${max
  */
 export const CreateInstanceBody = z.strictObject({
   name: z.string().min(1, "must not be empty"),
-  model_id: z.string().min(1, "must not be empty").max(512, "must be at most 512 characters")
+  model_id: z
+    .string()
+    .min(1, "must not be empty")
+    .max(512, "must be at most 512 characters")
     .refine((v) => !v.startsWith("-"), "must not start with '-' (it would be read as a TEI flag)")
     .refine((v) => !/[\s\u0000-\u001f]/.test(v), "must not contain whitespace or control characters"),
   port: portField,
@@ -72,11 +76,12 @@ export function throwValidationError(error: z.ZodError, what: string): never {
   if (issue.code === "invalid_type" && issue.input === undefined) code = "MISSING_FIELD";
   else if (top === "port" || top === "prometheus_port") code = "INVALID_PORT";
   else if (top === "gpu_id") code = "INVALID_GPU_ID";
-  const message = code === "MISSING_FIELD"
-    ? `field '${field}' is required`
-    : issue.code === "invalid_type"
-      ? `field '${field}' must be ${issue.expected === "int" ? "an integer" : `a ${issue.expected}`}, got ${describe(issue.input)}`
-      : `field '${field}' ${issue.message.startsWith("must") ? issue.message : `is invalid: ${issue.message}`}`;
+  const message =
+    code === "MISSING_FIELD"
+      ? `field '${field}' is required`
+      : issue.code === "invalid_type"
+        ? `field '${field}' must be ${issue.expected === "int" ? "an integer" : `a ${issue.expected}`}, got ${describe(issue.input)}`
+        : `field '${field}' ${issue.message.startsWith("must") ? issue.message : `is invalid: ${issue.message}`}`;
   throw new ApiError(code, message, { field });
 }
 
@@ -102,8 +107,7 @@ export function checkSpecConsistency(spec: InstanceSpec): void {
     // An item that is wrong in itself is named as zod names items (`extra_args.1`); a flag is
     // wrong only in this list, for this fleet, so the list is named.
     const itemAtFault = problem.kind === "control-character" || problem.kind === "not-one-argument";
-    throw new ApiError(reserved ? "MANAGED_FLAG" : "VALIDATION_ERROR", problem.message,
-      { field: itemAtFault ? `extra_args.${problem.index}` : "extra_args" });
+    throw new ApiError(reserved ? "MANAGED_FLAG" : "VALIDATION_ERROR", problem.message, { field: itemAtFault ? `extra_args.${problem.index}` : "extra_args" });
   }
   if (spec.port !== undefined && spec.port === spec.prometheusPort) {
     throw new ApiError("PORT_CONFLICT", `prometheus_port ${spec.port} must differ from port`, { field: "prometheus_port" });
@@ -162,7 +166,9 @@ export function parseUpdateBody(body: unknown, name: string): UpdateInstanceInpu
 /** The spec in REST shape (snake_case, absent fields omitted): what GET returns as `spec`. */
 export function specToJson(spec: InstanceSpec): Record<string, unknown> {
   const out: Record<string, unknown> = { name: spec.name, model_id: spec.modelId };
-  const put = (k: string, v: unknown) => { if (v !== undefined) out[k] = v; };
+  const put = (k: string, v: unknown) => {
+    if (v !== undefined) out[k] = v;
+  };
   put("port", spec.port);
   put("max_batch_tokens", spec.maxBatchTokens);
   put("max_concurrent_requests", spec.maxConcurrentRequests);

@@ -1,7 +1,7 @@
 import type { Instance, Replica } from "@tei-fleet/proto/fleet/v1";
 import { isUnreadable } from "../store/instance-record.ts";
 import { specToJson } from "./instance-spec.ts";
-import { aggregateStatus, primaryReplica, type InstanceStatus } from "./instance-status.ts";
+import { aggregateStatus, type InstanceStatus, primaryReplica } from "./instance-status.ts";
 
 const iso = (ms: bigint | number | undefined) => (ms === undefined || ms === 0n || ms === 0 ? null : new Date(Number(ms)).toISOString());
 
@@ -82,14 +82,20 @@ export function replicaView(r: Replica): ReplicaView {
     last_health_check: iso(r.lastHealthCheckMs),
     exit_code: r.exitCode ?? null,
     model: r.model
-      ? { model_type: r.model.modelType, dimension: r.model.dimension ?? null, max_input_length: r.model.maxInputLength, dtype: r.model.modelDtype, version: r.model.version }
+      ? {
+          model_type: r.model.modelType,
+          dimension: r.model.dimension ?? null,
+          max_input_length: r.model.maxInputLength,
+          dtype: r.model.modelDtype,
+          version: r.model.version,
+        }
       : null,
   };
 }
 
 /** Seconds since a replica started, or null when it is not running. */
 export function uptimeSecs(r: Replica | undefined, now: number): number | null {
-  if (!r || r.status !== "running" || r.startedAtMs === undefined) return null;
+  if (r?.status !== "running" || r.startedAtMs === undefined) return null;
   return Math.max(0, Math.floor((now - Number(r.startedAtMs)) / 1000));
 }
 
@@ -104,8 +110,10 @@ export function instanceView(instance: Instance, replicas: readonly Replica[], n
   const agg = aggregateStatus(instance, replicas);
   const primary = primaryReplica(replicas);
   const gpuIds = primary ? [...primary.gpuIds] : [];
-  const lastCheck = replicas.reduce<bigint | undefined>((max, r) =>
-    r.lastHealthCheckMs !== undefined && (max === undefined || r.lastHealthCheckMs > max) ? r.lastHealthCheckMs : max, undefined);
+  const lastCheck = replicas.reduce<bigint | undefined>(
+    (max, r) => (r.lastHealthCheckMs !== undefined && (max === undefined || r.lastHealthCheckMs > max) ? r.lastHealthCheckMs : max),
+    undefined,
+  );
   return {
     name: spec?.name ?? "",
     model_id: spec?.modelId ?? "",
@@ -125,7 +133,7 @@ export function instanceView(instance: Instance, replicas: readonly Replica[], n
     max_concurrent_requests: spec?.maxConcurrentRequests ?? null,
     pooling: spec?.pooling ?? null,
     extra_args: [...(spec?.extraArgs ?? [])],
-    desired_state: unreadable ? "unknown" : spec?.desiredState ?? "running",
+    desired_state: unreadable ? "unknown" : (spec?.desiredState ?? "running"),
     node: primary?.node || null,
     address: primary?.address || null,
     gpu_ids: gpuIds,

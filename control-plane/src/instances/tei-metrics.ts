@@ -62,19 +62,24 @@ function hostOf(address: string): string {
  */
 export async function scrapeRequestMetrics(replicas: readonly Replica[], timeoutMs = 1000): Promise<RequestMetrics | undefined> {
   const running = replicas.filter((r) => r.status === "running" && r.prometheusPort > 0 && r.address !== "");
-  const results = await Promise.all(running.map(async (r) => {
-    try {
-      const res = await fetch(`http://${hostOf(r.address)}:${r.prometheusPort}/metrics`, { signal: AbortSignal.timeout(timeoutMs) });
-      return res.ok ? parseTeiMetrics(await res.text()) : undefined;
-    } catch {
-      return undefined;
-    }
-  }));
+  const results = await Promise.all(
+    running.map(async (r) => {
+      try {
+        const res = await fetch(`http://${hostOf(r.address)}:${r.prometheusPort}/metrics`, { signal: AbortSignal.timeout(timeoutMs) });
+        return res.ok ? parseTeiMetrics(await res.text()) : undefined;
+      } catch {
+        return undefined;
+      }
+    }),
+  );
   const ok = results.filter((s): s is Sums => s !== undefined);
   if (ok.length === 0) return undefined;
   const total = ok.reduce((acc, s) => ({
-    count: acc.count + s.count, success: acc.success + s.success, failure: acc.failure + s.failure,
-    durationSum: acc.durationSum + s.durationSum, durationCount: acc.durationCount + s.durationCount,
+    count: acc.count + s.count,
+    success: acc.success + s.success,
+    failure: acc.failure + s.failure,
+    durationSum: acc.durationSum + s.durationSum,
+    durationCount: acc.durationCount + s.durationCount,
   }));
   return {
     total_requests: total.count,

@@ -37,9 +37,11 @@ export function decodeJsonText(body: Uint8Array | string): string {
     // becomes U+FFFD at that index, inside a string token when the text is JSON otherwise.
     const index = LENIENT_UTF8.decode(body.subarray(0, at)).length;
     const field = locateStringToken(LENIENT_UTF8.decode(body), index);
-    throw new ApiError("INVALID_JSON",
+    throw new ApiError(
+      "INVALID_JSON",
       `request body is not valid UTF-8 (byte ${at}${field === undefined ? "" : ` in field '${field}'`}); send JSON as UTF-8 text`,
-      field === undefined ? {} : { field });
+      field === undefined ? {} : { field },
+    );
   }
 }
 
@@ -53,18 +55,25 @@ export function checkJsonText(text: string, options: StrictJsonOptions = {}): vo
     if (token.isKey) {
       if (options.forbiddenKeys?.has(value)) throw new ApiError("VALIDATION_ERROR", `field '${fieldPath(path)}' is not allowed`, { field: fieldPath(path) });
       if (!value.isWellFormed()) {
-        throw new ApiError("INVALID_JSON",
+        throw new ApiError(
+          "INVALID_JSON",
           `a key in ${path.length > 1 ? `field '${fieldPath(path.slice(0, -1))}'` : "the body"} is not well-formed Unicode ("${escapeLoneSurrogates(value)}": a lone surrogate); send UTF-8 text`,
-          { field: fieldPath(path) });
+          { field: fieldPath(path) },
+        );
       }
       if (token.duplicate) {
-        throw new ApiError("INVALID_JSON", `field '${fieldPath(path)}' appears more than once in the same object; send each field once`, { field: fieldPath(path) });
+        throw new ApiError("INVALID_JSON", `field '${fieldPath(path)}' appears more than once in the same object; send each field once`, {
+          field: fieldPath(path),
+        });
       }
     } else if (!value.isWellFormed()) {
       // A body that is one bare string has no field to name.
       const what = path.length > 0 ? `field '${fieldPath(path)}'` : "the body";
-      throw new ApiError("INVALID_JSON", `${what} is not well-formed Unicode ("${escapeLoneSurrogates(value)}": a lone surrogate); send UTF-8 text`,
-        path.length > 0 ? { field: fieldPath(path) } : {});
+      throw new ApiError(
+        "INVALID_JSON",
+        `${what} is not well-formed Unicode ("${escapeLoneSurrogates(value)}": a lone surrogate); send UTF-8 text`,
+        path.length > 0 ? { field: fieldPath(path) } : {},
+      );
     }
     return false;
   });
@@ -110,13 +119,19 @@ type Frame = { seen: Set<string>; key: string | undefined } | { index: number };
 function scan(text: string, visit: (token: StringToken) => boolean): void {
   const stack: Frame[] = [];
   let expectKey = false;
-  const path = () => stack.map((f) => ("index" in f ? f.index : f.key ?? ""));
+  const path = () => stack.map((f) => ("index" in f ? f.index : (f.key ?? "")));
   for (let i = 0; i < text.length; i++) {
     const c = text[i];
-    if (c === "{") { stack.push({ seen: new Set(), key: undefined }); expectKey = true; }
-    else if (c === "[") { stack.push({ index: 0 }); expectKey = false; }
-    else if (c === "}" || c === "]") { stack.pop(); expectKey = false; }
-    else if (c === ",") {
+    if (c === "{") {
+      stack.push({ seen: new Set(), key: undefined });
+      expectKey = true;
+    } else if (c === "[") {
+      stack.push({ index: 0 });
+      expectKey = false;
+    } else if (c === "}" || c === "]") {
+      stack.pop();
+      expectKey = false;
+    } else if (c === ",") {
       const top = stack.at(-1);
       if (top && "index" in top) top.index++;
       expectKey = top !== undefined && !("index" in top);
@@ -125,7 +140,10 @@ function scan(text: string, visit: (token: StringToken) => boolean): void {
       const start = i;
       let escaped = false;
       for (i++; text[i] !== '"'; i++) {
-        if (text[i] === "\\") { escaped = true; i++; }
+        if (text[i] === "\\") {
+          escaped = true;
+          i++;
+        }
       }
       const raw = text.slice(start, i + 1);
       const value = escaped ? (JSON.parse(raw) as string) : raw.slice(1, -1);
@@ -158,16 +176,27 @@ function locateStringToken(text: string, index: number): string | undefined {
 
 /** Offset of the first byte that does not belong to a well-formed UTF-8 sequence. */
 function firstInvalidUtf8(bytes: Uint8Array): number {
-  for (let i = 0; i < bytes.length;) {
+  for (let i = 0; i < bytes.length; ) {
     const b = bytes[i]!;
     // Lead byte: how many continuation bytes follow, and the range of the first one (RFC 3629
     // §4, which also rules out overlong forms and the surrogates U+D800..U+DFFF).
-    let n: number; let lo = 0x80; let hi = 0xbf;
-    if (b < 0x80) { i++; continue; }
+    let n: number;
+    let lo = 0x80;
+    let hi = 0xbf;
+    if (b < 0x80) {
+      i++;
+      continue;
+    }
     if (b >= 0xc2 && b <= 0xdf) n = 1;
-    else if (b >= 0xe0 && b <= 0xef) { n = 2; if (b === 0xe0) lo = 0xa0; if (b === 0xed) hi = 0x9f; }
-    else if (b >= 0xf0 && b <= 0xf4) { n = 3; if (b === 0xf0) lo = 0x90; if (b === 0xf4) hi = 0x8f; }
-    else return i;
+    else if (b >= 0xe0 && b <= 0xef) {
+      n = 2;
+      if (b === 0xe0) lo = 0xa0;
+      if (b === 0xed) hi = 0x9f;
+    } else if (b >= 0xf0 && b <= 0xf4) {
+      n = 3;
+      if (b === 0xf0) lo = 0x90;
+      if (b === 0xf4) hi = 0x8f;
+    } else return i;
     for (let k = 1; k <= n; k++) {
       const c = bytes[i + k];
       if (c === undefined || c < (k === 1 ? lo : 0x80) || c > (k === 1 ? hi : 0xbf)) return i;

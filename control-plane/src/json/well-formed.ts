@@ -35,8 +35,10 @@ export function toWellFormedValue(value: unknown, repaired: string[], path: (str
   }
   if (Array.isArray(value)) return value.map((item, i) => toWellFormedValue(item, repaired, [...path, i]));
   if (value === null || typeof value !== "object") return value;
-  return Object.fromEntries(Object.entries(value).map(([key, item]) => {
-    if (!key.isWellFormed()) repaired.push(fieldPath([...path, key]));
-    return [key.toWellFormed(), toWellFormedValue(item, repaired, [...path, key])];
-  }));
+  return Object.fromEntries(
+    Object.entries(value).map(([key, item]) => {
+      if (!key.isWellFormed()) repaired.push(fieldPath([...path, key]));
+      return [key.toWellFormed(), toWellFormedValue(item, repaired, [...path, key])];
+    }),
+  );
 }

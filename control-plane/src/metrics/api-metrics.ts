@@ -1,6 +1,6 @@
 import { INSTANCE_STATUSES, type InstanceStatus } from "@tei-fleet/core";
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { Logger } from "pino";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import { aggregateStatus } from "../instances/instance-status.ts";
 import type { FleetSnapshot } from "./fleet-snapshot.ts";
 
@@ -34,18 +34,43 @@ export interface ApiMetrics {
 export function createApiMetrics(snapshot: () => Promise<FleetSnapshot>, logger: Logger): ApiMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  const created = new Counter({ name: "tei_manager_instances_created_total", help: "Instances created through the API", labelNames: ["instance", "model"], registers: [registry] });
-  const deleted = new Counter({ name: "tei_manager_instances_deleted_total", help: "Instances deleted through the API", labelNames: ["instance"], registers: [registry] });
+  const created = new Counter({
+    name: "tei_manager_instances_created_total",
+    help: "Instances created through the API",
+    labelNames: ["instance", "model"],
+    registers: [registry],
+  });
+  const deleted = new Counter({
+    name: "tei_manager_instances_deleted_total",
+    help: "Instances deleted through the API",
+    labelNames: ["instance"],
+    registers: [registry],
+  });
   const latency = new Histogram({
-    name: "tei_fleet_api_request_duration_seconds", help: "API request latency (REST and Connect)",
-    labelNames: ["method", "route", "status_code"], buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [registry],
+    name: "tei_fleet_api_request_duration_seconds",
+    help: "API request latency (REST and Connect)",
+    labelNames: ["method", "route", "status_code"],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
   });
 
   // Last seen per-replica counters, keyed by assignment id, for the derived counters.
   const seen = new Map<string, { restarts: number; failures: number }>();
   let derived: Promise<void> | undefined;
-  const restarts = new Counter({ name: "tei_manager_instance_restarts_total", help: "Restarts of instance processes (reported by node agents)", labelNames: ["instance"], registers: [registry], collect: () => deriveCounters() });
-  const failures = new Counter({ name: "tei_manager_health_check_failures_total", help: "Failed health checks of instances (reported by node agents)", labelNames: ["instance"], registers: [registry], collect: () => deriveCounters() });
+  const restarts = new Counter({
+    name: "tei_manager_instance_restarts_total",
+    help: "Restarts of instance processes (reported by node agents)",
+    labelNames: ["instance"],
+    registers: [registry],
+    collect: () => deriveCounters(),
+  });
+  const failures = new Counter({
+    name: "tei_manager_health_check_failures_total",
+    help: "Failed health checks of instances (reported by node agents)",
+    labelNames: ["instance"],
+    registers: [registry],
+    collect: () => deriveCounters(),
+  });
 
   const safeSnapshot = async () => {
     try {
@@ -76,19 +101,26 @@ export function createApiMetrics(snapshot: () => Promise<FleetSnapshot>, logger:
         }
       }
       for (const id of seen.keys()) if (!live.has(id)) seen.delete(id);
-    })().finally(() => { derived = undefined; });
+    })().finally(() => {
+      derived = undefined;
+    });
     return derived;
   };
 
   new Gauge({
-    name: "tei_manager_instances_count", help: "Instances in the fleet", registers: [registry],
+    name: "tei_manager_instances_count",
+    help: "Instances in the fleet",
+    registers: [registry],
     async collect() {
       const snap = await safeSnapshot();
       if (snap) this.set(snap.instances.length);
     },
   });
   new Gauge({
-    name: "tei_fleet_instances", help: "Instances by aggregate status", labelNames: ["status"], registers: [registry],
+    name: "tei_fleet_instances",
+    help: "Instances by aggregate status",
+    labelNames: ["status"],
+    registers: [registry],
     async collect() {
       const snap = await safeSnapshot();
       if (!snap) return;
@@ -101,7 +133,10 @@ export function createApiMetrics(snapshot: () => Promise<FleetSnapshot>, logger:
     },
   });
   new Gauge({
-    name: "tei_fleet_nodes", help: "Nodes by state (draining and cordoned ready nodes counted apart)", labelNames: ["state"], registers: [registry],
+    name: "tei_fleet_nodes",
+    help: "Nodes by state (draining and cordoned ready nodes counted apart)",
+    labelNames: ["state"],
+    registers: [registry],
     async collect() {
       const snap = await safeSnapshot();
       if (!snap) return;
@@ -114,7 +149,10 @@ export function createApiMetrics(snapshot: () => Promise<FleetSnapshot>, logger:
     },
   });
   new Gauge({
-    name: "tei_fleet_gpus", help: "GPUs of nodes that have not left, in use (memory claimed by an instance) or free", labelNames: ["state"], registers: [registry],
+    name: "tei_fleet_gpus",
+    help: "GPUs of nodes that have not left, in use (memory claimed by an instance) or free",
+    labelNames: ["state"],
+    registers: [registry],
     async collect() {
       const snap = await safeSnapshot();
       if (!snap) return;
@@ -123,7 +161,7 @@ export function createApiMetrics(snapshot: () => Promise<FleetSnapshot>, logger:
       for (const n of snap.nodes) {
         if (n.state === "left") continue;
         const claimed = snap.claimedGpus.get(n.name) ?? new Set<number>();
-        for (const g of n.gpus) (claimed.has(g.index) ? inUse++ : free++);
+        for (const g of n.gpus) claimed.has(g.index) ? inUse++ : free++;
       }
       this.set({ state: "in_use" }, inUse);
       this.set({ state: "free" }, free);

@@ -44,7 +44,9 @@ export function createSnapshotReader(redis: Redis, keys: KeySchema, repo: Instan
       const value = read();
       last = { at: now, value };
       // A failed read must not be served from the cache on the next scrape.
-      value.catch(() => { if (last?.value === value) last = undefined; });
+      value.catch(() => {
+        if (last?.value === value) last = undefined;
+      });
     }
     return last.value;
   };

@@ -1,5 +1,5 @@
 import { create, fromJsonString } from "@bufbuild/protobuf";
-import { NodeSchema, type Node } from "@tei-fleet/proto/fleet/v1";
+import { type Node, NodeSchema } from "@tei-fleet/proto/fleet/v1";
 import { appendEvent } from "../store/event-log.ts";
 import type { SchedulerContext } from "../store/scheduler-context.ts";
 import { NodeNotFoundError } from "./node-errors.ts";

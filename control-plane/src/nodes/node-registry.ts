@@ -1,8 +1,8 @@
 import { create, toJsonString } from "@bufbuild/protobuf";
-import { NodeSchema, type Node } from "@tei-fleet/proto/fleet/v1";
+import { type Node, NodeSchema } from "@tei-fleet/proto/fleet/v1";
 import { appendEvent } from "../store/event-log.ts";
-import type { SchedulerContext } from "../store/scheduler-context.ts";
 import { runScript } from "../store/lua-scripts.ts";
+import type { SchedulerContext } from "../store/scheduler-context.ts";
 import { readNode, StaleLeaseError } from "./node-store.ts";
 
 /** Enqueues instances for the placement worker (the scheduler's enqueue, batched). */
@@ -26,18 +26,27 @@ export function createNodeRegistry(ctx: SchedulerContext, enqueue: EnqueueMany):
   const { redis, keys } = ctx;
 
   /** Shared by lost and left: state change, assignments and routes gone, instances re-placed. */
-  async function takeOutOfService(
-    name: string, state: "lost" | "left", cutoffMs: number | undefined, token: string, lease: string,
-  ): Promise<boolean> {
+  async function takeOutOfService(name: string, state: "lost" | "left", cutoffMs: number | undefined, token: string, lease: string): Promise<boolean> {
     for (let attempt = 0; attempt < 10; attempt++) {
       const stored = await readNode(ctx, name);
-      if (!stored || stored.node.state !== "ready") return false;
+      if (stored?.node.state !== "ready") return false;
       const next = create(NodeSchema, { ...stored.node, state, draining: false });
-      const result = (await runScript(redis, "node-gone",
-        [keys.node(name), keys.nodeClaims(name), keys.assignments(name), keys.assignmentsVersion(name),
-          keys.routes(), keys.routesVersion(), keys.leaseToken(lease), keys.nodes(), keys.routesLog()],
-        [token, stored.json, toJsonString(NodeSchema, next), keys.changesChannel(), name,
-          cutoffMs === undefined ? "" : String(cutoffMs)])) as Array<number | string>;
+      const result = (await runScript(
+        redis,
+        "node-gone",
+        [
+          keys.node(name),
+          keys.nodeClaims(name),
+          keys.assignments(name),
+          keys.assignmentsVersion(name),
+          keys.routes(),
+          keys.routesVersion(),
+          keys.leaseToken(lease),
+          keys.nodes(),
+          keys.routesLog(),
+        ],
+        [token, stored.json, toJsonString(NodeSchema, next), keys.changesChannel(), name, cutoffMs === undefined ? "" : String(cutoffMs)],
+      )) as Array<number | string>;
       if (result[0] === -1) throw new StaleLeaseError();
       if (result[0] === 0) {
         // Either the record changed (retry) or a heartbeat arrived (the node is alive after all).
@@ -53,9 +62,10 @@ export function createNodeRegistry(ctx: SchedulerContext, enqueue: EnqueueMany):
       await appendEvent(redis, keys, {
         kind: state === "lost" ? "node.lost" : "node.left",
         node: name,
-        message: state === "lost"
-          ? `node ${name} missed its heartbeats; ${instances.size} instance(s) move elsewhere`
-          : `node ${name} left; ${instances.size} instance(s) move elsewhere`,
+        message:
+          state === "lost"
+            ? `node ${name} missed its heartbeats; ${instances.size} instance(s) move elsewhere`
+            : `node ${name} left; ${instances.size} instance(s) move elsewhere`,
       });
       ctx.logger.warn({ node: name, state, instances: instances.size }, "node out of service");
       await enqueue(instances);
@@ -94,16 +104,23 @@ export function createNodeRegistry(ctx: SchedulerContext, enqueue: EnqueueMany):
           // applied then. NX: a counter already there (a racing registration) keeps counting.
           await redis.set(keys.assignmentsVersion(name), String(ctx.now()), "NX");
         }
-        const ok = await runScript(redis, "set-node", [keys.node(name), keys.leaseToken("reconciler")],
-          [stored?.json ?? "", toJsonString(NodeSchema, node), keys.changesChannel(), "", name]);
+        const ok = await runScript(
+          redis,
+          "set-node",
+          [keys.node(name), keys.leaseToken("reconciler")],
+          [stored?.json ?? "", toJsonString(NodeSchema, node), keys.changesChannel(), "", name],
+        );
         if (ok !== 1) continue;
         await redis.zadd(keys.nodes(), ctx.now(), name);
         if (live) {
           // The agent restarted while the node stayed alive: keep its assignments (the processes
           // kept running), stamped with the new epoch so the agent accepts them.
-          await runScript(redis, "restamp-assignments",
+          await runScript(
+            redis,
+            "restamp-assignments",
             [keys.assignments(name), keys.assignmentsVersion(name), keys.node(name)],
-            [String(node.epoch), keys.changesChannel(), name]);
+            [String(node.epoch), keys.changesChannel(), name],
+          );
         } else {
           await appendEvent(redis, keys, {
             kind: prev ? "node.returned" : "node.joined",

@@ -1,7 +1,7 @@
 import type { Node } from "@tei-fleet/proto/fleet/v1";
 import { EVENT_STREAM_MAXLEN } from "../store/event-log.ts";
-import type { SchedulerContext } from "../store/scheduler-context.ts";
 import { runScript } from "../store/lua-scripts.ts";
+import type { SchedulerContext } from "../store/scheduler-context.ts";
 import { NodeInUseError, NodeNotFoundError } from "./node-errors.ts";
 import { readNode, StaleLeaseError } from "./node-store.ts";
 
@@ -65,12 +65,30 @@ export async function removeNode(ctx: SchedulerContext, name: string, options: R
       if (automatic) return false;
       throw new NodeInUseError(name, why);
     }
-    const result = (await runScript(redis, "node-delete",
-      [keys.node(name), keys.nodeClaims(name), keys.assignments(name), keys.assignmentsVersion(name),
-        keys.drain(name), keys.nodes(), keys.events(), keys.leaseToken(options.fence?.lease ?? "reconciler")],
-      [options.fence?.token ?? "", stored.json, name, keys.changesChannel(),
-        automatic ? String(options.silentSinceMs) : "", (options.message ?? defaultMessage)(node),
-        String(ctx.now()), String(EVENT_STREAM_MAXLEN)])) as [number, string?, number?];
+    const result = (await runScript(
+      redis,
+      "node-delete",
+      [
+        keys.node(name),
+        keys.nodeClaims(name),
+        keys.assignments(name),
+        keys.assignmentsVersion(name),
+        keys.drain(name),
+        keys.nodes(),
+        keys.events(),
+        keys.leaseToken(options.fence?.lease ?? "reconciler"),
+      ],
+      [
+        options.fence?.token ?? "",
+        stored.json,
+        name,
+        keys.changesChannel(),
+        automatic ? String(options.silentSinceMs) : "",
+        (options.message ?? defaultMessage)(node),
+        String(ctx.now()),
+        String(EVENT_STREAM_MAXLEN),
+      ],
+    )) as [number, string?, number?];
     if (result[0] === -1) throw new StaleLeaseError();
     if (result[0] === 1) {
       ctx.logger.info({ node: name, state: node.state, automatic }, "node deleted");

@@ -1,7 +1,7 @@
 import { create, fromJsonString, toJsonString } from "@bufbuild/protobuf";
-import { NodeSchema, type Node } from "@tei-fleet/proto/fleet/v1";
-import type { SchedulerContext } from "../store/scheduler-context.ts";
+import { type Node, NodeSchema } from "@tei-fleet/proto/fleet/v1";
 import { runScript } from "../store/lua-scripts.ts";
+import type { SchedulerContext } from "../store/scheduler-context.ts";
 
 /** A node record as stored, with the exact JSON read (the compare-and-set witness). */
 export interface StoredNode {
@@ -40,9 +40,12 @@ export async function updateNode(
     if (!stored) return undefined;
     const next = mutate(create(NodeSchema, stored.node));
     if (!next) return stored.node;
-    const result = await runScript(ctx.redis, "set-node",
+    const result = await runScript(
+      ctx.redis,
+      "set-node",
       [ctx.keys.node(name), ctx.keys.leaseToken(fence?.lease ?? "reconciler")],
-      [stored.json, toJsonString(NodeSchema, next), ctx.keys.changesChannel(), fence?.token ?? "", name]);
+      [stored.json, toJsonString(NodeSchema, next), ctx.keys.changesChannel(), fence?.token ?? "", name],
+    );
     if (result === 1) return next;
     if (result === -1) throw new StaleLeaseError();
   }

@@ -47,9 +47,9 @@ export function parseIfMatch(header: string | string[] | undefined): IfMatch {
 }
 
 const preconditionFailed = (name: string, condition: NonNullable<IfMatch>, current: string) =>
-  new ApiError("PRECONDITION_FAILED",
-    `If-Match ${condition.header.slice(0, 80)} does not match instance '${name}', ${current}; read it again and retry`,
-    { field: "If-Match" });
+  new ApiError("PRECONDITION_FAILED", `If-Match ${condition.header.slice(0, 80)} does not match instance '${name}', ${current}; read it again and retry`, {
+    field: "If-Match",
+  });
 
 /**
  * Runs a write of instance `name` under its request's If-Match. Without a condition the write
@@ -59,7 +59,9 @@ const preconditionFailed = (name: string, condition: NonNullable<IfMatch>, curre
  * the same way: 412 PRECONDITION_FAILED.
  */
 export async function underIfMatch<T>(
-  instances: Pick<InstanceService, "get">, name: string, header: string | string[] | undefined,
+  instances: Pick<InstanceService, "get">,
+  name: string,
+  header: string | string[] | undefined,
   write: (expectedRevision: bigint | undefined) => Promise<T>,
 ): Promise<T> {
   const condition = parseIfMatch(header);

@@ -5,8 +5,8 @@ import { fleetRoutes } from "./fleet-routes.ts";
 import { instanceRoutes } from "./instance-routes.ts";
 import { methodNotAllowed } from "./method-not-allowed.ts";
 import { probeRoutes } from "./probe-routes.ts";
-import { serviceDiscoveryRoutes } from "./service-discovery-routes.ts";
 import { installRestAuth } from "./rest-auth.ts";
+import { serviceDiscoveryRoutes } from "./service-discovery-routes.ts";
 
 /** Keys refused anywhere in a body: they would reach object prototypes in careless code. */
 const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(["__proto__", "constructor"]);

@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { ApiError, errorBody, toApiError, type ApiErrorCode } from "../errors/api-error.ts";
+import { ApiError, type ApiErrorCode, errorBody, toApiError } from "../errors/api-error.ts";
 
 /** Fastify's own client errors, renamed into the catalogue. */
 const FASTIFY_CODES: Record<string, [ApiErrorCode, string]> = {
@@ -39,6 +39,5 @@ export function installErrorHandlers(app: FastifyInstance): void {
     if (apiError.status >= 500) request.log.error({ err: apiError.cause ?? err }, "request failed");
     return sendError(reply, apiError);
   });
-  app.setNotFoundHandler((request, reply) =>
-    sendError(reply, new ApiError("NOT_FOUND", `no route ${request.method} ${request.url.split("?")[0]}`)));
+  app.setNotFoundHandler((request, reply) => sendError(reply, new ApiError("NOT_FOUND", `no route ${request.method} ${request.url.split("?")[0]}`)));
 }

@@ -1,5 +1,5 @@
-import { z } from "zod";
 import { INSTANCE_STATUSES } from "@tei-fleet/core";
+import { z } from "zod";
 import { CreateInstanceBody, UpdateInstanceBody } from "../instances/instance-spec.ts";
 
 /**
@@ -45,8 +45,7 @@ export const ReplicaViewSchema = z.strictObject({
   model: ModelFactsSchema.nullable(),
 });
 
-const STATUS = z.enum(INSTANCE_STATUSES)
-  .describe("unreadable: the stored record cannot be decoded (reason says why); DELETE removes it");
+const STATUS = z.enum(INSTANCE_STATUSES).describe("unreadable: the stored record cannot be decoded (reason says why); DELETE removes it");
 
 export const InstanceViewSchema = z.strictObject({
   name: z.string(),

@@ -1,5 +1,5 @@
-import type { FastifyInstance } from "fastify";
 import type { Node, Replica } from "@tei-fleet/proto/fleet/v1";
+import type { FastifyInstance } from "fastify";
 import type { ApiContext } from "../api/api-context.ts";
 
 /** One target group of Prometheus HTTP service discovery. */
@@ -41,16 +41,21 @@ export function scrapeTargets(instances: { replicas: Replica[]; model: string; n
 
 /** `GET /sd/prometheus`: the fleet's scrape targets (read scope). */
 export async function serviceDiscoveryRoutes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
-  app.get("/sd/prometheus", {
-    schema: {
-      tags: ["fleet"], summary: "Prometheus HTTP service discovery targets",
-      description: "Every TEI process's Prometheus port and every node agent's /metrics, as [{targets, labels}] for Prometheus http_sd_configs.",
+  app.get(
+    "/sd/prometheus",
+    {
+      schema: {
+        tags: ["fleet"],
+        summary: "Prometheus HTTP service discovery targets",
+        description: "Every TEI process's Prometheus port and every node agent's /metrics, as [{targets, labels}] for Prometheus http_sd_configs.",
+      },
     },
-  }, async () => {
-    const [instances, nodes] = await Promise.all([ctx.instances.list(), ctx.nodes.list()]);
-    return scrapeTargets(
-      instances.map((s) => ({ name: s.instance.spec?.name ?? "", model: s.instance.spec?.modelId ?? "", replicas: s.replicas })),
-      nodes,
-    );
-  });
+    async () => {
+      const [instances, nodes] = await Promise.all([ctx.instances.list(), ctx.nodes.list()]);
+      return scrapeTargets(
+        instances.map((s) => ({ name: s.instance.spec?.name ?? "", model: s.instance.spec?.modelId ?? "", replicas: s.replicas })),
+        nodes,
+      );
+    },
+  );
 }

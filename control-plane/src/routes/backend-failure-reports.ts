@@ -1,8 +1,8 @@
 import { create, fromJsonString, toJsonString } from "@bufbuild/protobuf";
 import { ReplicaSchema, RouteSchema } from "@tei-fleet/proto/fleet/v1";
 import { EVENT_STREAM_MAXLEN } from "../store/event-log.ts";
-import type { SchedulerContext } from "../store/scheduler-context.ts";
 import { runScript } from "../store/lua-scripts.ts";
+import type { SchedulerContext } from "../store/scheduler-context.ts";
 
 /** Options of the failure reports. */
 export interface FailureReportOptions {

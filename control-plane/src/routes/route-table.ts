@@ -1,9 +1,9 @@
 import { create } from "@bufbuild/protobuf";
-import { RouteTableSchema, type Route, type RouteTable, type UnreadyInstance, type WatchEvent } from "@tei-fleet/proto/fleet/v1";
 import type { WatchPoint } from "@tei-fleet/core/watch";
+import { type Route, type RouteTable, RouteTableSchema, type UnreadyInstance, type WatchEvent } from "@tei-fleet/proto/fleet/v1";
 import type { ChangesBus } from "../store/changes-bus.ts";
-import type { SchedulerContext } from "../store/scheduler-context.ts";
 import { createRecordProblemReporter } from "../store/record-problems.ts";
+import type { SchedulerContext } from "../store/scheduler-context.ts";
 import { createWatchCache } from "../watch/watch-cache.ts";
 import { streamWatch } from "../watch/watch-stream.ts";
 import { createBackendFailureReports, type FailureReportOptions, type ReportBackendFailure } from "./backend-failure-reports.ts";

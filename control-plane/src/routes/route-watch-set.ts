@@ -1,5 +1,5 @@
-import { RouteSchema, UnreadyInstanceSchema, type Route, type UnreadyInstance } from "@tei-fleet/proto/fleet/v1";
 import { watchEntry } from "@tei-fleet/core/watch";
+import { type Route, RouteSchema, type UnreadyInstance, UnreadyInstanceSchema } from "@tei-fleet/proto/fleet/v1";
 import type { KeySchema } from "../store/keys.ts";
 import { decodeRecord } from "../store/record-codec.ts";
 import type { RecordProblemReporter } from "../store/record-problems.ts";

@@ -1,5 +1,5 @@
 import { create } from "@bufbuild/protobuf";
-import { UnreadyInstanceSchema, type Instance, type Replica, type UnreadyInstance } from "@tei-fleet/proto/fleet/v1";
+import { type Instance, type Replica, type UnreadyInstance, UnreadyInstanceSchema } from "@tei-fleet/proto/fleet/v1";
 import { aggregateStatus } from "../instances/instance-status.ts";
 
 /**

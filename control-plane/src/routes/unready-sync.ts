@@ -1,9 +1,9 @@
 import { toJsonString } from "@bufbuild/protobuf";
 import { UnreadyInstanceSchema } from "@tei-fleet/proto/fleet/v1";
-import type { SchedulerContext } from "../store/scheduler-context.ts";
-import { runScript } from "../store/lua-scripts.ts";
 import { readInstanceRecord, readReplicaRecords } from "../store/instance-record.ts";
+import { runScript } from "../store/lua-scripts.ts";
 import type { RecordProblemReporter } from "../store/record-problems.ts";
+import type { SchedulerContext } from "../store/scheduler-context.ts";
 import { unreadyEntry } from "./unready-instances.ts";
 
 /**

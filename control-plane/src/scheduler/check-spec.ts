@@ -55,13 +55,12 @@ export async function checkSpec(ctx: SchedulerContext, spec: InstanceSpec): Prom
   // Pinned node: what it has is known, and some conflicts are therefore permanent.
   const hasFixedPort = spec.port !== undefined || spec.prometheusPort !== undefined;
   if (hasFixedPort && (replicas ?? 1) > 1) {
-    return refuse(spec.port !== undefined ? "port" : "prometheus_port",
-      `${replicas} replicas pinned to node ${spec.node} cannot share one fixed port; leave the port out`);
+    return refuse(
+      spec.port !== undefined ? "port" : "prometheus_port",
+      `${replicas} replicas pinned to node ${spec.node} cannot share one fixed port; leave the port out`,
+    );
   }
-  const [nodeJson, claims] = await Promise.all([
-    ctx.redis.get(ctx.keys.node(spec.node)),
-    ctx.redis.hgetall(ctx.keys.nodeClaims(spec.node)),
-  ]);
+  const [nodeJson, claims] = await Promise.all([ctx.redis.get(ctx.keys.node(spec.node)), ctx.redis.hgetall(ctx.keys.nodeClaims(spec.node))]);
   if (!nodeJson) return { ok: true }; // might register later
   const node = JSON.parse(nodeJson) as { gpus?: Array<{ index?: number }> };
   const indexes = (node.gpus ?? []).map((g) => g.index ?? 0);
@@ -72,7 +71,10 @@ export async function checkSpec(ctx: SchedulerContext, spec: InstanceSpec): Prom
     return refuse("gpu_count", `node ${spec.node} has ${indexes.length} GPU(s), gpu_count is ${gpuCount}`);
   }
   const own = new RegExp(`^${spec.name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}-\\d+-r\\d+`);
-  for (const [field, value] of [["port", spec.port], ["prometheus_port", spec.prometheusPort]] as const) {
+  for (const [field, value] of [
+    ["port", spec.port],
+    ["prometheus_port", spec.prometheusPort],
+  ] as const) {
     if (value === undefined) continue;
     const owner = claims[`port:${value}`];
     if (owner && !own.test(owner)) return refuse(field, `${field} ${value} is already claimed on node ${spec.node} by ${owner}`);

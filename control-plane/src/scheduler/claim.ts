@@ -1,12 +1,10 @@
 import type { InstanceSpec, Replica } from "@tei-fleet/proto/fleet/v1";
 import { EVENT_STREAM_MAXLEN } from "../store/event-log.ts";
-import type { SchedulerContext } from "../store/scheduler-context.ts";
 import { runScript } from "../store/lua-scripts.ts";
+import type { SchedulerContext } from "../store/scheduler-context.ts";
 import type { NodeCache } from "./node-cache.ts";
 import { place, type ReplicaRequest } from "./placement.ts";
-import {
-  assignmentJson, buildAssignment, buildPlacedReplica, newAssignmentId, replicaJson, type PlacementFacts,
-} from "./replica-records.ts";
+import { assignmentJson, buildAssignment, buildPlacedReplica, newAssignmentId, type PlacementFacts, replicaJson } from "./replica-records.ts";
 
 /** The message of the instance.placed event. */
 function placedMessage(f: PlacementFacts): string {
@@ -21,9 +19,7 @@ const SPREAD_SAMPLE = 32;
 const MAX_CONFLICTS = 8;
 
 /** The outcome of placing one replica. */
-export type ClaimResult =
-  | { placed: true; replica: Replica; facts: PlacementFacts; attempts: number }
-  | { placed: false; reason: string; conflicts: boolean };
+export type ClaimResult = { placed: true; replica: Replica; facts: PlacementFacts; attempts: number } | { placed: false; reason: string; conflicts: boolean };
 
 /**
  * Places one replica and claims its resources: decide on the cached view, then let the claim
@@ -48,19 +44,44 @@ export async function claimReplica(
     const node = decision.node;
     const id = newAssignmentId(spec.name, request.index, revision, inUse);
     const facts: PlacementFacts = {
-      id, index: request.index, revision, node,
-      gpuIds: decision.gpuIds, port: decision.port, prometheusPort: decision.prometheusPort,
+      id,
+      index: request.index,
+      revision,
+      node,
+      gpuIds: decision.gpuIds,
+      port: decision.port,
+      prometheusPort: decision.prometheusPort,
     };
     const replica = buildPlacedReplica(facts);
     const reservation = cache.reserve(node.name, facts.gpuIds, request.memoryMb, [facts.port, facts.prometheusPort]);
-    const reply = (await runScript(redis, "claim-replica",
-      [keys.node(node.name), keys.nodeClaims(node.name), keys.assignments(node.name),
-        keys.assignmentsVersion(node.name), keys.replicas(spec.name), keys.events()],
-      [node.epoch, id, assignmentJson(buildAssignment(spec, facts)), replicaJson(replica),
-        String(request.memoryMb), String(facts.port), String(facts.prometheusPort),
-        keys.changesChannel(), id === `${spec.name}-${request.index}-r${revision}` ? "1" : "0", node.name,
-        spec.name, placedMessage(facts), String(ctx.now()), String(EVENT_STREAM_MAXLEN),
-        ...facts.gpuIds.map(String)],
+    const reply = (await runScript(
+      redis,
+      "claim-replica",
+      [
+        keys.node(node.name),
+        keys.nodeClaims(node.name),
+        keys.assignments(node.name),
+        keys.assignmentsVersion(node.name),
+        keys.replicas(spec.name),
+        keys.events(),
+      ],
+      [
+        node.epoch,
+        id,
+        assignmentJson(buildAssignment(spec, facts)),
+        replicaJson(replica),
+        String(request.memoryMb),
+        String(facts.port),
+        String(facts.prometheusPort),
+        keys.changesChannel(),
+        id === `${spec.name}-${request.index}-r${revision}` ? "1" : "0",
+        node.name,
+        spec.name,
+        placedMessage(facts),
+        String(ctx.now()),
+        String(EVENT_STREAM_MAXLEN),
+        ...facts.gpuIds.map(String),
+      ],
     )) as [number, unknown, unknown?];
     if (reply[0] === 1) {
       cache.settle(reservation);

@@ -1,9 +1,17 @@
-import type { SchedulerContext } from "../store/scheduler-context.ts";
 import { isFailing } from "../instances/instance-status.ts";
+import type { SchedulerContext } from "../store/scheduler-context.ts";
 
 /** Loosely typed JSON of the records the full compare reads (plain JSON.parse: it reads thousands). */
-interface InstanceJson { revision?: string; spec?: { replicas?: number; desiredState?: string } }
-interface ReplicaJson { index?: number; revision?: string; node?: string; status?: string }
+interface InstanceJson {
+  revision?: string;
+  spec?: { replicas?: number; desiredState?: string };
+}
+interface ReplicaJson {
+  index?: number;
+  revision?: string;
+  node?: string;
+  status?: string;
+}
 
 /** What a full compare found. */
 export interface ConvergenceReport {
@@ -52,7 +60,10 @@ export async function compareDesiredAndObserved(ctx: SchedulerContext): Promise<
   for (let i = 0; i < nodeNames.length; i += CHUNK) {
     const chunk = nodeNames.slice(i, i + CHUNK);
     const pipe = redis.pipeline();
-    for (const n of chunk) { pipe.get(keys.node(n)); pipe.hgetall(keys.assignments(n)); }
+    for (const n of chunk) {
+      pipe.get(keys.node(n));
+      pipe.hgetall(keys.assignments(n));
+    }
     const results = (await pipe.exec()) ?? [];
     chunk.forEach((n, j) => {
       const json = results[j * 2]?.[1] as string | null;
@@ -73,13 +84,20 @@ export async function compareDesiredAndObserved(ctx: SchedulerContext): Promise<
   for (let i = 0; i < names.length; i += CHUNK) {
     const chunk = names.slice(i, i + CHUNK);
     const pipe = redis.pipeline();
-    for (const n of chunk) { pipe.get(keys.instance(n)); pipe.hgetall(keys.replicas(n)); pipe.hlen(keys.retiring(n)); }
+    for (const n of chunk) {
+      pipe.get(keys.instance(n));
+      pipe.hgetall(keys.replicas(n));
+      pipe.hlen(keys.retiring(n));
+    }
     const results = (await pipe.exec()) ?? [];
     chunk.forEach((name, j) => {
       const json = results[j * 3]?.[1] as string | null;
       const hash = (results[j * 3 + 1]?.[1] ?? {}) as Record<string, string>;
       const retiring = Number(results[j * 3 + 2]?.[1] ?? 0);
-      if (!json) { diverged.push(name); return; }
+      if (!json) {
+        diverged.push(name);
+        return;
+      }
       const replicas = Object.entries(hash).map(([id, r]) => ({ id, ...(JSON.parse(r) as ReplicaJson) }));
       for (const r of replicas) if (r.node) recorded.add(`${r.node}/${r.id}`);
       const instance = parseLoosely(json);
@@ -89,14 +107,14 @@ export async function compareDesiredAndObserved(ctx: SchedulerContext): Promise<
       const revision = instance.revision ?? "0";
       const wanted = (instance.spec?.desiredState ?? "running") === "stopped" ? 0 : (instance.spec?.replicas ?? 1);
       const placed = replicas.filter((r) => r.node);
-      const healthy = placed.filter((r) => (r.revision ?? "0") === revision && (r.index ?? 0) < wanted
-        && readyNodes.has(r.node!) && assigned.get(r.id) === name);
+      const healthy = placed.filter(
+        (r) => (r.revision ?? "0") === revision && (r.index ?? 0) < wanted && readyNodes.has(r.node!) && assigned.get(r.id) === name,
+      );
       const indexes = new Set(healthy.map((r) => r.index ?? 0));
       const pendingOnly = replicas.some((r) => !r.node && r.status === "pending");
       if (pendingOnly) pending.push(name);
       if (healthy.some((r) => isFailing(r.status ?? ""))) failing.push(name);
-      const converged = retiring === 0 && placed.length === healthy.length
-        && (indexes.size === wanted || pendingOnly) && healthy.length === indexes.size;
+      const converged = retiring === 0 && placed.length === healthy.length && (indexes.size === wanted || pendingOnly) && healthy.length === indexes.size;
       if (!converged) diverged.push(name);
     });
   }

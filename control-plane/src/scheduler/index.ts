@@ -1,7 +1,12 @@
 import { create } from "@bufbuild/protobuf";
 import {
-  RegisterResponseSchema, type HeartbeatRequest, type HeartbeatResponse, type InstanceSpec, type Node,
-  type PlannedReplica, type RegisterResponse,
+  type HeartbeatRequest,
+  type HeartbeatResponse,
+  type InstanceSpec,
+  type Node,
+  type PlannedReplica,
+  type RegisterResponse,
+  RegisterResponseSchema,
 } from "@tei-fleet/proto/fleet/v1";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
@@ -10,25 +15,25 @@ import { createHeartbeatHandler } from "../agents/heartbeat.ts";
 import { createNodeOperations, type NodeOperations } from "../nodes/node-operations.ts";
 import { createNodeRegistry } from "../nodes/node-registry.ts";
 import { createRouteTable, type RouteTableService } from "../routes/route-table.ts";
-import type { KeySchema } from "../store/keys.ts";
 import { createChangesBus } from "../store/changes-bus.ts";
-import { checkSpec, type SpecCheck } from "./check-spec.ts";
 import { closeConnection } from "../store/close-connection.ts";
-import { DEFAULT_TIMINGS, type SchedulerContext, type SchedulerTimings } from "../store/scheduler-context.ts";
-import { createInstanceReconciler, RESTART_MARK, type PlacementNotice } from "./instance-reconciler.ts";
+import type { KeySchema } from "../store/keys.ts";
 import { defineScripts } from "../store/lua-scripts.ts";
+import { DEFAULT_TIMINGS, type SchedulerContext, type SchedulerTimings } from "../store/scheduler-context.ts";
+import { checkSpec, type SpecCheck } from "./check-spec.ts";
+import { createInstanceReconciler, type PlacementNotice, RESTART_MARK } from "./instance-reconciler.ts";
 import { createNodeCache } from "./node-cache.ts";
 import { createPlacementQueue } from "./placement-queue.ts";
 import { planPlacements } from "./plan.ts";
-import { createWorkerShards } from "./worker-shards.ts";
 import { createReconcileLoop } from "./reconcile-loop.ts";
 import { parseReplicas } from "./replica-records.ts";
+import { createWorkerShards } from "./worker-shards.ts";
 
+export { StaleEpochError } from "../agents/assignment-feed.ts";
+export { NodeNotFoundError } from "../nodes/node-operations.ts";
 export { DEFAULT_TIMINGS } from "../store/scheduler-context.ts";
 export type { PlacementNotice } from "./instance-reconciler.ts";
 export { defaultModelMemoryMb } from "./model-memory.ts";
-export { NodeNotFoundError } from "../nodes/node-operations.ts";
-export { StaleEpochError } from "../agents/assignment-feed.ts";
 
 /** Options of createScheduler. Every timing has a default in DEFAULT_TIMINGS. */
 export interface SchedulerOptions extends Partial<SchedulerTimings> {
@@ -103,7 +108,10 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   redis.on("error", (err) => options.logger.warn({ err: err.message }, "scheduler redis connection error"));
   defineScripts(redis);
   const ctx: SchedulerContext = {
-    redis, keys: options.keys, logger: options.logger, now: options.now ?? Date.now,
+    redis,
+    keys: options.keys,
+    logger: options.logger,
+    now: options.now ?? Date.now,
   };
   const bus = createChangesBus(ctx.redis, ctx.keys, ctx.logger);
   const queue = createPlacementQueue(ctx, { concurrency: options.concurrency });
@@ -120,7 +128,9 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     if (pendingRetry || !started) return;
     pendingRetry = setTimeout(() => {
       pendingRetry = undefined;
-      ctx.redis.smembers(ctx.keys.pending()).then(enqueueMany)
+      ctx.redis
+        .smembers(ctx.keys.pending())
+        .then(enqueueMany)
         .catch((err) => ctx.logger.warn({ err: (err as Error).message }, "re-enqueue of pending instances failed"));
     }, 500);
   };
@@ -133,7 +143,9 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     async register(node) {
       const { epoch } = await registry.register(node);
       return create(RegisterResponseSchema, {
-        epoch, heartbeatIntervalMs: timings.heartbeatIntervalMs, heartbeatTtlMs: timings.heartbeatTtlMs,
+        epoch,
+        heartbeatIntervalMs: timings.heartbeatIntervalMs,
+        heartbeatTtlMs: timings.heartbeatTtlMs,
       });
     },
     heartbeat: (request) => heartbeats.heartbeat(request),

@@ -1,22 +1,18 @@
+import { create } from "@bufbuild/protobuf";
+import { type Instance, ReplicaSchema } from "@tei-fleet/proto/fleet/v1";
 import { RETIRE_REASON } from "../agents/replica-merge.ts";
 import { isFailing } from "../instances/instance-status.ts";
-import { create } from "@bufbuild/protobuf";
-import { ReplicaSchema, type Instance } from "@tei-fleet/proto/fleet/v1";
 import { appendEvent } from "../store/event-log.ts";
 import { isUnreadable, readInstanceRecord } from "../store/instance-record.ts";
+import { runScript } from "../store/lua-scripts.ts";
 import { createRecordProblemReporter } from "../store/record-problems.ts";
+import type { SchedulerContext, SchedulerTimings } from "../store/scheduler-context.ts";
 import { createBatchLoader } from "./batch-loader.ts";
 import { claimReplica } from "./claim.ts";
-import type { SchedulerContext, SchedulerTimings } from "../store/scheduler-context.ts";
-import { runScript } from "../store/lua-scripts.ts";
 import type { NodeCache } from "./node-cache.ts";
 import { replicaCount, replicaRequest, wantsRunning } from "./placement-request.ts";
-import {
-  buildUnplacedReplica, parseReplicas, replicaJson, type StoredReplica,
-} from "./replica-records.ts";
-import {
-  avoidPhrase, decideReschedule, parseRescheduleState, type ReschedulePolicy, type RescheduleState,
-} from "./reschedule-policy.ts";
+import { buildUnplacedReplica, parseReplicas, replicaJson, type StoredReplica } from "./replica-records.ts";
+import { avoidPhrase, decideReschedule, parseRescheduleState, type ReschedulePolicy, type RescheduleState } from "./reschedule-policy.ts";
 import { createRescheduleStore } from "./reschedule-store.ts";
 
 /** Replica statuses that never have a route: retiring them needs no grace for routers. */
@@ -82,7 +78,9 @@ export function createInstanceReconciler(
 ) {
   const { redis, keys } = ctx;
   const policy: ReschedulePolicy = {
-    afterMs: timings.rescheduleAfterMs, attempts: timings.rescheduleAttempts, intervalMs: timings.rescheduleIntervalMs,
+    afterMs: timings.rescheduleAfterMs,
+    attempts: timings.rescheduleAttempts,
+    intervalMs: timings.rescheduleIntervalMs,
   };
   const reschedules = createRescheduleStore(ctx, policy);
   const report = createRecordProblemReporter(redis, keys, ctx.logger);
@@ -121,10 +119,21 @@ export function createInstanceReconciler(
   const observe = createBatchLoader(observeMany);
 
   async function release(name: string, r: StoredReplica, deleteRecord = true) {
-    const removed = await runScript(redis, "release-replica",
-      [keys.nodeClaims(r.replica.node), keys.assignments(r.replica.node), keys.assignmentsVersion(r.replica.node),
-        keys.replicas(name), keys.routes(), keys.routesVersion(), keys.retiring(name), keys.routesLog()],
-      [r.id, keys.changesChannel(), r.replica.node, deleteRecord ? "1" : "0"]);
+    const removed = await runScript(
+      redis,
+      "release-replica",
+      [
+        keys.nodeClaims(r.replica.node),
+        keys.assignments(r.replica.node),
+        keys.assignmentsVersion(r.replica.node),
+        keys.replicas(name),
+        keys.routes(),
+        keys.routesVersion(),
+        keys.retiring(name),
+        keys.routesLog(),
+      ],
+      [r.id, keys.changesChannel(), r.replica.node, deleteRecord ? "1" : "0"],
+    );
     // The room is free again: let this process's next decisions see it (the cache does not
     // follow claim changes by itself).
     if (removed === 1) await cache.reload([r.replica.node]);
@@ -139,10 +148,15 @@ export function createInstanceReconciler(
   let refreshing: Promise<void> | undefined;
   async function freshView(): Promise<boolean> {
     // Jobs failing together share one reload, and each decides again on it.
-    if (refreshing) { await refreshing; return true; }
+    if (refreshing) {
+      await refreshing;
+      return true;
+    }
     if (ctx.now() - lastFreshView < 1000) return false;
     lastFreshView = ctx.now();
-    refreshing = cache.refreshAll().finally(() => { refreshing = undefined; });
+    refreshing = cache.refreshAll().finally(() => {
+      refreshing = undefined;
+    });
     await refreshing;
     return true;
   }
@@ -155,12 +169,18 @@ export function createInstanceReconciler(
    * next step, 0 when done.
    */
   async function retire(name: string, r: Observed, retiringSince: string | undefined, now: number): Promise<number> {
-    if (timings.routeGraceMs <= 0 || UNROUTED.has(r.replica.status)) { await release(name, r); return 0; }
+    if (timings.routeGraceMs <= 0 || UNROUTED.has(r.replica.status)) {
+      await release(name, r);
+      return 0;
+    }
     if (r.replica.status !== "stopping" || retiringSince === undefined) {
       const next = create(ReplicaSchema, { ...r.replica, status: "stopping", reason: RETIRE_REASON });
-      await runScript(redis, "retire-replica",
+      await runScript(
+        redis,
+        "retire-replica",
         [keys.replicas(name), keys.routes(), keys.routesVersion(), keys.retiring(name), keys.routesLog()],
-        [r.id, r.json, replicaJson(next), String(now), keys.changesChannel()]);
+        [r.id, r.json, replicaJson(next), String(now), keys.changesChannel()],
+      );
       return timings.routeGraceMs;
     }
     const due = Number(retiringSince) + timings.routeGraceMs;
@@ -187,10 +207,9 @@ export function createInstanceReconciler(
     const staleMarks = Object.keys(retiring).filter((id) => !liveIds.has(id));
     if (staleMarks.length > 0) await redis.hdel(keys.retiring(name), ...staleMarks);
 
-    if (!instance || !instance.spec) {
+    if (!instance?.spec) {
       for (const r of live) await release(name, r);
-      await redis.multi().del(keys.replicas(name)).del(keys.retiring(name)).del(keys.reschedules(name))
-        .srem(keys.pending(), name).exec();
+      await redis.multi().del(keys.replicas(name)).del(keys.retiring(name)).del(keys.reschedules(name)).srem(keys.pending(), name).exec();
       return { ...outcome, released: live.length > 0 };
     }
     const spec = instance.spec;
@@ -200,7 +219,9 @@ export function createInstanceReconciler(
     }
     const wanted = wantsRunning(spec) ? replicaCount(spec) : 0;
     let wait = Infinity;
-    const later = (ms: number) => { if (ms > 0) wait = Math.min(wait, ms); };
+    const later = (ms: number) => {
+      if (ms > 0) wait = Math.min(wait, ms);
+    };
 
     const unplaced = new Map(observed.filter((r) => r.replica.node === "").map((r) => [r.id, r]));
     const claimedIds = new Set(live.map((r) => r.id));
@@ -231,12 +252,11 @@ export function createInstanceReconciler(
       }
 
       if (current.length === 0) {
-        const peers = active.filter((r) => r.replica.index !== index)
-          .map((r) => ({ node: r.replica.node, gpuIds: r.replica.gpuIds }));
+        const peers = active.filter((r) => r.replica.index !== index).map((r) => ({ node: r.replica.node, gpuIds: r.replica.gpuIds }));
         const avoid = new Set(old.filter((r) => r.moving).map((r) => r.replica.node));
         const request = replicaRequest(spec, index, peers, avoid);
         let result = await claimReplica(ctx, cache, spec, request, revision, (id) => claimedIds.has(id), salt, owns);
-        if (!result.placed && !result.conflicts && await freshView()) {
+        if (!result.placed && !result.conflicts && (await freshView())) {
           // The view may be behind (a node that joined a moment ago): decide again on a fresh one.
           result = await claimReplica(ctx, cache, spec, request, revision, (id) => claimedIds.has(id), salt, owns);
         }
@@ -269,8 +289,7 @@ export function createInstanceReconciler(
         if (current[0]!.replica.status === "running") {
           for (const r of old) later(await retire(name, r, retiring[r.id], now));
         } else if (policy.afterMs > 0 && isFailing(current[0]!.replica.status)) {
-          const peers = active.filter((r) => r.replica.index !== index)
-            .map((r) => ({ node: r.replica.node, gpuIds: r.replica.gpuIds }));
+          const peers = active.filter((r) => r.replica.index !== index).map((r) => ({ node: r.replica.node, gpuIds: r.replica.gpuIds }));
           later(await reschedule(name, spec, current[0]!, retiring[current[0]!.id], peers, failures, claimedIds, outcome, now));
         }
       }
@@ -283,9 +302,11 @@ export function createInstanceReconciler(
 
     // Placeholders that no longer describe a missing replica go away; stopped instances keep one per index.
     for (const r of unplaced.values()) {
-      const keep = r.replica.revision === revision && r.replica.index < replicaCount(spec)
-        && !satisfied.has(r.replica.index)
-        && (wanted === 0 ? r.replica.status === "stopped" : r.replica.status === "pending");
+      const keep =
+        r.replica.revision === revision &&
+        r.replica.index < replicaCount(spec) &&
+        !satisfied.has(r.replica.index) &&
+        (wanted === 0 ? r.replica.status === "stopped" : r.replica.status === "pending");
       if (!keep) await runScript(redis, "forget-unplaced", [keys.replicas(name)], [r.id, r.json]);
     }
     if (wanted === 0) await markStopped(name, spec, revision);
@@ -305,9 +326,15 @@ export function createInstanceReconciler(
    * else fits it stays, and the reason is announced. Returns when to look again (0: no need).
    */
   async function reschedule(
-    name: string, spec: NonNullable<Instance["spec"]>, failing: Observed, retiringSince: string | undefined,
-    peers: Array<{ node: string; gpuIds: number[] }>, failures: RescheduleState, claimedIds: Set<string>,
-    outcome: ReconcileOutcome, now: number,
+    name: string,
+    spec: NonNullable<Instance["spec"]>,
+    failing: Observed,
+    retiringSince: string | undefined,
+    peers: Array<{ node: string; gpuIds: number[] }>,
+    failures: RescheduleState,
+    claimedIds: Set<string>,
+    outcome: ReconcileOutcome,
+    now: number,
   ): Promise<number> {
     const since = await reschedules.failingSince(name, failures, failing, now);
     const decision = decideReschedule(policy, failures, failing.replica, since, now);
@@ -329,8 +356,7 @@ export function createInstanceReconciler(
     const result = await claimReplica(ctx, cache, spec, request, revision, inUse, salt, owns);
     if (!result.placed) {
       if (result.conflicts) return 500;
-      await reschedules.announce(name, failing,
-        `cannot move: replacement pending: ${result.reason} ${avoidPhrase(decision.avoid)}; tried again later`, now);
+      await reschedules.announce(name, failing, `cannot move: replacement pending: ${result.reason} ${avoidPhrase(decision.avoid)}; tried again later`, now);
       return policy.afterMs;
     }
     outcome.placed++;
@@ -346,8 +372,12 @@ export function createInstanceReconciler(
     const existing = unplaced.get(id);
     unplaced.delete(id);
     if (existing?.replica.status === "pending" && existing.replica.reason === reason) return;
-    const written = await runScript(redis, "put-unplaced", [keys.replicas(name)],
-      [id, replicaJson(buildUnplacedReplica(id, index, revision, "pending", reason))]);
+    const written = await runScript(
+      redis,
+      "put-unplaced",
+      [keys.replicas(name)],
+      [id, replicaJson(buildUnplacedReplica(id, index, revision, "pending", reason))],
+    );
     if (written !== 1) return; // another worker placed it meanwhile
     await appendEvent(redis, keys, { kind: "instance.pending", instance: name, message: `replica ${index} pending: ${reason}` });
   }
@@ -360,8 +390,12 @@ export function createInstanceReconciler(
       const id = `${name}-${index}-r${revision}`;
       if (records.some((r) => r.replica.index === index && r.replica.node !== "")) continue; // still stopping
       if (records.find((r) => r.id === id)?.replica.status === "stopped") continue;
-      const written = await runScript(redis, "put-unplaced", [keys.replicas(name)],
-        [id, replicaJson(buildUnplacedReplica(id, index, revision, "stopped", "stopped on request"))]);
+      const written = await runScript(
+        redis,
+        "put-unplaced",
+        [keys.replicas(name)],
+        [id, replicaJson(buildUnplacedReplica(id, index, revision, "stopped", "stopped on request"))],
+      );
       if (written !== 1) continue;
       await appendEvent(redis, keys, { kind: "instance.stopped", instance: name, message: `replica ${index} stopped on request` });
     }

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
-import type { SchedulerContext } from "../store/scheduler-context.ts";
 import { runScript } from "../store/lua-scripts.ts";
+import type { SchedulerContext } from "../store/scheduler-context.ts";
 
 /** A lease held by at most one control-plane process, with a fencing token. */
 export interface Lease {
@@ -23,8 +23,7 @@ export function createLease(ctx: SchedulerContext, name: string, ttlMs: number):
     name,
     holder,
     async acquire() {
-      const token = await runScript(ctx.redis, "lease-acquire",
-        [ctx.keys.lease(name), ctx.keys.leaseToken(name)], [holder, String(ttlMs)]);
+      const token = await runScript(ctx.redis, "lease-acquire", [ctx.keys.lease(name), ctx.keys.leaseToken(name)], [holder, String(ttlMs)]);
       return token === null || token === undefined ? undefined : String(token);
     },
     async release() {

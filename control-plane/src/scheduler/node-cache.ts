@@ -1,7 +1,7 @@
 import type { ChangesBus } from "../store/changes-bus.ts";
 import type { SchedulerContext } from "../store/scheduler-context.ts";
 import { GpuIndex } from "./gpu-index.ts";
-import { applyClaims, isSchedulable, nodeViewFromRedis, type NodeView } from "./node-view.ts";
+import { applyClaims, isSchedulable, type NodeView, nodeViewFromRedis } from "./node-view.ts";
 import { tieHash } from "./placement.ts";
 
 /** Options of the node cache. */
@@ -12,7 +12,6 @@ export interface NodeCacheOptions {
   onSchedulable?: (node: string) => void;
   /** Nodes nudged on the changes channel ("node:{name}") are reloaded together after this delay. Default 50 ms. */
   batchDelayMs?: number;
-
 }
 
 /**
@@ -62,9 +61,7 @@ export interface Reservation {
 }
 
 /** Creates the cache; it listens on `bus` once started. */
-export function createNodeCache(
-  ctx: SchedulerContext, bus: ChangesBus, options: NodeCacheOptions = {}, salt = 0,
-): NodeCache {
+export function createNodeCache(ctx: SchedulerContext, bus: ChangesBus, options: NodeCacheOptions = {}, salt = 0): NodeCache {
   const { redis, keys } = ctx;
   const fullRefreshMs = options.fullRefreshMs ?? 5000;
   const batchDelayMs = options.batchDelayMs ?? 50;
@@ -82,7 +79,10 @@ export function createNodeCache(
       const gpu = view.gpus.find((g) => g.index === id);
       if (gpu) gpu.usedMb += sign * r.memoryMb;
     }
-    for (const p of r.ports) { if (sign > 0) view.ports.add(p); else view.ports.delete(p); }
+    for (const p of r.ports) {
+      if (sign > 0) view.ports.add(p);
+      else view.ports.delete(p);
+    }
     view.count += sign;
     index.update(view);
   }
@@ -117,8 +117,13 @@ export function createNodeCache(
       }
       const existing = views.get(name);
       const fresh = nodeViewFromRedis(json, claims);
-      if (existing && existing.epoch === fresh.epoch && existing.state === fresh.state
-        && existing.cordoned === fresh.cordoned && existing.draining === fresh.draining) {
+      if (
+        existing &&
+        existing.epoch === fresh.epoch &&
+        existing.state === fresh.state &&
+        existing.cordoned === fresh.cordoned &&
+        existing.draining === fresh.draining
+      ) {
         setClaims(existing, claims);
       } else {
         if (existing) index.remove(existing);
@@ -144,7 +149,11 @@ export function createNodeCache(
     const names = await redis.zrange(keys.nodes(), 0, -1);
     const present = new Set(names);
     for (const [name, view] of views) {
-      if (!present.has(name)) { index.remove(view); views.delete(name); listed = undefined; }
+      if (!present.has(name)) {
+        index.remove(view);
+        views.delete(name);
+        listed = undefined;
+      }
     }
     for (let i = 0; i < names.length; i += 500) await reload(names.slice(i, i + 500));
   }
@@ -154,13 +163,19 @@ export function createNodeCache(
       unsubscribe = bus.subscribe((message) => {
         const sep = message.indexOf(":");
         if (sep < 0) return;
-        if (message.slice(0, sep) === "node") { dirtyNodes.add(message.slice(sep + 1)); flushSoon(); }
+        if (message.slice(0, sep) === "node") {
+          dirtyNodes.add(message.slice(sep + 1));
+          flushSoon();
+        }
       });
       await refreshAll();
       const tick = () => {
         fullTimer = setTimeout(() => {
-          refreshAll().catch((err) => ctx.logger.warn({ err: (err as Error).message }, "node cache refresh failed"))
-            .finally(() => { if (fullTimer) tick(); });
+          refreshAll()
+            .catch((err) => ctx.logger.warn({ err: (err as Error).message }, "node cache refresh failed"))
+            .finally(() => {
+              if (fullTimer) tick();
+            });
         }, fullRefreshMs);
       };
       tick();
@@ -183,7 +198,7 @@ export function createNodeCache(
       const view = views.get(node);
       if (view) book(view, r, 1);
       let set = pending.get(node);
-      if (!set) pending.set(node, set = new Set());
+      if (!set) pending.set(node, (set = new Set()));
       set.add(r);
       return r;
     },

@@ -1,9 +1,9 @@
 import { createHash } from "node:crypto";
-import { Queue, Worker, type Job } from "bullmq";
+import { type Job, Queue, Worker } from "bullmq";
 import type { Redis } from "ioredis";
+import { closeConnection, withinTime } from "../store/close-connection.ts";
 import type { SchedulerContext } from "../store/scheduler-context.ts";
 import { createBatchLoader } from "./batch-loader.ts";
-import { closeConnection, withinTime } from "../store/close-connection.ts";
 import type { InstanceReconciler } from "./instance-reconciler.ts";
 
 /** Name of the BullMQ queue (under the key schema's BullMQ prefix). */
@@ -103,7 +103,7 @@ export function createPlacementQueue(ctx: SchedulerContext, options: PlacementQu
     const results = (await pipe.exec()) ?? [];
     const keyed = names.map((name, i) => {
       const json = results[i]?.[1] as string | null;
-      return `${name}-r${json ? /"revision":"?(\d+)/.exec(json)?.[1] ?? "0" : "gone"}`;
+      return `${name}-r${json ? (/"revision":"?(\d+)/.exec(json)?.[1] ?? "0") : "gone"}`;
     });
     if (names.length === 1) {
       await queue.add("place", { instance: names[0] }, { ...jobOptions, jobId: keyed[0] });
@@ -113,7 +113,10 @@ export function createPlacementQueue(ctx: SchedulerContext, options: PlacementQu
     // it covers, so the same bulk enqueued twice while waiting is still one job.
     const jobs = [];
     for (let i = 0; i < names.length; i += BATCH_SIZE) {
-      const digest = createHash("sha1").update(keyed.slice(i, i + BATCH_SIZE).join("\n")).digest("hex").slice(0, 20);
+      const digest = createHash("sha1")
+        .update(keyed.slice(i, i + BATCH_SIZE).join("\n"))
+        .digest("hex")
+        .slice(0, 20);
       jobs.push({ name: "place-batch", data: { instances: names.slice(i, i + BATCH_SIZE) }, opts: { ...jobOptions, jobId: `batch-${digest}` } });
     }
     for (let i = 0; i < jobs.length; i += 500) await queue.addBulk(jobs.slice(i, i + 500));
@@ -131,23 +134,29 @@ export function createPlacementQueue(ctx: SchedulerContext, options: PlacementQu
         if (outcome.released) onReleased();
         return outcome.placed;
       };
-      worker = new Worker<PlacementJob>(PLACEMENT_QUEUE, async (job: Job<PlacementJob>) => {
-        if (job.data.instance) return one(job.data.instance, job.id);
-        // A batch: reconcile all at once (their reads share round trips); if any failed, the
-        // whole job is retried, and re-running the ones that succeeded is a cheap no-op.
-        const results = await Promise.allSettled((job.data.instances ?? []).map((name) => one(name, job.id)));
-        const failed = results.find((r) => r.status === "rejected");
-        if (failed) throw failed.reason instanceof Error ? failed.reason : new Error(String(failed.reason));
-        return results.reduce((sum, r) => sum + (r.status === "fulfilled" ? r.value : 0), 0);
-      }, {
-        connection: connection(true),
-        prefix: keys.bullPrefix(),
-        concurrency: options.concurrency ?? 32,
-        stalledInterval: options.stalledIntervalMs ?? 10_000,
-        maxStalledCount: 3,
-      });
+      worker = new Worker<PlacementJob>(
+        PLACEMENT_QUEUE,
+        async (job: Job<PlacementJob>) => {
+          if (job.data.instance) return one(job.data.instance, job.id);
+          // A batch: reconcile all at once (their reads share round trips); if any failed, the
+          // whole job is retried, and re-running the ones that succeeded is a cheap no-op.
+          const results = await Promise.allSettled((job.data.instances ?? []).map((name) => one(name, job.id)));
+          const failed = results.find((r) => r.status === "rejected");
+          if (failed) throw failed.reason instanceof Error ? failed.reason : new Error(String(failed.reason));
+          return results.reduce((sum, r) => sum + (r.status === "fulfilled" ? r.value : 0), 0);
+        },
+        {
+          connection: connection(true),
+          prefix: keys.bullPrefix(),
+          concurrency: options.concurrency ?? 32,
+          stalledInterval: options.stalledIntervalMs ?? 10_000,
+          maxStalledCount: 3,
+        },
+      );
       worker.on("error", (err) => logger.warn({ err: err.message }, "placement worker error"));
-      worker.on("failed", (job, err) => logger.warn({ instance: job?.data.instance, instances: job?.data.instances?.length, err: err.message }, "placement job failed"));
+      worker.on("failed", (job, err) =>
+        logger.warn({ instance: job?.data.instance, instances: job?.data.instances?.length, err: err.message }, "placement job failed"),
+      );
     },
     async close() {
       // Active jobs get a few seconds to finish; a job cut short is retried elsewhere (jobs are

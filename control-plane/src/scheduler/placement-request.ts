@@ -28,12 +28,7 @@ export function memoryPerGpuMb(spec: InstanceSpec): number {
 }
 
 /** What replica `index` of this spec needs, for place(). */
-export function replicaRequest(
-  spec: InstanceSpec,
-  index: number,
-  peers: ReplicaRequest["peers"] = [],
-  avoidNodes?: ReadonlySet<string>,
-): ReplicaRequest {
+export function replicaRequest(spec: InstanceSpec, index: number, peers: ReplicaRequest["peers"] = [], avoidNodes?: ReadonlySet<string>): ReplicaRequest {
   const gpuCount = spec.gpuId !== undefined ? 1 : (spec.gpuCount ?? DEFAULT_GPU_COUNT);
   return {
     instance: spec.name,

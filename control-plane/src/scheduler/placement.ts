@@ -38,14 +38,10 @@ export interface PlaceOptions {
 }
 
 /** Where a replica goes, or why it goes nowhere. */
-export type PlacementDecision =
-  | { fits: true; node: NodeView; gpuIds: number[]; port: number; prometheusPort: number }
-  | { fits: false; reason: string };
+export type PlacementDecision = { fits: true; node: NodeView; gpuIds: number[]; port: number; prometheusPort: number } | { fits: false; reason: string };
 
 /** Why a node cannot take the replica; counted per node to explain a failure. */
-type Misfit =
-  | "process capacity full" | "too few GPUs" | "GPU id missing" | "insufficient GPU memory"
-  | "port taken" | "no free ports";
+type Misfit = "process capacity full" | "too few GPUs" | "GPU id missing" | "insufficient GPU memory" | "port taken" | "no free ports";
 
 /** The best node so far and its score (lower is better, compared in order). */
 interface Candidate {
@@ -91,18 +87,29 @@ export function place(req: ReplicaRequest, nodes: Iterable<NodeView>, options: P
   const score: [number, number, number, number] = [0, 0, 0, 0];
   // Spread over a large fleet looks at a random sample of feasible nodes (Nomad's limit
   // iterator), not at every node: any node without a peer is as good as the best one.
-  const sampling = sampleLimit !== undefined && req.policy === "spread" && req.node === undefined && Array.isArray(nodes)
-    && nodes.length > sampleLimit;
+  const sampling = sampleLimit !== undefined && req.policy === "spread" && req.node === undefined && Array.isArray(nodes) && nodes.length > sampleLimit;
   let feasible = 0;
 
   for (const node of sampling ? rotated(nodes as NodeView[]) : nodes) {
     if (sampling && feasible >= sampleLimit!) break;
     if (req.node !== undefined && node.name !== req.node) continue;
     pinnedSeen = true;
-    if (req.avoidNodes?.has(node.name)) { count(ineligible, "avoided"); continue; }
-    if (node.state !== "ready") { count(ineligible, node.state || "not ready"); continue; }
-    if (node.draining) { count(ineligible, "draining"); continue; }
-    if (node.cordoned) { count(ineligible, "cordoned"); continue; }
+    if (req.avoidNodes?.has(node.name)) {
+      count(ineligible, "avoided");
+      continue;
+    }
+    if (node.state !== "ready") {
+      count(ineligible, node.state || "not ready");
+      continue;
+    }
+    if (node.draining) {
+      count(ineligible, "draining");
+      continue;
+    }
+    if (node.cordoned) {
+      count(ineligible, "cordoned");
+      continue;
+    }
     if (selector.length > 0 && !selector.every(([k, v]) => node.labels[k] === v)) {
       count(ineligible, "not matching the node selector");
       continue;
@@ -110,10 +117,16 @@ export function place(req: ReplicaRequest, nodes: Iterable<NodeView>, options: P
     eligible++;
 
     const misfit = checkNode(node, req, gpuCount);
-    if (misfit) { count(misfits, misfit); continue; }
+    if (misfit) {
+      count(misfits, misfit);
+      continue;
+    }
     const onGpu = peers.byGpu.get(node.name);
     const gpus = chooseGpus(node, req, gpuCount, onGpu);
-    if (!gpus) { count(misfits, "insufficient GPU memory"); continue; }
+    if (!gpus) {
+      count(misfits, "insufficient GPU memory");
+      continue;
+    }
     feasible++;
 
     let leftAfter = 0;
@@ -123,11 +136,16 @@ export function place(req: ReplicaRequest, nodes: Iterable<NodeView>, options: P
       onGpus += onGpu?.get(g.index) ?? 0;
     }
     if (req.policy === "binpack") {
-      score[0] = leftAfter; score[1] = 0; score[2] = 0; score[3] = 0;
+      score[0] = leftAfter;
+      score[1] = 0;
+      score[2] = 0;
+      score[3] = 0;
     } else {
       // Fewest peers first; then this worker's share of the nodes, then the least loaded node.
-      score[0] = peers.byNode.get(node.name) ?? 0; score[1] = onGpus;
-      score[2] = node.count + (owns && !owns(node.name) ? 1e6 : 0); score[3] = -leftAfter;
+      score[0] = peers.byNode.get(node.name) ?? 0;
+      score[1] = onGpus;
+      score[2] = node.count + (owns && !owns(node.name) ? 1e6 : 0);
+      score[3] = -leftAfter;
     }
     if (!best || better(score, node, best, salt)) best = { node, gpus, score: [...score] };
   }
@@ -171,7 +189,7 @@ function indexPeers(req: ReplicaRequest) {
   for (const p of req.peers) {
     byNode.set(p.node, (byNode.get(p.node) ?? 0) + 1);
     let gpus = byGpu.get(p.node);
-    if (!gpus) byGpu.set(p.node, gpus = new Map());
+    if (!gpus) byGpu.set(p.node, (gpus = new Map()));
     for (const g of p.gpuIds) gpus.set(g, (gpus.get(g) ?? 0) + 1);
   }
   return { byNode, byGpu };
@@ -196,9 +214,7 @@ function checkNode(node: NodeView, req: ReplicaRequest, gpuCount: number): Misfi
 }
 
 /** The GPUs this replica would use on the node, or undefined when too few have room. */
-function chooseGpus(
-  node: NodeView, req: ReplicaRequest, gpuCount: number, onGpu: Map<number, number> | undefined,
-): GpuView[] | undefined {
+function chooseGpus(node: NodeView, req: ReplicaRequest, gpuCount: number, onGpu: Map<number, number> | undefined): GpuView[] | undefined {
   if (gpuCount === 0) return [];
   const need = req.memoryMb;
   const binpack = req.policy === "binpack";
@@ -211,11 +227,14 @@ function chooseGpus(
       if (free < need || (req.gpuId !== undefined && g.index !== req.gpuId)) continue;
       // Lower is better: binpack wants the least room left, spread the fewest peers, then the most room.
       const rank = binpack ? free : (onGpu?.get(g.index) ?? 0) * 1e9 - free;
-      if (rank < pickRank) { pick = g; pickRank = rank; }
+      if (rank < pickRank) {
+        pick = g;
+        pickRank = rank;
+      }
     }
     return pick ? [pick] : undefined;
   }
-  const rank = (g: GpuView) => binpack ? g.totalMb - g.usedMb : (onGpu?.get(g.index) ?? 0) * 1e9 - (g.totalMb - g.usedMb);
+  const rank = (g: GpuView) => (binpack ? g.totalMb - g.usedMb : (onGpu?.get(g.index) ?? 0) * 1e9 - (g.totalMb - g.usedMb));
   const fitting = node.gpus.filter((g) => g.totalMb - g.usedMb >= need && (req.gpuId === undefined || g.index === req.gpuId));
   if (fitting.length < gpuCount) return undefined;
   return fitting.sort((a, b) => rank(a) - rank(b)).slice(0, gpuCount);
@@ -233,7 +252,10 @@ function allocatePorts(node: NodeView, req: ReplicaRequest): [number, number] {
   const taken = new Set<number>();
   const next = () => {
     for (let p = node.portStart; p <= node.portEnd; p++) {
-      if (!node.ports.has(p) && !taken.has(p) && p !== req.port && p !== req.prometheusPort) { taken.add(p); return p; }
+      if (!node.ports.has(p) && !taken.has(p) && p !== req.port && p !== req.prometheusPort) {
+        taken.add(p);
+        return p;
+      }
     }
     return 0; // unreachable: checkNode counted free ports
   };
@@ -242,12 +264,13 @@ function allocatePorts(node: NodeView, req: ReplicaRequest): [number, number] {
   return [port, prometheusPort];
 }
 
-function explain(
-  req: ReplicaRequest, pinnedSeen: boolean, eligible: number,
-  ineligible: Map<string, number>, misfits: Map<Misfit, number>,
-): string {
+function explain(req: ReplicaRequest, pinnedSeen: boolean, eligible: number, ineligible: Map<string, number>, misfits: Map<Misfit, number>): string {
   if (req.node !== undefined && !pinnedSeen) return `pinned node "${req.node}" is not registered`;
-  const list = (m: Map<string, number>) => [...m].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${n} ${k}`).join(", ");
+  const list = (m: Map<string, number>) =>
+    [...m]
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, n]) => `${n} ${k}`)
+      .join(", ");
   if (eligible === 0) {
     if (req.node !== undefined) return `pinned node "${req.node}" is ${[...ineligible.keys()].join(", ")}`;
     return ineligible.size === 0 ? "no nodes registered" : `no eligible nodes (${list(ineligible)})`;

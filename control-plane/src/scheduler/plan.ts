@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
-import { PlannedReplicaSchema, type InstanceSpec, type PlannedReplica } from "@tei-fleet/proto/fleet/v1";
+import { type InstanceSpec, type PlannedReplica, PlannedReplicaSchema } from "@tei-fleet/proto/fleet/v1";
 import type { SchedulerContext } from "../store/scheduler-context.ts";
-import { nodeViewFromRedis, type NodeView } from "./node-view.ts";
+import { type NodeView, nodeViewFromRedis } from "./node-view.ts";
 import { place } from "./placement.ts";
 import { replicaCount, replicaRequest } from "./placement-request.ts";
 
@@ -44,7 +44,10 @@ export async function loadAllNodes(ctx: SchedulerContext): Promise<NodeView[]> {
   for (let i = 0; i < names.length; i += 500) {
     const chunk = names.slice(i, i + 500);
     const pipe = ctx.redis.pipeline();
-    for (const n of chunk) { pipe.get(ctx.keys.node(n)); pipe.hgetall(ctx.keys.nodeClaims(n)); }
+    for (const n of chunk) {
+      pipe.get(ctx.keys.node(n));
+      pipe.hgetall(ctx.keys.nodeClaims(n));
+    }
     const results = (await pipe.exec()) ?? [];
     chunk.forEach((_, j) => {
       const json = results[j * 2]?.[1] as string | null;

@@ -1,12 +1,12 @@
-import type { NodeRegistry, EnqueueMany } from "../nodes/node-registry.ts";
 import { NodeNotFoundError } from "../nodes/node-errors.ts";
+import type { EnqueueMany, NodeRegistry } from "../nodes/node-registry.ts";
 import { removeNode } from "../nodes/node-removal.ts";
 import { StaleLeaseError } from "../nodes/node-store.ts";
+import { runScript } from "../store/lua-scripts.ts";
 import type { SchedulerContext, SchedulerTimings } from "../store/scheduler-context.ts";
 import { compareDesiredAndObserved } from "./convergence.ts";
 import { createDrainController, type Fence } from "./drain-controller.ts";
 import { createLease } from "./lease.ts";
-import { runScript } from "../store/lua-scripts.ts";
 
 /** Name of the lease the loop runs under. */
 export const RECONCILER_LEASE = "reconciler";
@@ -68,7 +68,7 @@ export function createReconcileLoop(
     for (let i = 0; i < nodeNames.length; i++) {
       const json = records[i];
       // A substring test first: parsing a thousand node records every second is waste.
-      if (!json || !json.includes('"draining":true')) continue;
+      if (!json?.includes('"draining":true')) continue;
       if ((JSON.parse(json) as { state?: string }).state !== "ready") continue;
       await drains.step(nodeNames[i]!, fence);
     }
@@ -80,7 +80,8 @@ export function createReconcileLoop(
     const span = ms >= 3_600_000 ? `${+(ms / 3_600_000).toFixed(2)} h` : `${+(ms / 1000).toFixed(1)} s`;
     try {
       await removeNode(ctx, name, {
-        fence, silentSinceMs,
+        fence,
+        silentSinceMs,
         message: () => `node ${name} forgotten: ${state} for more than ${span} (TEI_FLEET_LOST_NODE_RETENTION_MS); its agent registers anew if it comes back`,
       });
     } catch (err) {
@@ -99,15 +100,25 @@ export function createReconcileLoop(
     // writes): give their room back; their instances are reconciled right after.
     for (const o of report.orphanAssignments) {
       logger.warn({ assignment: o.id, node: o.node, instance: o.instance }, "releasing an assignment no replica record accounts for");
-      await runScript(redis, "release-replica",
-        [keys.nodeClaims(o.node), keys.assignments(o.node), keys.assignmentsVersion(o.node), keys.replicas(o.instance),
-          keys.routes(), keys.routesVersion(), keys.retiring(o.instance), keys.routesLog()],
-        [o.id, keys.changesChannel(), o.node, "0"]);
+      await runScript(
+        redis,
+        "release-replica",
+        [
+          keys.nodeClaims(o.node),
+          keys.assignments(o.node),
+          keys.assignmentsVersion(o.node),
+          keys.replicas(o.instance),
+          keys.routes(),
+          keys.routesVersion(),
+          keys.retiring(o.instance),
+          keys.routesLog(),
+        ],
+        [o.id, keys.changesChannel(), o.node, "0"],
+      );
       targets.add(o.instance);
     }
     if (report.staleRoutes.length > 0) {
-      await runScript(redis, "remove-routes", [keys.routes(), keys.routesVersion(), keys.routesLog()],
-        [keys.changesChannel(), ...report.staleRoutes]);
+      await runScript(redis, "remove-routes", [keys.routes(), keys.routesVersion(), keys.routesLog()], [keys.changesChannel(), ...report.staleRoutes]);
     }
     if (report.pending.length > 0) await redis.sadd(keys.pending(), ...report.pending);
     const now = ctx.now();
@@ -140,7 +151,9 @@ export function createReconcileLoop(
   function schedule() {
     if (!running) return;
     timer = setTimeout(() => {
-      ticking = tick().catch((err) => logger.error({ err }, "reconcile tick failed")).finally(schedule);
+      ticking = tick()
+        .catch((err) => logger.error({ err }, "reconcile tick failed"))
+        .finally(schedule);
     }, timings.livenessIntervalMs);
   }
 

@@ -1,10 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { create, fromJsonString, toJsonString } from "@bufbuild/protobuf";
-import {
-  AssignmentSchema, ReplicaSchema, type Assignment, type InstanceSpec, type Replica,
-} from "@tei-fleet/proto/fleet/v1";
+import { type Assignment, AssignmentSchema, type InstanceSpec, type Replica, ReplicaSchema } from "@tei-fleet/proto/fleet/v1";
 import type { NodeView } from "./node-view.ts";
-
 
 /** A replica record as stored in `replicas:{name}`, with its exact JSON (the CAS witness). */
 export interface StoredReplica {
@@ -16,7 +13,9 @@ export interface StoredReplica {
 /** Parses every field of a `replicas:{name}` hash. */
 export function parseReplicas(hash: Record<string, string>): StoredReplica[] {
   return Object.entries(hash).map(([id, json]) => ({
-    id, json, replica: fromJsonString(ReplicaSchema, json, { ignoreUnknownFields: true }),
+    id,
+    json,
+    replica: fromJsonString(ReplicaSchema, json, { ignoreUnknownFields: true }),
   }));
 }
 
@@ -82,9 +81,7 @@ export function buildPlacedReplica(p: PlacementFacts): Replica {
 }
 
 /** A replica that is not placed: pending with the reason, or stopped on request. */
-export function buildUnplacedReplica(
-  id: string, index: number, revision: bigint, status: "pending" | "stopped", reason: string,
-): Replica {
+export function buildUnplacedReplica(id: string, index: number, revision: bigint, status: "pending" | "stopped", reason: string): Replica {
   return create(ReplicaSchema, { assignmentId: id, index, revision, status, reason });
 }
 

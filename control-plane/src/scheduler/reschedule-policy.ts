@@ -18,7 +18,6 @@ export interface ReschedulePolicy {
 /** The longest a further reschedule waits, however many came before (unless `afterMs` is longer). */
 export const MAX_RESCHEDULE_DELAY_MS = 10 * 60_000;
 
-
 /**
  * How long a replica must have been failing before it moves, after `previous` reschedules of its
  * index in the window: `afterMs`, doubling with each one, capped at MAX_RESCHEDULE_DELAY_MS.
@@ -62,7 +61,9 @@ export function parseRescheduleState(hash: Record<string, string>): RescheduleSt
         if (typeof m.at === "number" && typeof m.index === "number") {
           state.moves.push({ id: key, at: m.at, index: m.index, revision: String(m.revision ?? ""), from: m.from ?? "", to: m.to ?? "" });
         }
-      } catch { /* unreadable: tidied away as too old */ }
+      } catch {
+        /* unreadable: tidied away as too old */
+      }
     }
   }
   return state;
@@ -89,9 +90,7 @@ export type RescheduleDecision =
  * revision count: a spec change is a fresh start. The replacement avoids the replica's node and
  * every node a replica of this instance (any index) failed on within the window.
  */
-export function decideReschedule(
-  policy: ReschedulePolicy, state: RescheduleState, replica: FailingReplica, since: number, now: number,
-): RescheduleDecision {
+export function decideReschedule(policy: ReschedulePolicy, state: RescheduleState, replica: FailingReplica, since: number, now: number): RescheduleDecision {
   const revision = String(replica.revision);
   const recent = state.moves.filter((m) => m.revision === revision && now - m.at < policy.intervalMs);
   const mine = recent.filter((m) => m.index === replica.index).sort((a, b) => a.at - b.at);
@@ -100,7 +99,8 @@ export function decideReschedule(
     const until = mine[mine.length - policy.attempts]!.at + policy.intervalMs;
     const times = mine.length === 1 ? "once" : `${mine.length} times`;
     return {
-      kind: "give-up", until,
+      kind: "give-up",
+      until,
       note: `rescheduled ${times} in the last ${formatSpan(policy.intervalMs)}; giving up until ${new Date(until).toISOString()}`,
     };
   }

@@ -1,8 +1,8 @@
-import { EVENT_STREAM_MAXLEN } from "../store/event-log.ts";
-import type { SchedulerContext } from "../store/scheduler-context.ts";
-import { runScript } from "../store/lua-scripts.ts";
-import type { StoredReplica } from "./replica-records.ts";
 import { isFailing } from "../instances/instance-status.ts";
+import { EVENT_STREAM_MAXLEN } from "../store/event-log.ts";
+import { runScript } from "../store/lua-scripts.ts";
+import type { SchedulerContext } from "../store/scheduler-context.ts";
+import type { StoredReplica } from "./replica-records.ts";
 import { formatSpan, type ReschedulePolicy, type RescheduleState } from "./reschedule-policy.ts";
 
 /**
@@ -36,8 +36,10 @@ export function createRescheduleStore(ctx: SchedulerContext, policy: RescheduleP
     if (known !== undefined) return known;
     const field = `failing:${r.id}`;
     // HSETNX then HGET: a clock another process started meanwhile wins.
-    const [, [, value]] = (await redis.multi().hsetnx(keys.reschedules(name), field, String(now))
-      .hget(keys.reschedules(name), field).exec()) as [unknown, [unknown, string | null]];
+    const [, [, value]] = (await redis.multi().hsetnx(keys.reschedules(name), field, String(now)).hget(keys.reschedules(name), field).exec()) as [
+      unknown,
+      [unknown, string | null],
+    ];
     return Number(value ?? now);
   }
 
@@ -48,11 +50,16 @@ export function createRescheduleStore(ctx: SchedulerContext, policy: RescheduleP
     const seconds = Math.round((now - since) / 1000);
     // The agent's "; restarting in 4.0s" no longer applies once the replica has moved.
     const why = reason.replace(/; restarting in [\d.]+s$/, "");
-    const message = `replica ${index} (${failed.id}) rescheduled from ${from} to ${to} after ${seconds} s ${status}`
-      + ` (reschedule ${attempt} of at most ${policy.attempts} per ${formatSpan(policy.intervalMs)})${why ? `: ${why}` : ""}`;
-    const recorded = await runScript(redis, "record-reschedule", [keys.reschedules(name), keys.events()],
+    const message =
+      `replica ${index} (${failed.id}) rescheduled from ${from} to ${to} after ${seconds} s ${status}` +
+      ` (reschedule ${attempt} of at most ${policy.attempts} per ${formatSpan(policy.intervalMs)})${why ? `: ${why}` : ""}`;
+    const recorded = await runScript(
+      redis,
+      "record-reschedule",
+      [keys.reschedules(name), keys.events()],
       // The event's time is the write's, so it sorts after the replacement's instance.placed.
-      [failed.id, entry, String(index), keys.changesChannel(), name, from, message, String(ctx.now()), String(EVENT_STREAM_MAXLEN)]);
+      [failed.id, entry, String(index), keys.changesChannel(), name, from, message, String(ctx.now()), String(EVENT_STREAM_MAXLEN)],
+    );
     if (recorded === 1) ctx.logger.warn({ instance: name, index, from, to, status, reason }, "rescheduled a failing replica");
   }
 
@@ -60,8 +67,12 @@ export function createRescheduleStore(ctx: SchedulerContext, policy: RescheduleP
   async function announce(name: string, r: StoredReplica, note: string, now: number) {
     const { index, node, status } = r.replica;
     const message = `replica ${index} (${r.id}) stays ${status} on ${node}: ${note}`;
-    const announced = await runScript(redis, "reschedule-note", [keys.reschedules(name), keys.events()],
-      [String(index), note, keys.changesChannel(), name, node, message, String(now), String(EVENT_STREAM_MAXLEN)]);
+    const announced = await runScript(
+      redis,
+      "reschedule-note",
+      [keys.reschedules(name), keys.events()],
+      [String(index), note, keys.changesChannel(), name, node, message, String(now), String(EVENT_STREAM_MAXLEN)],
+    );
     if (announced === 1) ctx.logger.info({ instance: name, index, node, note }, "failing replica cannot be rescheduled now");
   }
 

@@ -38,8 +38,12 @@ export function createWorkerShards(ctx: SchedulerContext, options: WorkerShardsO
   async function beat() {
     const now = ctx.now();
     const key = ctx.keys.workers();
-    const [, , [, members]] = (await ctx.redis.multi()
-      .zadd(key, now, id).zremrangebyscore(key, "-inf", now - ttlMs).zrange(key, 0, -1).exec()) as [unknown, unknown, [unknown, string[]]];
+    const [, , [, members]] = (await ctx.redis
+      .multi()
+      .zadd(key, now, id)
+      .zremrangebyscore(key, "-inf", now - ttlMs)
+      .zrange(key, 0, -1)
+      .exec()) as [unknown, unknown, [unknown, string[]]];
     const live = [...(members ?? [])].sort();
     count = Math.max(1, live.length);
     position = Math.max(0, live.indexOf(id));
@@ -50,8 +54,11 @@ export function createWorkerShards(ctx: SchedulerContext, options: WorkerShardsO
       await beat();
       const tick = () => {
         timer = setTimeout(() => {
-          beat().catch((err) => ctx.logger.warn({ err: (err as Error).message }, "worker shard heartbeat failed"))
-            .finally(() => { if (timer) tick(); });
+          beat()
+            .catch((err) => ctx.logger.warn({ err: (err as Error).message }, "worker shard heartbeat failed"))
+            .finally(() => {
+              if (timer) tick();
+            });
         }, intervalMs);
       };
       tick();
@@ -62,6 +69,8 @@ export function createWorkerShards(ctx: SchedulerContext, options: WorkerShardsO
       await ctx.redis.zrem(ctx.keys.workers(), id).catch(() => undefined);
     },
     owns: (node) => count === 1 || tieHash(node, 0x5eed) % count === position,
-    get count() { return count; },
+    get count() {
+      return count;
+    },
   };
 }

@@ -4,16 +4,20 @@ import type { ConnectRouter } from "@connectrpc/connect";
 import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
 import fastifySwagger from "@fastify/swagger";
 import fastifySwaggerUi from "@fastify/swagger-ui";
-import { LogController, fastify, type FastifyBaseLogger, type FastifyPluginAsync } from "fastify";
+import { type FastifyBaseLogger, type FastifyPluginAsync, fastify, LogController } from "fastify";
 import type { ApiContext } from "../api/api-context.ts";
 import { createConnectAuthGate } from "../connect/connect-auth.ts";
 import { errorMappingInterceptor } from "../connect/connect-errors.ts";
 import { registerInstanceService } from "../connect/instance-service-impl.ts";
 import { reportMalformedRequestsAsInvalidArgument } from "../connect/malformed-request.ts";
-import { installErrorHandlers } from "../rest/rest-errors.ts";
 import { restApi } from "../rest/rest-api.ts";
+import { installErrorHandlers } from "../rest/rest-errors.ts";
 import {
-  createDualProtocolServer, discardLimits, dualProtocolServerSettings, type DualProtocolServerOptions, type DualRequestHandler,
+  createDualProtocolServer,
+  type DualProtocolServerOptions,
+  type DualRequestHandler,
+  discardLimits,
+  dualProtocolServerSettings,
 } from "./dual-protocol-server.ts";
 import { settleHttp2Upload } from "./http2-upload.ts";
 
@@ -73,7 +77,8 @@ export async function buildApp(ctx: ApiContext, options: AppOptions = {}) {
       openapi: "3.1.0",
       info: {
         title: "TEI Fleet control plane",
-        description: "tei-manager compatible REST API of TEI Fleet. Every operation is also served over Connect, gRPC and gRPC-web on the same port (tei_fleet.v1.InstanceService). Send `authorization: Bearer <token>`: the admin token for changes, the read token (or admin) for GETs.",
+        description:
+          "tei-manager compatible REST API of TEI Fleet. Every operation is also served over Connect, gRPC and gRPC-web on the same port (tei_fleet.v1.InstanceService). Send `authorization: Bearer <token>`: the admin token for changes, the read token (or admin) for GETs.",
         version: options.version ?? "0.1.0",
       },
       components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },

@@ -1,6 +1,6 @@
 import type { AddressInfo } from "node:net";
-import { Redis } from "ioredis";
 import { createLogger } from "@tei-fleet/core/service";
+import { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { ApiContext } from "../api/api-context.ts";
 import { ensureAdminToken } from "../auth/admin-token.ts";
@@ -14,8 +14,8 @@ import { createScheduler, type SchedulerOptions } from "../scheduler/index.ts";
 import { createInstanceRepository } from "../store/instance-repository.ts";
 import { createKeySchema, type KeySchema } from "../store/keys.ts";
 import { createNodeReader } from "../store/node-reader.ts";
-import { buildApp, type AppOptions } from "./app.ts";
-import { schedulerSurfaces, type SchedulerSurfaces } from "./scheduler-wiring.ts";
+import { type AppOptions, buildApp } from "./app.ts";
+import { type SchedulerSurfaces, schedulerSurfaces } from "./scheduler-wiring.ts";
 
 /** Options of {@link startControlPlane}. Only `redisUrl` is required. */
 export interface ControlPlaneOptions {
@@ -90,7 +90,12 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   await redis.connect();
 
   const admin = await ensureAdminToken({
-    redis, keys, logger, envToken: options.adminToken, dataDir: options.dataDir, notice: options.notice,
+    redis,
+    keys,
+    logger,
+    envToken: options.adminToken,
+    dataDir: options.dataDir,
+    notice: options.notice,
   });
   const repo = createInstanceRepository(redis, keys, logger);
   const nodes = createNodeReader(redis, keys);
@@ -107,9 +112,20 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   }
 
   const ctx: ApiContext = {
-    redis, keys, logger, repo, nodes, scheduler, metrics,
+    redis,
+    keys,
+    logger,
+    repo,
+    nodes,
+    scheduler,
+    metrics,
     instances: createInstanceService({
-      redis, keys, repo, scheduler, logger, maxInstances: options.maxInstances,
+      redis,
+      keys,
+      repo,
+      scheduler,
+      logger,
+      maxInstances: options.maxInstances,
       hooks: { created: metrics.instanceCreated, deleted: metrics.instanceDeleted },
     }),
     auth: createAuthenticator({ redis, keys, adminToken: options.adminToken, readToken: options.readToken, joinToken: options.joinToken }),
@@ -140,7 +156,11 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
 
   let closing: Promise<void> | undefined;
   return {
-    url, port, keys, redis, app,
+    url,
+    port,
+    keys,
+    redis,
+    app,
     adminToken: admin.token,
     close() {
       closing ??= (async () => {

@@ -2,7 +2,7 @@ import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
 import { ApiError } from "../errors/api-error.ts";
-import { answerClientError, answerHttp2Refusal, headerListBytes, type ClientError, type RefusalSettings } from "./http-refusals.ts";
+import { answerClientError, answerHttp2Refusal, type ClientError, headerListBytes, type RefusalSettings } from "./http-refusals.ts";
 import { lingerOnClose } from "./lingering-close.ts";
 import { DEFAULT_DISCARD_LIMITS, type DiscardLimits } from "./upload-discard.ts";
 
@@ -10,10 +10,7 @@ import { DEFAULT_DISCARD_LIMITS, type DiscardLimits } from "./upload-discard.ts"
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
 
 /** A request handler both Node HTTP stacks can drive (Fastify's `serverFactory` hands one over). */
-export type DualRequestHandler = (
-  req: http.IncomingMessage | http2.Http2ServerRequest,
-  res: http.ServerResponse | http2.Http2ServerResponse,
-) => void;
+export type DualRequestHandler = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => void;
 
 /** Options of {@link createDualProtocolServer}. Every limit applies to HTTP/1.1 and HTTP/2 alike where both have it. */
 export interface DualProtocolServerOptions {
@@ -110,12 +107,15 @@ export function createDualProtocolServer(handler: DualRequestHandler, options: D
   const settings = dualProtocolServerSettings(options);
   const discard = discardLimits(settings);
   const refusals: RefusalSettings = { ...settings, discard };
-  const h1 = http.createServer({
-    headersTimeout: settings.headersTimeoutMs,
-    requestTimeout: settings.requestTimeoutMs,
-    connectionsCheckingInterval: settings.connectionsCheckingIntervalMs,
-    maxHeaderSize: settings.maxHeaderBytes,
-  }, handler as http.RequestListener);
+  const h1 = http.createServer(
+    {
+      headersTimeout: settings.headersTimeoutMs,
+      requestTimeout: settings.requestTimeoutMs,
+      connectionsCheckingInterval: settings.connectionsCheckingIntervalMs,
+      maxHeaderSize: settings.maxHeaderBytes,
+    },
+    handler as http.RequestListener,
+  );
   h1.keepAliveTimeout = settings.keepAliveTimeoutMs;
   h1.on("clientError", (err: ClientError, socket: net.Socket) => answerClientError(err, socket, refusals));
   // Node's HTTP/2 server refuses header lists over its SETTINGS_MAX_HEADER_LIST_SIZE (64 KiB)
@@ -166,7 +166,9 @@ export function createDualProtocolServer(handler: DualRequestHandler, options: D
 
   // HTTP/1.1 bookkeeping. The server never listens itself; its connection tracking (idle
   // closing, headersTimeout/requestTimeout enforcement) starts on its 'listening' event.
-  h1.on("request", (_req, res) => { if (closing) res.setHeader("connection", "close"); });
+  h1.on("request", (_req, res) => {
+    if (closing) res.setHeader("connection", "close");
+  });
 
   const front = net.createServer((socket) => {
     sockets.add(socket);
@@ -210,7 +212,9 @@ export function createDualProtocolServer(handler: DualRequestHandler, options: D
     // Requests in flight at close time (watch streams until they are aborted) leave keep-alive
     // connections behind when they end: keep closing the idle ones until none is left.
     const sweep = setInterval(() => h1.closeIdleConnections(), 100);
-    const force = setTimeout(() => { for (const socket of sockets) socket.destroy(); }, settings.closeGraceMs);
+    const force = setTimeout(() => {
+      for (const socket of sockets) socket.destroy();
+    }, settings.closeGraceMs);
     sweep.unref();
     force.unref();
     return netClose((err) => {

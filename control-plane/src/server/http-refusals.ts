@@ -29,9 +29,10 @@ export function clientErrorToApiError(err: ClientError, settings: RefusalSetting
     case "HPE_CHUNK_EXTENSIONS_OVERFLOW":
       return new ApiError("PAYLOAD_TOO_LARGE", "chunk extensions of the request body are too large");
     case "ERR_HTTP_REQUEST_TIMEOUT":
-      return new ApiError("REQUEST_TIMEOUT", requestStarted
-        ? `request not received within ${settings.requestTimeoutMs} ms`
-        : `request headers not received within ${settings.headersTimeoutMs} ms`);
+      return new ApiError(
+        "REQUEST_TIMEOUT",
+        requestStarted ? `request not received within ${settings.requestTimeoutMs} ms` : `request headers not received within ${settings.headersTimeoutMs} ms`,
+      );
   }
   if (err.code?.startsWith("HPE_")) return new ApiError("MALFORMED_REQUEST", `malformed HTTP/1.1 request: ${err.reason ?? err.message}`);
   return undefined;
@@ -41,12 +42,12 @@ export function clientErrorToApiError(err: ClientError, settings: RefusalSetting
 export function http1ErrorResponse(err: ApiError, now = new Date()): Buffer {
   const body = JSON.stringify(errorBody(err, now));
   return Buffer.from(
-    `HTTP/1.1 ${err.status} ${STATUS_CODES[err.status] ?? "Error"}\r\n`
-    + "content-type: application/json; charset=utf-8\r\n"
-    + `content-length: ${Buffer.byteLength(body)}\r\n`
-    + `date: ${now.toUTCString()}\r\n`
-    + "connection: close\r\n\r\n"
-    + body,
+    `HTTP/1.1 ${err.status} ${STATUS_CODES[err.status] ?? "Error"}\r\n` +
+      "content-type: application/json; charset=utf-8\r\n" +
+      `content-length: ${Buffer.byteLength(body)}\r\n` +
+      `date: ${now.toUTCString()}\r\n` +
+      "connection: close\r\n\r\n" +
+      body,
   );
 }
 

@@ -1,5 +1,5 @@
 import * as http2 from "node:http2";
-import { discardUpload, type DiscardLimits } from "./upload-discard.ts";
+import { type DiscardLimits, discardUpload } from "./upload-discard.ts";
 
 /**
  * Lets the rest of an HTTP/2 request's upload arrive (read and dropped, within `limits`) before

@@ -1,6 +1,6 @@
 import type * as net from "node:net";
 import { finished } from "node:stream/promises";
-import { discardUpload, type DiscardLimits } from "./upload-discard.ts";
+import { type DiscardLimits, discardUpload } from "./upload-discard.ts";
 
 /** Sockets in their lingering close: errors the HTTP parser still reports on them are moot. */
 const lingering = new WeakSet<net.Socket>();
@@ -32,7 +32,12 @@ export function closeLingering(socket: net.Socket, limits: DiscardLimits): void 
   const flushed = new Promise<void>((resolve) => {
     const timer = setTimeout(resolve, limits.maxMs);
     timer.unref();
-    finished(socket, { readable: false }).catch(() => undefined).finally(() => { clearTimeout(timer); resolve(); });
+    finished(socket, { readable: false })
+      .catch(() => undefined)
+      .finally(() => {
+        clearTimeout(timer);
+        resolve();
+      });
   });
   const discarded = discardUpload(socket, limits);
   readFromHandle(socket);

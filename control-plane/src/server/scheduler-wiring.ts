@@ -1,8 +1,8 @@
 import type { ConnectRouter } from "@connectrpc/connect";
 import type { FastifyPluginAsync } from "fastify";
 import { registerAgentService, registerNodeService, registerRouteService } from "../connect/scheduler-services.ts";
-import type { Scheduler } from "../scheduler/index.ts";
 import { schedulerRestPlugin } from "../rest/scheduler-routes.ts";
+import type { Scheduler } from "../scheduler/index.ts";
 
 /** The scheduler's API surfaces, served next to the instance API on the same port. */
 export interface SchedulerSurfaces {
@@ -23,6 +23,8 @@ export function schedulerSurfaces(scheduler: Scheduler): SchedulerSurfaces {
       registerRouteService(router, scheduler);
       registerNodeService(router, scheduler);
     },
-    restPlugin: async (app) => { await app.register(schedulerRestPlugin, { scheduler }); },
+    restPlugin: async (app) => {
+      await app.register(schedulerRestPlugin, { scheduler });
+    },
   };
 }

@@ -1,7 +1,7 @@
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
-import type { KeySchema } from "./keys.ts";
 import { closeConnection } from "./close-connection.ts";
+import type { KeySchema } from "./keys.ts";
 
 /**
  * One subscription to the `changes` channel per process, fanned out in memory: every
@@ -26,7 +26,9 @@ export function createChangesBus(redis: Redis, keys: KeySchema, logger: Logger):
   return {
     subscribe(listener) {
       listeners.add(listener);
-      return () => { listeners.delete(listener); };
+      return () => {
+        listeners.delete(listener);
+      };
     },
     async start() {
       if (subscriber) return;
@@ -34,7 +36,11 @@ export function createChangesBus(redis: Redis, keys: KeySchema, logger: Logger):
       subscriber.on("error", (err) => logger.warn({ err: err.message }, "changes subscriber error"));
       subscriber.on("message", (_channel: string, message: string) => {
         for (const listener of listeners) {
-          try { listener(message); } catch (err) { logger.error({ err }, "changes listener failed"); }
+          try {
+            listener(message);
+          } catch (err) {
+            logger.error({ err }, "changes listener failed");
+          }
         }
       });
       await subscriber.subscribe(keys.changesChannel());

@@ -3,13 +3,31 @@ import type { KeySchema } from "./keys.ts";
 
 /** Kinds of fleet events. Instance kinds first, then node kinds. */
 export type EventKind =
-  | "instance.created" | "instance.updated" | "instance.placed" | "instance.pending"
-  | "instance.started" | "instance.ready" | "instance.unhealthy" | "instance.restarted"
-  | "instance.failed" | "instance.crash_loop" | "instance.stopped" | "instance.deleted"
-  | "instance.rescheduled" | "instance.reschedule_blocked"
-  | "instance.unreadable" | "instance.malformed"
-  | "node.joined" | "node.lost" | "node.returned" | "node.cordoned" | "node.uncordoned"
-  | "node.draining" | "node.drained" | "node.left" | "node.deleted";
+  | "instance.created"
+  | "instance.updated"
+  | "instance.placed"
+  | "instance.pending"
+  | "instance.started"
+  | "instance.ready"
+  | "instance.unhealthy"
+  | "instance.restarted"
+  | "instance.failed"
+  | "instance.crash_loop"
+  | "instance.stopped"
+  | "instance.deleted"
+  | "instance.rescheduled"
+  | "instance.reschedule_blocked"
+  | "instance.unreadable"
+  | "instance.malformed"
+  | "node.joined"
+  | "node.lost"
+  | "node.returned"
+  | "node.cordoned"
+  | "node.uncordoned"
+  | "node.draining"
+  | "node.drained"
+  | "node.left"
+  | "node.deleted";
 
 /** One event as appended: what happened, to which instance and/or node, in a sentence. */
 export interface FleetEventInput {
@@ -30,12 +48,21 @@ export const EVENT_STREAM_MAXLEN = 10_000;
  */
 export async function appendEvent(redis: Redis, keys: KeySchema, event: FleetEventInput): Promise<string> {
   const id = await redis.xadd(
-    keys.events(), "MAXLEN", "~", String(EVENT_STREAM_MAXLEN), "*",
-    "time_ms", String(Date.now()),
-    "kind", event.kind,
-    "instance", event.instance ?? "",
-    "node", event.node ?? "",
-    "message", event.message ?? "",
+    keys.events(),
+    "MAXLEN",
+    "~",
+    String(EVENT_STREAM_MAXLEN),
+    "*",
+    "time_ms",
+    String(Date.now()),
+    "kind",
+    event.kind,
+    "instance",
+    event.instance ?? "",
+    "node",
+    event.node ?? "",
+    "message",
+    event.message ?? "",
   );
   await redis.publish(keys.changesChannel(), "event");
   return id as string;

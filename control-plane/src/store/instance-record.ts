@@ -1,5 +1,5 @@
 import { create } from "@bufbuild/protobuf";
-import { InstanceSchema, InstanceSpecSchema, ReplicaSchema, type Instance, type Replica } from "@tei-fleet/proto/fleet/v1";
+import { type Instance, InstanceSchema, InstanceSpecSchema, type Replica, ReplicaSchema } from "@tei-fleet/proto/fleet/v1";
 import { decodeRecord } from "./record-codec.ts";
 import type { RecordProblemReporter } from "./record-problems.ts";
 

@@ -1,7 +1,7 @@
 import { toJsonString } from "@bufbuild/protobuf";
-import { InstanceSchema, type Instance, type Replica } from "@tei-fleet/proto/fleet/v1";
+import { type Instance, InstanceSchema, type Replica } from "@tei-fleet/proto/fleet/v1";
 import type { Redis } from "ioredis";
-import { pino, type Logger } from "pino";
+import { type Logger, pino } from "pino";
 import { readInstanceRecord, readReplicaRecords } from "./instance-record.ts";
 import type { KeySchema } from "./keys.ts";
 import { readLuaSource } from "./lua-source.ts";
@@ -31,11 +31,7 @@ export interface IdempotencyRecord {
 }
 
 /** Outcome of {@link InstanceRepository.create}. */
-export type CreateOutcome =
-  | { kind: "created" }
-  | { kind: "exists" }
-  | { kind: "max"; count: number }
-  | { kind: "replay"; record: IdempotencyRecord };
+export type CreateOutcome = { kind: "created" } | { kind: "exists" } | { kind: "max"; count: number } | { kind: "replay"; record: IdempotencyRecord };
 
 /** Outcome of a revision-checked write. */
 export type WriteOutcome = { kind: "ok"; revision?: bigint } | { kind: "not_found" } | { kind: "conflict"; revision: bigint };
@@ -120,9 +116,16 @@ export function createInstanceRepository(redis: Redis, keys: KeySchema, logger: 
       const name = instance.spec?.name ?? "";
       const idem = opts.idempotency;
       const [kind, value] = await scripts.createInstance(
-        keys.instance(name), keys.instances(), keys.idempotency(idem?.key ?? ""),
-        name, toJsonString(InstanceSchema, instance), String(instance.createdAtMs), String(opts.maxInstances),
-        idem ? JSON.stringify(idem.record) : "", String(idem?.ttlMs ?? 0), keys.changesChannel(),
+        keys.instance(name),
+        keys.instances(),
+        keys.idempotency(idem?.key ?? ""),
+        name,
+        toJsonString(InstanceSchema, instance),
+        String(instance.createdAtMs),
+        String(opts.maxInstances),
+        idem ? JSON.stringify(idem.record) : "",
+        String(idem?.ttlMs ?? 0),
+        keys.changesChannel(),
       );
       if (kind === "created") return { kind };
       if (kind === "exists") return { kind };
@@ -131,13 +134,20 @@ export function createInstanceRepository(redis: Redis, keys: KeySchema, logger: 
     },
     async replace(instance, readRevision) {
       const [kind, value] = await scripts.replaceInstance(
-        keys.instance(instance.spec?.name ?? ""), String(readRevision), toJsonString(InstanceSchema, instance));
+        keys.instance(instance.spec?.name ?? ""),
+        String(readRevision),
+        toJsonString(InstanceSchema, instance),
+      );
       return toWriteOutcome(kind, value);
     },
     async delete(name, expectedRevision) {
       const [kind, value] = await scripts.deleteInstance(
-        keys.instance(name), keys.instances(),
-        name, expectedRevision === undefined ? "" : String(expectedRevision), keys.changesChannel());
+        keys.instance(name),
+        keys.instances(),
+        name,
+        expectedRevision === undefined ? "" : String(expectedRevision),
+        keys.changesChannel(),
+      );
       return toWriteOutcome(kind, value);
     },
   };

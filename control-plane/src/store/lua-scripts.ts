@@ -9,16 +9,46 @@ import { readLuaSource } from "./lua-source.ts";
  * EVALSHA and falls back to EVAL, on the client and its pipelines alike.
  */
 const FILES = [
-  "claim-replica-6", "release-replica-8", "retire-replica-5", "merge-replica-6", "set-node-2",
-  "node-gone-9", "lease-acquire-2", "lease-release-1", "drain-grant-2", "restamp-assignments-3", "heartbeat-touch-3", "put-unplaced-1", "forget-unplaced-1",
-  "remove-routes-3", "sync-unready-4", "node-delete-8", "record-reschedule-2", "reschedule-note-2",
+  "claim-replica-6",
+  "release-replica-8",
+  "retire-replica-5",
+  "merge-replica-6",
+  "set-node-2",
+  "node-gone-9",
+  "lease-acquire-2",
+  "lease-release-1",
+  "drain-grant-2",
+  "restamp-assignments-3",
+  "heartbeat-touch-3",
+  "put-unplaced-1",
+  "forget-unplaced-1",
+  "remove-routes-3",
+  "sync-unready-4",
+  "node-delete-8",
+  "record-reschedule-2",
+  "reschedule-note-2",
 ] as const;
 
 /** The name of a script, without its key count. */
 export type ScriptName =
-  | "claim-replica" | "release-replica" | "retire-replica" | "merge-replica" | "set-node"
-  | "node-gone" | "lease-acquire" | "lease-release" | "drain-grant" | "restamp-assignments" | "heartbeat-touch" | "put-unplaced" | "forget-unplaced"
-  | "remove-routes" | "sync-unready" | "node-delete" | "record-reschedule" | "reschedule-note";
+  | "claim-replica"
+  | "release-replica"
+  | "retire-replica"
+  | "merge-replica"
+  | "set-node"
+  | "node-gone"
+  | "lease-acquire"
+  | "lease-release"
+  | "drain-grant"
+  | "restamp-assignments"
+  | "heartbeat-touch"
+  | "put-unplaced"
+  | "forget-unplaced"
+  | "remove-routes"
+  | "sync-unready"
+  | "node-delete"
+  | "record-reschedule"
+  | "reschedule-note";
 
 const sources = new Map<string, { numberOfKeys: number; lua: string }>();
 for (const file of FILES) {

@@ -1,5 +1,5 @@
 import { fromJsonString } from "@bufbuild/protobuf";
-import { NodeSchema, type Node } from "@tei-fleet/proto/fleet/v1";
+import { type Node, NodeSchema } from "@tei-fleet/proto/fleet/v1";
 import type { Redis } from "ioredis";
 import type { KeySchema } from "./keys.ts";
 

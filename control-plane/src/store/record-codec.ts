@@ -1,4 +1,4 @@
-import { fromJson, fromJsonString, type DescMessage, type JsonValue, type MessageShape } from "@bufbuild/protobuf";
+import { type DescMessage, fromJson, fromJsonString, type JsonValue, type MessageShape } from "@bufbuild/protobuf";
 import { toWellFormedValue } from "../json/well-formed.ts";
 
 /** What reading one stored record gave. */

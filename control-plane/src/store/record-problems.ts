@@ -44,22 +44,30 @@ export function createRecordProblemReporter(redis: Redis, keys: KeySchema, logge
       const claimed = await redis.set(keys.recordProblem(instance, digest), "1", "PX", REPORT_EVERY_MS, "NX");
       if (claimed !== "OK") return;
       if (problem.kind === "unreadable") {
-        logger.error({ instance, error: problem.error, record: record.slice(0, 500).toWellFormed() },
-          "instance record cannot be decoded; listed as unreadable, its replicas left as they are");
+        logger.error(
+          { instance, error: problem.error, record: record.slice(0, 500).toWellFormed() },
+          "instance record cannot be decoded; listed as unreadable, its replicas left as they are",
+        );
         await appendEvent(redis, keys, {
-          kind: "instance.unreadable", instance,
+          kind: "instance.unreadable",
+          instance,
           message: `the stored record cannot be decoded (${problem.error}); listed as unreadable, its replicas left as they are; DELETE /instances/${instance} removes it`,
         });
       } else if (problem.kind === "replica-unreadable") {
-        logger.error({ instance, assignmentId: problem.id, error: problem.error, record: record.slice(0, 500).toWellFormed() },
-          "replica record cannot be decoded; left out of listings");
+        logger.error(
+          { instance, assignmentId: problem.id, error: problem.error, record: record.slice(0, 500).toWellFormed() },
+          "replica record cannot be decoded; left out of listings",
+        );
         await appendEvent(redis, keys, {
-          kind: "instance.unreadable", instance,
+          kind: "instance.unreadable",
+          instance,
           message: `the stored record of replica ${problem.id} cannot be decoded (${problem.error}); left out of listings`,
         });
       } else if (problem.kind === "route-unreadable") {
-        logger.error({ assignmentId: problem.id, error: problem.error, record: record.slice(0, 500).toWellFormed() },
-          "route table entry cannot be decoded; left out of the table");
+        logger.error(
+          { assignmentId: problem.id, error: problem.error, record: record.slice(0, 500).toWellFormed() },
+          "route table entry cannot be decoded; left out of the table",
+        );
         await appendEvent(redis, keys, {
           kind: "instance.unreadable",
           message: `the route table entry of ${problem.id} cannot be decoded (${problem.error}); left out of the table`,
@@ -68,7 +76,8 @@ export function createRecordProblemReporter(redis: Redis, keys: KeySchema, logge
         const fields = problem.fields.join(", ");
         logger.warn({ instance, fields: problem.fields }, "instance record holds text that is not well-formed Unicode; read with U+FFFD in its place");
         await appendEvent(redis, keys, {
-          kind: "instance.malformed", instance,
+          kind: "instance.malformed",
+          instance,
           message: `the stored record holds text that is not well-formed Unicode (${fields}); read with U+FFFD in its place; PATCH those fields or delete the instance`,
         });
       }

@@ -1,4 +1,4 @@
-import { deltaEvent, diffEntries, snapshotEvent, watchKey, type WatchChange, type WatchMirror } from "@tei-fleet/core/watch";
+import { deltaEvent, diffEntries, snapshotEvent, type WatchChange, type WatchMirror, watchKey } from "@tei-fleet/core/watch";
 import type { Logger } from "pino";
 import type { ChangeLog, ReadChange, SetChanges } from "./change-log.ts";
 import type { ChangeWindow } from "./change-window.ts";

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
-import type { WatchEntry } from "@tei-fleet/proto/fleet/v1";
 import { isWatchCollection, type WatchCollection } from "@tei-fleet/core/watch";
+import type { WatchEntry } from "@tei-fleet/proto/fleet/v1";
 import type { Redis } from "ioredis";
 import { readLuaSource } from "../store/lua-source.ts";
 import type { WatchedSet } from "./watched-set.ts";

@@ -1,8 +1,8 @@
+import { deltaEvent, snapshotEvent, WatchMirror, type WatchPoint, watchKey } from "@tei-fleet/core/watch";
 import type { WatchEvent } from "@tei-fleet/proto/fleet/v1";
-import { deltaEvent, snapshotEvent, watchKey, WatchMirror, type WatchPoint } from "@tei-fleet/core/watch";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
-import { createChangeFollower, type ChangeHooks } from "./change-follower.ts";
+import { type ChangeHooks, createChangeFollower } from "./change-follower.ts";
 import { createChangeLog } from "./change-log.ts";
 import { ChangeWindow } from "./change-window.ts";
 import type { WatchedSet } from "./watched-set.ts";

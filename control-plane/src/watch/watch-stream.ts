@@ -1,5 +1,5 @@
-import type { WatchEvent } from "@tei-fleet/proto/fleet/v1";
 import { keepaliveEvent, type WatchPoint } from "@tei-fleet/core/watch";
+import type { WatchEvent } from "@tei-fleet/proto/fleet/v1";
 import type { WatchCache } from "./watch-cache.ts";
 
 /**

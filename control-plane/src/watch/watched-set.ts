@@ -1,5 +1,5 @@
-import type { WatchEntry } from "@tei-fleet/proto/fleet/v1";
 import type { WatchCollection } from "@tei-fleet/core/watch";
+import type { WatchEntry } from "@tei-fleet/proto/fleet/v1";
 
 /**
  * A set of collections watched as one history (one version counter, one change log), as Redis

@@ -78,5 +78,10 @@ export function resolveOptions<T extends OptionTable>(table: T, flags: FlagValue
 
 function fromEnv(option: ConfigOption, value: string | undefined): string | string[] | undefined {
   if (value === undefined || value.trim() === "") return undefined;
-  return option.repeatable ? value.split(",").map((item) => item.trim()).filter(Boolean) : value;
+  return option.repeatable
+    ? value
+        .split(",")
+        .map((item) => item.trim())
+        .filter(Boolean)
+    : value;
 }

@@ -1,7 +1,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { formatHostPort } from "../host-port.ts";
-import { healthEndpoints, type HealthOptions } from "./health-checks.ts";
+import { type HealthOptions, healthEndpoints } from "./health-checks.ts";
 
 /**
  * A small HTTP/1.1 server for `/healthz`, `/readyz` and `/metrics`, for a service that has no

@@ -6,16 +6,14 @@
  * signal handling with documented exit codes. Unlike the rules in `@tei-fleet/core`, this part
  * does I/O and has dependencies (commander, zod, pino, prom-client), so it is a separate entry.
  */
-export { buildCommand, parseFlags, type CommandSpec } from "./command-line.ts";
+export { buildCommand, type CommandSpec, parseFlags } from "./command-line.ts";
 export { ConfigError, type ConfigProblem } from "./config-error.ts";
-export {
-  resolveOptions, settingName, type ConfigOption, type ConfigValues, type Environment, type FlagValues, type OptionTable,
-} from "./config-option.ts";
+export { type ConfigOption, type ConfigValues, type Environment, type FlagValues, type OptionTable, resolveOptions, settingName } from "./config-option.ts";
 export { EXIT_CODES, signalExitCode } from "./exit-codes.ts";
-export { healthEndpoints, type Check, type CheckResult, type HealthEndpoint, type HealthOptions, type HttpAnswer } from "./health-checks.ts";
+export { type Check, type CheckResult, type HealthEndpoint, type HealthOptions, type HttpAnswer, healthEndpoints } from "./health-checks.ts";
 export { addHealthRoutes, type ReplyLike, type RouteHost } from "./health-routes.ts";
-export { startHealthServer, type HealthServer, type HealthServerOptions } from "./health-server.ts";
-export { createLogger, REDACTED, REDACTED_PATHS, type LoggerOptions } from "./logger.ts";
-export { booleanText, fromParser, hostPort, httpUrl, integer, LOG_LEVELS, logLevel, type LogLevel } from "./option-schemas.ts";
-export { loadServiceConfig, type LoadOptions } from "./service-config.ts";
+export { type HealthServer, type HealthServerOptions, startHealthServer } from "./health-server.ts";
+export { createLogger, type LoggerOptions, REDACTED, REDACTED_PATHS } from "./logger.ts";
+export { booleanText, fromParser, hostPort, httpUrl, integer, LOG_LEVELS, type LogLevel, logLevel } from "./option-schemas.ts";
+export { type LoadOptions, loadServiceConfig } from "./service-config.ts";
 export { handleShutdownSignals, type ShutdownOptions } from "./shutdown-signals.ts";

@@ -1,5 +1,5 @@
 import { hostname } from "node:os";
-import { pino, type DestinationStream, type Logger } from "pino";
+import { type DestinationStream, type Logger, pino } from "pino";
 
 /**
  * The one logger setup of every service: JSON lines (pino) on stderr, each with a `service`
@@ -16,9 +16,20 @@ import { pino, type DestinationStream, type Logger } from "pino";
  * Deeper nesting is not covered: log the fields you mean, not whole option objects.
  */
 export const REDACTED_PATHS: readonly string[] = [
-  "req.headers.authorization", "req.headers.cookie", "headers.authorization", "*.headers.authorization",
-  "authorization", "*.authorization",
-  "token", "*.token", "adminToken", "*.adminToken", "readToken", "*.readToken", "joinToken", "*.joinToken",
+  "req.headers.authorization",
+  "req.headers.cookie",
+  "headers.authorization",
+  "*.headers.authorization",
+  "authorization",
+  "*.authorization",
+  "token",
+  "*.token",
+  "adminToken",
+  "*.adminToken",
+  "readToken",
+  "*.readToken",
+  "joinToken",
+  "*.joinToken",
 ];
 
 /** What a censored value is replaced with. */

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { HOST_PORT_RULE, parseHostPort, type HostPort } from "../host-port.ts";
+import { HOST_PORT_RULE, type HostPort, parseHostPort } from "../host-port.ts";
 
 /**
  * Parsers for the kinds of setting every service has, so that a port, a duration or a log level
@@ -43,9 +43,7 @@ export function hostPort(example: string) {
 
 /** An http:// or https:// URL, without trailing slashes (they would double in joined paths). */
 export function httpUrl(example: string) {
-  return z
-    .url({ protocol: /^https?$/, error: `must be an http(s) URL, e.g. ${example}` })
-    .transform((url) => url.replace(/\/+$/, ""));
+  return z.url({ protocol: /^https?$/, error: `must be an http(s) URL, e.g. ${example}` }).transform((url) => url.replace(/\/+$/, ""));
 }
 
 /**

@@ -1,7 +1,7 @@
 import { CommanderError } from "commander";
-import { parseFlags, type CommandSpec } from "./command-line.ts";
+import { type CommandSpec, parseFlags } from "./command-line.ts";
 import { ConfigError } from "./config-error.ts";
-import { resolveOptions, type ConfigValues, type Environment, type FlagValues, type OptionTable } from "./config-option.ts";
+import { type ConfigValues, type Environment, type FlagValues, type OptionTable, resolveOptions } from "./config-option.ts";
 import { EXIT_CODES } from "./exit-codes.ts";
 
 /**

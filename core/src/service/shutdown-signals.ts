@@ -37,12 +37,13 @@ export function handleShutdownSignals(options: ShutdownOptions): () => void {
     }
     closing = true;
     logger.info({ signal }, "shutting down");
-    const timer = options.timeoutMs === undefined
-      ? undefined
-      : setTimeout(() => {
-        logger.error({ timeoutMs: options.timeoutMs }, "shutdown did not finish in time; exiting");
-        exit(EXIT_CODES.failure);
-      }, options.timeoutMs);
+    const timer =
+      options.timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            logger.error({ timeoutMs: options.timeoutMs }, "shutdown did not finish in time; exiting");
+            exit(EXIT_CODES.failure);
+          }, options.timeoutMs);
     // The timer must not be what keeps a finished process alive.
     timer?.unref();
     Promise.resolve()

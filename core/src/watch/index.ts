@@ -12,7 +12,7 @@ export {
   type WatchItem,
   type WatchValue,
 } from "./watch-collections.ts";
-export { deltaEvent, keepaliveEvent, snapshotEvent, watchEntry, watchKey } from "./watch-events.ts";
-export { WatchGapError, WatchMirror, type AppliedEvent, type WatchChange, type WatchPoint } from "./watch-mirror.ts";
 export { diffEntries, type WatchDiff } from "./watch-diff.ts";
+export { deltaEvent, keepaliveEvent, snapshotEvent, watchEntry, watchKey } from "./watch-events.ts";
 export { followWatch, type WatchFollower, type WatchFollowerOptions } from "./watch-follower.ts";
+export { type AppliedEvent, type WatchChange, WatchGapError, WatchMirror, type WatchPoint } from "./watch-mirror.ts";

@@ -4,7 +4,7 @@
  * changed, and how a stand-in server turns whole tables into deltas.
  */
 import { equals } from "@bufbuild/protobuf";
-import { WatchEntrySchema, type WatchEntry, type WatchKey } from "@tei-fleet/proto/fleet/v1";
+import { type WatchEntry, WatchEntrySchema, type WatchKey } from "@tei-fleet/proto/fleet/v1";
 import { isWatchCollection, itemKey, WATCH_COLLECTIONS } from "./watch-collections.ts";
 import { watchKey } from "./watch-events.ts";
 import type { WatchMirror } from "./watch-mirror.ts";

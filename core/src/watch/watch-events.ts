@@ -3,7 +3,7 @@
  * that nobody assembles a oneof by hand.
  */
 import { create } from "@bufbuild/protobuf";
-import { WatchEntrySchema, WatchEventSchema, WatchKeySchema, type WatchEntry, type WatchEvent, type WatchKey } from "@tei-fleet/proto/fleet/v1";
+import { type WatchEntry, WatchEntrySchema, type WatchEvent, WatchEventSchema, type WatchKey, WatchKeySchema } from "@tei-fleet/proto/fleet/v1";
 import type { WatchCollection, WatchItem } from "./watch-collections.ts";
 
 /** A WatchEntry holding one value of its collection. */

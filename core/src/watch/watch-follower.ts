@@ -9,7 +9,7 @@
  */
 import type { WatchEvent } from "@tei-fleet/proto/fleet/v1";
 import type { Logger } from "pino";
-import { WatchGapError, WatchMirror, type AppliedEvent, type WatchPoint } from "./watch-mirror.ts";
+import { type AppliedEvent, WatchGapError, WatchMirror, type WatchPoint } from "./watch-mirror.ts";
 
 /** Options of {@link followWatch}. */
 export interface WatchFollowerOptions {

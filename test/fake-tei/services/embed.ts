@@ -4,14 +4,9 @@
  * Model-type mismatches are FAILED_PRECONDITION with TEI's messages, as in core/src/infer.rs.
  */
 import { Code, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
-import {
-  Embed,
-  type EmbedAllRequest,
-  type EmbedRequest,
-  type EmbedSparseRequest,
-} from "@tei-fleet/proto/tei/v1";
+import { Embed, type EmbedAllRequest, type EmbedRequest, type EmbedSparseRequest } from "@tei-fleet/proto/tei/v1";
 import { denseEmbedding, sparseAsDense, sparseEmbedding, tokenEmbeddings } from "../fake-model.ts";
-import { CLS_ID, ID_OFFSET, SEP_ID, codePointCount } from "../tokenizer.ts";
+import { CLS_ID, codePointCount, ID_OFFSET, SEP_ID } from "../tokenizer.ts";
 import { orderedStream, type Runtime } from "./runtime.ts";
 
 /** Fails unless the model can embed (classifiers and rerankers cannot). */
@@ -34,10 +29,7 @@ interface EmbedItemRequest {
  * `infer` on the tokenized text, with TEI's timings and metrics. `wait` selects the stream's
  * blocking permit.
  */
-async function embedItem<R>(
-  rt: Runtime, req: EmbedItemRequest, ctx: HandlerContext, wait: boolean,
-  check: () => void, infer: (text: string) => R,
-) {
+async function embedItem<R>(rt: Runtime, req: EmbedItemRequest, ctx: HandlerContext, wait: boolean, check: () => void, infer: (text: string) => R) {
   const t = await rt.acquire(ctx, wait);
   try {
     check();
@@ -60,43 +52,64 @@ function embedOne(rt: Runtime, req: EmbedRequest, ctx: HandlerContext, wait: boo
   const splade = rt.model.pooling === "splade";
   const normalize = req.normalize ?? true; // unset means true since TEI 1.9.0
   const full = splade ? rt.model.vocabSize : rt.model.dim;
-  return embedItem(rt, req, ctx, wait, () => {
-    if (splade && normalize) throw rt.fail("model_type", Code.FailedPrecondition, "`normalize` is not available for SPLADE models");
-    if (req.dimensions === 0) throw rt.fail("validation", Code.InvalidArgument, "`dimensions` should be positive");
-    requireEmbedding(rt);
-  }, (text) => {
-    if (req.dimensions !== undefined && req.dimensions > full) {
-      throw rt.fail("validation", Code.InvalidArgument, "`dimensions` should be smaller than the maximum embedding dimension.");
-    }
-    const embeddings = splade
-      ? sparseAsDense(rt.model, text).slice(0, req.dimensions ?? full)
-      : denseEmbedding(rt.model, text, req.dimensions ?? full, normalize);
-    return { embeddings };
-  });
+  return embedItem(
+    rt,
+    req,
+    ctx,
+    wait,
+    () => {
+      if (splade && normalize) throw rt.fail("model_type", Code.FailedPrecondition, "`normalize` is not available for SPLADE models");
+      if (req.dimensions === 0) throw rt.fail("validation", Code.InvalidArgument, "`dimensions` should be positive");
+      requireEmbedding(rt);
+    },
+    (text) => {
+      if (req.dimensions !== undefined && req.dimensions > full) {
+        throw rt.fail("validation", Code.InvalidArgument, "`dimensions` should be smaller than the maximum embedding dimension.");
+      }
+      const embeddings = splade
+        ? sparseAsDense(rt.model, text).slice(0, req.dimensions ?? full)
+        : denseEmbedding(rt.model, text, req.dimensions ?? full, normalize);
+      return { embeddings };
+    },
+  );
 }
 
 /** One EmbedSparse item. */
 function embedSparseOne(rt: Runtime, req: EmbedSparseRequest, ctx: HandlerContext, wait: boolean) {
-  return embedItem(rt, req, ctx, wait, () => {
-    if (rt.model.pooling !== "splade") {
-      throw rt.fail("model_type", Code.FailedPrecondition, "Model is not an embedding model with SPLADE pooling");
-    }
-  }, (text) => ({ sparseEmbeddings: sparseEmbedding(rt.model, text) }));
+  return embedItem(
+    rt,
+    req,
+    ctx,
+    wait,
+    () => {
+      if (rt.model.pooling !== "splade") {
+        throw rt.fail("model_type", Code.FailedPrecondition, "Model is not an embedding model with SPLADE pooling");
+      }
+    },
+    (text) => ({ sparseEmbeddings: sparseEmbedding(rt.model, text) }),
+  );
 }
 
 /** One EmbedAll item: a vector per token, [CLS] and [SEP] included. */
 function embedAllOne(rt: Runtime, req: EmbedAllRequest, ctx: HandlerContext, wait: boolean) {
-  return embedItem(rt, req, ctx, wait, () => {
-    if (rt.model.pooling === "splade") {
-      throw rt.fail("model_type", Code.FailedPrecondition, "`embed_all` is not available for SPLADE models");
-    }
-    requireEmbedding(rt);
-  }, (text) => {
-    const ids = [CLS_ID];
-    for (const ch of text) ids.push(ID_OFFSET + (ch.codePointAt(0) as number));
-    ids.push(SEP_ID);
-    return { tokenEmbeddings: tokenEmbeddings(rt.model, ids).map((embeddings) => ({ embeddings })) };
-  });
+  return embedItem(
+    rt,
+    req,
+    ctx,
+    wait,
+    () => {
+      if (rt.model.pooling === "splade") {
+        throw rt.fail("model_type", Code.FailedPrecondition, "`embed_all` is not available for SPLADE models");
+      }
+      requireEmbedding(rt);
+    },
+    (text) => {
+      const ids = [CLS_ID];
+      for (const ch of text) ids.push(ID_OFFSET + (ch.codePointAt(0) as number));
+      ids.push(SEP_ID);
+      return { tokenEmbeddings: tokenEmbeddings(rt.model, ids).map((embeddings) => ({ embeddings })) };
+    },
+  );
 }
 
 /** Registers tei.v1.Embed. */

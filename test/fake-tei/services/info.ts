@@ -14,11 +14,7 @@ const MODEL_TYPES = {
 } as const;
 
 /** Registers tei.v1.Info; `dtype` and `tokenizationWorkers` are the effective values. */
-export function registerInfo(
-  router: ConnectRouter,
-  rt: Runtime,
-  effective: { dtype: string; tokenizationWorkers: number },
-): void {
+export function registerInfo(router: ConnectRouter, rt: Runtime, effective: { dtype: string; tokenizationWorkers: number }): void {
   const response = {
     version: TEI_VERSION,
     modelId: rt.args.modelId,

@@ -60,10 +60,8 @@ function pairInputs(rt: Runtime, req: PredictPairRequest): readonly string[] {
 
 /** Registers tei.v1.Predict. */
 export function registerPredict(router: ConnectRouter, rt: Runtime): void {
-  const single = async (req: PredictRequest, ctx: HandlerContext, wait: boolean) =>
-    predictOne(rt, [req.inputs], req, ctx, wait);
-  const pair = async (req: PredictPairRequest, ctx: HandlerContext, wait: boolean) =>
-    predictOne(rt, pairInputs(rt, req), req, ctx, wait);
+  const single = async (req: PredictRequest, ctx: HandlerContext, wait: boolean) => predictOne(rt, [req.inputs], req, ctx, wait);
+  const pair = async (req: PredictPairRequest, ctx: HandlerContext, wait: boolean) => predictOne(rt, pairInputs(rt, req), req, ctx, wait);
 
   router.service(Predict, {
     predict(req, ctx) {

@@ -29,15 +29,7 @@ interface Scored {
 }
 
 /** Scores one (query, text) pair under an awaited permit. */
-async function scoreOne(
-  rt: Runtime,
-  index: number,
-  query: string,
-  text: string,
-  truncate: boolean,
-  direction: number,
-  rawScores: boolean,
-): Promise<Scored> {
+async function scoreOne(rt: Runtime, index: number, query: string, text: string, truncate: boolean, direction: number, rawScores: boolean): Promise<Scored> {
   const queued = performance.now();
   await rt.waitPermit();
   try {
@@ -64,9 +56,7 @@ function respond(rt: Runtime, t: Timing, scored: Scored[], chars: number, return
     t.queue += s.queue / scored.length;
     t.inference += s.inference / scored.length;
   }
-  const ranks = scored
-    .map((s) => ({ index: s.index, score: s.score, text: returnText ? s.text : undefined }))
-    .sort((a, b) => b.score - a.score);
+  const ranks = scored.map((s) => ({ index: s.index, score: s.score, text: returnText ? s.text : undefined })).sort((a, b) => b.score - a.score);
   rt.metrics.inc("te_request_success", `method="batch"`);
   const metadata: MetadataInit = rt.finish(t, chars, tokens, "te_predict");
   return { ranks, metadata };
@@ -86,9 +76,7 @@ async function rerank(rt: Runtime, req: RerankRequest, ctx: HandlerContext) {
   await rt.admit(ctx);
   let chars = codePointCount(req.query) * req.texts.length;
   for (const text of req.texts) chars += codePointCount(text);
-  const scored = await Promise.all(
-    req.texts.map((text, i) => scoreOne(rt, i, req.query, text, req.truncate, req.truncationDirection, req.rawScores)),
-  );
+  const scored = await Promise.all(req.texts.map((text, i) => scoreOne(rt, i, req.query, text, req.truncate, req.truncationDirection, req.rawScores)));
   return respond(rt, t, scored, chars, req.returnText);
 }
 

@@ -4,6 +4,7 @@
  * faults (crash, hang, slow), the response Metadata and x-compute-* headers, and the metrics.
  */
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
+import type { Metadata } from "@tei-fleet/proto/tei/v1";
 import type { TeiArgs } from "../cli.ts";
 import type { Faults } from "../faults.ts";
 import type { HealthState } from "../health.ts";
@@ -11,7 +12,6 @@ import { panicAbort } from "../log.ts";
 import type { ModelSpec } from "../models.ts";
 import type { TeiMetrics } from "../prometheus.ts";
 import { codePointCount, truncateText } from "../tokenizer.ts";
-import type { Metadata } from "@tei-fleet/proto/tei/v1";
 
 /** Failure label of te_request_failure{err=...}. */
 export type FailureKind = "overloaded" | "validation" | "batch_size" | "model_type" | "tokenization" | "inference";
@@ -229,10 +229,7 @@ export class Runtime {
  * Runs a bidirectional stream TEI's way: every item is processed concurrently, responses come
  * back in request order, and the first failing item ends the stream with its status.
  */
-export async function* orderedStream<Req, Res>(
-  requests: AsyncIterable<Req>,
-  handle: (req: Req) => Promise<Res>,
-): AsyncGenerator<Res> {
+export async function* orderedStream<Req, Res>(requests: AsyncIterable<Req>, handle: (req: Req) => Promise<Res>): AsyncGenerator<Res> {
   const pending: Promise<Res>[] = [];
   let finished = false;
   let readError: unknown;

@@ -4,7 +4,7 @@
  * Special tokens are added or skipped only when asked: proto3 defaults are false (tei.md §1.6).
  */
 import type { ConnectRouter } from "@connectrpc/connect";
-import { Tokenize, type DecodeRequest, type EncodeRequest } from "@tei-fleet/proto/tei/v1";
+import { type DecodeRequest, type EncodeRequest, Tokenize } from "@tei-fleet/proto/tei/v1";
 import { decode, encode } from "../tokenizer.ts";
 import { orderedStream } from "./runtime.ts";
 
