@@ -2,7 +2,7 @@
  * CPU time of a process (user + system) from /proc, so the benchmark can report what each proxy
  * costs per request independently of how busy the rest of the machine is.
  */
-import { readFileSync, readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 
 /** Clock ticks per second of /proc/<pid>/stat (CLK_TCK, 100 on Linux). */
 const TICKS_PER_SECOND = 100;

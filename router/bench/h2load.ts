@@ -39,9 +39,18 @@ export interface H2loadResult {
 export async function h2load(o: H2loadOptions): Promise<H2loadResult> {
   const log = join(o.tmpDir, `h2load-${process.pid}-${Date.now()}.log`);
   const args = [
-    "-n", String(o.requests), "-c", String(o.clients), "-m", String(o.streams),
-    "-d", o.bodyFile,
-    "-H", "content-type: application/grpc", "-H", "te: trailers",
+    "-n",
+    String(o.requests),
+    "-c",
+    String(o.clients),
+    "-m",
+    String(o.streams),
+    "-d",
+    o.bodyFile,
+    "-H",
+    "content-type: application/grpc",
+    "-H",
+    "te: trailers",
     ...Object.entries(o.headers).flatMap(([k, v]) => ["-H", `${k}: ${v}`]),
     `--log-file=${log}`,
     o.url,

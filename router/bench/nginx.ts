@@ -2,7 +2,7 @@
  * nginx as the reference gRPC proxy: Debian's nginx, one worker, `grpc_pass` to a keepalive
  * upstream, configured in a temporary prefix and run in the foreground as a child process.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 

@@ -10,9 +10,9 @@
  * --streams N (8, per connection; clients x streams = the concurrency) --stream-messages N (10000).
  * Env ROUTER_BENCH_CPU_PROF=DIR runs the router under --cpu-prof.
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { loadavg, tmpdir, cpus } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -20,11 +20,11 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { EmbedRequestSchema } from "@tei-fleet/proto/tei/v1";
 import { EmbedRequestSchema as MuxEmbedRequestSchema } from "@tei-fleet/proto/tei_multiplexer/v1";
 import { freePort } from "../../test/harness/free-port.ts";
-import { startFakeTei, type FakeTeiProcess } from "../test/support/fake-tei.ts";
+import { type FakeTeiProcess, startFakeTei } from "../test/support/fake-tei.ts";
 import { childPids, cpuSeconds, memoryMiB } from "./cpu-time.ts";
-import { h2load, type H2loadResult } from "./h2load.ts";
-import { startNginx, type Nginx } from "./nginx.ts";
-import { streamThroughput, type StreamResult } from "./stream-throughput.ts";
+import { type H2loadResult, h2load } from "./h2load.ts";
+import { type Nginx, startNginx } from "./nginx.ts";
+import { type StreamResult, streamThroughput } from "./stream-throughput.ts";
 
 const { values: flags } = parseArgs({
   // `pnpm bench:router -- --rounds 3` passes the "--" through; it separates nothing here.
@@ -72,7 +72,10 @@ function framed(bytes: Uint8Array): Buffer {
 
 async function startRouterProcess(dir: string, teiAddress: string): Promise<{ port: number; pid: number; stop(): Promise<void> }> {
   const routes = join(dir, "routes.json");
-  await writeFile(routes, JSON.stringify({ version: 1, routes: [{ instanceName: "bge", modelId: MODEL, node: "bench", address: teiAddress, assignmentId: "bench-1" }] }));
+  await writeFile(
+    routes,
+    JSON.stringify({ version: 1, routes: [{ instanceName: "bge", modelId: MODEL, node: "bench", address: teiAddress, assignmentId: "bench-1" }] }),
+  );
   const [port, mport] = [await freePort(), await freePort()];
   const prof = process.env.ROUTER_BENCH_CPU_PROF;
   const nodeArgs = prof ? ["--cpu-prof", `--cpu-prof-dir=${prof}`] : [];
@@ -122,7 +125,11 @@ async function main(): Promise<void> {
   };
   for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => void cleanup().then(() => process.exit(130)));
   try {
-    console.log(`machine: ${cpus().length} CPUs, load average ${loadavg().map((l) => l.toFixed(2)).join(" ")} (other load skews every figure)`);
+    console.log(
+      `machine: ${cpus().length} CPUs, load average ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(" ")} (other load skews every figure)`,
+    );
     const tei: FakeTeiProcess = await startFakeTei(MODEL);
     cleanups.push(() => tei.kill());
     const router = await startRouterProcess(dir, tei.address);
@@ -134,7 +141,15 @@ async function main(): Promise<void> {
     const muxBody = join(dir, "mux-embed.bin");
     const plain = framed(toBinary(EmbedRequestSchema, create(EmbedRequestSchema, { inputs: TEXT, truncate: true })));
     await writeFile(plainBody, plain);
-    await writeFile(muxBody, framed(toBinary(MuxEmbedRequestSchema, create(MuxEmbedRequestSchema, { target: { routing: { case: "instanceName", value: "bge" } }, request: { inputs: TEXT, truncate: true } }))));
+    await writeFile(
+      muxBody,
+      framed(
+        toBinary(
+          MuxEmbedRequestSchema,
+          create(MuxEmbedRequestSchema, { target: { routing: { case: "instanceName", value: "bge" } }, request: { inputs: TEXT, truncate: true } }),
+        ),
+      ),
+    );
 
     const targets = {
       direct: { url: `http://${tei.address}/tei.v1.Embed/Embed`, body: plainBody },
@@ -159,10 +174,20 @@ async function main(): Promise<void> {
       nginx: childPids(nginx.pid)[0] ?? nginx.pid,
       "router (mux)": router.pid,
     };
-    interface Sample { c1: H2loadResult; c64: H2loadResult; cpuC1: number; cpuC64: number }
+    interface Sample {
+      c1: H2loadResult;
+      c64: H2loadResult;
+      cpuC1: number;
+      cpuC64: number;
+    }
     const samples: Record<Name, Sample[]> = { direct: [], router: [], nginx: [], "router (mux)": [] };
     const streamed: Record<"direct" | "router" | "router (mux)", StreamResult[]> = { direct: [], router: [], "router (mux)": [] };
-    const muxFramed = framed(toBinary(MuxEmbedRequestSchema, create(MuxEmbedRequestSchema, { target: { routing: { case: "instanceName", value: "bge" } }, request: { inputs: TEXT, truncate: true } })));
+    const muxFramed = framed(
+      toBinary(
+        MuxEmbedRequestSchema,
+        create(MuxEmbedRequestSchema, { target: { routing: { case: "instanceName", value: "bge" } }, request: { inputs: TEXT, truncate: true } }),
+      ),
+    );
     for (let round = 1; round <= ROUNDS; round++) {
       process.stdout.write(`round ${round}/${ROUNDS} ...`);
       for (const n of names) {
@@ -176,7 +201,9 @@ async function main(): Promise<void> {
       }
       streamed.direct.push(await streamThroughput(tei.address, "/tei.v1.Embed/EmbedStream", plain, STREAM_MESSAGES, {}));
       streamed.router.push(await streamThroughput(`127.0.0.1:${router.port}`, "/tei.v1.Embed/EmbedStream", plain, STREAM_MESSAGES, headers));
-      streamed["router (mux)"].push(await streamThroughput(`127.0.0.1:${router.port}`, "/tei_multiplexer.v1.TeiMultiplexer/EmbedStream", muxFramed, STREAM_MESSAGES, {}));
+      streamed["router (mux)"].push(
+        await streamThroughput(`127.0.0.1:${router.port}`, "/tei_multiplexer.v1.TeiMultiplexer/EmbedStream", muxFramed, STREAM_MESSAGES, {}),
+      );
       console.log(" done");
     }
     for (const [n, rs] of Object.entries(streamed)) {
@@ -197,7 +224,9 @@ async function main(): Promise<void> {
       const row = samples[n];
       console.log(
         `${n.padEnd(14)}${us(median(row.map((x) => x.c1.meanUs))).padStart(10)}${us(median(row.map((x) => x.c1.p99Us))).padStart(10)}` +
-          `${(n === "direct" ? "" : us(added(n))).padStart(9)}${median(row.map((x) => x.c64.reqPerSec)).toFixed(0).padStart(13)}` +
+          `${(n === "direct" ? "" : us(added(n))).padStart(9)}${median(row.map((x) => x.c64.reqPerSec))
+            .toFixed(0)
+            .padStart(13)}` +
           `${us(median(row.map((x) => x.cpuC1))).padStart(14)}${us(median(row.map((x) => x.cpuC64))).padStart(8)}`,
       );
     }
@@ -206,7 +235,9 @@ async function main(): Promise<void> {
     const nginxAdded = added("nginx");
     const rpsVsNginx = perRound((i) => s("router", i).c64.reqPerSec / s("nginx", i).c64.reqPerSec);
     const rpsVsDirect = perRound((i) => s("router", i).c64.reqPerSec / s("direct", i).c64.reqPerSec);
-    console.log(`\nrouter / direct: latency ${perRound((i) => s("router", i).c1.meanUs / s("direct", i).c1.meanUs).toFixed(2)}x, throughput ${pct(rpsVsDirect)}`);
+    console.log(
+      `\nrouter / direct: latency ${perRound((i) => s("router", i).c1.meanUs / s("direct", i).c1.meanUs).toFixed(2)}x, throughput ${pct(rpsVsDirect)}`,
+    );
     console.log(
       `router / nginx : latency ${perRound((i) => s("router", i).c1.meanUs / s("nginx", i).c1.meanUs).toFixed(2)}x, ` +
         `added latency ${(routerAdded / nginxAdded).toFixed(2)}x, throughput ${pct(rpsVsNginx)}`,
@@ -231,7 +262,11 @@ async function main(): Promise<void> {
     console.log(`  added latency at most 2x nginx's (${us(nginxAdded)}): ${(routerAdded / nginxAdded).toFixed(2)}x  ${verdict(routerAdded <= 2 * nginxAdded)}`);
     console.log(`  throughput at c=${conc} at least nginx's:   ${pct(rpsVsNginx)}  ${verdict(rpsVsNginx >= 1)}`);
     console.log(`  EmbedStream at least 90% of direct:      ${pct(streamRatio)}  ${verdict(streamRatio >= 0.9)}`);
-    console.log(`machine load average at the end: ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
+    console.log(
+      `machine load average at the end: ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(" ")}`,
+    );
   } finally {
     await cleanup();
   }

@@ -4,9 +4,7 @@
  */
 import { z } from "zod";
 
-const hostPort = z
-  .string()
-  .regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]*):\d{1,5}$/, "must be HOST:PORT (e.g. 0.0.0.0:9001)");
+const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]*):\d{1,5}$/, "must be HOST:PORT (e.g. 0.0.0.0:9001)");
 
 /** Schema of the router configuration; each field documents its default. */
 export const RouterConfigSchema = z
@@ -22,7 +20,12 @@ export const RouterConfigSchema = z
     /** Join token for the control plane (env TEI_FLEET_JOIN_TOKEN). */
     joinToken: z.string().optional(),
     /** Largest request message accepted. Default 4 MiB, like gRPC and TEI. */
-    maxMessageBytes: z.number().int().min(1024).max(1 << 30).default(4 * 1024 * 1024),
+    maxMessageBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(1 << 30)
+      .default(4 * 1024 * 1024),
     /** Consecutive failures that eject a replica. Default 5. */
     ejectAfterFailures: z.number().int().min(1).default(5),
     /** First ejection time in ms (doubles on repeats, capped at 10×). Default 30 000. */

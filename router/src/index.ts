@@ -1,9 +1,34 @@
 /**
- * Public entry of @tei-fleet/router: create a router from a configuration, plus the pieces the
- * benchmark and whole-system tests need. Internals (proxying, framing, scanning) stay internal.
+ * Public entry of @tei-fleet/router: create a router from a configuration, and the parts another
+ * front (the HTTP gateway) builds on, so that it routes, balances, retries and ejects exactly as
+ * the gRPC router does:
+ *
+ * - the route table and its {@link Balancer} (round-robin today), fed with routes;
+ * - the backend pool (one HTTP/2 connection per TEI backend) and the outlier detector;
+ * - {@link BackendAttempt}: one call against a target on a backend, with its retry and the
+ *   outlier reports, apart from any client stream;
+ * - the admission chain: its types, its runner and the steps of the gRPC front.
+ *
+ * The HTTP/2 layer, gRPC framing and protobuf scanning stay internal.
  */
+
+// Admission.
+export { type Admission, type AdmissionCall, type AdmissionStep, admissionCall, endCall, onCallEnd, runAdmission } from "./admission/admission.ts";
+export { GRPC_CALL_STEPS, GRPC_REQUEST_STEPS } from "./admission/grpc-chain.ts";
+// Backends and the attempt against one.
+export { Backend, type BackendHolder, BackendPool, type BackendPoolOptions } from "./backends/backend-pool.ts";
+export { parseRouterConfig, type RouterConfig, type RouterConfigInput, RouterConfigSchema } from "./config.ts";
+export { GrpcStatus, type GrpcStatusCode, RouterError } from "./grpc/grpc-status.ts";
+export { RouterMetrics } from "./metrics/router-metrics.ts";
+export { type AttemptContext, type AttemptListener, BackendAttempt } from "./proxy/backend-attempt.ts";
+export type { Balancer, ReplicaGroup } from "./routing/balancer.ts";
+export { OutlierDetector, type OutlierOptions } from "./routing/outlier-detector.ts";
+export { isReady, type Replica, type RouteInput } from "./routing/replica.ts";
+export { RoundRobinBalancer } from "./routing/round-robin-balancer.ts";
+// The route table, its replicas and their sources.
+export { NO_TABLE_YET, RouteTable, type TableDiff, type UnreadyInput } from "./routing/route-table.ts";
+export { loadRoutesFile, RoutesFileSchema, type StaticTable } from "./routing/routes-file.ts";
 export { createRouter, type Router, type RouterDeps } from "./server.ts";
-export { parseRouterConfig, RouterConfigSchema, type RouterConfig, type RouterConfigInput } from "./config.ts";
-export { RoutesFileSchema, loadRoutesFile, type StaticTable } from "./routes-file.ts";
-export type { RouteInput, Replica, RouteTable, UnreadyInput } from "./route-table.ts";
-export { TARGET_HEADERS } from "./target.ts";
+// What calls are: methods, targets, statuses.
+export { type CallKind, METHODS, type MethodSpec } from "./tei/method-table.ts";
+export { describeTarget, TARGET_HEADERS, type Target, targetFromHeaders } from "./tei/target.ts";

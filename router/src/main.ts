@@ -44,7 +44,7 @@ const o = program.opts<{
   logLevel: string;
 }>();
 
-let config;
+let config: ReturnType<typeof parseRouterConfig>;
 try {
   config = parseRouterConfig({
     listen: o.listen,

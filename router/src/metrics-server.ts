@@ -5,8 +5,8 @@
  */
 import { createServer, type Server } from "node:http";
 import type { Registry } from "prom-client";
-import type { TableInfo } from "./metrics.ts";
-import { NO_TABLE_YET } from "./route-table.ts";
+import type { TableInfo } from "./metrics/router-metrics.ts";
+import { NO_TABLE_YET } from "./routing/route-table.ts";
 
 /** Starts the metrics server; resolves once it listens. */
 export function startMetricsServer(host: string, port: number, registry: Registry, table: TableInfo): Promise<Server> {

@@ -1,29 +1,32 @@
 /**
- * The router process: an h2c gRPC server (router/src/h2/) that hands each call to
- * proxy-call.ts, the route table and its source (control-plane watch or static file), backend
- * connections, outlier detection and the metrics endpoint, wired together with a start/stop
- * lifecycle.
+ * The router process, wired together with a start/stop lifecycle: an h2c gRPC server (h2/)
+ * whose every call passes the admission chain (admission/) and is then proxied (proxy/) to a
+ * backend connection (backends/) chosen by the route table and its balancer (routing/), kept
+ * current from a control-plane watch or a static file; outlier detection and the metrics
+ * endpoint.
  */
 import type { Server as HttpServer } from "node:http";
-import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from "node:net";
-import { pino, type Logger } from "pino";
+import { type AddressInfo, createServer as createTcpServer, type Socket, type Server as TcpServer } from "node:net";
+import { type Logger, pino } from "pino";
 import type { Registry } from "prom-client";
-import { BackendPool } from "./backend-pool.ts";
-import { splitHostPort, type RouterConfig } from "./config.ts";
-import { GrpcStatus, type GrpcStatusCode } from "./grpc-status.ts";
-import { ErrorCode } from "./h2/frames.ts";
-import { H2ServerConnection } from "./h2/h2-server-connection.ts";
-import { headerValue, type H2Stream, type StreamHandler } from "./h2/h2-stream.ts";
-import { METHODS, METHOD_COUNT, type MethodSpec } from "./method-table.ts";
-import { RouterMetrics } from "./metrics.ts";
+import { type AdmissionCall, type AdmissionStep, admissionCall, runAdmission } from "./admission/admission.ts";
+import { GRPC_CALL_STEPS, GRPC_REQUEST_STEPS } from "./admission/grpc-chain.ts";
+import { BackendPool } from "./backends/backend-pool.ts";
+import { type RouterConfig, splitHostPort } from "./config.ts";
+import { RouterError } from "./grpc/grpc-status.ts";
+import { ErrorCode, H2ServerConnection, type H2Stream, headerValue } from "./h2/index.ts";
+import { RouterMetrics } from "./metrics/router-metrics.ts";
 import { startMetricsServer } from "./metrics-server.ts";
-import { OutlierDetector } from "./outlier-detector.ts";
-import type { ProxyContext } from "./proxy-context.ts";
-import { startCall } from "./proxy-call.ts";
-import { RouteTable, type RouteInput, type UnreadyInput } from "./route-table.ts";
-import { startRouteWatcher, type RouteWatcher } from "./route-watcher.ts";
-import { loadRoutesFile } from "./routes-file.ts";
-import { sendStatus } from "./status-response.ts";
+import { admitCall } from "./proxy/admit-call.ts";
+import { DISCARD, refuseCall } from "./proxy/call-refusal.ts";
+import type { ProxyContext } from "./proxy/proxy-context.ts";
+import type { Balancer } from "./routing/balancer.ts";
+import { OutlierDetector } from "./routing/outlier-detector.ts";
+import type { RouteInput } from "./routing/replica.ts";
+import { RouteTable, type UnreadyInput } from "./routing/route-table.ts";
+import { type RouteWatcher, startRouteWatcher } from "./routing/route-watcher.ts";
+import { loadRoutesFile } from "./routing/routes-file.ts";
+import { METHODS } from "./tei/method-table.ts";
 
 /** Dependencies a caller may inject (tests, embedding); all optional. */
 export interface RouterDeps {
@@ -31,6 +34,13 @@ export interface RouterDeps {
   log?: Logger;
   /** Defaults to a fresh Registry with default process metrics. */
   registry?: Registry;
+  /** How a call's replica is picked within its instance or model. Defaults to round-robin. */
+  balancer?: Balancer;
+  /**
+   * Admission steps every proxied call passes after the gRPC ones (POST, content-type, a served
+   * method, the target from metadata), before its backend is chosen. Default none.
+   */
+  admission?: readonly AdmissionStep[];
 }
 
 /** A router instance. */
@@ -52,45 +62,13 @@ const HEALTH_CHECK_PATH = "/grpc.health.v1.Health/Check";
 const HEALTH_SERVING = Buffer.from([0, 0, 0, 0, 2, 0x08, 0x01]);
 const HEALTH_NOT_SERVING = Buffer.from([0, 0, 0, 0, 2, 0x08, 0x02]);
 
-/** Stands for every path the router does not know, so metrics do not grow a label per path. */
-const UNKNOWN_METHOD: MethodSpec = {
-  id: METHOD_COUNT,
-  name: "unknown",
-  upstreamPath: "",
-  kind: "unary",
-  mux: false,
-  truncationField: 0,
-  emptyRequest: false,
-  refuseEmptyStream: false,
-  unimplemented: "unknown method",
-};
-
-function isGrpcContentType(ct: string | undefined): boolean {
-  if (ct === undefined || !ct.startsWith("application/grpc")) return false;
-  const rest = ct.slice(16);
-  return rest === "" || rest.startsWith("+proto") || rest.startsWith(";");
-}
-
-/**
- * Owns a stream the router has already answered: request bytes still arriving are credited
- * and dropped, so the client is never stuck on flow control.
- */
-const DISCARD: StreamHandler = {
-  onHeaders() {},
-  onData(stream, data) {
-    stream.conn.consume(stream, data.length);
-  },
-  onReset() {},
-  onDrain() {},
-};
-
 const HEALTH_HEADERS = [":status", "200", "content-type", "application/grpc"];
 const OK_TRAILERS = ["grpc-status", "0"];
 
 /** Creates a router from a validated configuration. */
 export function createRouter(config: RouterConfig, deps: RouterDeps = {}): Router {
   const log = deps.log ?? pino({ name: "tei-router", level: config.logLevel }, pino.destination(2));
-  const table = new RouteTable();
+  const table = new RouteTable(deps.balancer);
   const metrics = new RouterMetrics(table, deps.registry);
   const pool = new BackendPool(log, { connectTimeoutMs: config.connectTimeoutMs, keepaliveMs: config.backendKeepaliveMs });
   let watcher: RouteWatcher | null = null;
@@ -104,7 +82,15 @@ export function createRouter(config: RouterConfig, deps: RouterDeps = {}): Route
       if (watcher !== null && r.assignmentId !== "") void watcher.reportFailure(r.assignmentId, reason);
     },
   });
-  const ctx: ProxyContext = { table, pool, outliers, metrics, log, maxMessageBytes: config.maxMessageBytes };
+  const ctx: ProxyContext = {
+    table,
+    pool,
+    outliers,
+    metrics,
+    log,
+    maxMessageBytes: config.maxMessageBytes,
+    admission: [...GRPC_CALL_STEPS, ...(deps.admission ?? [])],
+  };
 
   const applyTable = (routes: readonly RouteInput[], version: bigint, source: string, unready: readonly UnreadyInput[]): void => {
     const diff = table.replace(routes, version, unready);
@@ -116,32 +102,22 @@ export function createRouter(config: RouterConfig, deps: RouterDeps = {}): Route
 
   const onStream = (stream: H2Stream, headers: string[], endStream: boolean): void => {
     const path = headerValue(headers, ":path") ?? "";
-    const verb = headerValue(headers, ":method");
-    const contentType = headerValue(headers, "content-type");
-    const method = METHODS.get(path);
-    if (verb !== "POST") {
-      reject(stream, method, GrpcStatus.UNIMPLEMENTED, `gRPC calls use POST, not ${verb}`, 405);
-    } else if (!isGrpcContentType(contentType)) {
-      reject(stream, method, GrpcStatus.INVALID_ARGUMENT, `content-type must be application/grpc, got "${contentType ?? ""}"`, 415);
-    } else if (method !== undefined && method.unimplemented === undefined) {
-      startCall(ctx, stream, headers, method, endStream);
-    } else if (method !== undefined) {
-      reject(stream, method, GrpcStatus.UNIMPLEMENTED, method.unimplemented ?? "unimplemented");
-    } else if (path === HEALTH_CHECK_PATH) {
-      answerHealth(stream);
-    } else {
-      reject(stream, undefined, GrpcStatus.UNIMPLEMENTED, `unknown method ${path}`);
+    const call = admissionCall(path, headers, METHODS.get(path));
+    if (path === HEALTH_CHECK_PATH) answerHealth(stream, call);
+    else admitCall(ctx, stream, call, endStream);
+  };
+
+  /**
+   * The router's own health (for load balancers): SERVING once it has a route table. A gRPC
+   * call like any other (POST, gRPC's content-type), but never forwarded, so the rest of the
+   * chain (and the API key to come) does not apply to it.
+   */
+  const answerHealth = (stream: H2Stream, call: AdmissionCall): void => {
+    const refusal = runAdmission(GRPC_REQUEST_STEPS, call);
+    if (refusal instanceof RouterError) {
+      refuseCall(metrics, stream, call, refusal);
+      return;
     }
-  };
-
-  const reject = (stream: H2Stream, method: MethodSpec | undefined, code: number, message: string, httpStatus = 200): void => {
-    stream.handler = DISCARD;
-    sendStatus(stream, code as GrpcStatusCode, message, null, httpStatus);
-    metrics.record(metrics.forCall(null, method ?? UNKNOWN_METHOD), code, 0);
-  };
-
-  /** The router's own health: SERVING once it has a route table (for load balancers). */
-  const answerHealth = (stream: H2Stream): void => {
     stream.handler = DISCARD;
     const conn = stream.conn;
     conn.sendHeaders(stream, HEALTH_HEADERS, false);
@@ -200,7 +176,10 @@ export function createRouter(config: RouterConfig, deps: RouterDeps = {}): Route
       const m = splitHostPort(config.metricsListen);
       metricsServer = await startMetricsServer(m.host, m.port, metrics.registry, table);
       const bound = { port: (server.address() as AddressInfo).port, metricsPort: (metricsServer.address() as AddressInfo).port };
-      log.info({ listen: `${host}:${bound.port}`, metrics: `${m.host}:${bound.metricsPort}`, source: config.routesFile ?? config.controlPlane }, "router listening");
+      log.info(
+        { listen: `${host}:${bound.port}`, metrics: `${m.host}:${bound.metricsPort}`, source: config.routesFile ?? config.controlPlane },
+        "router listening",
+      );
       return bound;
     },
     async stop() {

@@ -1,15 +1,12 @@
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { create, toBinary } from "@bufbuild/protobuf";
 import type { ClientHttp2Session } from "node:http2";
-import { Embed, EmbedRequestSchema, RerankStreamRequestSchema, Rerank, type TruncationDirection } from "@tei-fleet/proto/tei/v1";
-import {
-  EmbedRequestSchema as MuxEmbedRequestSchema,
-  TeiMultiplexer,
-} from "@tei-fleet/proto/tei_multiplexer/v1";
+import { create, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { startTestBackend, type TestBackend } from "./support/tei-backend.ts";
-import { route, startRouter, type RouterFixture } from "./support/router-fixture.ts";
+import { Embed, EmbedRequestSchema, Rerank, RerankStreamRequestSchema, type TruncationDirection } from "@tei-fleet/proto/tei/v1";
+import { EmbedRequestSchema as MuxEmbedRequestSchema, TeiMultiplexer } from "@tei-fleet/proto/tei_multiplexer/v1";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { frame, rawCall, rawSession } from "./support/raw-client.ts";
+import { type RouterFixture, route, startRouter } from "./support/router-fixture.ts";
+import { startTestBackend, type TestBackend } from "./support/tei-backend.ts";
 
 let backend: TestBackend;
 let fx: RouterFixture;
@@ -17,8 +14,7 @@ let session: ClientHttp2Session;
 const EMBED = "/tei.v1.Embed/Embed";
 const MUX_EMBED = "/tei_multiplexer.v1.TeiMultiplexer/Embed";
 const toA = { "x-tei-instance": "a" };
-const embedBytes = (inputs: string, extra: object = {}) =>
-  toBinary(EmbedRequestSchema, create(EmbedRequestSchema, { inputs, ...extra }));
+const embedBytes = (inputs: string, extra: object = {}) => toBinary(EmbedRequestSchema, create(EmbedRequestSchema, { inputs, ...extra }));
 
 beforeAll(async () => {
   backend = await startTestBackend("a");
@@ -128,7 +124,13 @@ describe("requests that would crash TEI are refused", () => {
     await expect(
       mux.embed({ target: { routing: { case: "instanceName", value: "a" } }, request: { inputs: "x", truncationDirection: 5 as TruncationDirection } }),
     ).rejects.toMatchObject({ code: Code.InvalidArgument });
-    const body = toBinary(MuxEmbedRequestSchema, create(MuxEmbedRequestSchema, { target: { routing: { case: "instanceName", value: "a" } }, request: { inputs: "x", truncationDirection: 3 as TruncationDirection } }));
+    const body = toBinary(
+      MuxEmbedRequestSchema,
+      create(MuxEmbedRequestSchema, {
+        target: { routing: { case: "instanceName", value: "a" } },
+        request: { inputs: "x", truncationDirection: 3 as TruncationDirection },
+      }),
+    );
     const res = await rawCall(session, MUX_EMBED, [frame(body)]);
     expect(res.status).toBe(Code.InvalidArgument);
   });
@@ -143,10 +145,16 @@ describe("requests that would crash TEI are refused", () => {
   test("an empty RerankStream is INVALID_ARGUMENT and never reaches TEI", async () => {
     async function* none() {}
     const before = backend.calls.get("RerankStream") ?? 0;
-    const err = await fx.client(Rerank).rerankStream(none(), { headers: toA }).catch((e: unknown) => e);
+    const err = await fx
+      .client(Rerank)
+      .rerankStream(none(), { headers: toA })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConnectError);
     expect((err as ConnectError).code).toBe(Code.InvalidArgument);
-    const muxErr = await fx.client(TeiMultiplexer).rerankStream(none()).catch((e: unknown) => e);
+    const muxErr = await fx
+      .client(TeiMultiplexer)
+      .rerankStream(none())
+      .catch((e: unknown) => e);
     expect((muxErr as ConnectError).code).toBe(Code.InvalidArgument);
     expect(backend.calls.get("RerankStream") ?? 0).toBe(before);
   });

@@ -1,4 +1,3 @@
-import { afterAll, beforeAll, expect, test } from "vitest";
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -7,8 +6,9 @@ import { fileURLToPath } from "node:url";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { Embed } from "@tei-fleet/proto/tei/v1";
-import { startTestBackend, type TestBackend } from "./support/tei-backend.ts";
+import { afterAll, beforeAll, expect, test } from "vitest";
 import { freePort } from "../../test/harness/free-port.ts";
+import { startTestBackend, type TestBackend } from "./support/tei-backend.ts";
 
 const MAIN = fileURLToPath(new URL("../src/main.ts", import.meta.url));
 let dir: string;
@@ -43,13 +43,18 @@ test("tei-router serves a routes file, exposes metrics, and exits 0 on SIGTERM",
   const file = join(dir, "routes.json");
   await writeFile(file, JSON.stringify({ version: 3, routes: [{ instanceName: "a", modelId: "m", node: "n", address: be.address }] }));
   const [port, mport] = [await freePort(), await freePort()];
-  const child = spawn(process.execPath, [MAIN, "--listen", `127.0.0.1:${port}`, "--metrics-listen", `127.0.0.1:${mport}`, "--routes-file", file], { stdio: ["ignore", "ignore", "pipe"] });
+  const child = spawn(process.execPath, [MAIN, "--listen", `127.0.0.1:${port}`, "--metrics-listen", `127.0.0.1:${mport}`, "--routes-file", file], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
   const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
   try {
     let log = "";
     child.stderr.on("data", (d: Buffer) => (log += d.toString()));
     for (let i = 0; i < 200 && !log.includes("router listening"); i++) await new Promise((r) => setTimeout(r, 25));
-    const res = await createClient(Embed, createGrpcTransport({ baseUrl: `http://127.0.0.1:${port}` })).embed({ inputs: "x" }, { headers: { "x-tei-instance": "a" } });
+    const res = await createClient(Embed, createGrpcTransport({ baseUrl: `http://127.0.0.1:${port}` })).embed(
+      { inputs: "x" },
+      { headers: { "x-tei-instance": "a" } },
+    );
     expect(res.embeddings).toHaveLength(8);
     const metrics = await (await fetch(`http://127.0.0.1:${mport}/metrics`)).text();
     expect(metrics).toContain('tei_router_requests_total{method="tei.v1.Embed/Embed",model="m",instance="a",code="OK"} 1');

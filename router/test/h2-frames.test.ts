@@ -1,15 +1,6 @@
 import { describe, expect, test } from "vitest";
-import {
-  FrameParser,
-  FrameSizeError,
-  FrameType,
-  frame,
-  goawayFrame,
-  rstStreamFrame,
-  settingsFrame,
-  windowUpdateFrame,
-} from "../src/h2/frames.ts";
 import { mulberry32 } from "../../test/fake-tei/fake-model.ts";
+import { FrameParser, FrameSizeError, FrameType, frame, goawayFrame, rstStreamFrame, settingsFrame, windowUpdateFrame } from "../src/h2/frames.ts";
 
 interface Seen {
   type: number;
@@ -27,7 +18,10 @@ function parseAll(chunks: Buffer[], max?: number): Seen[] {
 
 describe("HTTP/2 frame parsing", () => {
   const stream = Buffer.concat([
-    settingsFrame([[4, 1 << 20], [3, 100]]),
+    settingsFrame([
+      [4, 1 << 20],
+      [3, 100],
+    ]),
     frame(FrameType.HEADERS, 0x4, 1, Buffer.from("header block")),
     frame(FrameType.DATA, 0x0, 1, Buffer.alloc(3000, 7)),
     frame(FrameType.DATA, 0x1, 1, Buffer.alloc(0)),

@@ -3,13 +3,14 @@
  * windows and a low stream limit, raw sockets sending protocol garbage, and the router's answers
  * to both.
  */
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+
 import { connect, createServer, type Http2Server, type ServerHttp2Session, type ServerHttp2Stream } from "node:http2";
-import { connect as netConnect, type AddressInfo } from "node:net";
+import { type AddressInfo, connect as netConnect } from "node:net";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { Embed, EmbedRequestSchema } from "@tei-fleet/proto/tei/v1";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { frame, rawCall, rawSession } from "./support/raw-client.ts";
-import { route, startRouter, type RouterFixture } from "./support/router-fixture.ts";
+import { type RouterFixture, route, startRouter } from "./support/router-fixture.ts";
 import { startTestBackend, type TestBackend } from "./support/tei-backend.ts";
 import { until } from "./support/until.ts";
 
@@ -108,7 +109,9 @@ describe("flow control and stream limits toward a backend", () => {
   test("a bidirectional stream of 2,000 messages of 4 KiB arrives complete and in order", async () => {
     const session = rawSession(fx.port);
     try {
-      const msgs = Array.from({ length: 2000 }, (_, i) => frame(toBinary(EmbedRequestSchema, create(EmbedRequestSchema, { inputs: `${i}:`.padEnd(4096, "x") }))));
+      const msgs = Array.from({ length: 2000 }, (_, i) =>
+        frame(toBinary(EmbedRequestSchema, create(EmbedRequestSchema, { inputs: `${i}:`.padEnd(4096, "x") }))),
+      );
       const res = await rawCall(session, EMBED_STREAM, [Buffer.concat(msgs)], { "x-tei-instance": "echo" });
       expect(res.status).toBe(0);
       expect(res.body.equals(Buffer.concat(msgs))).toBe(true);
@@ -175,7 +178,10 @@ describe("backpressure", () => {
       let stall: NodeJS.Timeout | undefined;
       const next = (): void => {
         clearTimeout(stall);
-        if (sent >= limit) return resolve();
+        if (sent >= limit) {
+          resolve();
+          return;
+        }
         stall = setTimeout(resolve, 1500);
         sent += msg.length;
         req.write(msg, next);

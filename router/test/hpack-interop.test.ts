@@ -2,11 +2,12 @@
  * The HPACK codec against Node's own HTTP/2 (nghttp2), both ways, over raw sockets. Frames are cut
  * and header blocks joined with the router's own pieces (frames.ts, header-block-reader.ts).
  */
-import { afterEach, describe, expect, test } from "vitest";
+
 import http2 from "node:http2";
-import net from "node:net";
 import type { AddressInfo } from "node:net";
-import { CLIENT_PREFACE as PREFACE, Flag, FrameParser, FrameType, frame } from "../src/h2/frames.ts";
+import net from "node:net";
+import { afterEach, describe, expect, test } from "vitest";
+import { Flag, FrameParser, FrameType, frame, CLIENT_PREFACE as PREFACE } from "../src/h2/frames.ts";
 import { HeaderBlockReader } from "../src/h2/header-block-reader.ts";
 import { HpackDecoder, HpackEncoder } from "../src/h2/hpack.ts";
 
@@ -111,7 +112,7 @@ describe("interoperability with Node's http2 (nghttp2)", () => {
     });
     const printable = String.fromCharCode(...Array.from({ length: 95 }, (_, i) => 0x20 + i));
     // Mostly '0' (a 5-bit code), so nghttp2 finds the Huffman form shorter and uses it for every high octet.
-    const highOctets = Array.from({ length: 128 }, (_, i) => "00000000" + String.fromCharCode(0x80 + i)).join("");
+    const highOctets = Array.from({ length: 128 }, (_, i) => `00000000${String.fromCharCode(0x80 + i)}`).join("");
     const sent = [grpc("1000m"), grpc("999m"), grpc("5S", { "x-printable": `x${printable}\tx`, "x-octets": highOctets, "x-long": "abc".repeat(100) })];
     for (const headers of sent) client.request(headers, { endStream: true }).on("error", () => {});
 
@@ -119,12 +120,14 @@ describe("interoperability with Node's http2 (nghttp2)", () => {
     await collector.waitFor((frames) => headerBlocks(frames).length >= sent.length);
     const blocks = headerBlocks(collector.frames);
     const d = new HpackDecoder();
-    blocks.forEach(({ block }, i) => expect(d.decode(block)).toEqual(Object.entries(sent[i]!).flat()));
+    for (const [i, { block }] of blocks.entries()) expect(d.decode(block)).toEqual(Object.entries(sent[i]!).flat());
     expect(blocks.map((b) => b.streamId)).toEqual([1, 3, 5]);
     // The repeat request is mostly indexed references into the dynamic table...
     expect(blocks[1]!.block.length).toBeLessThan(blocks[0]!.block.length / 3);
     // ... and the big one is Huffman-coded (shorter than its raw strings).
-    const rawBytes = Object.entries(sent[2]!).flat().reduce((n, s) => n + s.length, 0);
+    const rawBytes = Object.entries(sent[2]!)
+      .flat()
+      .reduce((n, s) => n + s.length, 0);
     expect(blocks[2]!.block.length).toBeLessThan(rawBytes);
   });
 
@@ -141,9 +144,28 @@ describe("interoperability with Node's http2 (nghttp2)", () => {
     cleanups.push(() => socket.destroy());
     const collector = new FrameCollector(socket, false);
     const headers = [
-      ":method", "POST", ":scheme", "http", ":path", "/tei.v1.Embed/Embed", ":authority", "localhost",
-      "content-type", "application/grpc", "te", "trailers", "grpc-timeout", "1000m", "x-tei-model", "bge-small",
-      "authorization", "Bearer abc", "x-long", "y".repeat(300), "x-latin1", "caf\u00e9",
+      ":method",
+      "POST",
+      ":scheme",
+      "http",
+      ":path",
+      "/tei.v1.Embed/Embed",
+      ":authority",
+      "localhost",
+      "content-type",
+      "application/grpc",
+      "te",
+      "trailers",
+      "grpc-timeout",
+      "1000m",
+      "x-tei-model",
+      "bge-small",
+      "authorization",
+      "Bearer abc",
+      "x-long",
+      "y".repeat(300),
+      "x-latin1",
+      "caf\u00e9",
     ];
     const block = new HpackEncoder().encode(headers);
     socket.write(Buffer.concat([PREFACE, frame(SETTINGS, 0, 0, EMPTY), frame(HEADERS, END_HEADERS | END_STREAM, 1, block)]));
@@ -189,7 +211,11 @@ describe("interoperability with Node's http2 (nghttp2)", () => {
     expect(first[0]).toBe(0x20);
     expect(second[0]).not.toBe(0x20);
     socket.write(
-      Buffer.concat([frame(SETTINGS, Flag.ACK, 0, EMPTY), frame(HEADERS, END_HEADERS | END_STREAM, 1, first), frame(HEADERS, END_HEADERS | END_STREAM, 3, second)]),
+      Buffer.concat([
+        frame(SETTINGS, Flag.ACK, 0, EMPTY),
+        frame(HEADERS, END_HEADERS | END_STREAM, 1, first),
+        frame(HEADERS, END_HEADERS | END_STREAM, 3, second),
+      ]),
     );
     await twoStreams;
     expect(seen).toEqual([headers, headers]);

@@ -1,8 +1,8 @@
 import { describe, expect, test } from "vitest";
-import { HpackDecoder, HpackEncoder, HpackError } from "../src/h2/hpack.ts";
-import { HUFFMAN_CODE_LENGTHS, huffmanDecode, huffmanEncode } from "../src/h2/huffman.ts";
 // A seeded PRNG so that random cases reproduce.
 import { mulberry32 } from "../../test/fake-tei/fake-model.ts";
+import { HpackDecoder, HpackEncoder, HpackError } from "../src/h2/hpack.ts";
+import { HUFFMAN_CODE_LENGTHS, huffmanDecode, huffmanEncode } from "../src/h2/huffman.ts";
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ""), "hex");
 
@@ -25,7 +25,6 @@ function expectHpackError(d: HpackDecoder, block: Uint8Array, message?: RegExp):
 
 /** A literal-without-indexing field whose name is raw and whose value is the given Huffman bytes. */
 const huffmanValueBlock = (code: Uint8Array): Buffer => Buffer.concat([Buffer.from([0x00, 0x01, 0x76]), hpackInteger(0x80, 7, code.length), code]);
-
 
 describe("RFC 7541 Appendix C examples", () => {
   test("C.2: one field of each representation", () => {
@@ -152,7 +151,10 @@ describe("dynamic table", () => {
       const name = `n${i}`;
       const value = `v${i}`;
       sent.push(name, value);
-      expect(d.decode(Buffer.concat([Buffer.from([0x40, name.length]), Buffer.from(name), Buffer.from([value.length]), Buffer.from(value)]))).toEqual([name, value]);
+      expect(d.decode(Buffer.concat([Buffer.from([0x40, name.length]), Buffer.from(name), Buffer.from([value.length]), Buffer.from(value)]))).toEqual([
+        name,
+        value,
+      ]);
     }
     const newestFirst: string[] = [];
     for (let i = sent.length - 2; i >= 0; i -= 2) newestFirst.push(sent[i]!, sent[i + 1]!);
@@ -259,7 +261,10 @@ describe("malformed blocks are HpackErrors", () => {
 
   test("random and mutated input never throws anything but HpackError", () => {
     const rand = mulberry32(42);
-    const seeds = [hex("8286 84be 5886 a8eb 1064 9cbf"), hex("4882 6402 5885 aec3 771a 4b61 96d0 7abe 9410 54d4 44a8 2005 9504 0b81 66e0 82a6 2d1b ff6e 919d 29ad 1718 63c7 8f0b 97c8 e9ae 82ae 43d3")];
+    const seeds = [
+      hex("8286 84be 5886 a8eb 1064 9cbf"),
+      hex("4882 6402 5885 aec3 771a 4b61 96d0 7abe 9410 54d4 44a8 2005 9504 0b81 66e0 82a6 2d1b ff6e 919d 29ad 1718 63c7 8f0b 97c8 e9ae 82ae 43d3"),
+    ];
     const d = new HpackDecoder(256);
     for (let i = 0; i < 5000; i++) {
       let block: Buffer;
@@ -295,7 +300,20 @@ describe("HpackEncoder", () => {
   test("round trip: the decoder yields exactly the list encoded, and its table stays empty", () => {
     const rand = mulberry32(1234);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
-    const names = [":status", ":method", ":path", ":authority", "content-type", "te", "grpc-status", "grpc-message", "authorization", "x-tei-model", "set-cookie", "accept-encoding"];
+    const names = [
+      ":status",
+      ":method",
+      ":path",
+      ":authority",
+      "content-type",
+      "te",
+      "grpc-status",
+      "grpc-message",
+      "authorization",
+      "x-tei-model",
+      "set-cookie",
+      "accept-encoding",
+    ];
     const values = ["200", "POST", "GET", "/", "", "gzip, deflate", "trailers", "application/grpc", "500", "404"];
     const randomString = (max: number) => String.fromCharCode(...Array.from({ length: Math.floor(rand() * max) }, () => Math.floor(rand() * 256)));
     const d = new HpackDecoder();

@@ -4,20 +4,20 @@
  * never forwarded, and a backend's own PROTOCOL_ERROR reset (the request's fault, RFC 9113
  * §8.1.1) is neither counted toward ejection nor retried.
  */
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { constants as h2constants, createServer as createH2Server } from "node:http2";
+
+import { createServer as createH2Server, constants as h2constants } from "node:http2";
 import type { AddressInfo } from "node:net";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { Embed, EmbedRequestSchema } from "@tei-fleet/proto/tei/v1";
-import { ErrorCode } from "../src/h2/frames.ts";
-import { headerValue } from "../src/h2/h2-stream.ts";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { freePort } from "../../test/harness/free-port.ts";
+import { ErrorCode, headerValue } from "../src/h2/index.ts";
 import { FakeControlPlane, JOIN_TOKEN } from "./support/fake-control-plane.ts";
-import { startFakeTei, type FakeTeiProcess } from "./support/fake-tei.ts";
+import { type FakeTeiProcess, startFakeTei } from "./support/fake-tei.ts";
 import { H2SocketClient, type RawRequest } from "./support/h2-socket-client.ts";
 import { frame } from "./support/raw-client.ts";
-import { metric, route, startRouter, startWatchingRouter, type RunningRouter } from "./support/router-fixture.ts";
+import { metric, type RunningRouter, route, startRouter, startWatchingRouter } from "./support/router-fixture.ts";
 import { startTestBackend } from "./support/tei-backend.ts";
 import { until } from "./support/until.ts";
 
@@ -84,7 +84,10 @@ describe("malformed requests through a router in front of two TEIs", () => {
   beforeAll(async () => {
     teis = await Promise.all([startFakeTei(BGE), startFakeTei(BGE)]);
     cp = new FakeControlPlane(await freePort());
-    cp.publish(1, teis.map((t, i) => ({ name: `bge-${i + 1}`, address: t.address, modelId: BGE, node: `node-${i + 1}` })));
+    cp.publish(
+      1,
+      teis.map((t, i) => ({ name: `bge-${i + 1}`, address: t.address, modelId: BGE, node: `node-${i + 1}` })),
+    );
     await cp.start();
     fx = await startWatchingRouter(`http://127.0.0.1:${cp.port}`, JOIN_TOKEN);
     await until(() => fx.router.table.size === 2);
@@ -123,7 +126,10 @@ describe("malformed requests through a router in front of two TEIs", () => {
     expect(failures).toEqual([]);
     expect(await metric(fx, "tei_router_ejections_total")).toBe(0);
     expect(await metric(fx, "tei_router_retries_total")).toBe(0);
-    expect(fx.router.table.replicas().map((r) => [r.instanceName, r.failures, r.ejectedUntil])).toEqual([["bge-1", 0, 0], ["bge-2", 0, 0]]);
+    expect(fx.router.table.replicas().map((r) => [r.instanceName, r.failures, r.ejectedUntil])).toEqual([
+      ["bge-1", 0, 0],
+      ["bge-2", 0, 0],
+    ]);
     expect(cp.reports).toEqual([]);
   });
 
@@ -151,10 +157,15 @@ describe("a backend that resets a request with PROTOCOL_ERROR", () => {
     });
     await new Promise<void>((r) => strict.listen(0, "127.0.0.1", r));
     const well = await startTestBackend("well");
-    const fx = await startRouter([route("strict", `127.0.0.1:${(strict.address() as AddressInfo).port}`), route("well", well.address)], { ejectAfterFailures: 1 });
+    const fx = await startRouter([route("strict", `127.0.0.1:${(strict.address() as AddressInfo).port}`), route("well", well.address)], {
+      ejectAfterFailures: 1,
+    });
     try {
       for (let i = 0; i < 5; i++) {
-        const err = await fx.client(Embed).embed({ inputs: "x" }, { headers: { "x-tei-instance": "strict" } }).catch((e) => ConnectError.from(e));
+        const err = await fx
+          .client(Embed)
+          .embed({ inputs: "x" }, { headers: { "x-tei-instance": "strict" } })
+          .catch((e) => ConnectError.from(e));
         expect(err).toMatchObject({ code: Code.Internal });
         expect((err as ConnectError).rawMessage).toContain("malformed");
       }

@@ -3,13 +3,14 @@
  * control plane is down) cannot know whether an instance exists, so it answers UNAVAILABLE
  * (retry, elsewhere) and not NOT_FOUND (do not retry), and is not ready for a load balancer.
  */
-import { afterAll, beforeAll, expect, test } from "vitest";
+
 import { Code, ConnectError } from "@connectrpc/connect";
 import { Embed } from "@tei-fleet/proto/tei/v1";
 import { TeiMultiplexer } from "@tei-fleet/proto/tei_multiplexer/v1";
+import { afterAll, beforeAll, expect, test } from "vitest";
 import { freePort } from "../../test/harness/free-port.ts";
 import { FakeControlPlane, JOIN_TOKEN } from "./support/fake-control-plane.ts";
-import { startWatchingRouter, type RunningRouter } from "./support/router-fixture.ts";
+import { type RunningRouter, startWatchingRouter } from "./support/router-fixture.ts";
 import { startTestBackend, type TestBackend } from "./support/tei-backend.ts";
 import { until } from "./support/until.ts";
 
@@ -47,8 +48,9 @@ test("before its first route table every routed call is UNAVAILABLE and /readyz 
   expect(await embedError({ "x-tei-instance": "a" })).toMatchObject(unavailable);
   expect(await embedError({ "x-tei-model": BGE })).toMatchObject(unavailable);
   expect(await embedError({ "x-tei-index": "0" })).toMatchObject(unavailable);
-  await expect(fx.client(TeiMultiplexer).embed({ target: { routing: { case: "instanceName", value: "a" } }, request: { inputs: "x" } }))
-    .rejects.toMatchObject(unavailable);
+  await expect(fx.client(TeiMultiplexer).embed({ target: { routing: { case: "instanceName", value: "a" } }, request: { inputs: "x" } })).rejects.toMatchObject(
+    unavailable,
+  );
   // A call without a target is the caller's mistake with or without a table.
   expect(await embedError({})).toMatchObject({ code: Code.InvalidArgument });
   expect(await readyz()).toBe(503);

@@ -3,9 +3,30 @@ import { malformedRequest, malformedTrailers } from "../src/h2/request-headers.t
 
 // What grpc-js and connect-node send for a unary call.
 const GRPC = [
-  ":method", "POST", ":scheme", "http", ":path", "/tei.v1.Embed/Embed", ":authority", "127.0.0.1:9001",
-  "content-type", "application/grpc", "te", "trailers", "grpc-timeout", "4999m", "user-agent", "grpc-node-js/1.12.6",
-  "grpc-accept-encoding", "identity,deflate,gzip", "x-tei-model", "BAAI/bge-small-en-v1.5", "trace-bin", "AAEC/w==", "empty", "",
+  ":method",
+  "POST",
+  ":scheme",
+  "http",
+  ":path",
+  "/tei.v1.Embed/Embed",
+  ":authority",
+  "127.0.0.1:9001",
+  "content-type",
+  "application/grpc",
+  "te",
+  "trailers",
+  "grpc-timeout",
+  "4999m",
+  "user-agent",
+  "grpc-node-js/1.12.6",
+  "grpc-accept-encoding",
+  "identity,deflate,gzip",
+  "x-tei-model",
+  "BAAI/bge-small-en-v1.5",
+  "trace-bin",
+  "AAEC/w==",
+  "empty",
+  "",
 ];
 const PSEUDO = GRPC.slice(0, 8);
 const REGULAR = GRPC.slice(8);

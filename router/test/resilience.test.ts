@@ -1,16 +1,15 @@
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
-import { Code, ConnectError } from "@connectrpc/connect";
-import { Embed } from "@tei-fleet/proto/tei/v1";
-import { TeiMultiplexer } from "@tei-fleet/proto/tei_multiplexer/v1";
-import { startFakeTei, type FakeTeiProcess } from "./support/fake-tei.ts";
-import { startTestBackend, type TestBackend } from "./support/tei-backend.ts";
-import { metric, route, startRouter, type RouterFixture } from "./support/router-fixture.ts";
-import { freePort } from "../../test/harness/free-port.ts";
-import { constants as h2constants, createServer as createH2Server } from "node:http2";
-import { connect as netConnect, createServer as createTcpServer, type AddressInfo, type Socket } from "node:net";
+import { createServer as createH2Server, constants as h2constants } from "node:http2";
+import { type AddressInfo, createServer as createTcpServer, connect as netConnect, type Socket } from "node:net";
 import { create, toBinary } from "@bufbuild/protobuf";
-import { EmbedRequestSchema } from "@tei-fleet/proto/tei/v1";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { Embed, EmbedRequestSchema } from "@tei-fleet/proto/tei/v1";
+import { TeiMultiplexer } from "@tei-fleet/proto/tei_multiplexer/v1";
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
+import { freePort } from "../../test/harness/free-port.ts";
+import { type FakeTeiProcess, startFakeTei } from "./support/fake-tei.ts";
 import { frame, rawSession } from "./support/raw-client.ts";
+import { metric, type RouterFixture, route, startRouter } from "./support/router-fixture.ts";
+import { startTestBackend, type TestBackend } from "./support/tei-backend.ts";
 import { until } from "./support/until.ts";
 
 const BGE = "BAAI/bge-small-en-v1.5";
@@ -20,10 +19,7 @@ describe("an instance killed mid-traffic", () => {
   let fx: RouterFixture;
   beforeAll(async () => {
     teis = await Promise.all([startFakeTei(), startFakeTei()]);
-    fx = await startRouter([
-      route("bge-1", teis[0]!.address, { node: "node-1" }),
-      route("bge-2", teis[1]!.address, { node: "node-2" }),
-    ]);
+    fx = await startRouter([route("bge-1", teis[0]!.address, { node: "node-1" }), route("bge-2", teis[1]!.address, { node: "node-2" })]);
   });
   afterAll(async () => {
     await fx?.close();
@@ -136,10 +132,9 @@ describe("a backend that resets streams without answering", () => {
     await new Promise<void>((r) => rude.listen(0, "127.0.0.1", r));
     const rudeAddress = `127.0.0.1:${(rude.address() as AddressInfo).port}`;
     const well = await startTestBackend("well");
-    const fx = await startRouter(
-      [route("rude", rudeAddress), route("well", well.address), route("rude-only", rudeAddress, { modelId: "other/model" })],
-      { ejectAfterFailures: 100 },
-    );
+    const fx = await startRouter([route("rude", rudeAddress), route("well", well.address), route("rude-only", rudeAddress, { modelId: "other/model" })], {
+      ejectAfterFailures: 100,
+    });
     try {
       const client = fx.client(Embed);
       for (let i = 0; i < 4; i++) {
@@ -202,7 +197,10 @@ describe("streams and deadlines", () => {
   test("grpc-timeout reaches the backend and the deadline is honoured", async () => {
     be.delayMs = 3000;
     const t0 = Date.now();
-    const err = await fx.client(Embed).embed({ inputs: "slow" }, { headers: { "x-tei-instance": "a" }, timeoutMs: 200 }).catch((e) => ConnectError.from(e));
+    const err = await fx
+      .client(Embed)
+      .embed({ inputs: "slow" }, { headers: { "x-tei-instance": "a" }, timeoutMs: 200 })
+      .catch((e) => ConnectError.from(e));
     expect(err).toMatchObject({ code: Code.DeadlineExceeded });
     expect(Date.now() - t0).toBeLessThan(2000);
     expect(be.lastHeaders?.get("grpc-timeout")).toMatch(/^\d+m$/);
@@ -292,7 +290,13 @@ describe("the route table changes while a call is on its way", () => {
       // Both backends have a connection (as replicas serving traffic do).
       for (const name of ["a", "b"]) await fx.client(Embed).embed({ inputs: "warm" }, { headers: { "x-tei-instance": name } });
       const body = frame(toBinary(EmbedRequestSchema, create(EmbedRequestSchema, { inputs: "in flight" })));
-      const req = session.request({ ":method": "POST", ":path": "/tei.v1.Embed/Embed", "content-type": "application/grpc", te: "trailers", "x-tei-model": BGE });
+      const req = session.request({
+        ":method": "POST",
+        ":path": "/tei.v1.Embed/Embed",
+        "content-type": "application/grpc",
+        te: "trailers",
+        "x-tei-model": BGE,
+      });
       const answer = new Promise<{ status: string | undefined; instance: string | undefined }>((resolve, reject) => {
         let instance: string | undefined;
         let status: string | undefined;

@@ -1,12 +1,12 @@
-import { afterAll, beforeAll, expect, test } from "vitest";
 import { Code } from "@connectrpc/connect";
 import { Embed } from "@tei-fleet/proto/tei/v1";
-import type { Router } from "../src/index.ts";
-import { startTestBackend, type TestBackend } from "./support/tei-backend.ts";
+import { afterAll, beforeAll, expect, test } from "vitest";
 import { freePort } from "../../test/harness/free-port.ts";
-import { until } from "./support/until.ts";
-import { startWatchingRouter, type RunningRouter } from "./support/router-fixture.ts";
+import type { Router } from "../src/index.ts";
 import { FakeControlPlane, JOIN_TOKEN } from "./support/fake-control-plane.ts";
+import { type RunningRouter, startWatchingRouter } from "./support/router-fixture.ts";
+import { startTestBackend, type TestBackend } from "./support/tei-backend.ts";
+import { until } from "./support/until.ts";
 
 let cp: FakeControlPlane;
 let fx: RunningRouter;
@@ -33,7 +33,10 @@ const embed = (instance: string) => fx.client(Embed).embed({ inputs: "x" }, { he
 test("the route table follows the control plane's watch, with the join token", async () => {
   await until(() => router.table.version === 1n);
   expect((await embed("a")).embeddings).toHaveLength(8);
-  cp.publish(2, [{ name: "a", address: a.address }, { name: "b", address: b.address }]);
+  cp.publish(2, [
+    { name: "a", address: a.address },
+    { name: "b", address: b.address },
+  ]);
   await until(() => router.table.version === 2n);
   expect((await embed("b")).embeddings).toHaveLength(8);
   cp.publish(3, [{ name: "b", address: b.address }]);

@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { Embed, Info } from "@tei-fleet/proto/tei/v1";
 import { TeiMultiplexer } from "@tei-fleet/proto/tei_multiplexer/v1";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { type RouterFixture, route, startRouter } from "./support/router-fixture.ts";
 import { startTestBackend, type TestBackend } from "./support/tei-backend.ts";
-import { route, startRouter, type RouterFixture } from "./support/router-fixture.ts";
 
 const BGE = "BAAI/bge-small-en-v1.5";
 const MPNET = "sentence-transformers/all-mpnet-base-v2";
@@ -112,7 +112,10 @@ describe("routing", () => {
 
 describe("routing errors, as tei-manager's multiplexer reports them", () => {
   test("NOT_FOUND for an unknown instance or model", async () => {
-    const err = await fx.client(Embed).embed({ inputs: "x" }, { headers: { "x-tei-instance": "nope" } }).catch((e) => ConnectError.from(e));
+    const err = await fx
+      .client(Embed)
+      .embed({ inputs: "x" }, { headers: { "x-tei-instance": "nope" } })
+      .catch((e) => ConnectError.from(e));
     expect(err).toMatchObject({ code: Code.NotFound, rawMessage: 'instance "nope" not found' });
     expect(await codeOf(servedBy({ "x-tei-model": "no/such-model" }))).toBe(Code.NotFound);
     const mux = fx.client(TeiMultiplexer);
@@ -133,7 +136,10 @@ describe("routing errors, as tei-manager's multiplexer reports them", () => {
   });
 
   test("TEI's own statuses pass through unchanged", async () => {
-    const err = await fx.client(Embed).embed({ inputs: "" }, { headers: { "x-tei-instance": "bge-1" } }).catch((e) => ConnectError.from(e));
+    const err = await fx
+      .client(Embed)
+      .embed({ inputs: "" }, { headers: { "x-tei-instance": "bge-1" } })
+      .catch((e) => ConnectError.from(e));
     expect(err).toMatchObject({ code: Code.InvalidArgument, rawMessage: "`inputs` cannot be empty" });
   });
 

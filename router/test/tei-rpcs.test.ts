@@ -1,10 +1,10 @@
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { createClient, type Client } from "@connectrpc/connect";
+import { type Client, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { Embed, Info, Predict, Rerank, Tokenize } from "@tei-fleet/proto/tei/v1";
 import { TeiMultiplexer } from "@tei-fleet/proto/tei_multiplexer/v1";
-import { startFakeTei, type FakeTeiProcess } from "./support/fake-tei.ts";
-import { route, startRouter, type RouterFixture } from "./support/router-fixture.ts";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { type FakeTeiProcess, startFakeTei } from "./support/fake-tei.ts";
+import { type RouterFixture, route, startRouter } from "./support/router-fixture.ts";
 
 // One fake TEI per model type, so that every RPC gets a real answer rather than FAILED_PRECONDITION.
 const MODELS = {
@@ -67,13 +67,24 @@ interface Clients {
 }
 function clients(baseUrl: string): Clients {
   const t = createGrpcTransport({ baseUrl });
-  return { info: createClient(Info, t), embed: createClient(Embed, t), predict: createClient(Predict, t), rerank: createClient(Rerank, t), tokenize: createClient(Tokenize, t) };
+  return {
+    info: createClient(Info, t),
+    embed: createClient(Embed, t),
+    predict: createClient(Predict, t),
+    rerank: createClient(Rerank, t),
+    tokenize: createClient(Tokenize, t),
+  };
 }
 
 const texts = ["What is Deep Learning?", "Routers forward bytes", "third"];
 const embedReq = (inputs: string) => ({ inputs, truncate: true, normalize: true });
 
-function unary<R>(inst: Inst, req: R, pick: (c: Clients) => (r: R, o?: { headers: Record<string, string> }) => Promise<unknown>, muxPick: (m: Client<typeof TeiMultiplexer>) => (r: never) => Promise<unknown>): Case {
+function unary<R>(
+  inst: Inst,
+  req: R,
+  pick: (c: Clients) => (r: R, o?: { headers: Record<string, string> }) => Promise<unknown>,
+  muxPick: (m: Client<typeof TeiMultiplexer>) => (r: never) => Promise<unknown>,
+): Case {
   return {
     inst,
     direct: (c) => pick(c)(req),
@@ -81,7 +92,12 @@ function unary<R>(inst: Inst, req: R, pick: (c: Clients) => (r: R, o?: { headers
     mux: (m, target) => muxPick(m)({ target, request: req } as never),
   };
 }
-function bidi<R>(inst: Inst, reqs: R[], pick: (c: Clients) => (r: AsyncIterable<R>, o?: { headers: Record<string, string> }) => AsyncIterable<unknown>, muxPick: (m: Client<typeof TeiMultiplexer>) => (r: AsyncIterable<never>) => AsyncIterable<unknown>): Case {
+function bidi<R>(
+  inst: Inst,
+  reqs: R[],
+  pick: (c: Clients) => (r: AsyncIterable<R>, o?: { headers: Record<string, string> }) => AsyncIterable<unknown>,
+  muxPick: (m: Client<typeof TeiMultiplexer>) => (r: AsyncIterable<never>) => AsyncIterable<unknown>,
+): Case {
   const wrapped = (target: unknown) => reqs.map((request, i) => (i === 0 ? { target, request } : { request }) as never);
   return {
     inst,
@@ -93,27 +109,106 @@ function bidi<R>(inst: Inst, reqs: R[], pick: (c: Clients) => (r: AsyncIterable<
 
 const CASES: Record<string, Case> = {
   Info: { inst: "embed", direct: (c) => c.info.info({}), plain: (c, headers) => c.info.info({}, { headers }), mux: (m, target) => m.info({ target }) },
-  Embed: unary("embed", embedReq(texts[0]!), (c) => c.embed.embed, (m) => m.embed),
-  EmbedStream: bidi("embed", texts.map(embedReq), (c) => c.embed.embedStream, (m) => m.embedStream),
-  EmbedSparse: unary("sparse", { inputs: texts[0]!, truncate: true }, (c) => c.embed.embedSparse, (m) => m.embedSparse),
-  EmbedSparseStream: bidi("sparse", texts.map((inputs) => ({ inputs })), (c) => c.embed.embedSparseStream, (m) => m.embedSparseStream),
-  EmbedAll: unary("embed", { inputs: texts[1]! }, (c) => c.embed.embedAll, (m) => m.embedAll),
-  EmbedAllStream: bidi("embed", texts.map((inputs) => ({ inputs })), (c) => c.embed.embedAllStream, (m) => m.embedAllStream),
-  Predict: unary("classify", { inputs: "I love this", rawScores: false }, (c) => c.predict.predict, (m) => m.predict),
-  PredictPair: unary("classify", { inputs: ["I love this", "so much"] }, (c) => c.predict.predictPair, (m) => m.predictPair),
-  PredictStream: bidi("classify", texts.map((inputs) => ({ inputs })), (c) => c.predict.predictStream, (m) => m.predictStream),
-  PredictPairStream: bidi("classify", [{ inputs: ["a", "b"] }, { inputs: ["c"] }], (c) => c.predict.predictPairStream, (m) => m.predictPairStream),
-  Rerank: unary("rerank", { query: "what is deep learning", texts, returnText: true }, (c) => c.rerank.rerank, (m) => m.rerank),
-  Tokenize: unary("embed", { inputs: texts[0]!, addSpecialTokens: true }, (c) => c.tokenize.tokenize, (m) => m.tokenize),
-  TokenizeStream: bidi("embed", texts.map((inputs) => ({ inputs })), (c) => c.tokenize.tokenizeStream, (m) => m.tokenizeStream),
-  Decode: unary("embed", { ids: [101, 2054, 2003, 102], skipSpecialTokens: true }, (c) => c.tokenize.decode, (m) => m.decode),
-  DecodeStream: bidi("embed", [{ ids: [101, 2054] }, { ids: [2003, 102] }], (c) => c.tokenize.decodeStream, (m) => m.decodeStream),
+  Embed: unary(
+    "embed",
+    embedReq(texts[0]!),
+    (c) => c.embed.embed,
+    (m) => m.embed,
+  ),
+  EmbedStream: bidi(
+    "embed",
+    texts.map(embedReq),
+    (c) => c.embed.embedStream,
+    (m) => m.embedStream,
+  ),
+  EmbedSparse: unary(
+    "sparse",
+    { inputs: texts[0]!, truncate: true },
+    (c) => c.embed.embedSparse,
+    (m) => m.embedSparse,
+  ),
+  EmbedSparseStream: bidi(
+    "sparse",
+    texts.map((inputs) => ({ inputs })),
+    (c) => c.embed.embedSparseStream,
+    (m) => m.embedSparseStream,
+  ),
+  EmbedAll: unary(
+    "embed",
+    { inputs: texts[1]! },
+    (c) => c.embed.embedAll,
+    (m) => m.embedAll,
+  ),
+  EmbedAllStream: bidi(
+    "embed",
+    texts.map((inputs) => ({ inputs })),
+    (c) => c.embed.embedAllStream,
+    (m) => m.embedAllStream,
+  ),
+  Predict: unary(
+    "classify",
+    { inputs: "I love this", rawScores: false },
+    (c) => c.predict.predict,
+    (m) => m.predict,
+  ),
+  PredictPair: unary(
+    "classify",
+    { inputs: ["I love this", "so much"] },
+    (c) => c.predict.predictPair,
+    (m) => m.predictPair,
+  ),
+  PredictStream: bidi(
+    "classify",
+    texts.map((inputs) => ({ inputs })),
+    (c) => c.predict.predictStream,
+    (m) => m.predictStream,
+  ),
+  PredictPairStream: bidi(
+    "classify",
+    [{ inputs: ["a", "b"] }, { inputs: ["c"] }],
+    (c) => c.predict.predictPairStream,
+    (m) => m.predictPairStream,
+  ),
+  Rerank: unary(
+    "rerank",
+    { query: "what is deep learning", texts, returnText: true },
+    (c) => c.rerank.rerank,
+    (m) => m.rerank,
+  ),
+  Tokenize: unary(
+    "embed",
+    { inputs: texts[0]!, addSpecialTokens: true },
+    (c) => c.tokenize.tokenize,
+    (m) => m.tokenize,
+  ),
+  TokenizeStream: bidi(
+    "embed",
+    texts.map((inputs) => ({ inputs })),
+    (c) => c.tokenize.tokenizeStream,
+    (m) => m.tokenizeStream,
+  ),
+  Decode: unary(
+    "embed",
+    { ids: [101, 2054, 2003, 102], skipSpecialTokens: true },
+    (c) => c.tokenize.decode,
+    (m) => m.decode,
+  ),
+  DecodeStream: bidi(
+    "embed",
+    [{ ids: [101, 2054] }, { ids: [2003, 102] }],
+    (c) => c.tokenize.decodeStream,
+    (m) => m.decodeStream,
+  ),
   RerankStream: {
     inst: "rerank",
     direct: (c) => c.rerank.rerankStream(each(texts.map((text) => ({ query: "q", text, returnText: true })))),
     plain: (c, headers) => c.rerank.rerankStream(each(texts.map((text) => ({ query: "q", text, returnText: true }))), { headers }),
     mux: (m, target) =>
-      m.rerankStream(each(texts.map((text, i) => (i === 0 ? { target, request: { query: "q", text, returnText: true } } : { request: { query: "q", text, returnText: true } })))),
+      m.rerankStream(
+        each(
+          texts.map((text, i) => (i === 0 ? { target, request: { query: "q", text, returnText: true } } : { request: { query: "q", text, returnText: true } })),
+        ),
+      ),
   },
 };
 

@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, expect, test } from "vitest";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { Embed } from "@tei-fleet/proto/tei/v1";
 import { TeiMultiplexer } from "@tei-fleet/proto/tei_multiplexer/v1";
+import { afterAll, beforeAll, expect, test } from "vitest";
+import { type RouterFixture, route, startRouter } from "./support/router-fixture.ts";
 import { startTestBackend, type TestBackend } from "./support/tei-backend.ts";
-import { route, startRouter, type RouterFixture } from "./support/router-fixture.ts";
 
 // Issue 6, "Errors": NOT_FOUND for an unknown instance or model, UNAVAILABLE when the instance or
 // model exists but has no ready replica (the table's `unready` list).
@@ -41,15 +41,18 @@ test("an instance that exists but is not ready is UNAVAILABLE, naming it and its
     rawMessage: 'instance "e5" has no ready replica (pending: insufficient GPU memory on 0/2 eligible nodes)',
   });
   const mux = fx.client(TeiMultiplexer);
-  await expect(mux.embed({ target: { routing: { case: "instanceName", value: "e5-b" } }, request: { inputs: "x" } }))
-    .rejects.toMatchObject({ code: Code.Unavailable, rawMessage: expect.stringContaining("stopped") });
+  await expect(mux.embed({ target: { routing: { case: "instanceName", value: "e5-b" } }, request: { inputs: "x" } })).rejects.toMatchObject({
+    code: Code.Unavailable,
+    rawMessage: expect.stringContaining("stopped"),
+  });
 });
 
 test("a model whose instances all exist but none is ready is UNAVAILABLE, listing them", async () => {
   const err = await failure({ "x-tei-model": E5 });
   expect(err).toMatchObject({ code: Code.Unavailable });
   expect((err as ConnectError).rawMessage).toBe(
-    `no ready instance of model "${E5}": "e5" (pending: insufficient GPU memory on 0/2 eligible nodes), "e5-b" (stopped)`);
+    `no ready instance of model "${E5}": "e5" (pending: insufficient GPU memory on 0/2 eligible nodes), "e5-b" (stopped)`,
+  );
   expect(await failure({ "x-tei-model": E5, "x-tei-index": "0" })).toMatchObject({ code: Code.Unavailable });
 });
 

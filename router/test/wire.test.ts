@@ -1,14 +1,14 @@
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { ClientHttp2Session } from "node:http2";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { EmbedRequestSchema, EmbedResponseSchema } from "@tei-fleet/proto/tei/v1";
 import { EmbedRequestSchema as MuxEmbedRequestSchema } from "@tei-fleet/proto/tei_multiplexer/v1";
-import { FrameReader } from "../src/grpc-frame.ts";
-import { scanEnumField, scanWrapper } from "../src/protobuf-scan.ts";
-import { RouterError } from "../src/grpc-status.ts";
-import { startTestBackend, type TestBackend } from "./support/tei-backend.ts";
-import { route, startRouter, type RouterFixture } from "./support/router-fixture.ts";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { FrameReader } from "../src/grpc/grpc-frame.ts";
+import { RouterError } from "../src/index.ts";
+import { scanEnumField, scanWrapper } from "../src/tei/protobuf-scan.ts";
 import { frame, rawCall, rawSession } from "./support/raw-client.ts";
+import { type RouterFixture, route, startRouter } from "./support/router-fixture.ts";
+import { startTestBackend, type TestBackend } from "./support/tei-backend.ts";
 
 const embedBytes = (inputs: string, extra: object = {}) => toBinary(EmbedRequestSchema, create(EmbedRequestSchema, { inputs, ...extra }));
 
@@ -73,11 +73,29 @@ describe("protobuf scanning", () => {
 
   test("skips unknown fields of every wire type, including groups", () => {
     const b = Buffer.from([
-      0x0a, 0x01, 0x61, // 1: "a"
-      0x29, 1, 2, 3, 4, 5, 6, 7, 8, // 5: fixed64
-      0x35, 1, 2, 3, 4, // 6: fixed32
-      0x3b, 0x08, 0x01, 0x3c, // 7: group { 1: 1 }
-      0x20, 0x01, // 4: 1
+      0x0a,
+      0x01,
+      0x61, // 1: "a"
+      0x29,
+      1,
+      2,
+      3,
+      4,
+      5,
+      6,
+      7,
+      8, // 5: fixed64
+      0x35,
+      1,
+      2,
+      3,
+      4, // 6: fixed32
+      0x3b,
+      0x08,
+      0x01,
+      0x3c, // 7: group { 1: 1 }
+      0x20,
+      0x01, // 4: 1
     ]);
     expect(scanEnumField(b, 0, b.length, 4)).toBe(1);
   });
@@ -90,7 +108,9 @@ describe("protobuf scanning", () => {
   });
 
   test("finds the multiplexer wrapper's target and request", () => {
-    const b = Buffer.from(toBinary(MuxEmbedRequestSchema, create(MuxEmbedRequestSchema, { target: { routing: { case: "modelId", value: "m" } }, request: { inputs: "hi" } })));
+    const b = Buffer.from(
+      toBinary(MuxEmbedRequestSchema, create(MuxEmbedRequestSchema, { target: { routing: { case: "modelId", value: "m" } }, request: { inputs: "hi" } })),
+    );
     const w = scanWrapper(b, 0, b.length);
     expect(b.subarray(w.targetStart, w.targetEnd)).toEqual(Buffer.from([0x12, 0x01, 0x6d]));
     expect(fromBinary(EmbedRequestSchema, b.subarray(w.requestRanges[0], w.requestRanges[1])).inputs).toBe("hi");
@@ -139,7 +159,12 @@ describe("through the router", () => {
 
   test("multiplexer messages split at every byte still unwrap correctly", async () => {
     const wrap = (inputs: string, first: boolean) =>
-      frame(toBinary(MuxEmbedRequestSchema, create(MuxEmbedRequestSchema, { target: first ? { routing: { case: "instanceName", value: "a" } } : undefined, request: { inputs } })));
+      frame(
+        toBinary(
+          MuxEmbedRequestSchema,
+          create(MuxEmbedRequestSchema, { target: first ? { routing: { case: "instanceName", value: "a" } } : undefined, request: { inputs } }),
+        ),
+      );
     const all = Buffer.concat([wrap("one", true), wrap("two", false)]);
     const bytes = [...all].map((x) => Buffer.from([x]));
     const res = await rawCall(session, "/tei_multiplexer.v1.TeiMultiplexer/EmbedStream", bytes);
@@ -151,7 +176,12 @@ describe("through the router", () => {
   test("a request field repeated in the wrapper is merged, as protobuf decoders do", async () => {
     // target, then request {inputs:"x"}, then request {truncate:true}: TEI must see both
     const body = Buffer.concat([
-      Buffer.from(toBinary(MuxEmbedRequestSchema, create(MuxEmbedRequestSchema, { target: { routing: { case: "instanceName", value: "a" } }, request: { inputs: "merged" } }))),
+      Buffer.from(
+        toBinary(
+          MuxEmbedRequestSchema,
+          create(MuxEmbedRequestSchema, { target: { routing: { case: "instanceName", value: "a" } }, request: { inputs: "merged" } }),
+        ),
+      ),
       Buffer.from([0x12, 0x02, 0x10, 0x01]),
     ]);
     const res = await rawCall(session, "/tei_multiplexer.v1.TeiMultiplexer/Embed", [frame(body)]);

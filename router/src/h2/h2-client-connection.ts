@@ -5,7 +5,7 @@
  * owners may retry them elsewhere).
  */
 import type { Socket } from "node:net";
-import { CLIENT_PREFACE, ErrorCode, frame, FrameType, MAX_WINDOW, Setting } from "./frames.ts";
+import { CLIENT_PREFACE, ErrorCode, FrameType, frame, MAX_WINDOW, Setting } from "./frames.ts";
 import { H2Connection, type H2ConnectionOptions } from "./h2-connection.ts";
 import { H2Stream, type StreamHandler } from "./h2-stream.ts";
 

@@ -16,7 +16,9 @@
  * slows the writer on the other instead of filling the router's memory.
  */
 import type { Socket } from "node:net";
+import { BatchedWriter } from "./batched-writer.ts";
 import {
+  ConnectionError,
   DEFAULT_MAX_FRAME_SIZE,
   DEFAULT_WINDOW,
   ErrorCode,
@@ -24,22 +26,20 @@ import {
   FrameParser,
   FrameSizeError,
   FrameType,
-  MAX_WINDOW,
-  Setting,
   goawayFrame,
-  ConnectionError,
+  MAX_WINDOW,
   pingAckFrame,
   readSettings,
   rstStreamFrame,
+  Setting,
   settingsFrame,
   windowUpdateFrame,
 } from "./frames.ts";
-import { BatchedWriter } from "./batched-writer.ts";
+import type { H2Stream, StreamConnection } from "./h2-stream.ts";
+import { HeaderBlockReader } from "./header-block-reader.ts";
+import { HpackDecoder, HpackError } from "./hpack.ts";
 import { InboundFlow } from "./inbound-flow.ts";
 import { OutboundFlow } from "./outbound-flow.ts";
-import { HeaderBlockReader } from "./header-block-reader.ts";
-import type { H2Stream } from "./h2-stream.ts";
-import { HpackDecoder, HpackError } from "./hpack.ts";
 import { headerListSize, isCheapForPeer } from "./peer-limits.ts";
 
 /** How a connection is set up; windows are what this side grants its peer. */
@@ -62,9 +62,8 @@ export interface H2ConnectionOptions {
   onClose?(conn: H2Connection, reason: string): void;
 }
 
-
 /** One HTTP/2 connection, either side; see the file comment. */
-export abstract class H2Connection {
+export abstract class H2Connection implements StreamConnection {
   readonly socket: Socket;
   protected readonly opts: H2ConnectionOptions;
   private readonly parser: FrameParser;
@@ -178,10 +177,14 @@ export abstract class H2Connection {
     try {
       this.acceptBytes(chunk);
     } catch (err) {
-      const code = err instanceof ConnectionError ? err.code
-        : err instanceof FrameSizeError ? ErrorCode.FRAME_SIZE_ERROR
-        : err instanceof HpackError ? ErrorCode.COMPRESSION_ERROR
-        : ErrorCode.INTERNAL_ERROR;
+      const code =
+        err instanceof ConnectionError
+          ? err.code
+          : err instanceof FrameSizeError
+            ? ErrorCode.FRAME_SIZE_ERROR
+            : err instanceof HpackError
+              ? ErrorCode.COMPRESSION_ERROR
+              : ErrorCode.INTERNAL_ERROR;
       this.fatal(code, err instanceof Error ? err.message : String(err));
     }
   }
@@ -197,19 +200,35 @@ export abstract class H2Connection {
     }
     if (this.budgetsCheapFrames && isCheapForPeer(type, flags, p)) this.noteCheapFrame();
     switch (type) {
-      case FrameType.DATA: return this.onData(flags, id, p);
-      case FrameType.HEADERS: return this.blocks.headers(flags, id, p);
-      case FrameType.CONTINUATION: return this.blocks.continuation(flags, id, p);
-      case FrameType.RST_STREAM: return this.onRstStream(id, p);
-      case FrameType.SETTINGS: return this.onSettings(flags, id, p);
+      case FrameType.DATA:
+        this.onData(flags, id, p);
+        return;
+      case FrameType.HEADERS:
+        this.blocks.headers(flags, id, p);
+        return;
+      case FrameType.CONTINUATION:
+        this.blocks.continuation(flags, id, p);
+        return;
+      case FrameType.RST_STREAM:
+        this.onRstStream(id, p);
+        return;
+      case FrameType.SETTINGS:
+        this.onSettings(flags, id, p);
+        return;
       case FrameType.PING:
         if (id !== 0 || p.length !== 8) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "malformed PING");
         if ((flags & Flag.ACK) === 0) this.write(pingAckFrame(p));
         return;
-      case FrameType.GOAWAY: return this.onGoaway(p);
-      case FrameType.WINDOW_UPDATE: return this.onWindowUpdate(id, p);
-      case FrameType.PUSH_PROMISE: throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "PUSH_PROMISE is disabled");
-      default: return; // PRIORITY and unknown frame types are ignored (RFC 9113 §5.5)
+      case FrameType.GOAWAY:
+        this.onGoaway(p);
+        return;
+      case FrameType.WINDOW_UPDATE:
+        this.onWindowUpdate(id, p);
+        return;
+      case FrameType.PUSH_PROMISE:
+        throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "PUSH_PROMISE is disabled");
+      default:
+        return; // PRIORITY and unknown frame types are ignored (RFC 9113 §5.5)
     }
   }
 
@@ -433,4 +452,3 @@ export abstract class H2Connection {
     this.opts.onClose?.(this, reason);
   }
 }
-

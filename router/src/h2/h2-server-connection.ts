@@ -13,7 +13,6 @@ import { malformedRequest, malformedTrailers } from "./request-headers.ts";
 /** How long a client may take to send the connection preface. */
 const PREFACE_TIMEOUT_MS = 10_000;
 
-
 /** Options of the server side. */
 export interface H2ServerOptions extends H2ConnectionOptions {
   /** SETTINGS_MAX_CONCURRENT_STREAMS announced to the client; streams beyond it are refused. */

@@ -1,9 +1,26 @@
 /**
- * One HTTP/2 stream of an {@link H2Connection}: its flow-control windows, what is queued for it,
- * and which way it is still open. The connection drives it; the handler that owns it (a proxied
+ * One HTTP/2 stream of an H2Connection: its flow-control windows, what is queued for it, and
+ * which way it is still open. The connection drives it; the handler that owns it (a proxied
  * call) receives its events and calls the connection to send.
+ *
+ * The stream knows its connection only as a {@link StreamConnection} (what an owner may ask of
+ * it), so this file does not depend on h2-connection.ts, which depends on it.
  */
-import type { H2Connection } from "./h2-connection.ts";
+
+/** What a stream's owner may ask of the connection the stream belongs to; H2Connection implements it. */
+export interface StreamConnection {
+  /** Sends response headers, or trailers with `endStream`; queued behind data already queued. */
+  sendHeaders(s: H2Stream, headers: readonly string[], endStream: boolean): void;
+  /**
+   * Sends DATA. Returns true when all of it was written; false when some waits for the peer's
+   * window or the socket (the handler's `onDrain` follows once the queue is empty).
+   */
+  sendData(s: H2Stream, data: Buffer, endStream: boolean): boolean;
+  /** Resets a stream (no-op when already closed). */
+  reset(s: H2Stream, code: number): void;
+  /** Credits `n` received bytes of stream `s` (null: the connection only) back to the peer, once they went on. */
+  consume(s: H2Stream | null, n: number): void;
+}
 
 /** What a stream's owner is told. Calls arrive synchronously from the connection's parser. */
 export interface StreamHandler {
@@ -35,7 +52,8 @@ export interface QueuedSend {
 export class H2Stream {
   /** The stream id; 0 while a client stream waits for a free slot (peer's MAX_CONCURRENT_STREAMS). */
   id = 0;
-  readonly conn: H2Connection;
+  /** The connection the stream belongs to: send on the stream through it. */
+  readonly conn: StreamConnection;
   handler: StreamHandler | null;
   /** Bytes this side may still send on the stream. */
   sendWindow: number;
@@ -55,7 +73,7 @@ export class H2Stream {
   headersReceived = false;
 
   /** Created by H2Connection only. */
-  constructor(conn: H2Connection, handler: StreamHandler | null, sendWindow: number, recvWindow: number) {
+  constructor(conn: StreamConnection, handler: StreamHandler | null, sendWindow: number, recvWindow: number) {
     this.conn = conn;
     this.handler = handler;
     this.sendWindow = sendWindow;

@@ -3,6 +3,8 @@
  * of what the windows (or a full socket) do not take yet, and the cutting of header blocks and
  * DATA into frames no larger than the peer allows. Trailers queue behind the data before them.
  */
+
+import type { BatchedWriter } from "./batched-writer.ts";
 import {
   ConnectionError,
   DEFAULT_MAX_FRAME_SIZE,
@@ -11,11 +13,10 @@ import {
   Flag,
   FRAME_HEADER_SIZE,
   FrameType,
-  MAX_WINDOW,
   frameHeader,
+  MAX_WINDOW,
   writeFrameHeader,
 } from "./frames.ts";
-import type { BatchedWriter } from "./batched-writer.ts";
 import type { H2Stream, QueuedSend } from "./h2-stream.ts";
 import { HpackEncoder } from "./hpack.ts";
 

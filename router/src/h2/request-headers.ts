@@ -42,11 +42,16 @@ const AUTHORITY = 8;
 
 function pseudoBit(name: string): number {
   switch (name) {
-    case ":method": return METHOD;
-    case ":scheme": return SCHEME;
-    case ":path": return PATH;
-    case ":authority": return AUTHORITY;
-    default: return 0; // :status is a response's; :protocol needs extended CONNECT, never enabled
+    case ":method":
+      return METHOD;
+    case ":scheme":
+      return SCHEME;
+    case ":path":
+      return PATH;
+    case ":authority":
+      return AUTHORITY;
+    default:
+      return 0; // :status is a response's; :protocol needs extended CONNECT, never enabled
   }
 }
 

@@ -2,7 +2,7 @@
  * Runs the fake TEI (test/fake-tei/bin/text-embeddings-router) as a real child process on free
  * ports, with TEI's command line, and waits for its `Ready` line.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { freePort } from "../../../test/harness/free-port.ts";
 
@@ -20,11 +20,10 @@ export interface FakeTeiProcess {
 
 export async function startFakeTei(modelId = "BAAI/bge-small-en-v1.5", env: Record<string, string> = {}): Promise<FakeTeiProcess> {
   const [port, prometheusPort] = [await freePort(), await freePort()];
-  const child = spawn(
-    FAKE_TEI_BIN,
-    ["--model-id", modelId, "--port", String(port), "--prometheus-port", String(prometheusPort), "--hostname", "127.0.0.1"],
-    { env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...env }, stdio: ["ignore", "pipe", "pipe"] },
-  );
+  const child = spawn(FAKE_TEI_BIN, ["--model-id", modelId, "--port", String(port), "--prometheus-port", String(prometheusPort), "--hostname", "127.0.0.1"], {
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let out = "";
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   await new Promise<void>((resolve, reject) => {

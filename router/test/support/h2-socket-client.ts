@@ -6,7 +6,7 @@
  * HPACK decoder, which hpack-interop.test.ts holds to node:http2.
  */
 import { connect, type Socket } from "node:net";
-import { ErrorCode, Flag, frame, FrameParser, FrameType, Setting, settingsFrame, windowUpdateFrame } from "../../src/h2/frames.ts";
+import { ErrorCode, Flag, FrameParser, FrameType, frame, Setting, settingsFrame, windowUpdateFrame } from "../../src/h2/frames.ts";
 import { HpackDecoder } from "../../src/h2/hpack.ts";
 
 /** How the server ended one stream. */
@@ -83,11 +83,13 @@ export class H2SocketClient {
       const socket = connect({ host: "127.0.0.1", port }, () => {
         socket.off("error", reject);
         const c = new H2SocketClient(socket);
-        socket.write(Buffer.concat([
-          Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1"),
-          settingsFrame([[Setting.INITIAL_WINDOW_SIZE, 1 << 24]]),
-          windowUpdateFrame(0, 1 << 30),
-        ]));
+        socket.write(
+          Buffer.concat([
+            Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1"),
+            settingsFrame([[Setting.INITIAL_WINDOW_SIZE, 1 << 24]]),
+            windowUpdateFrame(0, 1 << 30),
+          ]),
+        );
         resolve(c);
       });
       socket.once("error", reject);
@@ -156,4 +158,3 @@ export class H2SocketClient {
     for (const id of [...this.pending.keys()]) this.end(id, (o) => (o.goaway = goaway));
   }
 }
-

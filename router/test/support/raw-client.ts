@@ -2,7 +2,7 @@
  * A bare node:http2 gRPC client for tests that must send what real clients never would:
  * garbage frames, frames split at odd places, wrong content-types, unknown paths.
  */
-import { connect, type ClientHttp2Session, type IncomingHttpHeaders, type OutgoingHttpHeaders } from "node:http2";
+import { type ClientHttp2Session, connect, type IncomingHttpHeaders, type OutgoingHttpHeaders } from "node:http2";
 
 export interface RawAnswer {
   headers: IncomingHttpHeaders;
@@ -27,12 +27,7 @@ export function rawSession(port: number): ClientHttp2Session {
 }
 
 /** Sends `chunks` as separate writes (each one DATA frame), then ends, and collects the answer. */
-export function rawCall(
-  session: ClientHttp2Session,
-  path: string,
-  chunks: Buffer[],
-  headers: OutgoingHttpHeaders = {},
-): Promise<RawAnswer> {
+export function rawCall(session: ClientHttp2Session, path: string, chunks: Buffer[], headers: OutgoingHttpHeaders = {}): Promise<RawAnswer> {
   return new Promise((resolve, reject) => {
     const req = session.request({
       ":method": "POST",

@@ -5,11 +5,11 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createClient, type Client } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
 import type { DescService } from "@bufbuild/protobuf";
+import { type Client, createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
 import { pino } from "pino";
-import { createRouter, parseRouterConfig, type RouteInput, type Router, type RouterConfigInput, type UnreadyInput } from "../../src/index.ts";
+import { createRouter, parseRouterConfig, type RouteInput, type Router, type RouterConfigInput, type RouterDeps, type UnreadyInput } from "../../src/index.ts";
 
 /** A started router with gRPC clients for it. */
 export interface RunningRouter {
@@ -31,11 +31,11 @@ export function route(instanceName: string, address: string, extra: Partial<Rout
   return { instanceName, address, modelId: "BAAI/bge-small-en-v1.5", node: "node-1", assignmentId: `${instanceName}-a`, replica: 0, ...extra };
 }
 
-async function launch(config: RouterConfigInput, cleanup: () => Promise<void> = async () => {}): Promise<RunningRouter> {
-  const router = createRouter(
-    parseRouterConfig({ listen: "127.0.0.1:0", metricsListen: "127.0.0.1:0", shutdownGraceMs: 200, ...config }),
-    { log: pino({ level: process.env.ROUTER_TEST_LOG ?? "silent" }) },
-  );
+async function launch(config: RouterConfigInput, cleanup: () => Promise<void> = async () => {}, deps: RouterDeps = {}): Promise<RunningRouter> {
+  const router = createRouter(parseRouterConfig({ listen: "127.0.0.1:0", metricsListen: "127.0.0.1:0", shutdownGraceMs: 200, ...config }), {
+    log: pino({ level: process.env.ROUTER_TEST_LOG ?? "silent" }),
+    ...deps,
+  });
   const { port, metricsPort } = await router.start();
   const baseUrl = `http://127.0.0.1:${port}`;
   const transport = createGrpcTransport({ baseUrl });
@@ -52,14 +52,14 @@ async function launch(config: RouterConfigInput, cleanup: () => Promise<void> = 
   };
 }
 
-export async function startRouter(routes: Partial<RouteInput>[], config: Partial<RouterConfigInput> = {}): Promise<RouterFixture> {
+export async function startRouter(routes: Partial<RouteInput>[], config: Partial<RouterConfigInput> = {}, deps: RouterDeps = {}): Promise<RouterFixture> {
   const dir = await mkdtemp(join(tmpdir(), "tei-router-test-"));
   const file = join(dir, "routes.json");
   let version = 1;
   const write = (rs: Partial<RouteInput>[], v: number, unready?: Partial<UnreadyInput>[]) =>
     writeFile(file, JSON.stringify({ version: v, routes: rs, ...(unready ? { unready } : {}) }));
   await write(routes, version);
-  const running = await launch({ ...config, routesFile: file }, () => rm(dir, { recursive: true, force: true }));
+  const running = await launch({ ...config, routesFile: file }, () => rm(dir, { recursive: true, force: true }), deps);
   return {
     ...running,
     async setRoutes(rs, v, unready) {

@@ -5,9 +5,9 @@
  */
 import { createServer, type Http2Server, type ServerHttp2Session } from "node:http2";
 import type { AddressInfo } from "node:net";
-import { ConnectError, Code, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
+import { Code, ConnectError, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
-import { Embed, Info, Predict, Rerank, Tokenize, ModelType } from "@tei-fleet/proto/tei/v1";
+import { Embed, Info, ModelType, Predict, Rerank, Tokenize } from "@tei-fleet/proto/tei/v1";
 
 export interface TestBackend {
   readonly address: string;
@@ -41,7 +41,14 @@ function vector(text: string, dims = 8): number[] {
 function meta(ctx: HandlerContext, text: string) {
   ctx.responseHeader.set("x-compute-type", "gpu+optimized");
   ctx.responseHeader.set("x-compute-characters", String(text.length));
-  return { computeChars: text.length, computeTokens: text.split(" ").length, totalTimeNs: 1000n, tokenizationTimeNs: 10n, queueTimeNs: 20n, inferenceTimeNs: 30n };
+  return {
+    computeChars: text.length,
+    computeTokens: text.split(" ").length,
+    totalTimeNs: 1000n,
+    tokenizationTimeNs: 10n,
+    queueTimeNs: 20n,
+    inferenceTimeNs: 30n,
+  };
 }
 
 export async function startTestBackend(name: string, model = "BAAI/bge-small-en-v1.5"): Promise<TestBackend> {
@@ -67,7 +74,18 @@ export async function startTestBackend(name: string, model = "BAAI/bge-small-en-
     router.service(Info, {
       info() {
         count("Info");
-        return { version: "1.9.3", modelId: model, modelDtype: "float16", modelType: ModelType.EMBEDDING, maxConcurrentRequests: 512, maxInputLength: 512, maxBatchTokens: 16384, maxClientBatchSize: 32, tokenizationWorkers: 2, dockerLabel: name };
+        return {
+          version: "1.9.3",
+          modelId: model,
+          modelDtype: "float16",
+          modelType: ModelType.EMBEDDING,
+          maxConcurrentRequests: 512,
+          maxInputLength: 512,
+          maxBatchTokens: 16384,
+          maxClientBatchSize: 32,
+          tokenizationWorkers: 2,
+          dockerLabel: name,
+        };
       },
     });
     router.service(Embed, {

@@ -2,12 +2,21 @@
  * One HTTP/2 (h2c) connection per TEI backend, shared by every call to it, re-established when it
  * dies. A connection that receives GOAWAY (or runs out of stream ids) stops taking new streams
  * but lets its open ones finish; the next call opens a fresh one.
+ *
+ * Replicas are seen through {@link BackendHolder} (an address and a cache slot), so the pool does
+ * not depend on the route table, whose Replica type holds that slot.
  */
 import { connect as netConnect } from "node:net";
 import type { Logger } from "pino";
-import { H2ClientConnection } from "./h2/h2-client-connection.ts";
-import type { H2Stream, StreamHandler } from "./h2/h2-stream.ts";
-import type { Replica } from "./route-table.ts";
+import { H2ClientConnection, type H2Stream, type StreamHandler } from "../h2/index.ts";
+
+/** What the pool reads of a replica (a route-table Replica): its address, and where it caches the Backend. */
+export interface BackendHolder {
+  /** host:port of the replica's TEI gRPC server. */
+  readonly address: string;
+  /** The connection holder, attached by {@link BackendPool.forReplica} on first use. */
+  backend: Backend | null;
+}
 
 /** Options of the backend pool; every field has a default. */
 export interface BackendPoolOptions {
@@ -124,7 +133,7 @@ export class BackendPool {
   }
 
   /** The backend of a replica, created on first use and cached on the replica. */
-  forReplica(r: Replica): Backend {
+  forReplica(r: BackendHolder): Backend {
     const cached = r.backend;
     if (cached !== null) return cached;
     let b = this.backends.get(r.address);
@@ -155,7 +164,7 @@ export class BackendPool {
 
   /** Closes every connection; `hard` destroys instead of draining. */
   closeAll(hard = false): void {
-    for (const b of this.backends.values()) (hard ? b.destroy() : b.close());
+    for (const b of this.backends.values()) hard ? b.destroy() : b.close();
     this.backends.clear();
   }
 }

@@ -4,7 +4,7 @@
  * fields by number. Walking tags costs one step per field (a TEI request has a handful), never
  * a step per byte, and allocates nothing on the plain-call path.
  */
-import { GrpcStatus, RouterError } from "./grpc-status.ts";
+import { GrpcStatus, RouterError } from "../grpc/grpc-status.ts";
 
 const WIRE_VARINT = 0;
 const WIRE_I64 = 1;

@@ -4,7 +4,7 @@
  * rotation for a while, then tried again. Each ejection is reported so the control plane can
  * look at the instance; the router never waits for that report.
  */
-import type { Replica } from "./route-table.ts";
+import type { Replica } from "./replica.ts";
 
 /** Options of the detector; every field has a default. */
 export interface OutlierOptions {

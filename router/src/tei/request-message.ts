@@ -4,11 +4,11 @@
  * wrapper gives up its target (field 1, first message only) and its TEI request (field 2), which
  * is re-framed on its own. Nothing else of the message is read.
  */
-import { EMPTY_FRAME, FRAME_HEADER_BYTES, frameMessage } from "./grpc-frame.ts";
-import { GrpcStatus, RouterError } from "./grpc-status.ts";
+import { EMPTY_FRAME, FRAME_HEADER_BYTES, frameMessage } from "../grpc/grpc-frame.ts";
+import { GrpcStatus, RouterError } from "../grpc/grpc-status.ts";
 import type { MethodSpec } from "./method-table.ts";
 import { scanEnumField, scanWrapper } from "./protobuf-scan.ts";
-import { targetFromMessage, type Target } from "./target.ts";
+import { type Target, targetFromMessage } from "./target.ts";
 
 /**
  * Refuses a `truncation_direction` TEI would abort on (anything but RIGHT=0 / LEFT=1).

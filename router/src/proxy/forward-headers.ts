@@ -6,7 +6,7 @@
  * (h2/request-headers.ts: uppercase or non-token names, controls in values, connection-specific
  * fields), so what is copied here is well-formed and a backend has no reason to refuse it.
  */
-import { formatGrpcTimeout } from "./grpc-timeout.ts";
+import { formatGrpcTimeout } from "../grpc/grpc-timeout.ts";
 
 /**
  * Never copied: pseudo-headers and `te` are the router's own; `host` is the client's view of the

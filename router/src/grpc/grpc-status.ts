@@ -4,7 +4,7 @@
  * type that carries a status from the point where a problem is found to the point where the
  * stream answers it.
  */
-import { ErrorCode } from "./h2/frames.ts";
+import { ErrorCode } from "../h2/index.ts";
 
 /** The gRPC status codes (https://grpc.github.io/grpc/core/md_doc_statuscodes.html). */
 export const GrpcStatus = {
@@ -43,15 +43,23 @@ export const GRPC_STATUS_STRINGS: readonly string[] = GRPC_STATUS_NAMES.map((_, 
 export class RouterError extends Error {
   /** The gRPC status code sent to the client. */
   readonly code: GrpcStatusCode;
+  /**
+   * The HTTP status of the answer: 200 for every gRPC error; another only for a request that is
+   * not a gRPC call at all (405 for a method other than POST, 415 for a content-type that is not
+   * gRPC's), as the gRPC over HTTP/2 spec asks.
+   */
+  readonly httpStatus: number;
 
   /**
    * @param code - the gRPC status to answer with
    * @param message - sent as `grpc-message`; names the problem for the caller, never a secret
+   * @param httpStatus - see {@link RouterError.httpStatus}; default 200
    */
-  constructor(code: GrpcStatusCode, message: string) {
+  constructor(code: GrpcStatusCode, message: string, httpStatus = 200) {
     super(message);
     this.name = "RouterError";
     this.code = code;
+    this.httpStatus = httpStatus;
   }
 }
 
@@ -72,9 +80,7 @@ export function encodeGrpcMessage(message: string): string {
   if (plain) return message;
   let out = "";
   for (const byte of Buffer.from(message, "utf8")) {
-    out += byte < 0x20 || byte > 0x7e || byte === 0x25
-      ? "%" + byte.toString(16).toUpperCase().padStart(2, "0")
-      : String.fromCharCode(byte);
+    out += byte < 0x20 || byte > 0x7e || byte === 0x25 ? `%${byte.toString(16).toUpperCase().padStart(2, "0")}` : String.fromCharCode(byte);
   }
   return out;
 }

@@ -114,19 +114,13 @@ export class FrameReader {
       length = bytes.readUInt32BE(1);
     }
     if (flag === 1) {
-      throw new RouterError(
-        GrpcStatus.UNIMPLEMENTED,
-        "compressed messages are not supported: TEI accepts only identity encoding",
-      );
+      throw new RouterError(GrpcStatus.UNIMPLEMENTED, "compressed messages are not supported: TEI accepts only identity encoding");
     }
     if (flag !== 0) {
       throw new RouterError(GrpcStatus.INTERNAL, `invalid gRPC message prefix: flag byte ${flag}`);
     }
     if (length > this.maxMessageBytes) {
-      throw new RouterError(
-        GrpcStatus.RESOURCE_EXHAUSTED,
-        `request message of ${length} bytes exceeds the router's limit of ${this.maxMessageBytes} bytes`,
-      );
+      throw new RouterError(GrpcStatus.RESOURCE_EXHAUSTED, `request message of ${length} bytes exceeds the router's limit of ${this.maxMessageBytes} bytes`);
     }
     return length;
   }

@@ -7,7 +7,8 @@
  */
 import { readFile } from "node:fs/promises";
 import { z } from "zod";
-import type { RouteInput, UnreadyInput } from "./route-table.ts";
+import type { RouteInput } from "./replica.ts";
+import type { UnreadyInput } from "./route-table.ts";
 
 const RouteSchema = z.object({
   instanceName: z.string().min(1),

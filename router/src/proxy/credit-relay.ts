@@ -3,7 +3,7 @@
  * credited back to it (WINDOW_UPDATE) only once the other side took them, so a slow reader slows
  * the writer instead of filling the router's memory.
  */
-import type { H2Stream } from "./h2/h2-stream.ts";
+import type { H2Stream } from "../h2/index.ts";
 
 /** What one direction of a call owes its sender. */
 export class CreditRelay {

@@ -4,47 +4,20 @@
  * call can be routed, and the instances that exist but have no ready replica (so a call for them
  * is UNAVAILABLE, not NOT_FOUND). The control plane (or a static file) replaces it wholesale; the
  * router's own outlier detection marks replicas ejected for a while without removing them.
+ * Which replica of a group takes a call is the {@link Balancer}'s choice (round-robin by default).
  */
-import type { Backend } from "./backend-pool.ts";
-import { GrpcStatus, RouterError } from "./grpc-status.ts";
-import type { Route, UnreadyInstance } from "@tei-fleet/proto/fleet/v1";
-import type { MethodMetrics } from "./metrics.ts";
-import { describeTarget, type Target } from "./target.ts";
-
-/**
- * One route as the control plane (or a routes file) describes it: the fields of
- * tei_fleet.v1.Route (`address` is host:port of the replica's TEI gRPC server).
- */
-export type RouteInput = Omit<Route, "$typeName" | "$unknown">;
+import type { UnreadyInstance } from "@tei-fleet/proto/fleet/v1";
+import { GrpcStatus, RouterError } from "../grpc/grpc-status.ts";
+import { describeTarget, type Target } from "../tei/target.ts";
+import type { Balancer, ReplicaGroup } from "./balancer.ts";
+import { isReady, newReplica, type Replica, type RouteInput } from "./replica.ts";
+import { RoundRobinBalancer } from "./round-robin-balancer.ts";
 
 /**
  * An instance that exists but has no ready replica (tei_fleet.v1.UnreadyInstance), with a short
  * reason such as "starting", "pending: insufficient GPU memory ..." or "stopped".
  */
 export type UnreadyInput = Omit<UnreadyInstance, "$typeName" | "$unknown">;
-
-/**
- * A routable TEI replica. The same object survives table updates that keep it, so its failure
- * count, ejection and cached metric children persist.
- */
-export interface Replica extends Readonly<RouteInput> {
-  /** Consecutive infrastructure failures (connection errors, UNAVAILABLE). */
-  failures: number;
-  /** Epoch ms until which the replica is ejected; 0 when it is not. */
-  ejectedUntil: number;
-  /** How many times it has been ejected since its last success (grows the ejection time). */
-  ejections: number;
-  /** The HTTP/2 connection holder, attached by the backend pool on first use. */
-  backend: Backend | null;
-  /** Metric children per method id, filled lazily by the metrics module. */
-  metrics: (MethodMetrics | undefined)[];
-}
-
-interface Group {
-  replicas: Replica[];
-  /** Round-robin cursor. */
-  next: number;
-}
 
 /** The status message of calls that arrive before the first route table. */
 export const NO_TABLE_YET = "route table not yet received";
@@ -65,43 +38,28 @@ function compareReplicas(a: Replica, b: Replica): number {
   return a.assignmentId < b.assignmentId ? -1 : a.assignmentId > b.assignmentId ? 1 : 0;
 }
 
-/** True when the replica may take traffic now. */
-function isReady(r: Replica): boolean {
-  if (r.ejectedUntil === 0) return true;
-  if (r.ejectedUntil > Date.now()) return false;
-  r.ejectedUntil = 0; // the ejection has run out: back in rotation
-  return true;
-}
-
-function pick(group: Group, exclude: Replica | null): Replica | null {
-  const list = group.replicas;
-  const n = list.length;
-  for (let i = 0; i < n; i++) {
-    const idx = (group.next + i) % n;
-    const r = list[idx] as Replica;
-    if (r !== exclude && isReady(r)) {
-      group.next = (idx + 1) % n;
-      return r;
-    }
-  }
-  return null;
-}
-
 /**
  * The route table. Order of the index list (what `x-tei-index` / `Target.instance_index` count
  * into): ready replicas sorted by instance name, then replica number, then assignment id.
  */
 export class RouteTable {
+  /** Picks a replica within an instance's or a model's group; attempts report their calls to it. */
+  readonly balancer: Balancer;
   /** Version of the table last applied (0 before the first). */
   version = 0n;
   /** Epoch ms of the last replace(); 0 before the first. */
   updatedAt = 0;
   private byKey = new Map<string, Replica>();
-  private byInstance = new Map<string, Group>();
-  private byModel = new Map<string, Group>();
+  private byInstance = new Map<string, ReplicaGroup>();
+  private byModel = new Map<string, ReplicaGroup>();
   private sorted: Replica[] = [];
   private unreadyByInstance = new Map<string, UnreadyInput>();
   private unreadyByModel = new Map<string, UnreadyInput[]>();
+
+  /** @param balancer - how a call's replica is picked in its group; default round-robin */
+  constructor(balancer: Balancer = new RoundRobinBalancer()) {
+    this.balancer = balancer;
+  }
 
   /** True once a table has been applied. */
   get loaded(): boolean {
@@ -130,7 +88,7 @@ export class RouteTable {
       if (byKey.has(key)) continue;
       let r = this.byKey.get(key);
       if (r === undefined || r.modelId !== route.modelId || r.node !== route.node) {
-        r = { ...route, failures: 0, ejectedUntil: 0, ejections: 0, backend: r?.backend ?? null, metrics: [] };
+        r = newReplica(route, r?.backend ?? null);
         added.push(r);
       }
       byKey.set(key, r);
@@ -174,30 +132,33 @@ export class RouteTable {
   private missingModel(model: string): RouterError {
     const list = this.unreadyByModel.get(model);
     if (list === undefined) return new RouterError(GrpcStatus.NOT_FOUND, `no instance serves model "${model}"`);
-    const shown = list.slice(0, 3).map((u) => `"${u.instanceName}" (${u.reason || "not ready"})`).join(", ");
+    const shown = list
+      .slice(0, 3)
+      .map((u) => `"${u.instanceName}" (${u.reason || "not ready"})`)
+      .join(", ");
     const more = list.length > 3 ? ` and ${list.length - 3} more` : "";
     return new RouterError(GrpcStatus.UNAVAILABLE, `no ready instance of model "${model}": ${shown}${more}`);
   }
 
-  /** Builds groups, keeping the round-robin cursor of groups that survive. */
-  private group(sorted: Replica[], key: (r: Replica) => string, old: Map<string, Group>): Map<string, Group> {
-    const groups = new Map<string, Group>();
+  /** Builds groups, keeping the balancer's cursor of groups that survive. */
+  private group(sorted: Replica[], key: (r: Replica) => string, old: Map<string, ReplicaGroup>): Map<string, ReplicaGroup> {
+    const groups = new Map<string, { replicas: Replica[]; cursor: number }>();
     for (const r of sorted) {
       const k = key(r);
       let g = groups.get(k);
       if (g === undefined) {
-        g = { replicas: [], next: old.get(k)?.next ?? 0 };
+        g = { replicas: [], cursor: old.get(k)?.cursor ?? 0 };
         groups.set(k, g);
       }
       g.replicas.push(r);
     }
-    for (const g of groups.values()) g.next %= g.replicas.length;
+    for (const g of groups.values()) g.cursor %= g.replicas.length;
     return groups;
   }
 
   /**
-   * Chooses the replica for a call: round-robin over ready replicas of the instance or model,
-   * or the ready replica at the index.
+   * Chooses the replica for a call: the balancer's pick among the ready replicas of the instance
+   * or model, or the ready replica at the index.
    * @throws RouterError NOT_FOUND for an unknown instance or model or an index past the end,
    *   UNAVAILABLE when the instance or model exists but has no ready replica (listed as unready by
    *   the control plane, or every replica ejected), and for every target before the first table
@@ -206,7 +167,7 @@ export class RouteTable {
     // Without a table nothing can be said to be missing: NOT_FOUND would tell clients not to
     // retry a call that another router (or this one in a moment) can serve.
     if (this.updatedAt === 0) throw new RouterError(GrpcStatus.UNAVAILABLE, NO_TABLE_YET);
-    let group: Group | undefined;
+    let group: ReplicaGroup | undefined;
     switch (target.kind) {
       case "instance":
         group = this.byInstance.get(target.name);
@@ -219,7 +180,7 @@ export class RouteTable {
       case "index":
         return this.atIndex(target);
     }
-    const r = pick(group, null);
+    const r = this.balancer.pick(group, null);
     if (r === null) {
       throw new RouterError(
         GrpcStatus.UNAVAILABLE,
@@ -252,10 +213,10 @@ export class RouteTable {
   alternative(failed: Replica, target: Target): Replica | null {
     if (target.kind === "instance") {
       const g = this.byInstance.get(failed.instanceName);
-      const r = g === undefined ? null : pick(g, failed);
+      const r = g === undefined ? null : this.balancer.pick(g, failed);
       if (r !== null) return r;
     }
     const g = this.byModel.get(failed.modelId);
-    return g === undefined ? null : pick(g, failed);
+    return g === undefined ? null : this.balancer.pick(g, failed);
   }
 }

@@ -52,8 +52,7 @@ function kindOf(methodKind: string): CallKind {
 
 /** The path of the multiplexer methods that need Arrow decoding, which the router does not do. */
 const ARROW_MESSAGE =
-  "is not supported by the TEI Fleet router (it would require decoding Arrow IPC); " +
-  "send the texts with EmbedStream / EmbedSparseStream instead";
+  "is not supported by the TEI Fleet router (it would require decoding Arrow IPC); " + "send the texts with EmbedStream / EmbedSparseStream instead";
 
 function buildTable(): Map<string, MethodSpec> {
   const table = new Map<string, MethodSpec>();
@@ -100,3 +99,19 @@ export const METHODS: ReadonlyMap<string, MethodSpec> = buildTable();
 
 /** Number of entries in METHODS (ids are 0..METHOD_COUNT-1). */
 export const METHOD_COUNT: number = METHODS.size;
+
+/**
+ * Stands for every path the router does not serve (in metrics and refusals), so metrics do not
+ * grow a label per path a client made up.
+ */
+export const UNKNOWN_METHOD: MethodSpec = {
+  id: METHOD_COUNT,
+  name: "unknown",
+  upstreamPath: "",
+  kind: "unary",
+  mux: false,
+  truncationField: 0,
+  emptyRequest: false,
+  refuseEmptyStream: false,
+  unimplemented: "unknown method",
+};

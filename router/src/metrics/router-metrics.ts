@@ -1,19 +1,24 @@
 /**
- * The router's Prometheus metrics, in a registry of its own. Labelled children are looked up once
- * per (replica, method) and cached on the replica, so recording a call costs no label hashing.
+ * The router's Prometheus metrics, in a registry of its own. The per-call ones are kept per
+ * (replica, method) in a MethodMetrics cached on the replica, so recording a call is a few
+ * additions: no label hashing, no allocation (method-metrics.ts says why that matters).
+ *
+ * Replicas are seen through {@link MeteredReplica} (the fields read here), so this file does not
+ * depend on the route table, whose Replica type holds the cache defined here.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
-import { GRPC_STATUS_NAMES } from "./grpc-status.ts";
-import type { MethodSpec } from "./method-table.ts";
-import type { Replica } from "./route-table.ts";
+import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
+import { GRPC_STATUS_NAMES } from "../grpc/grpc-status.ts";
+import type { MethodSpec } from "../tei/method-table.ts";
+import { registerDurationHistogram, registerRequestsCounter } from "./call-collectors.ts";
+import { MethodMetrics } from "./method-metrics.ts";
 
-/** Cached metric children for one method on one replica. */
-export interface MethodMetrics {
-  /** Observes call duration in seconds. */
-  readonly duration: { observe(v: number): void };
-  /** Per status code; filled lazily. */
-  readonly byCode: ({ inc(): void } | undefined)[];
-  readonly labels: { method: string; model: string; instance: string };
+/** What the metrics read of a replica (a route-table Replica), and the cache they keep on it. */
+export interface MeteredReplica {
+  readonly instanceName: string;
+  readonly modelId: string;
+  readonly node: string;
+  /** Metrics per method id, filled lazily by {@link RouterMetrics.forCall}. */
+  readonly metrics: (MethodMetrics | undefined)[];
 }
 
 /** What the metrics need to know about the route table (read at scrape time). */
@@ -23,21 +28,19 @@ export interface TableInfo {
   readonly size: number;
 }
 
-const LATENCY_BUCKETS = [0.0002, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
-
 /** All metrics of one router process. */
 export class RouterMetrics {
   /** The registry served on the metrics port. */
   readonly registry: Registry;
-  private readonly requests: Counter<"method" | "model" | "instance" | "code">;
-  private readonly duration: Histogram<"method" | "model" | "instance">;
-  /** Calls currently being proxied. */
-  readonly inFlight: Gauge;
   private readonly retries: Counter<"model">;
   private readonly ejections: Counter<"instance" | "node">;
   private readonly malformedRequests: Counter;
-  /** Metric children for calls that never reached a replica (routing and input errors). */
+  /** Every MethodMetrics created, in creation order (what the per-call metrics print). */
+  private readonly series: MethodMetrics[] = [];
+  /** Metrics for calls that never reached a replica (routing and input errors). */
   private readonly unrouted: (MethodMetrics | undefined)[] = [];
+  /** Calls being proxied now (read at scrape time). */
+  private inFlight = 0;
 
   /**
    * @param table - read at scrape time for the table version, age and size
@@ -47,20 +50,28 @@ export class RouterMetrics {
     const reg = registry ?? new Registry();
     if (registry === undefined) collectDefaultMetrics({ register: reg });
     this.registry = reg;
-    this.requests = new Counter({
-      name: "tei_router_requests_total",
-      help: "Calls handled, by method, model, instance and gRPC status (empty model/instance: not routed).",
-      labelNames: ["method", "model", "instance", "code"],
+    registerRequestsCounter(
+      reg,
+      "tei_router_requests_total",
+      "Calls handled, by method, model, instance and gRPC status (empty model/instance: not routed).",
+      this.series,
+      GRPC_STATUS_NAMES,
+    );
+    registerDurationHistogram(
+      reg,
+      "tei_router_request_duration_seconds",
+      "Time from a call's headers to its end (whole stream for streaming calls).",
+      this.series,
+    );
+    const self = this;
+    new Gauge({
+      name: "tei_router_in_flight_requests",
+      help: "Calls being proxied now.",
       registers: [reg],
+      collect() {
+        this.set(self.inFlight);
+      },
     });
-    this.duration = new Histogram({
-      name: "tei_router_request_duration_seconds",
-      help: "Time from a call's headers to its end (whole stream for streaming calls).",
-      labelNames: ["method", "model", "instance"],
-      buckets: LATENCY_BUCKETS,
-      registers: [reg],
-    });
-    this.inFlight = new Gauge({ name: "tei_router_in_flight_requests", help: "Calls being proxied now.", registers: [reg] });
     this.retries = new Counter({
       name: "tei_router_retries_total",
       help: "Unary calls retried on another replica after a connection failure or UNAVAILABLE.",
@@ -104,31 +115,35 @@ export class RouterMetrics {
     });
   }
 
-  /** The cached children for a call of `method` served (or refused) by `replica`. */
-  forCall(replica: Replica | null, method: MethodSpec): MethodMetrics {
+  /** The metrics of calls of `method` served (or refused) by `replica` (null: never routed). */
+  forCall(replica: MeteredReplica | null, method: MethodSpec): MethodMetrics {
     const cache = replica === null ? this.unrouted : replica.metrics;
     let m = cache[method.id];
     if (m === undefined) {
-      const labels = {
+      m = new MethodMetrics({
         method: method.name,
         model: replica === null ? "" : replica.modelId,
         instance: replica === null ? "" : replica.instanceName,
-      };
-      m = { duration: this.duration.labels(labels), byCode: [], labels };
+      });
       cache[method.id] = m;
+      this.series.push(m);
     }
     return m;
   }
 
   /** Records a finished call. */
   record(m: MethodMetrics, code: number, seconds: number): void {
-    m.duration.observe(seconds);
-    let c = m.byCode[code];
-    if (c === undefined) {
-      c = this.requests.labels({ ...m.labels, code: GRPC_STATUS_NAMES[code] ?? String(code) });
-      m.byCode[code] = c;
-    }
-    c.inc();
+    m.record(code, seconds);
+  }
+
+  /** A call started being proxied. */
+  callStarted(): void {
+    this.inFlight++;
+  }
+
+  /** A proxied call ended (after `record`). */
+  callEnded(): void {
+    this.inFlight--;
   }
 
   /** Counts a retry toward another replica of `model`. */
@@ -142,7 +157,7 @@ export class RouterMetrics {
   }
 
   /** Counts an ejection. */
-  ejected(r: Replica): void {
+  ejected(r: MeteredReplica): void {
     this.ejections.labels(r.instanceName, r.node).inc();
   }
 }

@@ -3,8 +3,8 @@
  * `x-tei-model`, `x-tei-index`); multiplexer calls say it in the `Target` field of their first
  * message. Both become the same `Target` value, checked here once.
  */
-import { GrpcStatus, RouterError } from "./grpc-status.ts";
-import { headerValue } from "./h2/h2-stream.ts";
+import { GrpcStatus, RouterError } from "../grpc/grpc-status.ts";
+import { headerValue } from "../h2/index.ts";
 import { scanTarget } from "./protobuf-scan.ts";
 
 /** A routing choice. */
@@ -22,8 +22,7 @@ export const TARGET_HEADERS = {
 } as const;
 
 const MISSING_HEADERS =
-  "missing target: set the metadata x-tei-instance (an instance name), x-tei-model (a model id) " +
-  "or x-tei-index (an index into the ready replicas)";
+  "missing target: set the metadata x-tei-instance (an instance name), x-tei-model (a model id) " + "or x-tei-index (an index into the ready replicas)";
 
 function parseIndex(raw: string): number {
   if (!/^\d{1,9}$/.test(raw)) {

@@ -1,0 +1,139 @@
+/**
+ * Keeps the route table in step with the control plane over RouteService.WatchRouteChanges, the
+ * watch protocol (proto/tei_fleet/v1/watch.proto, followed by @tei-fleet/core/watch): a snapshot
+ * at first, then only the routes and unready entries that changed. On any break the watcher
+ * reconnects with backoff from the version it has, so a reconnect costs what changed meanwhile;
+ * a control plane that cannot say what changed (a new history after Redis was flushed, a
+ * version trimmed from its log) sends a snapshot instead, and an event that does not follow on
+ * the router's version makes it ask for one: never a silent gap. While the control plane is
+ * away the router keeps serving from the table it has; GetRoutes fills in while a watch cannot
+ * be kept open (a proxy that cuts streams).
+ */
+
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
+import { create } from "@bufbuild/protobuf";
+import { type Client, createClient, type Interceptor } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { followWatch, snapshotEvent, type WatchMirror, watchEntry } from "@tei-fleet/core/watch";
+import { RouteService, type RouteTable as RouteTableMsg, RouteTableSchema, type WatchEvent } from "@tei-fleet/proto/fleet/v1";
+import type { Logger } from "pino";
+
+/**
+ * This router process in failure reports: the control plane counts reports per router, so a
+ * backend leaves every table only when several routers agree it is failing.
+ */
+const ROUTER_ID = `${hostname()}/${process.pid}/${randomBytes(3).toString("hex")}`;
+
+/** Options of the watcher. */
+export interface RouteWatcherOptions {
+  /** Base URL of the control plane, e.g. http://10.0.0.1:9000. */
+  baseUrl: string;
+  /** Join token sent as `authorization: Bearer ...`; never logged. */
+  joinToken: string | undefined;
+  /**
+   * Receives the whole table after every change: "snapshot" and "delta" from the watch,
+   * "resync" from GetRoutes.
+   */
+  onTable: (table: RouteTableMsg, source: "snapshot" | "delta" | "resync") => void;
+  /** The version currently applied (GetRoutes tables are taken only when newer). */
+  currentVersion: () => bigint;
+  log: Logger;
+  /** First reconnect delay, doubled up to maxBackoffMs. Default 200 ms. */
+  minBackoffMs?: number;
+  /** Default 5000 ms. */
+  maxBackoffMs?: number;
+  /**
+   * Period of the GetRoutes safety net, which runs only while no watch stream is live (an open
+   * stream keeps the table current, and a full table per period would cost what the watch
+   * saves); 0 disables it. Default 30 000 ms.
+   */
+  resyncIntervalMs?: number;
+  /**
+   * A watch that delivers nothing for this long is dropped and reopened (the control plane
+   * sends a keepalive every 15 s, so silence means a half-open connection). Default 45 000 ms.
+   */
+  idleTimeoutMs?: number;
+}
+
+/** A running watch. */
+export interface RouteWatcher {
+  /** Resolves once the first table arrived (or rejects when stopped first). */
+  readonly firstTable: Promise<void>;
+  /** Reports an ejected backend to the control plane; never throws. */
+  reportFailure(assignmentId: string, reason: string): Promise<void>;
+  /** Stops watching. */
+  stop(): void;
+}
+
+/** The mirror's content as the table the router's RouteTable takes. */
+function tableOf(mirror: WatchMirror): RouteTableMsg {
+  return create(RouteTableSchema, {
+    version: mirror.version,
+    routes: [...mirror.values("route")],
+    unready: [...mirror.values("unreadyInstance")],
+  });
+}
+
+/** Starts watching the control plane's route table. */
+export function startRouteWatcher(opts: RouteWatcherOptions): RouteWatcher {
+  const { log } = opts;
+  const token = opts.joinToken;
+  const auth: Interceptor = (next) => (req) => {
+    if (token !== undefined && token !== "") req.header.set("authorization", `Bearer ${token}`);
+    return next(req);
+  };
+  const transport = createConnectTransport({ baseUrl: opts.baseUrl, httpVersion: "1.1", interceptors: [auth] });
+  const client: Client<typeof RouteService> = createClient(RouteService, transport);
+  const stopper = new AbortController();
+
+  async function* open(position: { epoch: string; version: bigint } | undefined, signal: AbortSignal): AsyncIterable<WatchEvent> {
+    for await (const res of client.watchRouteChanges({ position }, { signal })) if (res.event) yield res.event;
+  }
+  const follower = followWatch({
+    name: "route table",
+    log,
+    open,
+    minBackoffMs: opts.minBackoffMs,
+    maxBackoffMs: opts.maxBackoffMs,
+    idleTimeoutMs: opts.idleTimeoutMs,
+    onChange: (mirror, applied) => opts.onTable(tableOf(mirror), applied.kind),
+  });
+
+  const resyncMs = opts.resyncIntervalMs ?? 30_000;
+  const resync = async (): Promise<void> => {
+    if (follower.streaming) return;
+    try {
+      const res = await client.getRoutes({}, { signal: stopper.signal, timeoutMs: 10_000 });
+      // Only newer tables, and none once a watch is back: it may have delivered a later one.
+      if (res.table === undefined || res.table.version <= opts.currentVersion() || follower.streaming) return;
+      // As a snapshot of its epoch, so that the watch resumes from it when it can reconnect.
+      const entries = [
+        ...res.table.routes.map((value) => watchEntry({ case: "route", value })),
+        ...res.table.unready.map((value) => watchEntry({ case: "unreadyInstance", value })),
+      ];
+      follower.mirror.apply(snapshotEvent(res.epoch, res.table.version, entries));
+      opts.onTable(res.table, "resync");
+    } catch (err) {
+      if (!stopper.signal.aborted) log.debug({ err: (err as Error).message }, "route resync failed");
+    }
+  };
+  const timer = resyncMs > 0 ? setInterval(() => void resync(), resyncMs) : undefined;
+  timer?.unref();
+
+  return {
+    firstTable: follower.loaded,
+    async reportFailure(assignmentId, reason) {
+      try {
+        await client.reportBackendFailure({ assignmentId, reason, routerId: ROUTER_ID }, { timeoutMs: 5000 });
+      } catch (err) {
+        log.warn({ assignmentId, err: (err as Error).message }, "could not report a backend failure");
+      }
+    },
+    stop() {
+      stopper.abort();
+      follower.stop();
+      if (timer !== undefined) clearInterval(timer);
+    },
+  };
+}
