@@ -403,17 +403,19 @@ export class HpackEncoder {
 
   /**
    * Encodes a flat header list `[name0, value0, ...]` into one header block.
+   * @param reserve - bytes left free before the block (the caller's frame header goes there, so
+   *   the block is not copied into a frame afterwards); the result starts with them
    * @throws RangeError if the list has an odd number of entries
    */
-  encode(headers: readonly string[]): Buffer {
+  encode(headers: readonly string[], reserve = 0): Buffer {
     const n = headers.length;
     if ((n & 1) !== 0) throw new RangeError(`header list must hold name/value pairs, got ${n} entries`);
     // Upper bound: per field one type byte, 2 bytes of name index or 5 of name length, 5 of
     // value length; plus the strings; plus one size update.
-    let bound = 1;
+    let bound = reserve + 1;
     for (let i = 0; i < n; i++) bound += headers[i]!.length + 6;
     const out = Buffer.allocUnsafe(bound);
-    let o = 0;
+    let o = reserve;
     if (this.sizeUpdatePending) {
       out[o++] = 0x20; // size update to 0 (§6.3): we never use the table, and 0 fits any maximum
       this.sizeUpdatePending = false;

@@ -77,15 +77,16 @@ export class OutboundFlow {
 
   /** Writes a header block now, as HEADERS plus CONTINUATION frames when it is large. */
   writeHeaders(s: H2Stream, headers: readonly string[], endStream: boolean): void {
-    const block = this.encoder.encode(headers);
+    // Encoded after room for a frame header: the common one-frame block is written in place.
+    const framed = this.encoder.encode(headers, FRAME_HEADER_SIZE);
+    const length = framed.length - FRAME_HEADER_SIZE;
     const max = this.maxFrameSize;
     const endFlag = endStream ? Flag.END_STREAM : 0;
-    if (block.length <= max) {
-      const f = Buffer.allocUnsafe(FRAME_HEADER_SIZE + block.length);
-      writeFrameHeader(f, 0, block.length, FrameType.HEADERS, endFlag | Flag.END_HEADERS, s.id);
-      block.copy(f, FRAME_HEADER_SIZE);
-      this.writer.write(f);
+    if (length <= max) {
+      writeFrameHeader(framed, 0, length, FrameType.HEADERS, endFlag | Flag.END_HEADERS, s.id);
+      this.writer.write(framed);
     } else {
+      const block = framed.subarray(FRAME_HEADER_SIZE);
       for (let off = 0; off < block.length; off += max) {
         const part = block.subarray(off, Math.min(off + max, block.length));
         const last = off + max >= block.length;

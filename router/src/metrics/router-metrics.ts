@@ -37,6 +37,8 @@ export class RouterMetrics {
   private readonly malformedRequests: Counter;
   /** Every MethodMetrics created, in creation order (what the per-call metrics print). */
   private readonly series: MethodMetrics[] = [];
+  /** The same, by method id, model and instance (looked up only when a replica's cache misses). */
+  private readonly byLabels = new Map<string, MethodMetrics>();
   /** Metrics for calls that never reached a replica (routing and input errors). */
   private readonly unrouted: (MethodMetrics | undefined)[] = [];
   /** Calls being proxied now (read at scrape time). */
@@ -120,13 +122,18 @@ export class RouterMetrics {
     const cache = replica === null ? this.unrouted : replica.metrics;
     let m = cache[method.id];
     if (m === undefined) {
-      m = new MethodMetrics({
-        method: method.name,
-        model: replica === null ? "" : replica.modelId,
-        instance: replica === null ? "" : replica.instanceName,
-      });
+      const model = replica === null ? "" : replica.modelId;
+      const instance = replica === null ? "" : replica.instanceName;
+      // A replica that comes back as a new object (another node, a new assignment) under the
+      // same labels continues their series: one series per label set, as Prometheus requires.
+      const key = `${method.id}\u0000${model}\u0000${instance}`;
+      m = this.byLabels.get(key);
+      if (m === undefined) {
+        m = new MethodMetrics({ method: method.name, model, instance });
+        this.byLabels.set(key, m);
+        this.series.push(m);
+      }
       cache[method.id] = m;
-      this.series.push(m);
     }
     return m;
   }
