@@ -15,8 +15,8 @@ import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
  * `test/api-connect-malformed.test.ts` fails if a connect-es upgrade changes that order.
  *
  * A string field that is not UTF-8 (protobuf-es decodes proto3 strings with a fatal decoder) is
- * said so plainly, with the catalogue code VALIDATION_ERROR in `x-error-code`; the field itself
- * cannot be named, as the decoder does not say and the bytes are gone by then.
+ * said so plainly, with the catalogue code VALIDATION_ERROR in `x-error-code` (any other malformed
+ * message: MALFORMED_REQUEST); the field itself cannot be named, as the decoder does not say and the bytes are gone by then.
  *
  * Only request parsing produces "parse binary" errors here: the control plane makes no Connect
  * calls of its own (where a malformed *response* would rightly be INTERNAL).
@@ -53,7 +53,9 @@ function reclassifyParseFailure(reason: unknown, typeName: string): void {
   const rawMessage = notUtf8
     ? `malformed request: a string field of ${typeName} is not valid UTF-8 (strings must be well-formed Unicode; a lone surrogate cannot be encoded)`
     : `malformed request: not a valid protobuf binary ${typeName} (${problem})`;
-  if (notUtf8) reason.metadata.set("x-error-code", "VALIDATION_ERROR");
+  // Built by connect-es, never by toConnectError, so the catalogue code is set here: every Connect
+  // error carries one.
+  reason.metadata.set("x-error-code", notUtf8 ? "VALIDATION_ERROR" : "MALFORMED_REQUEST");
   // ConnectError's fields are readonly in its type only; the protocol handler reads them after
   // this listener returns (status, grpc-status, error body), so the client gets the new values.
   Object.assign(reason, { code: Code.InvalidArgument, rawMessage, message: `[invalid_argument] ${rawMessage}` });

@@ -1,5 +1,5 @@
 import { create } from "@bufbuild/protobuf";
-import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
+import type { ConnectError, ConnectRouter } from "@connectrpc/connect";
 import { isNodeName, NODE_NAME_RULE } from "@tei-fleet/core";
 import {
   AgentService,
@@ -19,39 +19,45 @@ import {
   WatchRoutesResponseSchema,
 } from "@tei-fleet/proto/fleet/v1";
 import { StaleEpochError } from "../agents/assignment-feed.ts";
-import { NodeInUseError, NodeNotFoundError } from "../nodes/node-errors.ts";
+import { ApiError } from "../errors/api-error.ts";
 import type { Scheduler } from "../scheduler/index.ts";
-import { toConnectError as catalogueError } from "./connect-errors.ts";
+import { toConnectError } from "./connect-errors.ts";
 
 /**
- * Turns the scheduler's own errors into Connect codes. Anything else is thrown on unchanged: the
- * server's error interceptor maps it (Redis unavailable → UNAVAILABLE, the rest → INTERNAL, its
- * cause logged and never sent).
+ * The scheduler's one error that is not an ApiError (it belongs to agents/, which the API layer
+ * does not shape) becomes the catalogue's STALE_EPOCH here, where it leaves the scheduler; the
+ * rest is left to {@link toConnectError}.
  */
-function toConnectError(err: unknown): unknown {
-  if (err instanceof NodeNotFoundError) return new ConnectError(err.message, Code.NotFound);
-  if (err instanceof StaleEpochError) return new ConnectError(err.message, Code.FailedPrecondition);
-  // The catalogue's NODE_IN_USE (FAILED_PRECONDITION with x-error-code), as REST's 409.
-  if (err instanceof NodeInUseError) return catalogueError(err);
+function catalogued(err: unknown): unknown {
+  if (err instanceof StaleEpochError) return new ApiError("STALE_EPOCH", err.message, { cause: err });
   return err;
 }
 
+/**
+ * Runs a unary handler's body and maps what it throws with {@link toConnectError}, the mapping
+ * the server's interceptor applies to every service: the same answer whether these services are
+ * served by the control plane or on a bare router (tests, embedding), and no second mapping.
+ */
 async function guard<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    throw toConnectError(err);
+    throw toConnectError(catalogued(err));
   }
+}
+
+/** The same for a stream: a call the client cancelled ends quietly; any other failure is mapped. */
+function streamFailure(err: unknown, signal: AbortSignal): ConnectError | undefined {
+  if (signal.aborted) return undefined;
+  return toConnectError(catalogued(err));
 }
 
 /**
  * Refuses a node name outside @tei-fleet/core's rule, the one the agent checks at start-up and a
  * spec's `node` is held to: a node that registers can always be pinned.
  */
-function requireNodeName(name: string): void {
-  if (!isNodeName(name)) {
-    throw new ConnectError(`node name ${JSON.stringify(name)} is invalid: ${NODE_NAME_RULE}`, Code.InvalidArgument);
-  }
+function requireNodeName(name: string, field: string): void {
+  if (!isNodeName(name)) throw new ApiError("VALIDATION_ERROR", `node name ${JSON.stringify(name)} is invalid: ${NODE_NAME_RULE}`, { field });
 }
 
 /**
@@ -60,39 +66,44 @@ function requireNodeName(name: string): void {
  */
 export function registerAgentService(router: ConnectRouter, scheduler: Scheduler): void {
   router.service(AgentService, {
-    async register(req) {
-      const node = req.node;
-      if (!node) throw new ConnectError("node is required", Code.InvalidArgument);
-      requireNodeName(node.name);
-      if (!node.address) throw new ConnectError("node.address is required", Code.InvalidArgument);
-      if (node.portRangeStart > node.portRangeEnd) {
-        throw new ConnectError(`node.port_range_start ${node.portRangeStart} is above port_range_end ${node.portRangeEnd}`, Code.InvalidArgument);
-      }
-      const indexes = new Set(node.gpus.map((g) => g.index));
-      if (indexes.size !== node.gpus.length) throw new ConnectError("node.gpus has duplicate indexes", Code.InvalidArgument);
-      return guard(() => scheduler.agents.register(node));
-    },
-    async heartbeat(req) {
-      requireNodeName(req.nodeName);
-      return guard(() => scheduler.agents.heartbeat(req));
-    },
+    register: (req) =>
+      guard(() => {
+        const node = req.node;
+        if (!node) throw new ApiError("MISSING_FIELD", "node is required", { field: "node" });
+        requireNodeName(node.name, "node.name");
+        if (!node.address) throw new ApiError("MISSING_FIELD", "node.address is required", { field: "node.address" });
+        if (node.portRangeStart > node.portRangeEnd) {
+          throw new ApiError("VALIDATION_ERROR", `node.port_range_start ${node.portRangeStart} is above port_range_end ${node.portRangeEnd}`, {
+            field: "node.port_range_start",
+          });
+        }
+        const indexes = new Set(node.gpus.map((g) => g.index));
+        if (indexes.size !== node.gpus.length) throw new ApiError("VALIDATION_ERROR", "node.gpus has duplicate indexes", { field: "node.gpus" });
+        return scheduler.agents.register(node);
+      }),
+    heartbeat: (req) =>
+      guard(() => {
+        requireNodeName(req.nodeName, "node_name");
+        return scheduler.agents.heartbeat(req);
+      }),
     async *watchAssignments(req, ctx) {
-      requireNodeName(req.nodeName);
       try {
+        requireNodeName(req.nodeName, "node_name");
         for await (const update of scheduler.agents.watchAssignments(req.nodeName, req.epoch, ctx.signal)) {
           yield create(WatchAssignmentsResponseSchema, { assignmentsVersion: update.version, assignments: update.assignments });
         }
       } catch (err) {
-        if (ctx.signal.aborted) return;
-        throw toConnectError(err);
+        const failure = streamFailure(err, ctx.signal);
+        if (failure) throw failure;
       }
     },
-    async leave(req) {
-      requireNodeName(req.nodeName);
-      const done = await guard(() => scheduler.agents.leave(req.nodeName, req.epoch));
-      if (!done) throw new ConnectError(`node ${req.nodeName} is not registered with epoch ${req.epoch}`, Code.FailedPrecondition);
-      return create(LeaveResponseSchema);
-    },
+    leave: (req) =>
+      guard(async () => {
+        requireNodeName(req.nodeName, "node_name");
+        const done = await scheduler.agents.leave(req.nodeName, req.epoch);
+        if (!done) throw new ApiError("STALE_EPOCH", `node ${req.nodeName} is not registered with epoch ${req.epoch}`, { field: "epoch" });
+        return create(LeaveResponseSchema);
+      }),
   });
 }
 
@@ -111,8 +122,8 @@ export function registerRouteService(router: ConnectRouter, scheduler: Scheduler
           yield create(WatchRoutesResponseSchema, { table });
         }
       } catch (err) {
-        if (ctx.signal.aborted) return;
-        throw toConnectError(err);
+        const failure = streamFailure(err, ctx.signal);
+        if (failure) throw failure;
       }
     },
     async *watchRouteChanges(req, ctx) {
@@ -123,15 +134,17 @@ export function registerRouteService(router: ConnectRouter, scheduler: Scheduler
           yield create(WatchRouteChangesResponseSchema, { event });
         }
       } catch (err) {
-        if (ctx.signal.aborted) return;
-        throw toConnectError(err);
+        const failure = streamFailure(err, ctx.signal);
+        if (failure) throw failure;
       }
     },
     async reportBackendFailure(req) {
-      if (!req.assignmentId) throw new ConnectError("assignment_id is required", Code.InvalidArgument);
-      // A router that does not name itself (an older one) counts as one unnamed reporter.
-      await guard(() => scheduler.routes.reportBackendFailure(req.assignmentId, req.reason, req.routerId || "unnamed-router"));
-      return create(ReportBackendFailureResponseSchema);
+      return guard(async () => {
+        if (!req.assignmentId) throw new ApiError("MISSING_FIELD", "assignment_id is required", { field: "assignment_id" });
+        // A router that does not name itself (an older one) counts as one unnamed reporter.
+        await scheduler.routes.reportBackendFailure(req.assignmentId, req.reason, req.routerId || "unnamed-router");
+        return create(ReportBackendFailureResponseSchema);
+      });
     },
   });
 }

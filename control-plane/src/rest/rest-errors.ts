@@ -1,5 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { ApiError, type ApiErrorCode, errorBody, toApiError } from "../errors/api-error.ts";
+import { ApiError, type ApiErrorCode } from "../errors/api-error.ts";
+import { errorBody } from "../errors/error-body.ts";
+import { toApiError } from "../errors/to-api-error.ts";
 
 /** Fastify's own client errors, renamed into the catalogue. */
 const FASTIFY_CODES: Record<string, [ApiErrorCode, string]> = {
@@ -11,7 +13,7 @@ const FASTIFY_CODES: Record<string, [ApiErrorCode, string]> = {
   FST_ERR_BAD_URL: ["VALIDATION_ERROR", "malformed URL"],
 };
 
-/** Maps anything thrown while serving a REST request to an ApiError. */
+/** Maps anything thrown while serving a REST request to an ApiError: Fastify's own client errors by their code, the rest by {@link toApiError}. */
 export function restError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
   const fe = err as Partial<FastifyError>;

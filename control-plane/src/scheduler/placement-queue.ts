@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { type Job, Queue, Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import { closeConnection, withinTime } from "../store/close-connection.ts";
+import { readInstanceRevision } from "../store/instance-record.ts";
 import type { SchedulerContext } from "../store/scheduler-context.ts";
 import { createBatchLoader } from "./batch-loader.ts";
 import type { InstanceReconciler } from "./instance-reconciler.ts";
@@ -97,13 +98,14 @@ export function createPlacementQueue(ctx: SchedulerContext, options: PlacementQu
   async function enqueueNow(instances: string[]): Promise<void> {
     const names = [...new Set(instances)];
     if (names.length === 0) return;
-    // The revision makes the job id; reading it costs one pipelined GET per instance.
+    // The revision makes the job id; reading it costs one pipelined GET per instance, decoded
+    // by the store's own reader (instance-record.ts) so it is the revision the store means.
     const pipe = redis.pipeline();
     for (const name of names) pipe.get(keys.instance(name));
     const results = (await pipe.exec()) ?? [];
     const keyed = names.map((name, i) => {
       const json = results[i]?.[1] as string | null;
-      return `${name}-r${json ? (/"revision":"?(\d+)/.exec(json)?.[1] ?? "0") : "gone"}`;
+      return `${name}-r${json ? readInstanceRevision(json) : "gone"}`;
     });
     if (names.length === 1) {
       await queue.add("place", { instance: names[0] }, { ...jobOptions, jobId: keyed[0] });

@@ -1,7 +1,8 @@
 import { STATUS_CODES } from "node:http";
 import type * as http2 from "node:http2";
 import * as net from "node:net";
-import { ApiError, errorBody } from "../errors/api-error.ts";
+import { ApiError } from "../errors/api-error.ts";
+import { errorBody } from "../errors/error-body.ts";
 import { settleHttp2Upload } from "./http2-upload.ts";
 import { closeLingering, isLingering } from "./lingering-close.ts";
 import type { DiscardLimits } from "./upload-discard.ts";

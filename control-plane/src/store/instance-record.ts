@@ -31,14 +31,32 @@ export function readInstanceRecord(name: string, record: string, report: RecordP
     return decoded.message;
   }
   report(name, record, { kind: "unreadable", error: decoded.error });
-  const salvaged = (decoded.json ?? {}) as { revision?: unknown; createdAtMs?: unknown };
+  const salvaged = salvage(decoded.json);
   return create(InstanceSchema, {
     spec: create(InstanceSpecSchema, { name }),
-    revision: integer(salvaged.revision),
-    createdAtMs: integer(salvaged.createdAtMs),
+    revision: salvaged.revision,
+    createdAtMs: salvaged.createdAtMs,
     status: UNREADABLE,
     reason: `the stored record cannot be decoded (${decoded.error}); DELETE /instances/${name} (without If-Match) removes it`,
   });
+}
+
+/**
+ * The revision of an `instance:{name}` record, read as {@link readInstanceRecord} reads it (the
+ * decoded message's, or for a record that cannot be decoded, the one it still holds; 0 when it
+ * holds none), without reporting anything: for callers that need only the revision, such as the
+ * placement queue's job ids. Never a text search of the record, whose other fields (a selector
+ * label, a model id) may contain anything.
+ */
+export function readInstanceRevision(record: string): bigint {
+  const decoded = decodeRecord(InstanceSchema, record);
+  return decoded.kind === "unreadable" ? salvage(decoded.json).revision : decoded.message.revision;
+}
+
+/** What can still be read of a record that does not decode: its top-level revision and creation time. */
+function salvage(json: unknown): { revision: bigint; createdAtMs: bigint } {
+  const fields = (typeof json === "object" && json !== null ? json : {}) as { revision?: unknown; createdAtMs?: unknown };
+  return { revision: integer(fields.revision), createdAtMs: integer(fields.createdAtMs) };
 }
 
 /**
