@@ -1,4 +1,5 @@
 import { create } from "@bufbuild/protobuf";
+import { type ReplicaPhase, replicaPhaseToProto } from "@tei-fleet/core";
 import {
   type Assignment,
   type HeartbeatRequest,
@@ -45,7 +46,7 @@ export class SimulatedAgent {
   /** Assignments reported starting once already. */
   private readonly seen = new Set<string>();
   /** Status overrides per assignment id (e.g. "unhealthy"), for tests. */
-  readonly overrides = new Map<string, string>();
+  readonly overrides = new Map<string, ReplicaPhase>();
   private readonly endpoint: AgentEndpoint;
   private readonly instantReady: boolean;
   /** Report messages by assignment and status, reused while nothing changes (cheap heartbeats at scale). */
@@ -91,13 +92,13 @@ export class SimulatedAgent {
     const replicas = [...this.assignments.values()].map((a) => {
       const first = !this.seen.has(a.assignmentId);
       this.seen.add(a.assignmentId);
-      const status = this.overrides.get(a.assignmentId) ?? (first && !this.instantReady ? "starting" : "running");
+      const status: ReplicaPhase = this.overrides.get(a.assignmentId) ?? (first && !this.instantReady ? "starting" : "running");
       const key = `${a.assignmentId}/${status}`;
       let report = this.reports.get(key);
       if (!report) {
         report = create(ReplicaStatusSchema, {
           assignmentId: a.assignmentId,
-          status,
+          status: replicaPhaseToProto(status),
           pid: 1000,
           startedAtMs: 1n,
           modelType: status === "running" ? "embedding" : "",

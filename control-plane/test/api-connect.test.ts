@@ -2,7 +2,7 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { type Client, Code, ConnectError, createClient, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
-import { type Event, InstanceService, RouteService } from "@tei-fleet/proto/fleet/v1";
+import { type Event, InstanceService, InstanceStatus, RouteService } from "@tei-fleet/proto/fleet/v1";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ADMIN, type ApiFixture, JOIN, READ, startApi } from "./api-fixtures.ts";
 
@@ -55,7 +55,7 @@ describe.each(transports)("InstanceService over %s", (label, make) => {
     const created = await client.createInstance({ spec: { name, modelId: "BAAI/bge-small-en-v1.5", maxBatchTokens: 1024, extraArgs: ["--dtype", "float16"] } });
     expect(created.instance?.spec).toMatchObject({ name, modelId: "BAAI/bge-small-en-v1.5", maxBatchTokens: 1024, desiredState: "running" });
     expect(created.instance?.revision).toBe(1n);
-    expect(created.instance?.status).toBe("pending");
+    expect(created.instance?.status).toBe(InstanceStatus.PENDING);
     expect((await client.getInstance({ name })).instance?.spec?.name).toBe(name);
     expect((await client.listInstances({})).instances.map((i) => i.spec?.name)).toContain(name);
     const updated = await client.updateInstance({ name, spec: { maxBatchTokens: 2048 }, expectedRevision: 1n });
@@ -83,7 +83,8 @@ describe.each(transports)("InstanceService over %s", (label, make) => {
       "extra_args",
     );
     await expectCode(client.createInstance({ spec: { name: n("port"), modelId: "m/m", port: 80 } }), Code.InvalidArgument, "INVALID_PORT", "port");
-    await expectCode(client.createInstance({ spec: { name: n("nomodel") } }), Code.InvalidArgument, "VALIDATION_ERROR", "model_id");
+    // Unset in proto3 is missing, as a REST body without model_id is.
+    await expectCode(client.createInstance({ spec: { name: n("nomodel") } }), Code.InvalidArgument, "MISSING_FIELD", "model_id");
     await expectCode(client.updateInstance({ name, spec: { maxBatchTokens: 5 }, expectedRevision: 7n }), Code.Aborted, "REVISION_MISMATCH");
     await expectCode(client.deleteInstance({ name, expectedRevision: 9n }), Code.Aborted, "REVISION_MISMATCH");
     await expectCode(client.getInstanceLogs({ name, tail: 20_000 }), Code.InvalidArgument, "VALIDATION_ERROR", "tail");

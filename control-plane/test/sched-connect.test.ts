@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { type Client, Code, ConnectError, createClient, createRouterTransport } from "@connectrpc/connect";
-import { AgentService, NodeSchema, NodeService, ReplicaStatusSchema, RouteService } from "@tei-fleet/proto/fleet/v1";
+import { AgentService, InstanceStatus, NodeSchema, NodeService, ReplicaStatusSchema, RouteService } from "@tei-fleet/proto/fleet/v1";
 import { fastify } from "fastify";
 import { afterEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../src/config.ts";
@@ -66,7 +66,9 @@ describe("AgentService over Connect", () => {
       nodeName: "gpu-1",
       epoch,
       knownAssignmentsVersion: update.assignmentsVersion,
-      replicas: [create(ReplicaStatusSchema, { assignmentId: a.assignmentId, status: "running", pid: 42, modelType: "embedding", dimension: 384 })],
+      replicas: [
+        create(ReplicaStatusSchema, { assignmentId: a.assignmentId, status: InstanceStatus.RUNNING, pid: 42, modelType: "embedding", dimension: 384 }),
+      ],
     });
     expect(hb).toMatchObject({ reregister: false, assignmentsChanged: false });
     const table = (await routes.getRoutes({})).table!;

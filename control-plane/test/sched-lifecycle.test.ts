@@ -150,7 +150,7 @@ describe("spec changes without downtime", () => {
     expect(sawBoth).toBe(true);
     const [assignment] = agent.assignments.values();
     expect(assignment!.revision).toBe(2n);
-    expect(assignment!.maxBatchTokens).toBe(2048);
+    expect(assignment!.spec?.maxBatchTokens).toBe(2048);
   });
 
   it("restart replaces each replica with a new process before stopping the old one", async () => {

@@ -1,3 +1,4 @@
+import type { ReplicaPhase } from "@tei-fleet/core";
 import { afterEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../src/config.ts";
 import { rescheduleDelayMs } from "../src/scheduler/reschedule-policy.ts";
@@ -18,7 +19,7 @@ const events = async (kind: string) =>
   (await f.redis.xrange(f.keys.events(), "-", "+")).filter(([, x]) => x[x.indexOf("kind") + 1] === kind).map(([, x]) => x[x.indexOf("message") + 1]!);
 
 /** Every agent reports every replica it runs with this status (the simulated TEI fails). */
-function failEverywhere(status = "crash_loop") {
+function failEverywhere(status: ReplicaPhase = "crash_loop") {
   for (const agent of f.agents) for (const id of agent.assignments.keys()) agent.overrides.set(id, status);
 }
 

@@ -1,5 +1,6 @@
 import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
+import { instanceStatusFromProto } from "@tei-fleet/core";
 import { AgentService, InstanceService, RouteService } from "@tei-fleet/proto/fleet/v1";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -152,7 +153,8 @@ describe("records that cannot be decoded as they are", () => {
 
     const client = createClient(InstanceService, transport(ADMIN));
     const { instances } = await client.listInstances({});
-    expect(instances.map((i) => [i.spec?.name, i.status])).toEqual([
+    // Connect carries proto's enum; core maps it to the words REST shows.
+    expect(instances.map((i) => [i.spec?.name, instanceStatusFromProto(i.status)])).toEqual([
       ["good", "running"],
       ["victim", "unreadable"],
       ["poisoned", "stopped"],

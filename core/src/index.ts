@@ -1,15 +1,33 @@
 /**
  * TEI Fleet's shared rules: what more than one package applies lives here once, so that the
  * control plane and the node agent cannot disagree (they did: the API accepted `extra_args` the
- * agent refused, and node names followed three rules). No I/O, no dependencies; each caller turns
- * a refusal into its own error type. The service kit (config, logger, health, signals) is the
- * separate entry `@tei-fleet/core/service`, the watch protocol's watcher side (mirror, follower)
- * `@tei-fleet/core/watch`.
+ * agent refused, and node names followed three rules). No I/O and nothing but the generated
+ * protos; each caller turns a refusal into its own error type. TEI's command line for a spec is
+ * here (the agent runs it); the spec's schema, proto conversions and rules are the entry
+ * `@tei-fleet/core/spec` (the API and `teictl` validate with it). The service kit (config,
+ * logger, health, signals) is the separate entry `@tei-fleet/core/service`, the watch protocol's
+ * watcher side (mirror, follower) `@tei-fleet/core/watch`.
  */
 
+export { parseAssignmentJson } from "./assignment-json.ts";
 export { type ExtraArgsProblem, type ExtraArgsProblemKind, findExtraArgsProblem } from "./extra-args.ts";
 export { ANY_HOST, bracketHost, formatHostPort, HOST_PORT_RULE, type HostPort, parseHostPort } from "./host-port.ts";
-export { INSTANCE_STATUSES, type InstanceStatus, REPLICA_PHASES, type ReplicaPhase } from "./instance-status.ts";
+export {
+  AT_REST_PHASES,
+  FAILING_PHASES,
+  INSTANCE_STATUSES,
+  type InstanceStatus,
+  isFailingStatus,
+  REPLICA_PHASES,
+  type ReplicaPhase,
+} from "./instance-status.ts";
+export {
+  instanceStatusFromProto,
+  instanceStatusToProto,
+  isReplicaPhase,
+  replicaPhaseFromProto,
+  replicaPhaseToProto,
+} from "./instance-status-proto.ts";
 export {
   INSTANCE_NAME_RULE,
   instanceNameProblem,
@@ -19,11 +37,14 @@ export {
   NODE_NAME_PATTERN,
   NODE_NAME_RULE,
 } from "./names.ts";
+export { type TeiCommandLine, type TeiCommandLineProblem, type TeiPlacement, teiCommandLine } from "./tei-command-line.ts";
 export {
   EXITING_FLAGS,
   flagName,
   flagOf,
   MANAGED_FLAGS,
+  POOLING_VALUES,
   REPEATABLE_FLAGS,
   SHORT_FLAG_ALIASES,
+  TEI_SETTING_FLAGS,
 } from "./tei-flags.ts";

@@ -1,8 +1,8 @@
 /**
  * The status words of replicas and instances, once. An agent reports a replica's phase in
- * `ReplicaStatus.status` (a proto string, so old and new versions can talk); the control plane
- * folds replicas into an instance status; REST, metrics and the OpenAPI schema list the same
- * words. Each list used to be written out where it was used, five times.
+ * `ReplicaStatus.status` (proto's InstanceStatus enum; instance-status-proto.ts maps the two); the
+ * control plane folds replicas into an instance status; REST, metrics and the OpenAPI schema list
+ * the same words. Each list used to be written out where it was used, five times.
  */
 
 /**
@@ -24,3 +24,21 @@ export const INSTANCE_STATUSES = ["pending", ...REPLICA_PHASES, "unreadable"] as
 
 /** One of {@link INSTANCE_STATUSES}. */
 export type InstanceStatus = (typeof INSTANCE_STATUSES)[number];
+
+/**
+ * Statuses in which the agent cannot keep a replica serving: `failed` (CPU fallback, missing GPU,
+ * unusable binary, port taken) and `crash_loop` (TEI keeps exiting). The scheduler reschedules
+ * such replicas and routers never get them.
+ */
+export const FAILING_PHASES: ReadonlySet<string> = new Set<ReplicaPhase>(["failed", "crash_loop"]);
+
+/** True for a {@link FAILING_PHASES} status. */
+export function isFailingStatus(status: string): boolean {
+  return FAILING_PHASES.has(status);
+}
+
+/**
+ * Statuses of a replica that holds no running process (stopped, or given up on); an instance
+ * desired stopped is `stopped` once every placed replica is in one of these.
+ */
+export const AT_REST_PHASES: ReadonlySet<string> = new Set<ReplicaPhase>(["stopped", "failed", "crash_loop"]);

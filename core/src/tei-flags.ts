@@ -7,20 +7,35 @@
  */
 
 /**
+ * The spec's TEI settings: each spec field (REST name) the node agent passes to TEI as a flag,
+ * `--flag value`, whenever the field is set. Adding a TEI setting is a row here, the field in the
+ * schema (spec/instance-spec.ts) and in proto's InstanceSpec; the command line
+ * (tei-command-line.ts), the assignment (which carries the spec) and the rule that `extra_args`
+ * may not set the flag follow from this table.
+ */
+export const TEI_SETTING_FLAGS: readonly { readonly field: string; readonly flag: string }[] = [
+  { field: "max_batch_tokens", flag: "--max-batch-tokens" },
+  { field: "max_concurrent_requests", flag: "--max-concurrent-requests" },
+  { field: "pooling", flag: "--pooling" },
+];
+
+/** TEI's accepted `--pooling` values (tei.md §2); the spec's `pooling` is one of them. */
+export const POOLING_VALUES = ["cls", "mean", "splade", "last-token"] as const;
+
+/**
  * Flags the fleet passes to TEI itself, each with what the user sets instead. The node agent
  * passes `--model-id`, `--port`, `--prometheus-port`, `--hostname` and `--json-output` on every
- * launch and the field flags whenever their spec field is set. TEI (clap) exits 2 when a
- * single-value flag appears twice, which is how tei-manager's worst bug showed up (a doubled
- * `--prometheus-port` crashed every instance), so `extra_args` may never set one of these.
+ * launch and the setting flags ({@link TEI_SETTING_FLAGS}) whenever their spec field is set. TEI
+ * (clap) exits 2 when a single-value flag appears twice, which is how tei-manager's worst bug
+ * showed up (a doubled `--prometheus-port` crashed every instance), so `extra_args` may never set
+ * one of these.
  */
 export const MANAGED_FLAGS: ReadonlyMap<string, string> = new Map([
   ["--model-id", "use the field model_id"],
   ["--port", "use the field port (or leave it out: the node allocates one)"],
   ["--prometheus-port", "use the field prometheus_port (or leave it out: the node allocates one)"],
   ["--hostname", "it is always the node's advertise address"],
-  ["--max-batch-tokens", "use the field max_batch_tokens"],
-  ["--max-concurrent-requests", "use the field max_concurrent_requests"],
-  ["--pooling", "use the field pooling"],
+  ...TEI_SETTING_FLAGS.map(({ field, flag }): [string, string] => [flag, `use the field ${field}`]),
   // The agent reads TEI's JSON logs (levels, CPU fallback, Ready); a second one would exit 2.
   ["--json-output", "the agent always passes it, to read TEI's logs"],
 ]);

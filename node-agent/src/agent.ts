@@ -71,7 +71,7 @@ export async function startNodeAgent(config: AgentConfig, deps: NodeAgentDeps): 
       return {
         assignmentId: a.assignmentId,
         instance: a.instanceName,
-        status: st.status,
+        status: s.phase(),
         restarts: st.restarts,
         port: a.port,
         prometheusPort: a.prometheusPort,

@@ -94,7 +94,7 @@ export function createAssignmentReconciler(options: ReconcilerOptions): Assignme
       // A re-added assignment must not race its own previous process for the ports.
       const previous = leaving.get(id);
       if (previous) await previous.stop();
-      logger.info({ assignmentId: id, instance: assignment.instanceName, model: assignment.modelId }, "new assignment");
+      logger.info({ assignmentId: id, instance: assignment.instanceName, model: assignment.spec?.modelId }, "new assignment");
       active.set(id, await spawnSupervisor(assignment));
     }
   }

@@ -1,5 +1,6 @@
 import { join } from "node:path";
-import { fromJson, type JsonValue, toJson } from "@bufbuild/protobuf";
+import { type JsonValue, toJson } from "@bufbuild/protobuf";
+import { parseAssignmentJson } from "@tei-fleet/core";
 import { type Assignment, AssignmentSchema } from "@tei-fleet/proto/fleet/v1";
 import { readJsonFile, writeFileAtomic } from "./atomic-file.ts";
 
@@ -32,7 +33,8 @@ export function createDesiredStateFile(stateDir: string): DesiredStateFile {
       if (!Array.isArray(raw.assignments)) throw new Error(`${path}: "assignments" is not a list`);
       return {
         version: BigInt(raw.version ?? "0"),
-        assignments: raw.assignments.map((a) => fromJson(AssignmentSchema, a, { ignoreUnknownFields: true })),
+        // Core's reader: a file saved by an agent from before assignments carried the spec still runs.
+        assignments: raw.assignments.map((a) => parseAssignmentJson(a)),
         savedAtMs: raw.savedAtMs ?? 0,
       };
     },

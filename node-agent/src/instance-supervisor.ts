@@ -37,6 +37,8 @@ export interface InstanceSupervisor {
   update(assignment: Assignment): void;
   /** The observed status, as heartbeats report it. */
   status(): ReplicaStatus;
+  /** The current phase, as the agent's HTTP API, metrics and logs name it. */
+  phase(): ReplicaPhase;
   /** The instance's log. */
   readonly log: InstanceLog;
   /** Reports `stopping` (routers drop the replica) without stopping anything yet. */
@@ -233,7 +235,8 @@ export async function createInstanceSupervisor(initial: Assignment, deps: Superv
 
   async function awaitReady(p: Incarnation): Promise<void> {
     readinessAbort = new AbortController();
-    const timeoutMs = desired.startupTimeoutSecs > 0 ? desired.startupTimeoutSecs * 1000 : defaultStartupTimeoutMs;
+    const startupTimeoutSecs = desired.spec?.startupTimeoutSecs ?? 0;
+    const timeoutMs = startupTimeoutSecs > 0 ? startupTimeoutSecs * 1000 : defaultStartupTimeoutMs;
     let deadlineMs = p.handle.startedAtMs + timeoutMs;
     // A re-attached process gets a short grace, even if it was started long ago.
     if (p.adopted) deadlineMs = Math.max(deadlineMs, Date.now() + Math.max(5_000, 4 * readinessPollMs));
@@ -399,6 +402,7 @@ export async function createInstanceSupervisor(initial: Assignment, deps: Superv
       kick();
     },
     status: snapshot,
+    phase: () => phase,
     log,
     markStopping(why) {
       setStatus("stopping", why);

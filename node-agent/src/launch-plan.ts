@@ -65,16 +65,9 @@ export function planLaunch(assignment: Assignment, ctx: LaunchContext): LaunchPl
   const gpuUuids = resolveGpuUuids(assignment, ctx.gpus);
   let args: string[];
   try {
-    args = buildTeiArgs({
-      modelId: assignment.modelId,
-      port: assignment.port,
-      prometheusPort: assignment.prometheusPort,
-      hostname: ctx.advertiseAddress,
-      maxBatchTokens: assignment.maxBatchTokens,
-      maxConcurrentRequests: assignment.maxConcurrentRequests,
-      pooling: assignment.pooling,
-      extraArgs: assignment.extraArgs,
-    });
+    // The spec travels whole: a setting added to it reaches TEI without a line here.
+    if (assignment.spec === undefined) throw new LaunchPlanError("invalid_args", "the assignment carries no spec (sent by an older control plane)");
+    args = buildTeiArgs(assignment.spec, { port: assignment.port, prometheusPort: assignment.prometheusPort, hostname: ctx.advertiseAddress });
   } catch (error) {
     if (error instanceof TeiCommandError) throw new LaunchPlanError("invalid_args", error.message);
     throw error;

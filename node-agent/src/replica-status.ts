@@ -1,6 +1,6 @@
-import { create } from "@bufbuild/protobuf";
-import type { ReplicaPhase } from "@tei-fleet/core";
-import { type Assignment, type ReplicaStatus, ReplicaStatusSchema } from "@tei-fleet/proto/fleet/v1";
+import { create, toJsonString } from "@bufbuild/protobuf";
+import { type ReplicaPhase, replicaPhaseToProto } from "@tei-fleet/core";
+import { type Assignment, InstanceSpecSchema, type ReplicaStatus, ReplicaStatusSchema } from "@tei-fleet/proto/fleet/v1";
 import type { InfoResponse } from "@tei-fleet/proto/tei/v1";
 import type { LogLine } from "./log-ring.ts";
 import type { ProcessExit, ProcessHandle } from "./process-driver.ts";
@@ -14,7 +14,7 @@ import type { TeiModelKind } from "./tei-client.ts";
 /** The observed facts of one replica. */
 export interface ReplicaFacts {
   assignmentId: string;
-  /** The supervisor's phase, reported as `ReplicaStatus.status`. */
+  /** The supervisor's phase, reported as `ReplicaStatus.status` (proto's enum, mapped by core). */
   status: ReplicaPhase;
   reason: string;
   handle?: ProcessHandle;
@@ -34,7 +34,7 @@ export interface ReplicaFacts {
 export function replicaStatus(f: ReplicaFacts): ReplicaStatus {
   return create(ReplicaStatusSchema, {
     assignmentId: f.assignmentId,
-    status: f.status,
+    status: replicaPhaseToProto(f.status),
     reason: f.reason,
     pid: f.handle?.pid,
     startedAtMs: f.handle ? BigInt(f.handle.startedAtMs) : undefined,
@@ -72,15 +72,12 @@ export function isCpuFallbackLine(line: Pick<LogLine, "raw" | "message">): boole
 export function specKey(a: Assignment): string {
   return JSON.stringify([
     a.revision.toString(),
-    a.modelId,
+    // The whole spec, not a list of its fields: a new setting is part of the key without an edit.
+    a.spec === undefined ? null : toJsonString(InstanceSpecSchema, a.spec),
     a.port,
     a.prometheusPort,
     a.gpuIds,
     a.gpuUuids,
-    a.maxBatchTokens ?? null,
-    a.maxConcurrentRequests ?? null,
-    a.pooling ?? null,
-    a.extraArgs,
     a.desiredState,
   ]);
 }

@@ -71,7 +71,7 @@ describe("bad input gets a clear, specific status", () => {
   it("extra_args that repeat a managed flag", async () => {
     dir = await tempDir();
     reconciler = testReconciler({ stateDir: dir });
-    const a = await makeAssignment({ extraArgs: ["--prometheus-port", "0"] });
+    const a = await makeAssignment({ spec: { extraArgs: ["--prometheus-port", "0"] } });
     await reconciler.apply([a]);
     const s = await statusWith(a.assignmentId, /extra_args must not contain --prometheus-port/);
     expect(s.status).toBe("failed");

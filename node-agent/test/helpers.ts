@@ -2,8 +2,9 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { type Assignment, AssignmentSchema, type ReplicaStatus } from "@tei-fleet/proto/fleet/v1";
+import { clone, create, type MessageInitShape } from "@bufbuild/protobuf";
+import { type ReplicaPhase, replicaPhaseFromProto } from "@tei-fleet/core";
+import { type Assignment, AssignmentSchema, InstanceSpecSchema, type ReplicaStatus } from "@tei-fleet/proto/fleet/v1";
 import { pino } from "pino";
 import { freePort } from "../../test/harness/free-port.ts";
 import { type AssignmentReconciler, createAssignmentReconciler } from "../src/assignment-reconciler.ts";
@@ -28,20 +29,27 @@ export async function removeDir(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
 }
 
-/** An assignment on free ports with test defaults. */
+/** An assignment on free ports with test defaults; `init.spec` is merged into the default spec. */
 export async function makeAssignment(init: MessageInitShape<typeof AssignmentSchema> = {}): Promise<Assignment> {
+  const { spec, ...rest } = init;
   return create(AssignmentSchema, {
     assignmentId: "emb-0",
     instanceName: "emb",
     replica: 0,
     revision: 1n,
-    modelId: "BAAI/bge-small-en-v1.5",
     port: await freePort(),
     prometheusPort: await freePort(),
     desiredState: "running",
-    startupTimeoutSecs: 20,
-    ...init,
+    ...rest,
+    spec: Object.assign(create(InstanceSpecSchema, { name: rest.instanceName ?? "emb", modelId: "BAAI/bge-small-en-v1.5", startupTimeoutSecs: 20 }), spec),
   });
+}
+
+/** `a` at another revision with `spec` merged into its spec: what a spec change sends the agent. */
+export function withSpec(a: Assignment, revision: bigint, spec: MessageInitShape<typeof InstanceSpecSchema>, init: Partial<Assignment> = {}): Assignment {
+  const next = Object.assign(clone(AssignmentSchema, a), init, { revision });
+  next.spec = Object.assign(clone(InstanceSpecSchema, a.spec ?? create(InstanceSpecSchema)), spec);
+  return next;
 }
 
 /** Polls `check` until it returns a truthy value or `timeoutMs` passes (then throws). */
@@ -122,9 +130,18 @@ export function testReconciler(options: TestReconcilerOptions): AssignmentReconc
   });
 }
 
+/** A reported status with its phase as a word (core's mapping of the proto enum), for assertions. */
+export type StatusView = Omit<ReplicaStatus, "status"> & { status: ReplicaPhase | undefined };
+
+/** `status` with its phase as a word. */
+export function viewOf(status: ReplicaStatus): StatusView {
+  return { ...status, status: replicaPhaseFromProto(status.status) };
+}
+
 /** The status of assignment `id` in a reconciler. */
-export function statusOf(reconciler: AssignmentReconciler, id: string) {
-  return reconciler.statuses().find((s) => s.assignmentId === id);
+export function statusOf(reconciler: AssignmentReconciler, id: string): StatusView | undefined {
+  const status = reconciler.statuses().find((s) => s.assignmentId === id);
+  return status && viewOf(status);
 }
 
 /** Waits until the reconciler reports the assignment `running`, and returns that status. */

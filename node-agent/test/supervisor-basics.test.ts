@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { AssignmentReconciler } from "../src/assignment-reconciler.ts";
 import { declaredGpus } from "../src/gpu-inventory.ts";
-import { makeAssignment, removeDir, statusOf, tempDir, testReconciler, waitFor, waitForRunning } from "./helpers.ts";
+import { makeAssignment, removeDir, statusOf, tempDir, testReconciler, waitFor, waitForRunning, withSpec } from "./helpers.ts";
 
 let reconciler: AssignmentReconciler | undefined;
 let dir: string | undefined;
@@ -35,9 +35,7 @@ describe("instance supervisor with the fake TEI", () => {
     const a = await makeAssignment({
       gpuIds: [1],
       gpuUuids: [gpus[1]!.uuid],
-      maxBatchTokens: 8192,
-      pooling: "mean",
-      extraArgs: ["--dtype", "float16", "--tokenization-workers=2"],
+      spec: { maxBatchTokens: 8192, pooling: "mean", extraArgs: ["--dtype", "float16", "--tokenization-workers=2"] },
     });
     await reconciler.apply([a]);
     await waitFor(() => statusOf(reconciler!, a.assignmentId)?.status === "running", 15_000, "running");
@@ -85,7 +83,7 @@ describe("instance supervisor follows the desired assignment", () => {
     const first = await waitForRunning(reconciler!, a.assignmentId, 15_000, "running");
 
     // A changed spec (new revision with another flag) replaces the process.
-    await reconciler.apply([{ ...a, revision: 2n, maxBatchTokens: 4096 }]);
+    await reconciler.apply([withSpec(a, 2n, { maxBatchTokens: 4096 })]);
     const second = await waitFor(
       () => {
         const s = statusOf(reconciler!, a.assignmentId);
@@ -97,7 +95,7 @@ describe("instance supervisor follows the desired assignment", () => {
     expect(second.restarts).toBe(0); // a replacement is not a failure
     expect(await gone(first.pid!)).toBe(true);
 
-    await reconciler.apply([{ ...a, revision: 3n, maxBatchTokens: 4096, desiredState: "stopped" }]);
+    await reconciler.apply([withSpec(a, 3n, { maxBatchTokens: 4096 }, { desiredState: "stopped" })]);
     await waitFor(() => statusOf(reconciler!, a.assignmentId)?.status === "stopped", 15_000, "stopped");
     expect(statusOf(reconciler, a.assignmentId)?.pid).toBeUndefined();
     expect(await gone(second.pid!)).toBe(true);
@@ -112,7 +110,7 @@ describe("instance supervisor follows the desired assignment", () => {
   it("fails an instance that does not become ready within its start-up timeout", async () => {
     dir = await tempDir();
     reconciler = testReconciler({ stateDir: dir, env: { PATH: process.env.PATH, FAKE_TEI_SERVING_DELAY_MS: "60000" } });
-    const a = await makeAssignment({ startupTimeoutSecs: 2 });
+    const a = await makeAssignment({ spec: { startupTimeoutSecs: 2 } });
     await reconciler.apply([a]);
     // Every attempt times out and is restarted with backoff. On a loaded machine the first
     // attempt's last probe can itself time out while the process boots, so wait for an attempt

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { AssignmentReconciler } from "../src/assignment-reconciler.ts";
-import { makeAssignment, removeDir, statusOf, tempDir, testReconciler, waitFor, waitForRunning } from "./helpers.ts";
+import { makeAssignment, removeDir, statusOf, tempDir, testReconciler, viewOf, waitFor, waitForRunning } from "./helpers.ts";
 
 let reconciler: AssignmentReconciler | undefined;
 let dir: string | undefined;
@@ -71,7 +71,7 @@ describe("supervisor failure handling", () => {
     reconciler = testReconciler({
       stateDir: dir,
       env: env({ FAKE_TEI_HANG_AFTER_REQUESTS: "2" }),
-      onStatusChange: (s) => seen.push(s.status),
+      onStatusChange: (s) => seen.push(viewOf(s).status ?? ""),
     });
     const a = await makeAssignment();
     await reconciler.apply([a]);
@@ -95,7 +95,7 @@ describe("supervisor failure handling", () => {
       stateDir: dir,
       env: env({ FAKE_TEI_HANG_AFTER_REQUESTS: "0" }), // every inference request hangs
       timing: { probeIntervalMs: 30_000, probeTimeoutMs: 300, probeFailureThreshold: 2 },
-      onStatusChange: (s) => seen.push({ status: s.status, at: Date.now() }),
+      onStatusChange: (s) => seen.push({ status: viewOf(s).status ?? "", at: Date.now() }),
     });
     const a = await makeAssignment();
     await reconciler.apply([a]);

@@ -1,8 +1,15 @@
-import { findExtraArgsProblem, flagName } from "@tei-fleet/core";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { findExtraArgsProblem, flagName, type TeiPlacement } from "@tei-fleet/core";
+import { InstanceSpecSchema } from "@tei-fleet/proto/fleet/v1";
 import { describe, expect, it } from "vitest";
 import { buildTeiArgs, TeiCommandError, validateExtraArgs } from "../src/tei-command.ts";
 
-const base = { modelId: "BAAI/bge-small-en-v1.5", port: 20000, prometheusPort: 20001, hostname: "10.0.0.5", extraArgs: [] };
+const base = { modelId: "BAAI/bge-small-en-v1.5", port: 20000, prometheusPort: 20001, hostname: "10.0.0.5", extraArgs: [] as string[] };
+
+/** TEI's arguments for a spec and its placement, given as one object. */
+function argsFor({ port, prometheusPort, hostname, ...spec }: MessageInitShape<typeof InstanceSpecSchema> & TeiPlacement): string[] {
+  return buildTeiArgs(create(InstanceSpecSchema, spec), { port, prometheusPort, hostname });
+}
 
 function errorOf(fn: () => unknown): TeiCommandError {
   try {
@@ -16,7 +23,7 @@ function errorOf(fn: () => unknown): TeiCommandError {
 
 describe("TEI command line", () => {
   it("passes every managed flag exactly once, in a fixed order, with --hostname = advertise address", () => {
-    expect(buildTeiArgs({ ...base, maxBatchTokens: 16384, maxConcurrentRequests: 64, pooling: "cls", extraArgs: ["--auto-truncate", "false"] })).toEqual([
+    expect(argsFor({ ...base, maxBatchTokens: 16384, maxConcurrentRequests: 64, pooling: "cls", extraArgs: ["--auto-truncate", "false"] })).toEqual([
       "--model-id",
       "BAAI/bge-small-en-v1.5",
       "--port",
@@ -38,7 +45,7 @@ describe("TEI command line", () => {
   });
 
   it("omits optional managed flags the assignment does not set", () => {
-    expect(buildTeiArgs(base)).toEqual([
+    expect(argsFor(base)).toEqual([
       "--model-id",
       "BAAI/bge-small-en-v1.5",
       "--port",
@@ -68,7 +75,7 @@ describe("TEI command line", () => {
     [["--version"], "--version"],
     [["-V"], "-V"],
   ])("refuses extra_args %j that set the managed flag %s, naming it", (extra, flag) => {
-    const e = errorOf(() => buildTeiArgs({ ...base, extraArgs: extra }));
+    const e = errorOf(() => argsFor({ ...base, extraArgs: extra }));
     expect(e.flag).toBe(flag);
     expect(e.message).toContain(flag);
   });
@@ -91,22 +98,22 @@ describe("TEI command line", () => {
 
   it("refuses extra_args items holding a line break or another control character", () => {
     for (const c of ["\n", "\r", "\u0000", "\u001b"]) {
-      expect(errorOf(() => buildTeiArgs({ ...base, extraArgs: ["--revision", `main${c}--port`] })).message).toMatch(/control character/);
+      expect(errorOf(() => argsFor({ ...base, extraArgs: ["--revision", `main${c}--port`] })).message).toMatch(/control character/);
     }
   });
 
   it("passes no flag that extra_args could also set: the shared rule refuses every flag the agent passes", () => {
-    const args = buildTeiArgs({ ...base, maxBatchTokens: 1, maxConcurrentRequests: 1, pooling: "cls" });
+    const args = argsFor({ ...base, maxBatchTokens: 1, maxConcurrentRequests: 1, pooling: "cls" });
     for (const flag of args.filter((a) => a.startsWith("--"))) {
       expect(findExtraArgsProblem([flag, "x"]), flag).toMatchObject({ kind: "managed", flag });
     }
   });
 
   it("refuses bad managed values with the flag named", () => {
-    expect(errorOf(() => buildTeiArgs({ ...base, prometheusPort: 20000 })).flag).toBe("--prometheus-port");
-    expect(errorOf(() => buildTeiArgs({ ...base, port: 70000 })).flag).toBe("--port");
-    expect(errorOf(() => buildTeiArgs({ ...base, pooling: "max" })).flag).toBe("--pooling");
-    expect(errorOf(() => buildTeiArgs({ ...base, modelId: "" })).flag).toBe("--model-id");
-    expect(errorOf(() => buildTeiArgs({ ...base, modelId: "--evil" })).flag).toBe("--model-id");
+    expect(errorOf(() => argsFor({ ...base, prometheusPort: 20000 })).flag).toBe("--prometheus-port");
+    expect(errorOf(() => argsFor({ ...base, port: 70000 })).flag).toBe("--port");
+    expect(errorOf(() => argsFor({ ...base, pooling: "max" })).flag).toBe("--pooling");
+    expect(errorOf(() => argsFor({ ...base, modelId: "" })).flag).toBe("--model-id");
+    expect(errorOf(() => argsFor({ ...base, modelId: "--evil" })).flag).toBe("--model-id");
   });
 });

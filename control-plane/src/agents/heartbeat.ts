@@ -1,7 +1,7 @@
 import { create, fromJsonString, toJsonString } from "@bufbuild/protobuf";
+import { parseAssignmentJson } from "@tei-fleet/core";
 import {
   type Assignment,
-  AssignmentSchema,
   type HeartbeatRequest,
   type HeartbeatResponse,
   HeartbeatResponseSchema,
@@ -26,6 +26,8 @@ const FREE_MEMORY_DELTA_MB = 512n;
 /** The fields of an Assignment JSON the heartbeat needs, read without a full proto parse. */
 interface AssignmentFacts {
   instanceName: string;
+  spec?: { modelId?: string };
+  /** Where assignments stored before they carried the spec kept the model (parseAssignmentJson). */
   modelId?: string;
   replica?: number;
 }
@@ -102,7 +104,8 @@ export function createHeartbeatHandler(ctx: SchedulerContext, enqueue: (instance
       let a = parsed.get(json);
       if (!a) {
         if (parsed.size > 50_000) parsed.clear();
-        a = fromJsonString(AssignmentSchema, json, { ignoreUnknownFields: true });
+        // Core's reader: assignments stored before they carried the spec still reach agents whole.
+        a = parseAssignmentJson(json);
         parsed.set(json, a);
       }
       return a;
@@ -150,7 +153,7 @@ export function createHeartbeatHandler(ctx: SchedulerContext, enqueue: (instance
                   assignmentId: id,
                   instanceName: name,
                   replica: facts.replica ?? 0,
-                  modelId: facts.modelId ?? "",
+                  modelId: facts.spec?.modelId ?? facts.modelId ?? "",
                   node: nodeName,
                   address: merged.address,
                 }),

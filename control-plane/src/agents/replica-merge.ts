@@ -1,4 +1,5 @@
 import { create } from "@bufbuild/protobuf";
+import { replicaPhaseFromProto } from "@tei-fleet/core";
 import { ModelFactsSchema, type Replica, ReplicaSchema, type ReplicaStatus } from "@tei-fleet/proto/fleet/v1";
 import type { EventKind } from "../store/event-log.ts";
 
@@ -9,14 +10,17 @@ export const RETIRE_REASON = "replaced; stopping once routers dropped it";
  * Merges what an agent observes of a replica into the control plane's record. Placement fields
  * (node, GPUs, ports, revision) are the scheduler's and never change here; status fields are the
  * agent's. A replica the scheduler is retiring stays "stopping" whatever the agent says, so a
- * late "running" can never put it back into the route table.
+ * late "running" can never put it back into the route table. A report without a phase this
+ * control plane knows (an agent newer or older than it) keeps the recorded status.
  */
 export function mergeReplicaStatus(record: Replica, report: ReplicaStatus): Replica {
   const retiring = record.status === "stopping" && record.reason === RETIRE_REASON;
+  const phase = replicaPhaseFromProto(report.status);
+  const keep = retiring || phase === undefined;
   return create(ReplicaSchema, {
     ...record,
-    status: retiring ? record.status : report.status,
-    reason: retiring ? record.reason : report.reason,
+    status: keep ? record.status : phase,
+    reason: keep ? record.reason : report.reason,
     pid: report.pid,
     startedAtMs: report.startedAtMs,
     restarts: report.restarts,

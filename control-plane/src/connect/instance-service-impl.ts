@@ -1,5 +1,6 @@
 import { clone, create } from "@bufbuild/protobuf";
 import type { ConnectRouter } from "@connectrpc/connect";
+import { instanceStatusToProto } from "@tei-fleet/core";
 import {
   EventSchema,
   type Instance,
@@ -15,7 +16,7 @@ import type { FleetEvent } from "../events/event-reader.ts";
 import { readEvents } from "../events/event-reader.ts";
 import { fleetHealth, type InstanceHealthView, instanceHealth } from "../instances/instance-health.ts";
 import { fetchInstanceLogs } from "../instances/instance-logs.ts";
-import { parseCreateBody, protoSpecToBody } from "../instances/instance-spec.ts";
+import { parseCreateSpec } from "../instances/instance-spec.ts";
 import { aggregateStatus } from "../instances/instance-status.ts";
 import type { StoredInstance } from "../store/instance-repository.ts";
 import { strictJsonOptions } from "./strict-json-requests.ts";
@@ -24,7 +25,7 @@ import { strictJsonOptions } from "./strict-json-requests.ts";
 export function toProtoInstance({ instance, replicas }: StoredInstance): Instance {
   const out = clone(InstanceSchema, instance);
   const agg = aggregateStatus(instance, replicas);
-  out.status = agg.status;
+  out.status = instanceStatusToProto(agg.status);
   out.reason = agg.reason;
   out.replicas = [...replicas];
   return out;
@@ -63,8 +64,10 @@ export function registerInstanceService(router: ConnectRouter, ctx: ApiContext):
     InstanceService,
     {
       async createInstance(req) {
-        const body = protoSpecToBody(req.spec ?? create(InstanceSpecSchema), false);
-        const { stored } = await svc.create(body, { idempotencyKey: req.idempotencyKey === "" ? undefined : req.idempotencyKey });
+        // The message itself is validated (InstanceService), with REST's rules and field names.
+        const { stored } = await svc.create(req.spec ?? create(InstanceSpecSchema), {
+          idempotencyKey: req.idempotencyKey === "" ? undefined : req.idempotencyKey,
+        });
         return { instance: toProtoInstance(stored) };
       },
       async getInstance(req) {
@@ -74,8 +77,8 @@ export function registerInstanceService(router: ConnectRouter, ctx: ApiContext):
         return { instances: (await svc.list()).map(toProtoInstance) };
       },
       async updateInstance(req) {
-        const body = req.spec ? protoSpecToBody(req.spec, true) : {};
-        return { instance: toProtoInstance(await svc.update(req.name, body, { expectedRevision: req.expectedRevision })) };
+        const change = req.spec ?? create(InstanceSpecSchema);
+        return { instance: toProtoInstance(await svc.update(req.name, change, { expectedRevision: req.expectedRevision })) };
       },
       async deleteInstance(req) {
         await svc.delete(req.name, { expectedRevision: req.expectedRevision });
@@ -121,7 +124,7 @@ export function registerInstanceService(router: ConnectRouter, ctx: ApiContext):
         for await (const e of ctx.events.watch(req.afterEventId, hctx.signal)) yield { event: toProtoEvent(e) };
       },
       async plan(req) {
-        const specs = req.specs.map((s) => parseCreateBody(protoSpecToBody(s, false)));
+        const specs = req.specs.map(parseCreateSpec);
         return { replicas: await ctx.scheduler.plan(specs) };
       },
     },

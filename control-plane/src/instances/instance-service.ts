@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
-import { clone, create, equals } from "@bufbuild/protobuf";
+import { clone, create, equals, isMessage } from "@bufbuild/protobuf";
+import { isFailingStatus } from "@tei-fleet/core";
 import { type Instance, InstanceSchema, type InstanceSpec, InstanceSpecSchema } from "@tei-fleet/proto/fleet/v1";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
@@ -8,7 +9,16 @@ import { appendEvent, type EventKind } from "../store/event-log.ts";
 import { isUnreadable } from "../store/instance-record.ts";
 import type { InstanceRepository, StoredInstance } from "../store/instance-repository.ts";
 import type { KeySchema } from "../store/keys.ts";
-import { applySpecFields, checkSpecConsistency, parseCreateBody, parseUpdateBody, specToJson, validateInstanceName } from "./instance-spec.ts";
+import {
+  applySpecFields,
+  checkSpecConsistency,
+  parseCreateBody,
+  parseCreateSpec,
+  parseUpdateBody,
+  parseUpdateSpec,
+  specToJson,
+  validateInstanceName,
+} from "./instance-spec.ts";
 import { aggregateStatus } from "./instance-status.ts";
 import type { SchedulerPort } from "./scheduler-port.ts";
 
@@ -48,12 +58,16 @@ export interface CreateResult {
 /**
  * The instance lifecycle, shared by the REST API and the Connect InstanceService so that both
  * validate, fail and record events identically. It writes desired state (the spec and its
- * revision) and asks the scheduler to reconcile; it never writes observed state.
+ * revision) and asks the scheduler to reconcile; it never writes observed state. A spec comes as
+ * REST JSON or as Connect's InstanceSpec message; each is validated as it came, by the same rules
+ * (@tei-fleet/core), never converted into the other first.
  */
 export interface InstanceService {
+  /** `body`: a `POST /instances` JSON body, or an InstanceSpec message. */
   create(body: unknown, opts?: { idempotencyKey?: string }): Promise<CreateResult>;
   get(name: string): Promise<StoredInstance>;
   list(): Promise<StoredInstance[]>;
+  /** `body`: a `PATCH` JSON body, or an InstanceSpec message whose unset fields keep their value. */
   update(name: string, body: unknown, opts?: WriteOptions): Promise<StoredInstance>;
   delete(name: string, opts?: WriteOptions): Promise<void>;
   start(name: string, opts?: WriteOptions): Promise<StoredInstance>;
@@ -194,7 +208,7 @@ export function createInstanceService(options: InstanceServiceOptions): Instance
 
   return {
     async create(body, opts = {}) {
-      const spec = parseCreateBody(body);
+      const spec = isMessage(body, InstanceSpecSchema) ? parseCreateSpec(body) : parseCreateBody(body);
       const name = spec.name;
       const fingerprint = specFingerprint(spec);
       const key = opts.idempotencyKey;
@@ -230,7 +244,7 @@ export function createInstanceService(options: InstanceServiceOptions): Instance
     list: () => repo.list(),
 
     async update(name, body, opts = {}) {
-      const input = parseUpdateBody(body, name);
+      const input = isMessage(body, InstanceSpecSchema) ? parseUpdateSpec(body, name) : parseUpdateBody(body, name);
       const result = await mutate(name, opts, async (spec) => {
         const next = applySpecFields(spec, input);
         checkSpecConsistency(next);
@@ -263,7 +277,7 @@ export function createInstanceService(options: InstanceServiceOptions): Instance
         // Already meant to run: a failed or crash-looping instance gets a fresh start, as
         // tei-manager's start spawned a new process.
         const { status } = aggregateStatus(stored.instance, stored.replicas);
-        if (status === "failed" || status === "crash_loop") {
+        if (isFailingStatus(status)) {
           await scheduler.restart(name);
           await event("instance.restarted", name, `start requested while ${status}: restarting`);
         }

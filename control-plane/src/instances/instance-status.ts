@@ -1,4 +1,4 @@
-import type { InstanceStatus } from "@tei-fleet/core";
+import { AT_REST_PHASES, type InstanceStatus, isFailingStatus } from "@tei-fleet/core";
 import type { Instance, Replica } from "@tei-fleet/proto/fleet/v1";
 import { isUnreadable } from "../store/instance-record.ts";
 
@@ -17,8 +17,6 @@ export interface AggregateStatus {
   /** True when the instance serves traffic and nothing about it is failing. */
   healthy: boolean;
 }
-
-const STOPPED_LIKE = new Set(["stopped", "failed", "crash_loop"]);
 
 /**
  * Folds the replicas' observed statuses (reported by agents, recorded by the scheduler) into one
@@ -41,7 +39,7 @@ export function aggregateStatus(instance: Instance, replicas: readonly Replica[]
   const desired = instance.spec?.desiredState ?? "running";
   if (desired === "stopped") {
     // A replica that was never placed has nothing to stop.
-    const active = replicas.filter((r) => !STOPPED_LIKE.has(r.status) && r.status !== "pending" && r.node !== "");
+    const active = replicas.filter((r) => !AT_REST_PHASES.has(r.status) && r.status !== "pending" && r.node !== "");
     return active.length === 0
       ? { status: "stopped", reason: "stopped by request", healthy: false }
       : { status: "stopping", reason: `${active.length} replica(s) still stopping`, healthy: false };
@@ -74,8 +72,6 @@ export function primaryReplica(replicas: readonly Replica[]): Replica | undefine
 
 /**
  * Statuses in which the agent cannot keep the replica serving: `failed` (CPU fallback, missing
- * GPU, unusable binary, port taken) and `crash_loop` (TEI keeps exiting).
+ * GPU, unusable binary, port taken) and `crash_loop` (TEI keeps exiting). The rule is core's.
  */
-export function isFailing(status: string): boolean {
-  return status === "failed" || status === "crash_loop";
-}
+export const isFailing: (status: string) => boolean = isFailingStatus;

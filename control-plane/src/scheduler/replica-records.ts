@@ -41,23 +41,18 @@ export interface PlacementFacts {
   prometheusPort: number;
 }
 
-/** The Assignment sent to the agent. */
+/** The Assignment sent to the agent: the spec itself, and what was decided for this replica. */
 export function buildAssignment(spec: InstanceSpec, p: PlacementFacts): Assignment {
   return create(AssignmentSchema, {
     assignmentId: p.id,
     instanceName: spec.name,
     replica: p.index,
     revision: p.revision,
-    modelId: spec.modelId,
     port: p.port,
     prometheusPort: p.prometheusPort,
     gpuIds: p.gpuIds,
     gpuUuids: p.gpuIds.map((i) => p.node.gpus.find((g) => g.index === i)?.uuid ?? ""),
-    maxBatchTokens: spec.maxBatchTokens,
-    maxConcurrentRequests: spec.maxConcurrentRequests,
-    pooling: spec.pooling,
-    extraArgs: spec.extraArgs,
-    startupTimeoutSecs: spec.startupTimeoutSecs ?? 0,
+    spec,
     desiredState: "running",
     epoch: BigInt(p.node.epoch),
   });

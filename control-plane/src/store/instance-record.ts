@@ -1,5 +1,5 @@
 import { create } from "@bufbuild/protobuf";
-import { type Instance, InstanceSchema, InstanceSpecSchema, type Replica, ReplicaSchema } from "@tei-fleet/proto/fleet/v1";
+import { type Instance, InstanceSchema, InstanceSpecSchema, InstanceStatus, type Replica, ReplicaSchema } from "@tei-fleet/proto/fleet/v1";
 import { decodeRecord } from "./record-codec.ts";
 import type { RecordProblemReporter } from "./record-problems.ts";
 
@@ -9,7 +9,7 @@ import type { RecordProblemReporter } from "./record-problems.ts";
  * and the decoding error as its reason, so one bad record never takes a listing, the route table
  * or the reconcile loop down with it; DELETE removes it like any other.
  */
-export const UNREADABLE = "unreadable";
+export const UNREADABLE = InstanceStatus.UNREADABLE;
 
 /** True for the stand-in of a record that cannot be decoded (see {@link readInstanceRecord}). */
 export function isUnreadable(instance: Instance): boolean {

@@ -17,7 +17,9 @@ local node = redis.call('GET', KEYS[3])
 if not node or tostring(cjson.decode(node).epoch or '0') ~= ARGV[1] then return -1 end
 local all = redis.call('HGETALL', KEYS[1])
 for i = 1, #all, 2 do
-  local json = string.gsub(all[i + 1], '"epoch":"%d+"', '"epoch":"' .. ARGV[1] .. '"')
+  -- Only the first match: the assignment's own epoch, written before its `spec`, whose node
+  -- selector may hold a label named "epoch" (agent_service.proto keeps the order).
+  local json = string.gsub(all[i + 1], '"epoch":"%d+"', '"epoch":"' .. ARGV[1] .. '"', 1)
   redis.call('HSET', KEYS[1], all[i], json)
 end
 redis.call('INCR', KEYS[2])

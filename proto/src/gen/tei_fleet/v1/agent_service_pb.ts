@@ -9,6 +9,8 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { InstanceSpec, InstanceStatus } from "./instance_pb.ts";
+import { file_tei_fleet_v1_instance } from "./instance_pb.ts";
 import type { Node } from "./node_pb.ts";
 import { file_tei_fleet_v1_node } from "./node_pb.ts";
 import type { Message } from "@bufbuild/protobuf";
@@ -17,7 +19,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tei_fleet/v1/agent_service.proto.
  */
 export const file_tei_fleet_v1_agent_service: GenFile = /*@__PURE__*/
-  fileDesc("CiB0ZWlfZmxlZXQvdjEvYWdlbnRfc2VydmljZS5wcm90bxIMdGVpX2ZsZWV0LnYxIjMKD1JlZ2lzdGVyUmVxdWVzdBIgCgRub2RlGAEgASgLMhIudGVpX2ZsZWV0LnYxLk5vZGUiWgoQUmVnaXN0ZXJSZXNwb25zZRINCgVlcG9jaBgBIAEoBBIdChVoZWFydGJlYXRfaW50ZXJ2YWxfbXMYAiABKA0SGAoQaGVhcnRiZWF0X3R0bF9tcxgDIAEoDSLhAwoNUmVwbGljYVN0YXR1cxIVCg1hc3NpZ25tZW50X2lkGAEgASgJEg4KBnN0YXR1cxgCIAEoCRIOCgZyZWFzb24YAyABKAkSEAoDcGlkGAQgASgNSACIAQESGgoNc3RhcnRlZF9hdF9tcxgFIAEoA0gBiAEBEhAKCHJlc3RhcnRzGAYgASgNEh0KFWhlYWx0aF9jaGVja19mYWlsdXJlcxgHIAEoDRIhChRsYXN0X2hlYWx0aF9jaGVja19tcxgIIAEoA0gCiAEBEhYKCWV4aXRfY29kZRgJIAEoBUgDiAEBEhgKC2V4aXRfc2lnbmFsGAogASgJSASIAQESFgoObGFzdF9sb2dfbGluZXMYCyADKAkSEgoKbW9kZWxfdHlwZRgMIAEoCRIWCglkaW1lbnNpb24YDSABKA1IBYgBARIYChBtYXhfaW5wdXRfbGVuZ3RoGA4gASgNEhMKC21vZGVsX2R0eXBlGA8gASgJEhMKC3RlaV92ZXJzaW9uGBAgASgJQgYKBF9waWRCEAoOX3N0YXJ0ZWRfYXRfbXNCFwoVX2xhc3RfaGVhbHRoX2NoZWNrX21zQgwKCl9leGl0X2NvZGVCDgoMX2V4aXRfc2lnbmFsQgwKCl9kaW1lbnNpb24ijwIKEEhlYXJ0YmVhdFJlcXVlc3QSEQoJbm9kZV9uYW1lGAEgASgJEg0KBWVwb2NoGAIgASgEEi0KCHJlcGxpY2FzGAMgAygLMhsudGVpX2ZsZWV0LnYxLlJlcGxpY2FTdGF0dXMSTwoSZ3B1X21lbW9yeV9mcmVlX21iGAQgAygLMjMudGVpX2ZsZWV0LnYxLkhlYXJ0YmVhdFJlcXVlc3QuR3B1TWVtb3J5RnJlZU1iRW50cnkSIQoZa25vd25fYXNzaWdubWVudHNfdmVyc2lvbhgFIAEoBBo2ChRHcHVNZW1vcnlGcmVlTWJFbnRyeRILCgNrZXkYASABKA0SDQoFdmFsdWUYAiABKAQ6AjgBIqoDCgpBc3NpZ25tZW50EhUKDWFzc2lnbm1lbnRfaWQYASABKAkSFQoNaW5zdGFuY2VfbmFtZRgCIAEoCRIPCgdyZXBsaWNhGAMgASgNEhAKCHJldmlzaW9uGAQgASgEEhAKCG1vZGVsX2lkGAUgASgJEgwKBHBvcnQYBiABKA0SFwoPcHJvbWV0aGV1c19wb3J0GAcgASgNEg8KB2dwdV9pZHMYCCADKA0SEQoJZ3B1X3V1aWRzGAkgAygJEh0KEG1heF9iYXRjaF90b2tlbnMYCiABKA1IAIgBARIkChdtYXhfY29uY3VycmVudF9yZXF1ZXN0cxgLIAEoDUgBiAEBEhQKB3Bvb2xpbmcYDCABKAlIAogBARISCgpleHRyYV9hcmdzGA0gAygJEhwKFHN0YXJ0dXBfdGltZW91dF9zZWNzGA4gASgNEhUKDWRlc2lyZWRfc3RhdGUYDyABKAkSDQoFZXBvY2gYECABKARCEwoRX21heF9iYXRjaF90b2tlbnNCGgoYX21heF9jb25jdXJyZW50X3JlcXVlc3RzQgoKCF9wb29saW5nIpABChFIZWFydGJlYXRSZXNwb25zZRIbChNhc3NpZ25tZW50c19jaGFuZ2VkGAEgASgIEhsKE2Fzc2lnbm1lbnRzX3ZlcnNpb24YAiABKAQSLQoLYXNzaWdubWVudHMYAyADKAsyGC50ZWlfZmxlZXQudjEuQXNzaWdubWVudBISCgpyZXJlZ2lzdGVyGAQgASgIIjsKF1dhdGNoQXNzaWdubWVudHNSZXF1ZXN0EhEKCW5vZGVfbmFtZRgBIAEoCRINCgVlcG9jaBgCIAEoBCJmChhXYXRjaEFzc2lnbm1lbnRzUmVzcG9uc2USGwoTYXNzaWdubWVudHNfdmVyc2lvbhgBIAEoBBItCgthc3NpZ25tZW50cxgCIAMoCzIYLnRlaV9mbGVldC52MS5Bc3NpZ25tZW50IjAKDExlYXZlUmVxdWVzdBIRCglub2RlX25hbWUYASABKAkSDQoFZXBvY2gYAiABKAQiDwoNTGVhdmVSZXNwb25zZTLOAgoMQWdlbnRTZXJ2aWNlEkkKCFJlZ2lzdGVyEh0udGVpX2ZsZWV0LnYxLlJlZ2lzdGVyUmVxdWVzdBoeLnRlaV9mbGVldC52MS5SZWdpc3RlclJlc3BvbnNlEkwKCUhlYXJ0YmVhdBIeLnRlaV9mbGVldC52MS5IZWFydGJlYXRSZXF1ZXN0Gh8udGVpX2ZsZWV0LnYxLkhlYXJ0YmVhdFJlc3BvbnNlEmMKEFdhdGNoQXNzaWdubWVudHMSJS50ZWlfZmxlZXQudjEuV2F0Y2hBc3NpZ25tZW50c1JlcXVlc3QaJi50ZWlfZmxlZXQudjEuV2F0Y2hBc3NpZ25tZW50c1Jlc3BvbnNlMAESQAoFTGVhdmUSGi50ZWlfZmxlZXQudjEuTGVhdmVSZXF1ZXN0GhsudGVpX2ZsZWV0LnYxLkxlYXZlUmVzcG9uc2ViBnByb3RvMw", [file_tei_fleet_v1_node]);
+  fileDesc("CiB0ZWlfZmxlZXQvdjEvYWdlbnRfc2VydmljZS5wcm90bxIMdGVpX2ZsZWV0LnYxIjMKD1JlZ2lzdGVyUmVxdWVzdBIgCgRub2RlGAEgASgLMhIudGVpX2ZsZWV0LnYxLk5vZGUiWgoQUmVnaXN0ZXJSZXNwb25zZRINCgVlcG9jaBgBIAEoBBIdChVoZWFydGJlYXRfaW50ZXJ2YWxfbXMYAiABKA0SGAoQaGVhcnRiZWF0X3R0bF9tcxgDIAEoDSKFBAoNUmVwbGljYVN0YXR1cxIVCg1hc3NpZ25tZW50X2lkGAEgASgJEiwKBnN0YXR1cxgRIAEoDjIcLnRlaV9mbGVldC52MS5JbnN0YW5jZVN0YXR1cxIOCgZyZWFzb24YAyABKAkSEAoDcGlkGAQgASgNSACIAQESGgoNc3RhcnRlZF9hdF9tcxgFIAEoA0gBiAEBEhAKCHJlc3RhcnRzGAYgASgNEh0KFWhlYWx0aF9jaGVja19mYWlsdXJlcxgHIAEoDRIhChRsYXN0X2hlYWx0aF9jaGVja19tcxgIIAEoA0gCiAEBEhYKCWV4aXRfY29kZRgJIAEoBUgDiAEBEhgKC2V4aXRfc2lnbmFsGAogASgJSASIAQESFgoObGFzdF9sb2dfbGluZXMYCyADKAkSEgoKbW9kZWxfdHlwZRgMIAEoCRIWCglkaW1lbnNpb24YDSABKA1IBYgBARIYChBtYXhfaW5wdXRfbGVuZ3RoGA4gASgNEhMKC21vZGVsX2R0eXBlGA8gASgJEhMKC3RlaV92ZXJzaW9uGBAgASgJQgYKBF9waWRCEAoOX3N0YXJ0ZWRfYXRfbXNCFwoVX2xhc3RfaGVhbHRoX2NoZWNrX21zQgwKCl9leGl0X2NvZGVCDgoMX2V4aXRfc2lnbmFsQgwKCl9kaW1lbnNpb25KBAgCEAMijwIKEEhlYXJ0YmVhdFJlcXVlc3QSEQoJbm9kZV9uYW1lGAEgASgJEg0KBWVwb2NoGAIgASgEEi0KCHJlcGxpY2FzGAMgAygLMhsudGVpX2ZsZWV0LnYxLlJlcGxpY2FTdGF0dXMSTwoSZ3B1X21lbW9yeV9mcmVlX21iGAQgAygLMjMudGVpX2ZsZWV0LnYxLkhlYXJ0YmVhdFJlcXVlc3QuR3B1TWVtb3J5RnJlZU1iRW50cnkSIQoZa25vd25fYXNzaWdubWVudHNfdmVyc2lvbhgFIAEoBBo2ChRHcHVNZW1vcnlGcmVlTWJFbnRyeRILCgNrZXkYASABKA0SDQoFdmFsdWUYAiABKAQ6AjgBIvwCCgpBc3NpZ25tZW50EhUKDWFzc2lnbm1lbnRfaWQYASABKAkSFQoNaW5zdGFuY2VfbmFtZRgCIAEoCRIPCgdyZXBsaWNhGAMgASgNEhAKCHJldmlzaW9uGAQgASgEEgwKBHBvcnQYBiABKA0SFwoPcHJvbWV0aGV1c19wb3J0GAcgASgNEg8KB2dwdV9pZHMYCCADKA0SEQoJZ3B1X3V1aWRzGAkgAygJEhUKDWRlc2lyZWRfc3RhdGUYDyABKAkSDQoFZXBvY2gYECABKAQSKAoEc3BlYxgRIAEoCzIaLnRlaV9mbGVldC52MS5JbnN0YW5jZVNwZWNKBAgFEAZKBAgKEAtKBAgLEAxKBAgMEA1KBAgNEA5KBAgOEA9SCG1vZGVsX2lkUhBtYXhfYmF0Y2hfdG9rZW5zUhdtYXhfY29uY3VycmVudF9yZXF1ZXN0c1IHcG9vbGluZ1IKZXh0cmFfYXJnc1IUc3RhcnR1cF90aW1lb3V0X3NlY3MikAEKEUhlYXJ0YmVhdFJlc3BvbnNlEhsKE2Fzc2lnbm1lbnRzX2NoYW5nZWQYASABKAgSGwoTYXNzaWdubWVudHNfdmVyc2lvbhgCIAEoBBItCgthc3NpZ25tZW50cxgDIAMoCzIYLnRlaV9mbGVldC52MS5Bc3NpZ25tZW50EhIKCnJlcmVnaXN0ZXIYBCABKAgiOwoXV2F0Y2hBc3NpZ25tZW50c1JlcXVlc3QSEQoJbm9kZV9uYW1lGAEgASgJEg0KBWVwb2NoGAIgASgEImYKGFdhdGNoQXNzaWdubWVudHNSZXNwb25zZRIbChNhc3NpZ25tZW50c192ZXJzaW9uGAEgASgEEi0KC2Fzc2lnbm1lbnRzGAIgAygLMhgudGVpX2ZsZWV0LnYxLkFzc2lnbm1lbnQiMAoMTGVhdmVSZXF1ZXN0EhEKCW5vZGVfbmFtZRgBIAEoCRINCgVlcG9jaBgCIAEoBCIPCg1MZWF2ZVJlc3BvbnNlMs4CCgxBZ2VudFNlcnZpY2USSQoIUmVnaXN0ZXISHS50ZWlfZmxlZXQudjEuUmVnaXN0ZXJSZXF1ZXN0Gh4udGVpX2ZsZWV0LnYxLlJlZ2lzdGVyUmVzcG9uc2USTAoJSGVhcnRiZWF0Eh4udGVpX2ZsZWV0LnYxLkhlYXJ0YmVhdFJlcXVlc3QaHy50ZWlfZmxlZXQudjEuSGVhcnRiZWF0UmVzcG9uc2USYwoQV2F0Y2hBc3NpZ25tZW50cxIlLnRlaV9mbGVldC52MS5XYXRjaEFzc2lnbm1lbnRzUmVxdWVzdBomLnRlaV9mbGVldC52MS5XYXRjaEFzc2lnbm1lbnRzUmVzcG9uc2UwARJACgVMZWF2ZRIaLnRlaV9mbGVldC52MS5MZWF2ZVJlcXVlc3QaGy50ZWlfZmxlZXQudjEuTGVhdmVSZXNwb25zZWIGcHJvdG8z", [file_tei_fleet_v1_instance, file_tei_fleet_v1_node]);
 
 /**
  * @generated from message tei_fleet.v1.RegisterRequest
@@ -79,11 +81,11 @@ export type ReplicaStatus = Message<"tei_fleet.v1.ReplicaStatus"> & {
   assignmentId: string;
 
   /**
-   * starting | running | unhealthy | stopping | stopped | failed | crash_loop
+   * The supervisor's phase: STARTING, RUNNING, UNHEALTHY, STOPPING, STOPPED, FAILED or CRASH_LOOP.
    *
-   * @generated from field: string status = 2;
+   * @generated from field: tei_fleet.v1.InstanceStatus status = 17;
    */
-  status: string;
+  status: InstanceStatus;
 
   /**
    * @generated from field: string reason = 3;
@@ -207,7 +209,9 @@ export const HeartbeatRequestSchema: GenMessage<HeartbeatRequest> = /*@__PURE__*
   messageDesc(file_tei_fleet_v1_agent_service, 3);
 
 /**
- * One TEI process the node must run (or stop).
+ * One TEI process the node must run (or stop): the instance's spec as written, and what the
+ * scheduler decided for this replica. The agent builds TEI's command line from the spec with
+ * @tei-fleet/core's rules, so a new spec setting reaches TEI without a field here.
  *
  * @generated from message tei_fleet.v1.Assignment
  */
@@ -233,11 +237,8 @@ export type Assignment = Message<"tei_fleet.v1.Assignment"> & {
   revision: bigint;
 
   /**
-   * @generated from field: string model_id = 5;
-   */
-  modelId: string;
-
-  /**
+   * The ports allocated on the node (the spec's, when it pins them).
+   *
    * @generated from field: uint32 port = 6;
    */
   port: number;
@@ -258,31 +259,6 @@ export type Assignment = Message<"tei_fleet.v1.Assignment"> & {
   gpuUuids: string[];
 
   /**
-   * @generated from field: optional uint32 max_batch_tokens = 10;
-   */
-  maxBatchTokens?: number | undefined;
-
-  /**
-   * @generated from field: optional uint32 max_concurrent_requests = 11;
-   */
-  maxConcurrentRequests?: number | undefined;
-
-  /**
-   * @generated from field: optional string pooling = 12;
-   */
-  pooling?: string | undefined;
-
-  /**
-   * @generated from field: repeated string extra_args = 13;
-   */
-  extraArgs: string[];
-
-  /**
-   * @generated from field: uint32 startup_timeout_secs = 14;
-   */
-  startupTimeoutSecs: number;
-
-  /**
    * running | stopped
    *
    * @generated from field: string desired_state = 15;
@@ -295,6 +271,14 @@ export type Assignment = Message<"tei_fleet.v1.Assignment"> & {
    * @generated from field: uint64 epoch = 16;
    */
   epoch: bigint;
+
+  /**
+   * The instance's spec at `revision`. Declared after `epoch`: restamp-assignments-3.lua rewrites
+   * the first "epoch" of the stored JSON, which must be this message's, not a node label's.
+   *
+   * @generated from field: tei_fleet.v1.InstanceSpec spec = 17;
+   */
+  spec?: InstanceSpec | undefined;
 };
 
 /**

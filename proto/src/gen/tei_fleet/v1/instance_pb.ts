@@ -5,15 +5,15 @@
 // @generated from file tei_fleet/v1/instance.proto (package tei_fleet.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Message } from "@bufbuild/protobuf";
+import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import type { Message, UnknownEnum } from "@bufbuild/protobuf";
 
 /**
  * Describes the file tei_fleet/v1/instance.proto.
  */
 export const file_tei_fleet_v1_instance: GenFile = /*@__PURE__*/
-  fileDesc("Cht0ZWlfZmxlZXQvdjEvaW5zdGFuY2UucHJvdG8SDHRlaV9mbGVldC52MSL0BQoMSW5zdGFuY2VTcGVjEgwKBG5hbWUYASABKAkSEAoIbW9kZWxfaWQYAiABKAkSEQoEcG9ydBgDIAEoDUgAiAEBEh0KEG1heF9iYXRjaF90b2tlbnMYBCABKA1IAYgBARIkChdtYXhfY29uY3VycmVudF9yZXF1ZXN0cxgFIAEoDUgCiAEBEhQKB3Bvb2xpbmcYBiABKAlIA4gBARITCgZncHVfaWQYByABKA1IBIgBARIcCg9wcm9tZXRoZXVzX3BvcnQYCCABKA1IBYgBARISCgpleHRyYV9hcmdzGAkgAygJEiEKFHN0YXJ0dXBfdGltZW91dF9zZWNzGAogASgNSAaIAQESFQoIcmVwbGljYXMYCyABKA1IB4gBARIWCglncHVfY291bnQYDCABKA1ICIgBARIaCg1ncHVfbWVtb3J5X21iGA0gASgESAmIAQESEQoEbm9kZRgOIAEoCUgKiAEBEkMKDW5vZGVfc2VsZWN0b3IYDyADKAsyLC50ZWlfZmxlZXQudjEuSW5zdGFuY2VTcGVjLk5vZGVTZWxlY3RvckVudHJ5Eh0KEHBsYWNlbWVudF9wb2xpY3kYECABKAlIC4gBARIaCg1kZXNpcmVkX3N0YXRlGBEgASgJSAyIAQEaMwoRTm9kZVNlbGVjdG9yRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIHCgVfcG9ydEITChFfbWF4X2JhdGNoX3Rva2Vuc0IaChhfbWF4X2NvbmN1cnJlbnRfcmVxdWVzdHNCCgoIX3Bvb2xpbmdCCQoHX2dwdV9pZEISChBfcHJvbWV0aGV1c19wb3J0QhcKFV9zdGFydHVwX3RpbWVvdXRfc2Vjc0ILCglfcmVwbGljYXNCDAoKX2dwdV9jb3VudEIQCg5fZ3B1X21lbW9yeV9tYkIHCgVfbm9kZUITChFfcGxhY2VtZW50X3BvbGljeUIQCg5fZGVzaXJlZF9zdGF0ZSKRBAoHUmVwbGljYRIVCg1hc3NpZ25tZW50X2lkGAEgASgJEg0KBWluZGV4GAIgASgNEhAKCHJldmlzaW9uGAMgASgEEgwKBG5vZGUYBCABKAkSDwoHYWRkcmVzcxgFIAEoCRIMCgRwb3J0GAYgASgNEhcKD3Byb21ldGhldXNfcG9ydBgHIAEoDRIPCgdncHVfaWRzGAggAygNEhEKCWdwdV91dWlkcxgJIAMoCRIOCgZzdGF0dXMYCiABKAkSDgoGcmVhc29uGAsgASgJEhAKA3BpZBgMIAEoDUgAiAEBEhoKDXN0YXJ0ZWRfYXRfbXMYDSABKANIAYgBARIQCghyZXN0YXJ0cxgOIAEoDRIdChVoZWFsdGhfY2hlY2tfZmFpbHVyZXMYDyABKA0SIQoUbGFzdF9oZWFsdGhfY2hlY2tfbXMYECABKANIAogBARIWCglleGl0X2NvZGUYESABKAVIA4gBARIYCgtleGl0X3NpZ25hbBgSIAEoCUgEiAEBEhYKDmxhc3RfbG9nX2xpbmVzGBMgAygJEicKBW1vZGVsGBQgASgLMhgudGVpX2ZsZWV0LnYxLk1vZGVsRmFjdHNCBgoEX3BpZEIQCg5fc3RhcnRlZF9hdF9tc0IXChVfbGFzdF9oZWFsdGhfY2hlY2tfbXNCDAoKX2V4aXRfY29kZUIOCgxfZXhpdF9zaWduYWwihgEKCk1vZGVsRmFjdHMSEgoKbW9kZWxfdHlwZRgBIAEoCRIWCglkaW1lbnNpb24YAiABKA1IAIgBARIYChBtYXhfaW5wdXRfbGVuZ3RoGAMgASgNEhMKC21vZGVsX2R0eXBlGAQgASgJEg8KB3ZlcnNpb24YBSABKAlCDAoKX2RpbWVuc2lvbiKmAQoISW5zdGFuY2USKAoEc3BlYxgBIAEoCzIaLnRlaV9mbGVldC52MS5JbnN0YW5jZVNwZWMSEAoIcmV2aXNpb24YAiABKAQSFQoNY3JlYXRlZF9hdF9tcxgDIAEoAxIOCgZzdGF0dXMYBCABKAkSDgoGcmVhc29uGAUgASgJEicKCHJlcGxpY2FzGAYgAygLMhUudGVpX2ZsZWV0LnYxLlJlcGxpY2FiBnByb3RvMw");
+  fileDesc("Cht0ZWlfZmxlZXQvdjEvaW5zdGFuY2UucHJvdG8SDHRlaV9mbGVldC52MSL0BQoMSW5zdGFuY2VTcGVjEgwKBG5hbWUYASABKAkSEAoIbW9kZWxfaWQYAiABKAkSEQoEcG9ydBgDIAEoDUgAiAEBEh0KEG1heF9iYXRjaF90b2tlbnMYBCABKA1IAYgBARIkChdtYXhfY29uY3VycmVudF9yZXF1ZXN0cxgFIAEoDUgCiAEBEhQKB3Bvb2xpbmcYBiABKAlIA4gBARITCgZncHVfaWQYByABKA1IBIgBARIcCg9wcm9tZXRoZXVzX3BvcnQYCCABKA1IBYgBARISCgpleHRyYV9hcmdzGAkgAygJEiEKFHN0YXJ0dXBfdGltZW91dF9zZWNzGAogASgNSAaIAQESFQoIcmVwbGljYXMYCyABKA1IB4gBARIWCglncHVfY291bnQYDCABKA1ICIgBARIaCg1ncHVfbWVtb3J5X21iGA0gASgESAmIAQESEQoEbm9kZRgOIAEoCUgKiAEBEkMKDW5vZGVfc2VsZWN0b3IYDyADKAsyLC50ZWlfZmxlZXQudjEuSW5zdGFuY2VTcGVjLk5vZGVTZWxlY3RvckVudHJ5Eh0KEHBsYWNlbWVudF9wb2xpY3kYECABKAlIC4gBARIaCg1kZXNpcmVkX3N0YXRlGBEgASgJSAyIAQEaMwoRTm9kZVNlbGVjdG9yRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIHCgVfcG9ydEITChFfbWF4X2JhdGNoX3Rva2Vuc0IaChhfbWF4X2NvbmN1cnJlbnRfcmVxdWVzdHNCCgoIX3Bvb2xpbmdCCQoHX2dwdV9pZEISChBfcHJvbWV0aGV1c19wb3J0QhcKFV9zdGFydHVwX3RpbWVvdXRfc2Vjc0ILCglfcmVwbGljYXNCDAoKX2dwdV9jb3VudEIQCg5fZ3B1X21lbW9yeV9tYkIHCgVfbm9kZUITChFfcGxhY2VtZW50X3BvbGljeUIQCg5fZGVzaXJlZF9zdGF0ZSKRBAoHUmVwbGljYRIVCg1hc3NpZ25tZW50X2lkGAEgASgJEg0KBWluZGV4GAIgASgNEhAKCHJldmlzaW9uGAMgASgEEgwKBG5vZGUYBCABKAkSDwoHYWRkcmVzcxgFIAEoCRIMCgRwb3J0GAYgASgNEhcKD3Byb21ldGhldXNfcG9ydBgHIAEoDRIPCgdncHVfaWRzGAggAygNEhEKCWdwdV91dWlkcxgJIAMoCRIOCgZzdGF0dXMYCiABKAkSDgoGcmVhc29uGAsgASgJEhAKA3BpZBgMIAEoDUgAiAEBEhoKDXN0YXJ0ZWRfYXRfbXMYDSABKANIAYgBARIQCghyZXN0YXJ0cxgOIAEoDRIdChVoZWFsdGhfY2hlY2tfZmFpbHVyZXMYDyABKA0SIQoUbGFzdF9oZWFsdGhfY2hlY2tfbXMYECABKANIAogBARIWCglleGl0X2NvZGUYESABKAVIA4gBARIYCgtleGl0X3NpZ25hbBgSIAEoCUgEiAEBEhYKDmxhc3RfbG9nX2xpbmVzGBMgAygJEicKBW1vZGVsGBQgASgLMhgudGVpX2ZsZWV0LnYxLk1vZGVsRmFjdHNCBgoEX3BpZEIQCg5fc3RhcnRlZF9hdF9tc0IXChVfbGFzdF9oZWFsdGhfY2hlY2tfbXNCDAoKX2V4aXRfY29kZUIOCgxfZXhpdF9zaWduYWwihgEKCk1vZGVsRmFjdHMSEgoKbW9kZWxfdHlwZRgBIAEoCRIWCglkaW1lbnNpb24YAiABKA1IAIgBARIYChBtYXhfaW5wdXRfbGVuZ3RoGAMgASgNEhMKC21vZGVsX2R0eXBlGAQgASgJEg8KB3ZlcnNpb24YBSABKAlCDAoKX2RpbWVuc2lvbiLKAQoISW5zdGFuY2USKAoEc3BlYxgBIAEoCzIaLnRlaV9mbGVldC52MS5JbnN0YW5jZVNwZWMSEAoIcmV2aXNpb24YAiABKAQSFQoNY3JlYXRlZF9hdF9tcxgDIAEoAxIsCgZzdGF0dXMYByABKA4yHC50ZWlfZmxlZXQudjEuSW5zdGFuY2VTdGF0dXMSDgoGcmVhc29uGAUgASgJEicKCHJlcGxpY2FzGAYgAygLMhUudGVpX2ZsZWV0LnYxLlJlcGxpY2FKBAgEEAUqvwIKDkluc3RhbmNlU3RhdHVzEh8KG0lOU1RBTkNFX1NUQVRVU19VTlNQRUNJRklFRBAAEhsKF0lOU1RBTkNFX1NUQVRVU19QRU5ESU5HEAESHAoYSU5TVEFOQ0VfU1RBVFVTX1NUQVJUSU5HEAISGwoXSU5TVEFOQ0VfU1RBVFVTX1JVTk5JTkcQAxIdChlJTlNUQU5DRV9TVEFUVVNfVU5IRUFMVEhZEAQSHAoYSU5TVEFOQ0VfU1RBVFVTX1NUT1BQSU5HEAUSGwoXSU5TVEFOQ0VfU1RBVFVTX1NUT1BQRUQQBhIaChZJTlNUQU5DRV9TVEFUVVNfRkFJTEVEEAcSHgoaSU5TVEFOQ0VfU1RBVFVTX0NSQVNIX0xPT1AQCBIeChpJTlNUQU5DRV9TVEFUVVNfVU5SRUFEQUJMRRAJYgZwcm90bzM");
 
 /**
  * What a user asks for. Field names follow tei-manager's CreateInstanceRequest; the placement
@@ -198,7 +198,9 @@ export type Replica = Message<"tei_fleet.v1.Replica"> & {
   gpuUuids: string[];
 
   /**
-   * pending | starting | running | unhealthy | stopping | stopped | failed | crash_loop
+   * pending | starting | running | unhealthy | stopping | stopped | failed | crash_loop: the words
+   * of InstanceStatus (@tei-fleet/core's instance-status.ts). A string because replica records are
+   * stored as this message's JSON, which older control planes wrote with these words.
    *
    * @generated from field: string status = 10;
    */
@@ -327,11 +329,11 @@ export type Instance = Message<"tei_fleet.v1.Instance"> & {
   createdAtMs: bigint;
 
   /**
-   * Aggregate status over the replicas (see Replica.status).
+   * Aggregate status over the replicas.
    *
-   * @generated from field: string status = 4;
+   * @generated from field: tei_fleet.v1.InstanceStatus status = 7;
    */
-  status: string;
+  status: InstanceStatus;
 
   /**
    * @generated from field: string reason = 5;
@@ -350,4 +352,86 @@ export type Instance = Message<"tei_fleet.v1.Instance"> & {
  */
 export const InstanceSchema: GenMessage<Instance> = /*@__PURE__*/
   messageDesc(file_tei_fleet_v1_instance, 3);
+
+/**
+ * The status of an instance or of one of its replicas. REST shows the same statuses as lowercase
+ * words (pending, starting, running, ...); @tei-fleet/core (instance-status-proto.ts) maps the two
+ * in one place. Agents report only the replica phases (starting through crash_loop).
+ *
+ * @generated from enum tei_fleet.v1.InstanceStatus
+ */
+export const InstanceStatus = {
+  /**
+   * @generated from enum value: INSTANCE_STATUS_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED: 0,
+
+  /**
+   * No replica placed yet (instances and unplaced replicas).
+   *
+   * @generated from enum value: INSTANCE_STATUS_PENDING = 1;
+   */
+  PENDING: 1,
+
+  /**
+   * @generated from enum value: INSTANCE_STATUS_STARTING = 2;
+   */
+  STARTING: 2,
+
+  /**
+   * @generated from enum value: INSTANCE_STATUS_RUNNING = 3;
+   */
+  RUNNING: 3,
+
+  /**
+   * Running but failing liveness probes; about to be restarted.
+   *
+   * @generated from enum value: INSTANCE_STATUS_UNHEALTHY = 4;
+   */
+  UNHEALTHY: 4,
+
+  /**
+   * @generated from enum value: INSTANCE_STATUS_STOPPING = 5;
+   */
+  STOPPING: 5,
+
+  /**
+   * @generated from enum value: INSTANCE_STATUS_STOPPED = 6;
+   */
+  STOPPED: 6,
+
+  /**
+   * @generated from enum value: INSTANCE_STATUS_FAILED = 7;
+   */
+  FAILED: 7,
+
+  /**
+   * Failing too often; restarts are backed off.
+   *
+   * @generated from enum value: INSTANCE_STATUS_CRASH_LOOP = 8;
+   */
+  CRASH_LOOP: 8,
+
+  /**
+   * The control plane cannot decode the stored record (instances only).
+   *
+   * @generated from enum value: INSTANCE_STATUS_UNREADABLE = 9;
+   */
+  UNREADABLE: 9,
+} as const;
+
+/**
+ * The status of an instance or of one of its replicas. REST shows the same statuses as lowercase
+ * words (pending, starting, running, ...); @tei-fleet/core (instance-status-proto.ts) maps the two
+ * in one place. Agents report only the replica phases (starting through crash_loop).
+ *
+ * @generated from enum tei_fleet.v1.InstanceStatus
+ */
+export type InstanceStatus = (typeof InstanceStatus)[keyof typeof InstanceStatus] | UnknownEnum;
+
+/**
+ * Describes the enum tei_fleet.v1.InstanceStatus.
+ */
+export const InstanceStatusSchema: GenEnum<InstanceStatus> = /*@__PURE__*/
+  enumDesc(file_tei_fleet_v1_instance, 0);
 
