@@ -46,6 +46,10 @@ describe("an instance's status over REST and over Connect", () => {
       body: JSON.stringify({ name: "typed-json" }),
     });
     expect(res.status).toBe(200);
-    expect(((await res.json()) as { instance: { status: string } }).instance.status).toBe("INSTANCE_STATUS_PENDING");
+    // The enum under its JSON name "phase"; for one release "status" keeps the previous release's
+    // word for its clients (instance.proto's deprecated legacy_status).
+    const json = (await res.json()) as { instance: { phase: string; status: string } };
+    expect(json.instance.phase).toBe("INSTANCE_STATUS_PENDING");
+    expect(json.instance.status).toBe("pending");
   });
 });

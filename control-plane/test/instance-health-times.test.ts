@@ -1,6 +1,9 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { InstanceSchema, ReplicaSchema } from "@tei-fleet/proto/fleet/v1";
-import { describe, expect, it } from "vitest";
+import { createClient, createRouterTransport } from "@connectrpc/connect";
+import { InstanceSchema, InstanceService, ReplicaSchema } from "@tei-fleet/proto/fleet/v1";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import type { ApiContext } from "../src/api/api-context.ts";
+import { registerInstanceService } from "../src/connect/instance-service-impl.ts";
 import { fleetHealth, instanceHealth, readFleetHealth, readInstanceHealth } from "../src/instances/instance-health.ts";
 
 // Health times are epoch milliseconds from the replicas' reports to the API's edge: Connect sends
@@ -29,5 +32,42 @@ describe("health times", () => {
     const fleet = fleetHealth([stored, { instance: instance("off", "stopped"), replicas: [] }], NOW);
     expect(fleet).toMatchObject({ timestamp: "2026-12-03T07:00:00.123Z", total_instances: 2, healthy_count: 1, stopped_count: 1, overall_status: "healthy" });
     expect(fleet.instances.map((h) => h.last_check)).toEqual([new Date(CHECKED).toISOString(), null]);
+  });
+});
+
+describe("health times over Connect", () => {
+  // InstanceService on a bare router, over the service's reads of these records.
+  const stored = { instance: instance("a"), replicas: [replica({ status: "running", lastHealthCheckMs: BigInt(CHECKED), healthCheckFailures: 1 })] };
+  const ctx = { instances: { get: async () => stored, list: async () => [stored] } } as unknown as ApiContext;
+  const client = createClient(
+    InstanceService,
+    createRouterTransport((router) => registerInstanceService(router, ctx)),
+  );
+  beforeEach(() => {
+    vi.useFakeTimers({ now: NOW, toFake: ["Date"] });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+    vi.restoreAllMocks();
+  });
+
+  it("GetInstanceHealth and GetFleetHealth give REST's times to the millisecond, read from the numbers", async () => {
+    const parse = vi.spyOn(Date, "parse");
+    const one = (await client.getInstanceHealth({ name: "a" })).health!;
+    const fleet = await client.getFleetHealth({});
+    expect(parse, "no time is parsed back from text").not.toHaveBeenCalled();
+    const rest = instanceHealth(stored);
+    const restFleet = fleetHealth([stored]);
+    expect(one.lastCheckMs).toBe(BigInt(CHECKED));
+    expect(new Date(Number(one.lastCheckMs)).toISOString()).toBe(rest.last_check);
+    expect(one).toMatchObject({
+      instance: "a",
+      healthy: rest.healthy,
+      consecutiveFailures: rest.consecutive_failures,
+      uptimeSeconds: BigInt(rest.uptime_seconds),
+    });
+    expect(fleet.timestampMs).toBe(BigInt(NOW));
+    expect(new Date(Number(fleet.timestampMs)).toISOString()).toBe(restFleet.timestamp);
+    expect(fleet.instances.map((h) => h.lastCheckMs)).toEqual([BigInt(CHECKED)]);
   });
 });

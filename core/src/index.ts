@@ -9,7 +9,7 @@
  * watcher side (mirror, follower) `@tei-fleet/core/watch`.
  */
 
-export { parseAssignmentJson } from "./assignment-json.ts";
+export { assignmentSpec, parseAssignmentJson, withAssignmentSpec, withLegacySpecFields } from "./assignment-json.ts";
 export { type ExtraArgsProblem, type ExtraArgsProblemKind, findExtraArgsProblem } from "./extra-args.ts";
 export { ANY_HOST, bracketHost, formatHostPort, HOST_PORT_RULE, type HostPort, parseHostPort } from "./host-port.ts";
 export {
@@ -18,15 +18,20 @@ export {
   INSTANCE_STATUSES,
   type InstanceStatus,
   isFailingStatus,
+  isInstanceStatus,
   REPLICA_PHASES,
   type ReplicaPhase,
+  statusOf,
 } from "./instance-status.ts";
 export {
+  instanceStatusFields,
   instanceStatusFromProto,
   instanceStatusToProto,
   isReplicaPhase,
+  replicaPhaseFields,
   replicaPhaseFromProto,
   replicaPhaseToProto,
+  reportedPhase,
 } from "./instance-status-proto.ts";
 export {
   INSTANCE_NAME_RULE,

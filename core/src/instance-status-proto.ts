@@ -4,7 +4,7 @@
  * (what Connect's Instance.status and the agents' ReplicaStatus.status carry). The tables are
  * `Record`s over the union, so a status added to one side and not the other does not compile.
  */
-import { InstanceStatus as InstanceStatusProto } from "@tei-fleet/proto/fleet/v1";
+import { type Instance, InstanceStatus as InstanceStatusProto, type ReplicaStatus } from "@tei-fleet/proto/fleet/v1";
 import { type InstanceStatus, REPLICA_PHASES, type ReplicaPhase } from "./instance-status.ts";
 
 const TO_PROTO: Readonly<Record<InstanceStatus, InstanceStatusProto>> = {
@@ -45,4 +45,32 @@ export function replicaPhaseFromProto(value: InstanceStatusProto): ReplicaPhase 
 /** True for the statuses an agent can report. */
 export function isReplicaPhase(status: string): status is ReplicaPhase {
   return (REPLICA_PHASES as readonly string[]).includes(status);
+}
+
+/**
+ * The phase a ReplicaStatus reports: its enum `status` when set to a phase known here, else the
+ * word `legacy_status` that agents of the previous release send alone (undefined when neither
+ * names a phase). The control plane reads reports with this and nothing else; the fallback goes
+ * away with the legacy field in the next release.
+ */
+export function reportedPhase(report: Pick<ReplicaStatus, "status" | "legacyStatus">): ReplicaPhase | undefined {
+  const phase = replicaPhaseFromProto(report.status);
+  if (phase !== undefined) return phase;
+  return isReplicaPhase(report.legacyStatus) ? report.legacyStatus : undefined;
+}
+
+/**
+ * A replica phase as a ReplicaStatus carries it for one release: the enum, and the word beside it
+ * for control planes of the previous release (which read only the word).
+ */
+export function replicaPhaseFields(phase: ReplicaPhase): Pick<ReplicaStatus, "status" | "legacyStatus"> {
+  return { status: replicaPhaseToProto(phase), legacyStatus: phase };
+}
+
+/**
+ * An instance status as Connect's Instance carries it for one release: the enum, and the word
+ * beside it for clients of the previous release (which read only the word).
+ */
+export function instanceStatusFields(status: InstanceStatus): Pick<Instance, "status" | "legacyStatus"> {
+  return { status: instanceStatusToProto(status), legacyStatus: status };
 }

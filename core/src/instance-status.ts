@@ -42,3 +42,19 @@ export function isFailingStatus(status: string): boolean {
  * desired stopped is `stopped` once every placed replica is in one of these.
  */
 export const AT_REST_PHASES: ReadonlySet<string> = new Set<ReplicaPhase>(["stopped", "failed", "crash_loop"]);
+
+/** True for one of {@link INSTANCE_STATUSES}. */
+export function isInstanceStatus(word: string): word is InstanceStatus {
+  return (INSTANCE_STATUSES as readonly string[]).includes(word);
+}
+
+/**
+ * The status of a record that keeps it as a word (the control plane's Replica records, stored as
+ * proto JSON with a string `status`), typed: one of {@link INSTANCE_STATUSES}, or undefined for a
+ * word this version does not know (a newer writer's), or no status or record. Compare what it returns, not
+ * the raw word, so that a misspelt status is a type error.
+ */
+export function statusOf(record: { readonly status?: string } | undefined): InstanceStatus | undefined {
+  const word = record?.status;
+  return word !== undefined && isInstanceStatus(word) ? word : undefined;
+}

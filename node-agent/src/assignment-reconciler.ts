@@ -1,4 +1,5 @@
 import { join } from "node:path";
+import { withAssignmentSpec } from "@tei-fleet/core";
 import type { Assignment, ReplicaStatus } from "@tei-fleet/proto/fleet/v1";
 import type { Logger } from "pino";
 import { withTimeout } from "./async-utils.ts";
@@ -77,7 +78,9 @@ export function createAssignmentReconciler(options: ReconcilerOptions): Assignme
         logger.warn({ instance: a.instanceName }, "ignoring an assignment without assignment_id");
         continue;
       }
-      desired.set(a.assignmentId, a);
+      // Core's reader: an assignment from a control plane of the previous release carries only
+      // the copied spec fields, and runs the spec they describe.
+      desired.set(a.assignmentId, withAssignmentSpec(a));
     }
     for (const [id, supervisor] of active) {
       if (!desired.has(id)) {

@@ -1,3 +1,4 @@
+import { assignmentSpec } from "@tei-fleet/core";
 import type { Assignment } from "@tei-fleet/proto/fleet/v1";
 import type { GpuInfo } from "./gpu-inventory.ts";
 import { commandFingerprint } from "./process-state-file.ts";
@@ -65,9 +66,11 @@ export function planLaunch(assignment: Assignment, ctx: LaunchContext): LaunchPl
   const gpuUuids = resolveGpuUuids(assignment, ctx.gpus);
   let args: string[];
   try {
-    // The spec travels whole: a setting added to it reaches TEI without a line here.
-    if (assignment.spec === undefined) throw new LaunchPlanError("invalid_args", "the assignment carries no spec (sent by an older control plane)");
-    args = buildTeiArgs(assignment.spec, { port: assignment.port, prometheusPort: assignment.prometheusPort, hostname: ctx.advertiseAddress });
+    // The spec travels whole: a setting added to it reaches TEI without a line here. Core's
+    // reader falls back to the fields a control plane of the previous release copies instead.
+    const spec = assignmentSpec(assignment);
+    if (spec === undefined) throw new LaunchPlanError("invalid_args", "the assignment carries no spec and no model_id");
+    args = buildTeiArgs(spec, { port: assignment.port, prometheusPort: assignment.prometheusPort, hostname: ctx.advertiseAddress });
   } catch (error) {
     if (error instanceof TeiCommandError) throw new LaunchPlanError("invalid_args", error.message);
     throw error;

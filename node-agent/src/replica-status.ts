@@ -1,5 +1,5 @@
 import { create, toJsonString } from "@bufbuild/protobuf";
-import { type ReplicaPhase, replicaPhaseToProto } from "@tei-fleet/core";
+import { type ReplicaPhase, replicaPhaseFields } from "@tei-fleet/core";
 import { type Assignment, InstanceSpecSchema, type ReplicaStatus, ReplicaStatusSchema } from "@tei-fleet/proto/fleet/v1";
 import type { InfoResponse } from "@tei-fleet/proto/tei/v1";
 import type { LogLine } from "./log-ring.ts";
@@ -14,7 +14,7 @@ import type { TeiModelKind } from "./tei-client.ts";
 /** The observed facts of one replica. */
 export interface ReplicaFacts {
   assignmentId: string;
-  /** The supervisor's phase, reported as `ReplicaStatus.status` (proto's enum, mapped by core). */
+  /** The supervisor's phase, reported as `ReplicaStatus.status` (proto's enum, mapped by core) and `legacy_status`. */
   status: ReplicaPhase;
   reason: string;
   handle?: ProcessHandle;
@@ -34,7 +34,9 @@ export interface ReplicaFacts {
 export function replicaStatus(f: ReplicaFacts): ReplicaStatus {
   return create(ReplicaStatusSchema, {
     assignmentId: f.assignmentId,
-    status: replicaPhaseToProto(f.status),
+    // The enum, and for one release the word beside it, which control planes of the previous
+    // release read (agent_service.proto's legacy_status).
+    ...replicaPhaseFields(f.status),
     reason: f.reason,
     pid: f.handle?.pid,
     startedAtMs: f.handle ? BigInt(f.handle.startedAtMs) : undefined,

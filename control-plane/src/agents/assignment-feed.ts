@@ -1,13 +1,20 @@
 import type { Assignment } from "@tei-fleet/proto/fleet/v1";
+import { ApiError } from "../errors/api-error.ts";
 import type { ChangesBus } from "../store/changes-bus.ts";
 import type { SchedulerContext } from "../store/scheduler-context.ts";
 import type { HeartbeatHandler } from "./heartbeat.ts";
 
-/** Thrown into a WatchAssignments stream when the node must register again. */
-export class StaleEpochError extends Error {
+/**
+ * Thrown into a WatchAssignments stream when the node must register again. An ApiError with the
+ * catalogue's STALE_EPOCH (Connect FAILED_PRECONDITION, on which agents register again), so the
+ * API's one mapping recognises it by type, like the nodes' errors.
+ */
+export class StaleEpochError extends ApiError {
+  readonly node: string;
   constructor(node: string) {
-    super(`node ${node} is not registered with this epoch; register again`);
+    super("STALE_EPOCH", `node ${node} is not registered with this epoch; register again`, { field: "epoch" });
     this.name = "StaleEpochError";
+    this.node = node;
   }
 }
 

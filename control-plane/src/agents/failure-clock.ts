@@ -1,5 +1,5 @@
+import { isFailingStatus, statusOf } from "@tei-fleet/core";
 import type { Replica } from "@tei-fleet/proto/fleet/v1";
-import { isFailing } from "../instances/instance-status.ts";
 import type { SchedulerContext } from "../store/scheduler-context.ts";
 
 /**
@@ -21,13 +21,14 @@ export async function updateFailureClock(
 ): Promise<boolean> {
   const key = ctx.keys.reschedules(instance);
   const field = `failing:${after.assignmentId}`;
-  if (isFailing(after.status) && !isFailing(before.status)) {
-    if (before.status === "running" || before.status === "unhealthy") await ctx.redis.hset(key, field, String(now));
+  const was = statusOf(before);
+  if (isFailingStatus(after.status) && !isFailingStatus(before.status)) {
+    if (was === "running" || was === "unhealthy") await ctx.redis.hset(key, field, String(now));
     else await ctx.redis.hsetnx(key, field, String(now));
     return true;
   }
   // Only a replica that failed before can have a clock: a first start costs no command.
-  if (after.status === "running" && before.status !== "running" && (after.restarts > 0 || isFailing(before.status))) {
+  if (statusOf(after) === "running" && was !== "running" && (after.restarts > 0 || isFailingStatus(before.status))) {
     await ctx.redis.hdel(key, field);
   }
   return false;

@@ -1,5 +1,5 @@
 import { create, fromJsonString, toJsonString } from "@bufbuild/protobuf";
-import { parseAssignmentJson } from "@tei-fleet/core";
+import { parseAssignmentJson, statusOf } from "@tei-fleet/core";
 import {
   type Assignment,
   type HeartbeatRequest,
@@ -146,7 +146,7 @@ export function createHeartbeatHandler(ctx: SchedulerContext, enqueue: (instance
         if (record.node !== nodeName) continue;
         const merged = mergeReplicaStatus(record, report);
         const route =
-          merged.status === "running"
+          statusOf(merged) === "running"
             ? toJsonString(
                 RouteSchema,
                 create(RouteSchema, {
@@ -193,7 +193,7 @@ export function createHeartbeatHandler(ctx: SchedulerContext, enqueue: (instance
         // A replica that began failing: the reconciler decides when it moves (rescheduling).
         if (await updateFailureClock(ctx, name, record, merged, now)) nudge.add(name);
         // A replacement became ready: whatever it replaces may retire now.
-        if (merged.status === "running" && record.status !== "running") {
+        if (statusOf(merged) === "running" && statusOf(record) !== "running") {
           const others = Object.keys(hash).filter((other) => other !== id);
           if (others.length > 0) nudge.add(name);
         }

@@ -1,5 +1,5 @@
 import { create } from "@bufbuild/protobuf";
-import { replicaPhaseFromProto } from "@tei-fleet/core";
+import { reportedPhase, statusOf } from "@tei-fleet/core";
 import { ModelFactsSchema, type Replica, ReplicaSchema, type ReplicaStatus } from "@tei-fleet/proto/fleet/v1";
 import type { EventKind } from "../store/event-log.ts";
 
@@ -11,11 +11,12 @@ export const RETIRE_REASON = "replaced; stopping once routers dropped it";
  * (node, GPUs, ports, revision) are the scheduler's and never change here; status fields are the
  * agent's. A replica the scheduler is retiring stays "stopping" whatever the agent says, so a
  * late "running" can never put it back into the route table. A report without a phase this
- * control plane knows (an agent newer or older than it) keeps the recorded status.
+ * control plane knows (neither in the enum nor in the legacy word) keeps the recorded status.
  */
 export function mergeReplicaStatus(record: Replica, report: ReplicaStatus): Replica {
-  const retiring = record.status === "stopping" && record.reason === RETIRE_REASON;
-  const phase = replicaPhaseFromProto(report.status);
+  const retiring = statusOf(record) === "stopping" && record.reason === RETIRE_REASON;
+  // The enum when set, else the word an agent of the previous release sends (core's one fallback).
+  const phase = reportedPhase(report);
   const keep = retiring || phase === undefined;
   return create(ReplicaSchema, {
     ...record,
@@ -45,7 +46,7 @@ export function mergeReplicaStatus(record: Replica, report: ReplicaStatus): Repl
 /** The event a status transition deserves, if any. */
 export function transitionEvent(before: Replica, after: Replica): EventKind | undefined {
   if (before.status === after.status) return after.restarts > before.restarts ? "instance.restarted" : undefined;
-  switch (after.status) {
+  switch (statusOf(after)) {
     case "starting":
       return before.restarts < after.restarts ? "instance.restarted" : "instance.started";
     case "running":
@@ -66,7 +67,7 @@ export function transitionEvent(before: Replica, after: Replica): EventKind | un
 /** A fingerprint of a report without its probe timestamp, to skip unchanged heartbeats cheaply. */
 export function reportFingerprint(report: ReplicaStatus): string {
   return [
-    report.status,
+    reportedPhase(report) ?? "",
     report.reason,
     report.pid ?? "",
     String(report.startedAtMs ?? ""),

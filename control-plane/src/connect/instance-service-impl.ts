@@ -1,6 +1,7 @@
 import { clone, create } from "@bufbuild/protobuf";
 import type { ConnectRouter } from "@connectrpc/connect";
-import { instanceStatusToProto } from "@tei-fleet/core";
+import { instanceStatusFields } from "@tei-fleet/core";
+import { parseProtoSpec } from "@tei-fleet/core/spec";
 import {
   EventSchema,
   type Instance,
@@ -14,10 +15,10 @@ import type { ApiContext } from "../api/api-context.ts";
 import { ApiError } from "../errors/api-error.ts";
 import type { FleetEvent } from "../events/event-reader.ts";
 import { readEvents } from "../events/event-reader.ts";
-import { fleetHealth, type InstanceHealthView, instanceHealth } from "../instances/instance-health.ts";
+import { type InstanceHealthState, readFleetHealth, readInstanceHealth } from "../instances/instance-health.ts";
 import { fetchInstanceLogs } from "../instances/instance-logs.ts";
-import { parseCreateSpec } from "../instances/instance-spec.ts";
 import { aggregateStatus } from "../instances/instance-status.ts";
+import { acceptPlanSpecs } from "../scheduler/plan.ts";
 import type { StoredInstance } from "../store/instance-repository.ts";
 import { strictJsonOptions } from "./strict-json-requests.ts";
 
@@ -25,19 +26,20 @@ import { strictJsonOptions } from "./strict-json-requests.ts";
 export function toProtoInstance({ instance, replicas }: StoredInstance): Instance {
   const out = clone(InstanceSchema, instance);
   const agg = aggregateStatus(instance, replicas);
-  out.status = instanceStatusToProto(agg.status);
+  // The enum, and for one release the word beside it that clients of the previous release read.
+  Object.assign(out, instanceStatusFields(agg.status));
   out.reason = agg.reason;
   out.replicas = [...replicas];
   return out;
 }
 
-function toProtoHealth(h: InstanceHealthView): InstanceHealth {
+function toProtoHealth(h: InstanceHealthState): InstanceHealth {
   return create(InstanceHealthSchema, {
     instance: h.instance,
     healthy: h.healthy,
-    lastCheckMs: h.last_check === null ? undefined : BigInt(Date.parse(h.last_check)),
-    consecutiveFailures: h.consecutive_failures,
-    uptimeSeconds: BigInt(h.uptime_seconds),
+    lastCheckMs: h.lastCheckMs === null ? undefined : BigInt(h.lastCheckMs),
+    consecutiveFailures: h.consecutiveFailures,
+    uptimeSeconds: BigInt(h.uptimeSeconds),
     error: h.error,
   });
 }
@@ -94,16 +96,16 @@ export function registerInstanceService(router: ConnectRouter, ctx: ApiContext):
         return { instance: toProtoInstance(await svc.restart(req.name)) };
       },
       async getInstanceHealth(req) {
-        return { health: toProtoHealth(instanceHealth(await svc.get(req.name))) };
+        return { health: toProtoHealth(readInstanceHealth(await svc.get(req.name))) };
       },
       async getFleetHealth() {
-        const h = fleetHealth(await svc.list());
+        const h = readFleetHealth(await svc.list());
         return {
-          timestampMs: BigInt(Date.parse(h.timestamp)),
-          totalInstances: h.total_instances,
-          healthyCount: h.healthy_count,
-          unhealthyCount: h.unhealthy_count,
-          overallStatus: h.overall_status,
+          timestampMs: BigInt(h.timestampMs),
+          totalInstances: h.totalInstances,
+          healthyCount: h.healthyCount,
+          unhealthyCount: h.unhealthyCount,
+          overallStatus: h.overallStatus,
           instances: h.instances.map(toProtoHealth),
         };
       },
@@ -124,7 +126,8 @@ export function registerInstanceService(router: ConnectRouter, ctx: ApiContext):
         for await (const e of ctx.events.watch(req.afterEventId, hctx.signal)) yield { event: toProtoEvent(e) };
       },
       async plan(req) {
-        const specs = req.specs.map(parseCreateSpec);
+        // The rules REST's POST /plan applies (acceptPlanSpecs): a refusal names `specs.i.field`.
+        const specs = await acceptPlanSpecs(req.specs, "specs", parseProtoSpec, (spec) => ctx.scheduler.checkSpec(spec));
         return { replicas: await ctx.scheduler.plan(specs) };
       },
     },

@@ -18,20 +18,9 @@ import {
   WatchRouteChangesResponseSchema,
   WatchRoutesResponseSchema,
 } from "@tei-fleet/proto/fleet/v1";
-import { StaleEpochError } from "../agents/assignment-feed.ts";
 import { ApiError } from "../errors/api-error.ts";
 import type { Scheduler } from "../scheduler/index.ts";
 import { toConnectError } from "./connect-errors.ts";
-
-/**
- * The scheduler's one error that is not an ApiError (it belongs to agents/, which the API layer
- * does not shape) becomes the catalogue's STALE_EPOCH here, where it leaves the scheduler; the
- * rest is left to {@link toConnectError}.
- */
-function catalogued(err: unknown): unknown {
-  if (err instanceof StaleEpochError) return new ApiError("STALE_EPOCH", err.message, { cause: err });
-  return err;
-}
 
 /**
  * Runs a unary handler's body and maps what it throws with {@link toConnectError}, the mapping
@@ -42,14 +31,14 @@ async function guard<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    throw toConnectError(catalogued(err));
+    throw toConnectError(err);
   }
 }
 
 /** The same for a stream: a call the client cancelled ends quietly; any other failure is mapped. */
 function streamFailure(err: unknown, signal: AbortSignal): ConnectError | undefined {
   if (signal.aborted) return undefined;
-  return toConnectError(catalogued(err));
+  return toConnectError(err);
 }
 
 /**

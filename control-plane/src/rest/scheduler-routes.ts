@@ -1,11 +1,11 @@
-import { create } from "@bufbuild/protobuf";
-import { InstanceSpecSchema, type Node, type PlannedReplica } from "@tei-fleet/proto/fleet/v1";
+import { parseInstanceSpec } from "@tei-fleet/core/spec";
+import type { Node, PlannedReplica } from "@tei-fleet/proto/fleet/v1";
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
-import { ApiError } from "../errors/api-error.ts";
-import { applySpecFields, CreateInstanceBody, throwValidationError, validateInstanceName } from "../instances/instance-spec.ts";
+import { CreateInstanceBody, throwValidationError } from "../instances/instance-spec.ts";
 import { DRAIN_DEFAULTS } from "../nodes/node-operations.ts";
 import type { Scheduler } from "../scheduler/index.ts";
+import { acceptPlanSpecs } from "../scheduler/plan.ts";
 import { errorResponses, jsonSchema } from "./schemas.ts";
 
 const GpuView = z.object({
@@ -201,19 +201,8 @@ export async function schedulerRestPlugin(app: FastifyInstance, opts: { schedule
     async (request) => {
       const body = PlanBody.safeParse(request.body);
       if (!body.success) throwValidationError(body.error, "plan request");
-      const specs = body.data.instances.map((raw, i) => {
-        const parsed = CreateInstanceBody.safeParse(raw);
-        if (!parsed.success) {
-          for (const issue of parsed.error.issues) issue.path.unshift("instances", i);
-          throwValidationError(parsed.error, "plan request");
-        }
-        validateInstanceName(parsed.data.name);
-        return applySpecFields(create(InstanceSpecSchema, { name: parsed.data.name }), parsed.data);
-      });
-      for (const [i, spec] of specs.entries()) {
-        const check = await scheduler.checkSpec(spec);
-        if (!check.ok) throw new ApiError("VALIDATION_ERROR", check.reason, { field: `instances.${i}.${check.field}` });
-      }
+      // Core's rules, the ones POST /instances and Connect's Plan apply (cross-field ones too).
+      const specs = await acceptPlanSpecs(body.data.instances, "instances", parseInstanceSpec, (spec) => scheduler.checkSpec(spec));
       return { replicas: (await scheduler.plan(specs)).map(plannedJson) };
     },
   );

@@ -1,3 +1,4 @@
+import type { ReplicaPhase } from "@tei-fleet/core";
 import type { Node, Replica } from "@tei-fleet/proto/fleet/v1";
 import type { FastifyInstance } from "fastify";
 import type { ApiContext } from "../api/api-context.ts";
@@ -8,8 +9,11 @@ export interface ScrapeTargetGroup {
   labels: Record<string, string>;
 }
 
-/** Replicas that have a process to scrape (a TEI's Prometheus port only exists once started). */
-const SCRAPABLE = new Set(["starting", "running", "unhealthy"]);
+/**
+ * Replicas that have a process to scrape (a TEI's Prometheus port only exists once started); not
+ * one that is stopping (leaving) or at rest. Typed with core's phases: a misspelt one does not compile.
+ */
+const SCRAPABLE: ReadonlySet<string> = new Set<ReplicaPhase>(["starting", "running", "unhealthy"]);
 
 /**
  * Prometheus targets for the whole fleet, in Prometheus's HTTP service discovery format: every

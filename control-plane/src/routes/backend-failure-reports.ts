@@ -1,4 +1,5 @@
 import { create, fromJsonString, toJsonString } from "@bufbuild/protobuf";
+import { type ReplicaPhase, statusOf } from "@tei-fleet/core";
 import { ReplicaSchema, RouteSchema } from "@tei-fleet/proto/fleet/v1";
 import { EVENT_STREAM_MAXLEN } from "../store/event-log.ts";
 import { runScript } from "../store/lua-scripts.ts";
@@ -59,10 +60,10 @@ export function createBackendFailureReports(ctx: SchedulerContext, options: Fail
     const record = await redis.hget(keys.replicas(route.instanceName), assignmentId);
     if (!record) return { removed: true, reports };
     const replica = fromJsonString(ReplicaSchema, record, { ignoreUnknownFields: true });
-    if (replica.status !== "running") return { removed: true, reports };
+    if (statusOf(replica) !== "running") return { removed: true, reports };
     const marked = create(ReplicaSchema, {
       ...replica,
-      status: "unhealthy",
+      status: "unhealthy" satisfies ReplicaPhase,
       reason: `${reports} routers reported failures: ${reason}`.slice(0, 500),
     });
     await runScript(

@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { type Instance, type Replica, type UnreadyInstance, UnreadyInstanceSchema } from "@tei-fleet/proto/fleet/v1";
-import { aggregateStatus } from "../instances/instance-status.ts";
+import { type AggregateStatus, aggregateStatus } from "../instances/instance-status.ts";
 
 /**
  * The unready entry of an instance that has no route, from its instance and replica records: its
@@ -18,7 +18,7 @@ export function unreadyEntry(name: string, instance: Instance, replicas: readonl
 }
 
 /** "stopped", "starting", "pending: insufficient GPU memory ..." (short: it ends up in gRPC statuses). */
-function describe(s: { status: string; reason: string }): string {
+function describe(s: Pick<AggregateStatus, "status" | "reason">): string {
   // aggregateStatus's filler ("replica 0 starting") says nothing the status does not.
   if (s.status === "stopped" || s.reason === "" || /^replica \d+ [a-z ]+$/.test(s.reason)) return s.status;
   // Replicas reported running but none routed (a router just ejected it, a report in flight).

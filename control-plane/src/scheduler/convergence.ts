@@ -1,5 +1,6 @@
-import { isFailing } from "../instances/instance-status.ts";
+import { isFailingStatus, statusOf } from "@tei-fleet/core";
 import type { SchedulerContext } from "../store/scheduler-context.ts";
+import { wantsRunning } from "./placement-request.ts";
 
 /** Loosely typed JSON of the records the full compare reads (plain JSON.parse: it reads thousands). */
 interface InstanceJson {
@@ -105,15 +106,15 @@ export async function compareDesiredAndObserved(ctx: SchedulerContext): Promise<
       // readers report it), so there is nothing to compare; its replicas still count as recorded.
       if (instance === undefined) return;
       const revision = instance.revision ?? "0";
-      const wanted = (instance.spec?.desiredState ?? "running") === "stopped" ? 0 : (instance.spec?.replicas ?? 1);
+      const wanted = wantsRunning(instance.spec ?? {}) ? (instance.spec?.replicas ?? 1) : 0;
       const placed = replicas.filter((r) => r.node);
       const healthy = placed.filter(
         (r) => (r.revision ?? "0") === revision && (r.index ?? 0) < wanted && readyNodes.has(r.node!) && assigned.get(r.id) === name,
       );
       const indexes = new Set(healthy.map((r) => r.index ?? 0));
-      const pendingOnly = replicas.some((r) => !r.node && r.status === "pending");
+      const pendingOnly = replicas.some((r) => !r.node && statusOf(r) === "pending");
       if (pendingOnly) pending.push(name);
-      if (healthy.some((r) => isFailing(r.status ?? ""))) failing.push(name);
+      if (healthy.some((r) => isFailingStatus(r.status ?? ""))) failing.push(name);
       const converged = retiring === 0 && placed.length === healthy.length && (indexes.size === wanted || pendingOnly) && healthy.length === indexes.size;
       if (!converged) diverged.push(name);
     });

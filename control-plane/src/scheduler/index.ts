@@ -1,4 +1,5 @@
 import { create } from "@bufbuild/protobuf";
+import { statusOf } from "@tei-fleet/core";
 import {
   type HeartbeatRequest,
   type HeartbeatResponse,
@@ -190,7 +191,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       // Rolling: each running replica gets a replacement (new process, new ports) that must run
       // before the original leaves the route table and stops, so a restart loses no traffic.
       const replicas = parseReplicas(await ctx.redis.hgetall(ctx.keys.replicas(name)));
-      const marks = replicas.filter((r) => r.replica.node && r.replica.status !== "stopping").flatMap((r) => [r.id, RESTART_MARK]);
+      const marks = replicas.filter((r) => r.replica.node && statusOf(r.replica) !== "stopping").flatMap((r) => [r.id, RESTART_MARK]);
       if (marks.length > 0) await ctx.redis.hset(ctx.keys.retiring(name), ...marks);
       await queue.enqueue([name]);
     },

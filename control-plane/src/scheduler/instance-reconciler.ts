@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
+import { isFailingStatus, type ReplicaPhase, statusOf } from "@tei-fleet/core";
 import { type Instance, ReplicaSchema } from "@tei-fleet/proto/fleet/v1";
 import { RETIRE_REASON } from "../agents/replica-merge.ts";
-import { isFailing } from "../instances/instance-status.ts";
 import { appendEvent } from "../store/event-log.ts";
 import { isUnreadable, readInstanceRecord } from "../store/instance-record.ts";
 import { runScript } from "../store/lua-scripts.ts";
@@ -14,9 +14,6 @@ import { replicaCount, replicaRequest, wantsRunning } from "./placement-request.
 import { buildUnplacedReplica, parseReplicas, replicaJson, type StoredReplica } from "./replica-records.ts";
 import { avoidPhrase, decideReschedule, parseRescheduleState, type ReschedulePolicy, type RescheduleState } from "./reschedule-policy.ts";
 import { createRescheduleStore } from "./reschedule-store.ts";
-
-/** Replica statuses that never have a route: retiring them needs no grace for routers. */
-const UNROUTED: ReadonlySet<string> = new Set(["failed", "crash_loop"]);
 
 /**
  * The `retiring:{name}` value of a replica that restart() asked to replace: a new one starts
@@ -169,12 +166,13 @@ export function createInstanceReconciler(
    * next step, 0 when done.
    */
   async function retire(name: string, r: Observed, retiringSince: string | undefined, now: number): Promise<number> {
-    if (timings.routeGraceMs <= 0 || UNROUTED.has(r.replica.status)) {
+    // A failing replica never has a route (routers never get them): no grace needed.
+    if (timings.routeGraceMs <= 0 || isFailingStatus(r.replica.status)) {
       await release(name, r);
       return 0;
     }
-    if (r.replica.status !== "stopping" || retiringSince === undefined) {
-      const next = create(ReplicaSchema, { ...r.replica, status: "stopping", reason: RETIRE_REASON });
+    if (statusOf(r.replica) !== "stopping" || retiringSince === undefined) {
+      const next = create(ReplicaSchema, { ...r.replica, status: "stopping" satisfies ReplicaPhase, reason: RETIRE_REASON });
       await runScript(
         redis,
         "retire-replica",
@@ -245,7 +243,7 @@ export function createInstanceReconciler(
       if (current.length > 1) {
         // Two workers raced on one index (a recovered job, a reschedule): keep the one furthest
         // along, a failing one last.
-        const rank = (r: Observed) => (r.replica.status === "running" ? 0 : isFailing(r.replica.status) ? 2 : 1);
+        const rank = (r: Observed) => (statusOf(r.replica) === "running" ? 0 : isFailingStatus(r.replica.status) ? 2 : 1);
         current.sort((a, b) => rank(a) - rank(b));
         for (const extra of current.slice(1)) later(await retire(name, extra, retiring[extra.id], now));
         current = current.slice(0, 1);
@@ -286,9 +284,9 @@ export function createInstanceReconciler(
         if (!result.placed && result.conflicts && result.reason !== "replica already placed") later(500);
       } else {
         satisfied.add(index);
-        if (current[0]!.replica.status === "running") {
+        if (statusOf(current[0]!.replica) === "running") {
           for (const r of old) later(await retire(name, r, retiring[r.id], now));
-        } else if (policy.afterMs > 0 && isFailing(current[0]!.replica.status)) {
+        } else if (policy.afterMs > 0 && isFailingStatus(current[0]!.replica.status)) {
           const peers = active.filter((r) => r.replica.index !== index).map((r) => ({ node: r.replica.node, gpuIds: r.replica.gpuIds }));
           later(await reschedule(name, spec, current[0]!, retiring[current[0]!.id], peers, failures, claimedIds, outcome, now));
         }
@@ -306,12 +304,12 @@ export function createInstanceReconciler(
         r.replica.revision === revision &&
         r.replica.index < replicaCount(spec) &&
         !satisfied.has(r.replica.index) &&
-        (wanted === 0 ? r.replica.status === "stopped" : r.replica.status === "pending");
+        statusOf(r.replica) === (wanted === 0 ? "stopped" : "pending");
       if (!keep) await runScript(redis, "forget-unplaced", [keys.replicas(name)], [r.id, r.json]);
     }
     if (wanted === 0) await markStopped(name, spec, revision);
     // The pending set is touched only when it may change: most passes place or find all placed.
-    const wasPending = observed.some((r) => r.replica.node === "" && r.replica.status === "pending");
+    const wasPending = observed.some((r) => r.replica.node === "" && statusOf(r.replica) === "pending");
     if (pending) await redis.sadd(keys.pending(), name);
     else if (wasPending) await redis.srem(keys.pending(), name);
     if (live.some((r) => r.replica.index >= wanted)) outcome.released = true;
@@ -371,7 +369,7 @@ export function createInstanceReconciler(
     const id = `${name}-${index}-r${revision}`;
     const existing = unplaced.get(id);
     unplaced.delete(id);
-    if (existing?.replica.status === "pending" && existing.replica.reason === reason) return;
+    if (statusOf(existing?.replica) === "pending" && existing?.replica.reason === reason) return;
     const written = await runScript(
       redis,
       "put-unplaced",
@@ -389,7 +387,7 @@ export function createInstanceReconciler(
     for (let index = 0; index < replicaCount(spec); index++) {
       const id = `${name}-${index}-r${revision}`;
       if (records.some((r) => r.replica.index === index && r.replica.node !== "")) continue; // still stopping
-      if (records.find((r) => r.id === id)?.replica.status === "stopped") continue;
+      if (statusOf(records.find((r) => r.id === id)?.replica) === "stopped") continue;
       const written = await runScript(
         redis,
         "put-unplaced",

@@ -13,7 +13,7 @@ export function replicaCount(spec: InstanceSpec): number {
 }
 
 /** True unless the spec asks for the instance to be stopped. */
-export function wantsRunning(spec: InstanceSpec): boolean {
+export function wantsRunning(spec: Pick<InstanceSpec, "desiredState">): boolean {
   return (spec.desiredState ?? "running") !== "stopped";
 }
 

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { create, fromJsonString, toJsonString } from "@bufbuild/protobuf";
+import { type InstanceStatus, type ReplicaPhase, withLegacySpecFields } from "@tei-fleet/core";
 import { type Assignment, AssignmentSchema, type InstanceSpec, type Replica, ReplicaSchema } from "@tei-fleet/proto/fleet/v1";
 import type { NodeView } from "./node-view.ts";
 
@@ -41,9 +42,13 @@ export interface PlacementFacts {
   prometheusPort: number;
 }
 
-/** The Assignment sent to the agent: the spec itself, and what was decided for this replica. */
+/**
+ * The Assignment sent to the agent: the spec itself, and what was decided for this replica; for
+ * one release also the spec fields agents of the previous release read (core's
+ * withLegacySpecFields), so an agent not yet upgraded launches it the same way.
+ */
 export function buildAssignment(spec: InstanceSpec, p: PlacementFacts): Assignment {
-  return create(AssignmentSchema, {
+  const assignment = create(AssignmentSchema, {
     assignmentId: p.id,
     instanceName: spec.name,
     replica: p.index,
@@ -56,6 +61,7 @@ export function buildAssignment(spec: InstanceSpec, p: PlacementFacts): Assignme
     desiredState: "running",
     epoch: BigInt(p.node.epoch),
   });
+  return withLegacySpecFields(assignment);
 }
 
 /** The replica record of a fresh placement: where it runs, not yet started. */
@@ -70,13 +76,19 @@ export function buildPlacedReplica(p: PlacementFacts): Replica {
     prometheusPort: p.prometheusPort,
     gpuIds: p.gpuIds,
     gpuUuids: p.gpuIds.map((i) => p.node.gpus.find((g) => g.index === i)?.uuid ?? ""),
-    status: "starting",
+    status: "starting" satisfies ReplicaPhase,
     reason: `assigned to node ${p.node.name}; waiting for its agent`,
   });
 }
 
 /** A replica that is not placed: pending with the reason, or stopped on request. */
-export function buildUnplacedReplica(id: string, index: number, revision: bigint, status: "pending" | "stopped", reason: string): Replica {
+export function buildUnplacedReplica(
+  id: string,
+  index: number,
+  revision: bigint,
+  status: Extract<InstanceStatus, "pending" | "stopped">,
+  reason: string,
+): Replica {
   return create(ReplicaSchema, { assignmentId: id, index, revision, status, reason });
 }
 

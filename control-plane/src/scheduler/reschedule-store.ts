@@ -1,4 +1,4 @@
-import { isFailing } from "../instances/instance-status.ts";
+import { isFailingStatus, statusOf } from "@tei-fleet/core";
 import { EVENT_STREAM_MAXLEN } from "../store/event-log.ts";
 import { runScript } from "../store/lua-scripts.ts";
 import type { SchedulerContext } from "../store/scheduler-context.ts";
@@ -22,10 +22,10 @@ export function createRescheduleStore(ctx: SchedulerContext, policy: RescheduleP
     const stale: string[] = [];
     for (const id of state.failingSince.keys()) {
       const r = byId.get(id);
-      if (!r || r.replica.status === "running") stale.push(`failing:${id}`);
+      if (!r || statusOf(r.replica) === "running") stale.push(`failing:${id}`);
     }
     for (const m of state.moves) if (now - m.at >= policy.intervalMs) stale.push(`moved:${m.id}`);
-    const failingIndexes = new Set(live.filter((r) => isFailing(r.replica.status)).map((r) => r.replica.index));
+    const failingIndexes = new Set(live.filter((r) => isFailingStatus(r.replica.status)).map((r) => r.replica.index));
     for (const index of state.notes.keys()) if (!failingIndexes.has(index)) stale.push(`note:${index}`);
     if (stale.length > 0) await redis.hdel(keys.reschedules(name), ...stale);
   }

@@ -19,7 +19,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tei_fleet/v1/agent_service.proto.
  */
 export const file_tei_fleet_v1_agent_service: GenFile = /*@__PURE__*/
-  fileDesc("CiB0ZWlfZmxlZXQvdjEvYWdlbnRfc2VydmljZS5wcm90bxIMdGVpX2ZsZWV0LnYxIjMKD1JlZ2lzdGVyUmVxdWVzdBIgCgRub2RlGAEgASgLMhIudGVpX2ZsZWV0LnYxLk5vZGUiWgoQUmVnaXN0ZXJSZXNwb25zZRINCgVlcG9jaBgBIAEoBBIdChVoZWFydGJlYXRfaW50ZXJ2YWxfbXMYAiABKA0SGAoQaGVhcnRiZWF0X3R0bF9tcxgDIAEoDSKFBAoNUmVwbGljYVN0YXR1cxIVCg1hc3NpZ25tZW50X2lkGAEgASgJEiwKBnN0YXR1cxgRIAEoDjIcLnRlaV9mbGVldC52MS5JbnN0YW5jZVN0YXR1cxIOCgZyZWFzb24YAyABKAkSEAoDcGlkGAQgASgNSACIAQESGgoNc3RhcnRlZF9hdF9tcxgFIAEoA0gBiAEBEhAKCHJlc3RhcnRzGAYgASgNEh0KFWhlYWx0aF9jaGVja19mYWlsdXJlcxgHIAEoDRIhChRsYXN0X2hlYWx0aF9jaGVja19tcxgIIAEoA0gCiAEBEhYKCWV4aXRfY29kZRgJIAEoBUgDiAEBEhgKC2V4aXRfc2lnbmFsGAogASgJSASIAQESFgoObGFzdF9sb2dfbGluZXMYCyADKAkSEgoKbW9kZWxfdHlwZRgMIAEoCRIWCglkaW1lbnNpb24YDSABKA1IBYgBARIYChBtYXhfaW5wdXRfbGVuZ3RoGA4gASgNEhMKC21vZGVsX2R0eXBlGA8gASgJEhMKC3RlaV92ZXJzaW9uGBAgASgJQgYKBF9waWRCEAoOX3N0YXJ0ZWRfYXRfbXNCFwoVX2xhc3RfaGVhbHRoX2NoZWNrX21zQgwKCl9leGl0X2NvZGVCDgoMX2V4aXRfc2lnbmFsQgwKCl9kaW1lbnNpb25KBAgCEAMijwIKEEhlYXJ0YmVhdFJlcXVlc3QSEQoJbm9kZV9uYW1lGAEgASgJEg0KBWVwb2NoGAIgASgEEi0KCHJlcGxpY2FzGAMgAygLMhsudGVpX2ZsZWV0LnYxLlJlcGxpY2FTdGF0dXMSTwoSZ3B1X21lbW9yeV9mcmVlX21iGAQgAygLMjMudGVpX2ZsZWV0LnYxLkhlYXJ0YmVhdFJlcXVlc3QuR3B1TWVtb3J5RnJlZU1iRW50cnkSIQoZa25vd25fYXNzaWdubWVudHNfdmVyc2lvbhgFIAEoBBo2ChRHcHVNZW1vcnlGcmVlTWJFbnRyeRILCgNrZXkYASABKA0SDQoFdmFsdWUYAiABKAQ6AjgBIvwCCgpBc3NpZ25tZW50EhUKDWFzc2lnbm1lbnRfaWQYASABKAkSFQoNaW5zdGFuY2VfbmFtZRgCIAEoCRIPCgdyZXBsaWNhGAMgASgNEhAKCHJldmlzaW9uGAQgASgEEgwKBHBvcnQYBiABKA0SFwoPcHJvbWV0aGV1c19wb3J0GAcgASgNEg8KB2dwdV9pZHMYCCADKA0SEQoJZ3B1X3V1aWRzGAkgAygJEhUKDWRlc2lyZWRfc3RhdGUYDyABKAkSDQoFZXBvY2gYECABKAQSKAoEc3BlYxgRIAEoCzIaLnRlaV9mbGVldC52MS5JbnN0YW5jZVNwZWNKBAgFEAZKBAgKEAtKBAgLEAxKBAgMEA1KBAgNEA5KBAgOEA9SCG1vZGVsX2lkUhBtYXhfYmF0Y2hfdG9rZW5zUhdtYXhfY29uY3VycmVudF9yZXF1ZXN0c1IHcG9vbGluZ1IKZXh0cmFfYXJnc1IUc3RhcnR1cF90aW1lb3V0X3NlY3MikAEKEUhlYXJ0YmVhdFJlc3BvbnNlEhsKE2Fzc2lnbm1lbnRzX2NoYW5nZWQYASABKAgSGwoTYXNzaWdubWVudHNfdmVyc2lvbhgCIAEoBBItCgthc3NpZ25tZW50cxgDIAMoCzIYLnRlaV9mbGVldC52MS5Bc3NpZ25tZW50EhIKCnJlcmVnaXN0ZXIYBCABKAgiOwoXV2F0Y2hBc3NpZ25tZW50c1JlcXVlc3QSEQoJbm9kZV9uYW1lGAEgASgJEg0KBWVwb2NoGAIgASgEImYKGFdhdGNoQXNzaWdubWVudHNSZXNwb25zZRIbChNhc3NpZ25tZW50c192ZXJzaW9uGAEgASgEEi0KC2Fzc2lnbm1lbnRzGAIgAygLMhgudGVpX2ZsZWV0LnYxLkFzc2lnbm1lbnQiMAoMTGVhdmVSZXF1ZXN0EhEKCW5vZGVfbmFtZRgBIAEoCRINCgVlcG9jaBgCIAEoBCIPCg1MZWF2ZVJlc3BvbnNlMs4CCgxBZ2VudFNlcnZpY2USSQoIUmVnaXN0ZXISHS50ZWlfZmxlZXQudjEuUmVnaXN0ZXJSZXF1ZXN0Gh4udGVpX2ZsZWV0LnYxLlJlZ2lzdGVyUmVzcG9uc2USTAoJSGVhcnRiZWF0Eh4udGVpX2ZsZWV0LnYxLkhlYXJ0YmVhdFJlcXVlc3QaHy50ZWlfZmxlZXQudjEuSGVhcnRiZWF0UmVzcG9uc2USYwoQV2F0Y2hBc3NpZ25tZW50cxIlLnRlaV9mbGVldC52MS5XYXRjaEFzc2lnbm1lbnRzUmVxdWVzdBomLnRlaV9mbGVldC52MS5XYXRjaEFzc2lnbm1lbnRzUmVzcG9uc2UwARJACgVMZWF2ZRIaLnRlaV9mbGVldC52MS5MZWF2ZVJlcXVlc3QaGy50ZWlfZmxlZXQudjEuTGVhdmVSZXNwb25zZWIGcHJvdG8z", [file_tei_fleet_v1_instance, file_tei_fleet_v1_node]);
+  fileDesc("CiB0ZWlfZmxlZXQvdjEvYWdlbnRfc2VydmljZS5wcm90bxIMdGVpX2ZsZWV0LnYxIjMKD1JlZ2lzdGVyUmVxdWVzdBIgCgRub2RlGAEgASgLMhIudGVpX2ZsZWV0LnYxLk5vZGUiWgoQUmVnaXN0ZXJSZXNwb25zZRINCgVlcG9jaBgBIAEoBBIdChVoZWFydGJlYXRfaW50ZXJ2YWxfbXMYAiABKA0SGAoQaGVhcnRiZWF0X3R0bF9tcxgDIAEoDSKpBAoNUmVwbGljYVN0YXR1cxIVCg1hc3NpZ25tZW50X2lkGAEgASgJEjMKBnN0YXR1cxgRIAEoDjIcLnRlaV9mbGVldC52MS5JbnN0YW5jZVN0YXR1c1IFcGhhc2USIQoNbGVnYWN5X3N0YXR1cxgCIAEoCUICGAFSBnN0YXR1cxIOCgZyZWFzb24YAyABKAkSEAoDcGlkGAQgASgNSACIAQESGgoNc3RhcnRlZF9hdF9tcxgFIAEoA0gBiAEBEhAKCHJlc3RhcnRzGAYgASgNEh0KFWhlYWx0aF9jaGVja19mYWlsdXJlcxgHIAEoDRIhChRsYXN0X2hlYWx0aF9jaGVja19tcxgIIAEoA0gCiAEBEhYKCWV4aXRfY29kZRgJIAEoBUgDiAEBEhgKC2V4aXRfc2lnbmFsGAogASgJSASIAQESFgoObGFzdF9sb2dfbGluZXMYCyADKAkSEgoKbW9kZWxfdHlwZRgMIAEoCRIWCglkaW1lbnNpb24YDSABKA1IBYgBARIYChBtYXhfaW5wdXRfbGVuZ3RoGA4gASgNEhMKC21vZGVsX2R0eXBlGA8gASgJEhMKC3RlaV92ZXJzaW9uGBAgASgJQgYKBF9waWRCEAoOX3N0YXJ0ZWRfYXRfbXNCFwoVX2xhc3RfaGVhbHRoX2NoZWNrX21zQgwKCl9leGl0X2NvZGVCDgoMX2V4aXRfc2lnbmFsQgwKCl9kaW1lbnNpb24ijwIKEEhlYXJ0YmVhdFJlcXVlc3QSEQoJbm9kZV9uYW1lGAEgASgJEg0KBWVwb2NoGAIgASgEEi0KCHJlcGxpY2FzGAMgAygLMhsudGVpX2ZsZWV0LnYxLlJlcGxpY2FTdGF0dXMSTwoSZ3B1X21lbW9yeV9mcmVlX21iGAQgAygLMjMudGVpX2ZsZWV0LnYxLkhlYXJ0YmVhdFJlcXVlc3QuR3B1TWVtb3J5RnJlZU1iRW50cnkSIQoZa25vd25fYXNzaWdubWVudHNfdmVyc2lvbhgFIAEoBBo2ChRHcHVNZW1vcnlGcmVlTWJFbnRyeRILCgNrZXkYASABKA0SDQoFdmFsdWUYAiABKAQ6AjgBIuwDCgpBc3NpZ25tZW50EhUKDWFzc2lnbm1lbnRfaWQYASABKAkSFQoNaW5zdGFuY2VfbmFtZRgCIAEoCRIPCgdyZXBsaWNhGAMgASgNEhAKCHJldmlzaW9uGAQgASgEEgwKBHBvcnQYBiABKA0SFwoPcHJvbWV0aGV1c19wb3J0GAcgASgNEg8KB2dwdV9pZHMYCCADKA0SEQoJZ3B1X3V1aWRzGAkgAygJEhUKDWRlc2lyZWRfc3RhdGUYDyABKAkSDQoFZXBvY2gYECABKAQSKAoEc3BlYxgRIAEoCzIaLnRlaV9mbGVldC52MS5JbnN0YW5jZVNwZWMSFAoIbW9kZWxfaWQYBSABKAlCAhgBEiEKEG1heF9iYXRjaF90b2tlbnMYCiABKA1CAhgBSACIAQESKAoXbWF4X2NvbmN1cnJlbnRfcmVxdWVzdHMYCyABKA1CAhgBSAGIAQESGAoHcG9vbGluZxgMIAEoCUICGAFIAogBARIWCgpleHRyYV9hcmdzGA0gAygJQgIYARIgChRzdGFydHVwX3RpbWVvdXRfc2VjcxgOIAEoDUICGAFCEwoRX21heF9iYXRjaF90b2tlbnNCGgoYX21heF9jb25jdXJyZW50X3JlcXVlc3RzQgoKCF9wb29saW5nIpABChFIZWFydGJlYXRSZXNwb25zZRIbChNhc3NpZ25tZW50c19jaGFuZ2VkGAEgASgIEhsKE2Fzc2lnbm1lbnRzX3ZlcnNpb24YAiABKAQSLQoLYXNzaWdubWVudHMYAyADKAsyGC50ZWlfZmxlZXQudjEuQXNzaWdubWVudBISCgpyZXJlZ2lzdGVyGAQgASgIIjsKF1dhdGNoQXNzaWdubWVudHNSZXF1ZXN0EhEKCW5vZGVfbmFtZRgBIAEoCRINCgVlcG9jaBgCIAEoBCJmChhXYXRjaEFzc2lnbm1lbnRzUmVzcG9uc2USGwoTYXNzaWdubWVudHNfdmVyc2lvbhgBIAEoBBItCgthc3NpZ25tZW50cxgCIAMoCzIYLnRlaV9mbGVldC52MS5Bc3NpZ25tZW50IjAKDExlYXZlUmVxdWVzdBIRCglub2RlX25hbWUYASABKAkSDQoFZXBvY2gYAiABKAQiDwoNTGVhdmVSZXNwb25zZTLOAgoMQWdlbnRTZXJ2aWNlEkkKCFJlZ2lzdGVyEh0udGVpX2ZsZWV0LnYxLlJlZ2lzdGVyUmVxdWVzdBoeLnRlaV9mbGVldC52MS5SZWdpc3RlclJlc3BvbnNlEkwKCUhlYXJ0YmVhdBIeLnRlaV9mbGVldC52MS5IZWFydGJlYXRSZXF1ZXN0Gh8udGVpX2ZsZWV0LnYxLkhlYXJ0YmVhdFJlc3BvbnNlEmMKEFdhdGNoQXNzaWdubWVudHMSJS50ZWlfZmxlZXQudjEuV2F0Y2hBc3NpZ25tZW50c1JlcXVlc3QaJi50ZWlfZmxlZXQudjEuV2F0Y2hBc3NpZ25tZW50c1Jlc3BvbnNlMAESQAoFTGVhdmUSGi50ZWlfZmxlZXQudjEuTGVhdmVSZXF1ZXN0GhsudGVpX2ZsZWV0LnYxLkxlYXZlUmVzcG9uc2ViBnByb3RvMw", [file_tei_fleet_v1_instance, file_tei_fleet_v1_node]);
 
 /**
  * @generated from message tei_fleet.v1.RegisterRequest
@@ -82,10 +82,24 @@ export type ReplicaStatus = Message<"tei_fleet.v1.ReplicaStatus"> & {
 
   /**
    * The supervisor's phase: STARTING, RUNNING, UNHEALTHY, STOPPING, STOPPED, FAILED or CRASH_LOOP.
+   * Named "phase" in JSON (agents speak Connect JSON): "status" is the legacy word's JSON name.
+   * The JSON name stays "phase" when the legacy field goes: this release's agents send it.
    *
-   * @generated from field: tei_fleet.v1.InstanceStatus status = 17;
+   * @generated from field: tei_fleet.v1.InstanceStatus status = 17 [json_name = "phase"];
    */
   status: InstanceStatus;
+
+  /**
+   * DEPRECATED, goes away in the next release: the phase as a word (starting, running, ...), the
+   * only status agents and control planes of the previous release write and read (field 2, JSON
+   * "status"). Agents write it beside `status` for one release, so a rolling upgrade in either
+   * order keeps reporting; the control plane reads `status` when set, else this
+   * (@tei-fleet/core's reportedPhase).
+   *
+   * @generated from field: string legacy_status = 2 [json_name = "status", deprecated = true];
+   * @deprecated
+   */
+  legacyStatus: string;
 
   /**
    * @generated from field: string reason = 3;
@@ -279,6 +293,51 @@ export type Assignment = Message<"tei_fleet.v1.Assignment"> & {
    * @generated from field: tei_fleet.v1.InstanceSpec spec = 17;
    */
   spec?: InstanceSpec | undefined;
+
+  /**
+   * DEPRECATED, go away in the next release (then reserved): the six spec fields assignments of
+   * the previous release copied one by one, the only ones its agents read. The control plane
+   * writes them beside `spec` for one release, so an agent of either release launches the same
+   * TEI command line during a rolling upgrade; agents read `spec` when set, else these
+   * (@tei-fleet/core's assignmentSpec). New spec settings travel in `spec` only. Declared after
+   * `spec`, like it after `epoch` (none of them can hold a key named "epoch" anyway).
+   *
+   * @generated from field: string model_id = 5 [deprecated = true];
+   * @deprecated
+   */
+  modelId: string;
+
+  /**
+   * @generated from field: optional uint32 max_batch_tokens = 10 [deprecated = true];
+   * @deprecated
+   */
+  maxBatchTokens?: number | undefined;
+
+  /**
+   * @generated from field: optional uint32 max_concurrent_requests = 11 [deprecated = true];
+   * @deprecated
+   */
+  maxConcurrentRequests?: number | undefined;
+
+  /**
+   * @generated from field: optional string pooling = 12 [deprecated = true];
+   * @deprecated
+   */
+  pooling?: string | undefined;
+
+  /**
+   * @generated from field: repeated string extra_args = 13 [deprecated = true];
+   * @deprecated
+   */
+  extraArgs: string[];
+
+  /**
+   * 0: the agent's default.
+   *
+   * @generated from field: uint32 startup_timeout_secs = 14 [deprecated = true];
+   * @deprecated
+   */
+  startupTimeoutSecs: number;
 };
 
 /**
