@@ -55,7 +55,9 @@ const kind = (e: WatchEvent) => e.kind.case;
 const changed = (e: WatchEvent) =>
   e.kind.case === "delta"
     ? [
-        ...e.kind.value.upserted.map((u) => `+${u.value.case}:${u.value.case === "route" ? u.value.value.instanceName : u.value.value?.instanceName}`),
+        ...e.kind.value.upserted.map(
+          (u) => `+${u.value.case}:${u.value.case === "route" || u.value.case === "unreadyInstance" ? u.value.value.instanceName : ""}`,
+        ),
         ...e.kind.value.removed.map((k) => `-${k.key.case}`),
       ].sort()
     : [];

@@ -39,10 +39,9 @@ describe("WatchMirror", () => {
     const m = new WatchMirror();
     m.apply(snapshotEvent("e1", 1n, [route("a-0"), route("b-0"), unready("c", "starting")]));
     const diff = diffEntries(m, [route("a-0"), route("b-0", "10.0.0.2:1"), unready("c", "crash_loop")]);
-    expect(diff.upserted.map((e) => (e.value.value && "address" in e.value.value ? e.value.value.address : e.value.value?.reason))).toEqual([
-      "10.0.0.2:1",
-      "crash_loop",
-    ]);
+    expect(
+      diff.upserted.map((e) => (e.value.case === "route" ? e.value.value.address : e.value.case === "unreadyInstance" ? e.value.value.reason : undefined)),
+    ).toEqual(["10.0.0.2:1", "crash_loop"]);
     expect(diffEntries(m, [route("a-0")]).removed.map((k) => `${k.key.case}:${k.key.value}`)).toEqual(["route:b-0", "unreadyInstance:c"]);
   });
 });

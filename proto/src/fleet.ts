@@ -4,7 +4,10 @@
  * `@tei-fleet/proto/fleet/v1`.
  */
 
+export * from "./gen/tei_fleet/v1/admission_pb.ts";
 export * from "./gen/tei_fleet/v1/agent_service_pb.ts";
+export * from "./gen/tei_fleet/v1/api_key_pb.ts";
+export * from "./gen/tei_fleet/v1/catalog_pb.ts";
 export * from "./gen/tei_fleet/v1/event_pb.ts";
 export * from "./gen/tei_fleet/v1/instance_pb.ts";
 export * from "./gen/tei_fleet/v1/instance_service_pb.ts";

@@ -6,10 +6,12 @@ import { toConnectError } from "./connect-errors.ts";
 const READ_METHODS: Record<string, ReadonlySet<string>> = {
   "tei_fleet.v1.InstanceService": new Set(["GetInstance", "ListInstances", "GetInstanceHealth", "GetFleetHealth", "GetInstanceLogs", "ListEvents", "Watch"]),
   "tei_fleet.v1.NodeService": new Set(["ListNodes", "GetNode"]),
+  "tei_fleet.v1.CatalogService": new Set(["ListAliases", "GetAlias", "ListModels", "GetModel", "ListBackends", "GetBackend"]),
+  "tei_fleet.v1.ApiKeyService": new Set(["GetApiKey", "ListApiKeys"]),
 };
 
 /** Services node agents and routers call with the join token. */
-const AGENT_SERVICES = new Set(["tei_fleet.v1.AgentService", "tei_fleet.v1.RouteService"]);
+const AGENT_SERVICES = new Set(["tei_fleet.v1.AgentService", "tei_fleet.v1.RouteService", "tei_fleet.v1.AdmissionService"]);
 
 /** The access an RPC needs. Unknown services need admin. */
 export function rpcAccess(service: string, method: string): Access {

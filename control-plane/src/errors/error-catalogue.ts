@@ -49,6 +49,15 @@ export const ERROR_CATALOGUE = {
   // A node agent whose registration epoch is no longer current (AgentService: Leave,
   // WatchAssignments): it must register again, which agents do on FAILED_PRECONDITION.
   STALE_EPOCH: { status: 409, connect: Code.FailedPrecondition },
+  // The model catalog and API keys (control-plane/src/catalog, control-plane/src/keys).
+  ALIAS_NOT_FOUND: { status: 404, connect: Code.NotFound },
+  MODEL_NOT_FOUND: { status: 404, connect: Code.NotFound },
+  BACKEND_NOT_FOUND: { status: 404, connect: Code.NotFound },
+  API_KEY_NOT_FOUND: { status: 404, connect: Code.NotFound },
+  // An alias write that would make the alias graph cyclic or too deep: well formed, not acceptable.
+  ALIAS_CYCLE: { status: 422, connect: Code.InvalidArgument },
+  // A change of a revoked key (revocation is final; create another).
+  API_KEY_REVOKED: { status: 409, connect: Code.FailedPrecondition },
 } as const satisfies Record<string, { status: number; connect: Code }>;
 
 /** A code of the catalogue, e.g. `INSTANCE_NOT_FOUND`. */

@@ -1,5 +1,6 @@
 import { watchEntry } from "@tei-fleet/core/watch";
 import { type Route, RouteSchema, type UnreadyInstance, UnreadyInstanceSchema } from "@tei-fleet/proto/fleet/v1";
+import { catalogWatchCollections, keyWatchCollection } from "../catalog/collections/catalog-collections.ts";
 import type { KeySchema } from "../store/keys.ts";
 import { decodeRecord } from "../store/record-codec.ts";
 import type { RecordProblemReporter } from "../store/record-problems.ts";
@@ -30,7 +31,8 @@ export function routeDecoders(report: RecordProblemReporter): RouteDecoders {
 }
 
 /**
- * The route table as a watched set (watch.proto, collections `route` and `unreadyInstance`):
+ * The route table as a watched set (watch.proto, collections `route` and `unreadyInstance`, plus
+ * the catalog's `catalogAlias`, `catalogModel`, `catalogBackend` and the routers' `apiKey`):
  * `routes` (assignment id → Route) and `routes-unready` (instance name → UnreadyInstance), one
  * version counter and one change log, so that a route leaving and its instance's unready entry
  * arriving are one history, and one delta.
@@ -58,6 +60,10 @@ export function routeWatchedSet(keys: KeySchema, decoders: RouteDecoders): Watch
           return unready && watchEntry({ case: "unreadyInstance", value: unready });
         },
       },
+      // The model catalog and API keys ride in the same history, so one router stream carries
+      // routes, catalog and keys at one version (catalog/collections/catalog-collections.ts).
+      ...catalogWatchCollections(keys),
+      keyWatchCollection(keys),
     ],
   };
 }

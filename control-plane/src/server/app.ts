@@ -83,7 +83,7 @@ export async function buildApp(ctx: ApiContext, options: AppOptions = {}) {
       },
       components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
       security: [{ bearer: [] }],
-      tags: [{ name: "instances" }, { name: "fleet" }, { name: "nodes" }],
+      tags: [{ name: "instances" }, { name: "fleet" }, { name: "nodes" }, { name: "catalog" }, { name: "keys" }],
     },
     // Connect's routes and the hidden 405 routes carry no tag: keep them out of the document.
     hideUntagged: true,

@@ -2,12 +2,15 @@ import type { AddressInfo } from "node:net";
 import { createLogger } from "@tei-fleet/core/service";
 import { Redis } from "ioredis";
 import type { Logger } from "pino";
+import { admissionConnectRoutes, createShareStore } from "../admission/index.ts";
 import type { ApiContext } from "../api/api-context.ts";
 import { ensureAdminToken } from "../auth/admin-token.ts";
 import { createAuthenticator } from "../auth/authenticator.ts";
+import { catalogConnectRoutes, catalogRestPlugin, createCatalog } from "../catalog/index.ts";
 import { createEventTailer } from "../events/event-tailer.ts";
 import { createInstanceService } from "../instances/instance-service.ts";
 import type { SchedulerPort } from "../instances/scheduler-port.ts";
+import { createApiKeys, keyConnectRoutes, keyRestPlugin } from "../keys/index.ts";
 import { createApiMetrics } from "../metrics/api-metrics.ts";
 import { createSnapshotReader } from "../metrics/fleet-snapshot.ts";
 import { createScheduler, type SchedulerOptions } from "../scheduler/index.ts";
@@ -58,6 +61,10 @@ export interface ControlPlaneOptions {
   agentTimeoutMs?: number;
   /** Fastify/Connect settings (body limits, shutdown timeout). */
   app?: Omit<AppOptions, "connectRoutes" | "restPlugins">;
+  /** Time between two health-probe rounds of the catalog's remote backends, ms; 0 turns them off. Default 15 000. */
+  catalogProbeIntervalMs?: number;
+  /** A router whose demand reports (AdmissionService.RenewShares) stop counts no more after this, ms. Default 3000. */
+  shareTtlMs?: number;
 }
 
 /** A running control plane. */
@@ -134,10 +141,27 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     scrapeTimeoutMs: options.scrapeTimeoutMs ?? 1000,
     agentTimeoutMs: options.agentTimeoutMs ?? 3000,
   };
+  // The model catalog (catalog/): served beside the instance API, delivered in the route watch.
+  const catalog = createCatalog({ redis, keys, logger, probeIntervalMs: options.catalogProbeIntervalMs });
+  const catalogRoutes = catalogConnectRoutes(catalog);
+  // API keys for the data path (keys/): records here, hashes and limits to routers in the same watch.
+  const apiKeys = createApiKeys(redis, keys);
+  const apiKeyRoutes = keyConnectRoutes(apiKeys);
+  // Fleet-wide rate limits (admission/): each router's share of every key's limits.
+  const admissionRoutes = admissionConnectRoutes(createShareStore({ redis, keys, ttlMs: options.shareTtlMs }));
   const app = await buildApp(ctx, {
     ...options.app,
-    connectRoutes: surfaces.connectRoutes,
-    restPlugins: surfaces.restPlugin ? [surfaces.restPlugin] : [],
+    connectRoutes: (router) => {
+      surfaces.connectRoutes?.(router);
+      admissionRoutes(router);
+      catalogRoutes(router);
+      apiKeyRoutes(router);
+    },
+    restPlugins: [
+      ...(surfaces.restPlugin ? [surfaces.restPlugin] : []),
+      async (scope) => scope.register(catalogRestPlugin, { catalog }),
+      async (scope) => scope.register(keyRestPlugin, { keys: apiKeys }),
+    ],
   });
   await scheduler.start?.();
   const host = options.host ?? "0.0.0.0";
@@ -149,6 +173,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     redis.disconnect();
     throw err;
   }
+  catalog.health.start();
   const port = (app.server.address() as AddressInfo).port;
   const urlHost = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host.includes(":") ? `[${host}]` : host;
   const url = `http://${urlHost}:${port}`;
@@ -165,6 +190,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     close() {
       closing ??= (async () => {
         await ctx.events.close();
+        await catalog.health.stop();
         await app.close();
         await scheduler.stop?.();
         await redis.quit().catch(() => redis.disconnect());

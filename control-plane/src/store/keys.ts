@@ -28,7 +28,23 @@
  * |                                  |        | (route, unreadyInstance) and k (the key), MAXLEN ~ 10000      |
  * |                                  |        | (watch/lua/change-log.lua)                                    |
  * | routes-epoch                     | STRING | the history routes-version counts in (watch.proto)           |
+ * | catalog-aliases                  | HASH   | alias name → `CatalogAlias` JSON (a collection of the route  |
+ * |                                  |        | table's watched set, logged as catalogAlias)                 |
+ * | catalog-models                   | HASH   | model id → `CatalogModel` JSON (catalogModel)                |
+ * | catalog-backends                 | HASH   | backend name → `CatalogBackend` JSON, upstream key included  |
+ * |                                  |        | (catalogBackend; the API strips the key)                     |
+ * | catalog-index:{collection}       | ZSET   | the keys of one catalog hash, score 0, for paged lists       |
+ * | catalog-alias-graph              | STRING | counter bumped by every alias write: alias writes check it,  |
+ * |                                  |        | so two writes cannot make a cycle together                   |
+ * | catalog-probe-lock               | STRING | holder of this round of backend probes (SET NX PX)           |
+ * | api-keys                         | HASH   | key id → `ApiKey` JSON (the API's view; no hash, no secret)  |
+ * | api-keys-router                  | HASH   | key id → `RouterApiKey` JSON (hashes, limits; collection     |
+ * |                                  |        | apiKey of the route table's watched set); revoked: removed   |
  * | ejection-reports:{assignment}    | ZSET   | router id → ms of its latest failure report (expires)        |
+ * | share-routers                    | ZSET   | router id → ms of its latest demand report (members older    |
+ * |                                  |        | than the share TTL are trimmed; the key expires with them)   |
+ * | share-report:{router}            | STRING | JSON of the router's smoothed demand per key limit id and its |
+ * |                                  |        | router count, PX the share TTL (admission/share-store.ts)     |
  * | changes                          | PUBSUB | channel nudging every control-plane replica: "routes",        |
  * |                                  |        | "assignments:{node}", "event", "node:{name}" (node record),   |
  * |                                  |        | "instance:{name}" (created or deleted)                        |
@@ -72,8 +88,28 @@ export interface KeySchema {
   routesLog(): string;
   /** The history routes-version counts in. */
   routesEpoch(): string;
+  /** Catalog aliases (catalog/collections/catalog-collections.ts). */
+  catalogAliases(): string;
+  /** Catalog model switches. */
+  catalogModels(): string;
+  /** Remote backends, with their upstream keys. */
+  catalogBackends(): string;
+  /** The sorted keys of one catalog hash (or of api-keys), for paged lists. */
+  catalogIndex(collection: string): string;
+  /** Counter every alias write checks and bumps (the cycle check's guard). */
+  catalogAliasGraph(): string;
+  /** Who probes remote backends this round. */
+  catalogProbeLock(): string;
+  /** API keys as the API shows them. */
+  apiKeys(): string;
+  /** API keys as routers check them (watched). */
+  apiKeysRouter(): string;
   /** Routers that recently reported the replica failing (see route-table.ts, quorum). */
   ejectionReports(assignmentId: string): string;
+  /** Routers that reported demand recently, for the shares of the keys' rate limits (admission/). */
+  shareRouters(): string;
+  /** One router's latest (smoothed) demand report. */
+  shareReport(router: string): string;
   changesChannel(): string;
   events(): string;
   lease(name: string): string;
@@ -114,7 +150,17 @@ export function createKeySchema(prefix = "tf"): KeySchema {
     routesVersion: () => k("routes-version"),
     routesLog: () => k("routes-log"),
     routesEpoch: () => k("routes-epoch"),
+    catalogAliases: () => k("catalog-aliases"),
+    catalogModels: () => k("catalog-models"),
+    catalogBackends: () => k("catalog-backends"),
+    catalogIndex: (collection) => k("catalog-index", collection),
+    catalogAliasGraph: () => k("catalog-alias-graph"),
+    catalogProbeLock: () => k("catalog-probe-lock"),
+    apiKeys: () => k("api-keys"),
+    apiKeysRouter: () => k("api-keys-router"),
     ejectionReports: (assignmentId) => k("ejection-reports", assignmentId),
+    shareRouters: () => k("share-routers"),
+    shareReport: (router) => k("share-report", router),
     changesChannel: () => k("changes"),
     events: () => k("events"),
     lease: (name) => k("lease", name),

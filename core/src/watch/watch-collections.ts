@@ -25,6 +25,10 @@ void COLLECTIONS_AGREE;
 const KEY_OF: { readonly [C in WatchCollection]: (value: WatchValue<C>) => string } = {
   route: (route) => route.assignmentId,
   unreadyInstance: (unready) => unready.instanceName,
+  catalogAlias: (alias) => alias.name,
+  catalogModel: (model) => model.modelId,
+  catalogBackend: (backend) => backend.backend?.name ?? "",
+  apiKey: (key) => key.id,
 };
 
 /** Every collection, in watch.proto's order. */

@@ -22,6 +22,10 @@
 
 import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import type { RouterApiKey } from "./api_key_pb.ts";
+import { file_tei_fleet_v1_api_key } from "./api_key_pb.ts";
+import type { CatalogAlias, CatalogBackend, CatalogModel } from "./catalog_pb.ts";
+import { file_tei_fleet_v1_catalog } from "./catalog_pb.ts";
 import type { Route, UnreadyInstance } from "./route_pb.ts";
 import { file_tei_fleet_v1_route } from "./route_pb.ts";
 import type { Message } from "@bufbuild/protobuf";
@@ -30,7 +34,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tei_fleet/v1/watch.proto.
  */
 export const file_tei_fleet_v1_watch: GenFile = /*@__PURE__*/
-  fileDesc("Chh0ZWlfZmxlZXQvdjEvd2F0Y2gucHJvdG8SDHRlaV9mbGVldC52MSIvCg1XYXRjaFBvc2l0aW9uEg0KBWVwb2NoGAEgASgJEg8KB3ZlcnNpb24YAiABKAQitAEKCldhdGNoRXZlbnQSDwoHdmVyc2lvbhgBIAEoBBIvCghzbmFwc2hvdBgCIAEoCzIbLnRlaV9mbGVldC52MS5XYXRjaFNuYXBzaG90SAASKQoFZGVsdGEYAyABKAsyGC50ZWlfZmxlZXQudjEuV2F0Y2hEZWx0YUgAEjEKCWtlZXBhbGl2ZRgEIAEoCzIcLnRlaV9mbGVldC52MS5XYXRjaEtlZXBhbGl2ZUgAQgYKBGtpbmQiSQoNV2F0Y2hTbmFwc2hvdBINCgVlcG9jaBgBIAEoCRIpCgdlbnRyaWVzGAIgAygLMhgudGVpX2ZsZWV0LnYxLldhdGNoRW50cnkidwoKV2F0Y2hEZWx0YRIUCgxmcm9tX3ZlcnNpb24YASABKAQSKgoIdXBzZXJ0ZWQYAiADKAsyGC50ZWlfZmxlZXQudjEuV2F0Y2hFbnRyeRInCgdyZW1vdmVkGAMgAygLMhYudGVpX2ZsZWV0LnYxLldhdGNoS2V5Ih8KDldhdGNoS2VlcGFsaXZlEg0KBWVwb2NoGAEgASgJInYKCldhdGNoRW50cnkSJAoFcm91dGUYASABKAsyEy50ZWlfZmxlZXQudjEuUm91dGVIABI5ChB1bnJlYWR5X2luc3RhbmNlGAIgASgLMh0udGVpX2ZsZWV0LnYxLlVucmVhZHlJbnN0YW5jZUgAQgcKBXZhbHVlIj4KCFdhdGNoS2V5Eg8KBXJvdXRlGAEgASgJSAASGgoQdW5yZWFkeV9pbnN0YW5jZRgCIAEoCUgAQgUKA2tleWIGcHJvdG8z", [file_tei_fleet_v1_route]);
+  fileDesc("Chh0ZWlfZmxlZXQvdjEvd2F0Y2gucHJvdG8SDHRlaV9mbGVldC52MSIvCg1XYXRjaFBvc2l0aW9uEg0KBWVwb2NoGAEgASgJEg8KB3ZlcnNpb24YAiABKAQitAEKCldhdGNoRXZlbnQSDwoHdmVyc2lvbhgBIAEoBBIvCghzbmFwc2hvdBgCIAEoCzIbLnRlaV9mbGVldC52MS5XYXRjaFNuYXBzaG90SAASKQoFZGVsdGEYAyABKAsyGC50ZWlfZmxlZXQudjEuV2F0Y2hEZWx0YUgAEjEKCWtlZXBhbGl2ZRgEIAEoCzIcLnRlaV9mbGVldC52MS5XYXRjaEtlZXBhbGl2ZUgAQgYKBGtpbmQiSQoNV2F0Y2hTbmFwc2hvdBINCgVlcG9jaBgBIAEoCRIpCgdlbnRyaWVzGAIgAygLMhgudGVpX2ZsZWV0LnYxLldhdGNoRW50cnkidwoKV2F0Y2hEZWx0YRIUCgxmcm9tX3ZlcnNpb24YASABKAQSKgoIdXBzZXJ0ZWQYAiADKAsyGC50ZWlfZmxlZXQudjEuV2F0Y2hFbnRyeRInCgdyZW1vdmVkGAMgAygLMhYudGVpX2ZsZWV0LnYxLldhdGNoS2V5Ih8KDldhdGNoS2VlcGFsaXZlEg0KBWVwb2NoGAEgASgJIsgCCgpXYXRjaEVudHJ5EiQKBXJvdXRlGAEgASgLMhMudGVpX2ZsZWV0LnYxLlJvdXRlSAASOQoQdW5yZWFkeV9pbnN0YW5jZRgCIAEoCzIdLnRlaV9mbGVldC52MS5VbnJlYWR5SW5zdGFuY2VIABIzCg1jYXRhbG9nX2FsaWFzGAMgASgLMhoudGVpX2ZsZWV0LnYxLkNhdGFsb2dBbGlhc0gAEjMKDWNhdGFsb2dfbW9kZWwYBCABKAsyGi50ZWlfZmxlZXQudjEuQ2F0YWxvZ01vZGVsSAASNwoPY2F0YWxvZ19iYWNrZW5kGAUgASgLMhwudGVpX2ZsZWV0LnYxLkNhdGFsb2dCYWNrZW5kSAASLQoHYXBpX2tleRgGIAEoCzIaLnRlaV9mbGVldC52MS5Sb3V0ZXJBcGlLZXlIAEIHCgV2YWx1ZSKeAQoIV2F0Y2hLZXkSDwoFcm91dGUYASABKAlIABIaChB1bnJlYWR5X2luc3RhbmNlGAIgASgJSAASFwoNY2F0YWxvZ19hbGlhcxgDIAEoCUgAEhcKDWNhdGFsb2dfbW9kZWwYBCABKAlIABIZCg9jYXRhbG9nX2JhY2tlbmQYBSABKAlIABIRCgdhcGlfa2V5GAYgASgJSABCBQoDa2V5YgZwcm90bzM", [file_tei_fleet_v1_api_key, file_tei_fleet_v1_catalog, file_tei_fleet_v1_route]);
 
 /**
  * Where a watcher is: the epoch and version of the last event it applied.
@@ -198,6 +202,38 @@ export type WatchEntry = Message<"tei_fleet.v1.WatchEntry"> & {
      */
     value: UnreadyInstance;
     case: "unreadyInstance";
+  } | {
+    /**
+     * The model catalog (catalog.proto), in the route table's history: key `name`.
+     *
+     * @generated from field: tei_fleet.v1.CatalogAlias catalog_alias = 3;
+     */
+    value: CatalogAlias;
+    case: "catalogAlias";
+  } | {
+    /**
+     * Key `model_id`.
+     *
+     * @generated from field: tei_fleet.v1.CatalogModel catalog_model = 4;
+     */
+    value: CatalogModel;
+    case: "catalogModel";
+  } | {
+    /**
+     * Key `backend.name`; carries the upstream API key, for routers only.
+     *
+     * @generated from field: tei_fleet.v1.CatalogBackend catalog_backend = 5;
+     */
+    value: CatalogBackend;
+    case: "catalogBackend";
+  } | {
+    /**
+     * API keys as routers check them (api_key.proto): key `id`.
+     *
+     * @generated from field: tei_fleet.v1.RouterApiKey api_key = 6;
+     */
+    value: RouterApiKey;
+    case: "apiKey";
   } | { case: undefined; value?: undefined };
 };
 
@@ -229,6 +265,30 @@ export type WatchKey = Message<"tei_fleet.v1.WatchKey"> & {
      */
     value: string;
     case: "unreadyInstance";
+  } | {
+    /**
+     * @generated from field: string catalog_alias = 3;
+     */
+    value: string;
+    case: "catalogAlias";
+  } | {
+    /**
+     * @generated from field: string catalog_model = 4;
+     */
+    value: string;
+    case: "catalogModel";
+  } | {
+    /**
+     * @generated from field: string catalog_backend = 5;
+     */
+    value: string;
+    case: "catalogBackend";
+  } | {
+    /**
+     * @generated from field: string api_key = 6;
+     */
+    value: string;
+    case: "apiKey";
   } | { case: undefined; value?: undefined };
 };
 

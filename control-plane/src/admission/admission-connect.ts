@@ -1,0 +1,25 @@
+/**
+ * AdmissionService over Connect, gRPC and gRPC-web, for routers (the join token, checked by the
+ * server's auth gate like RouteService's): RenewShares checks the report (demand-report.ts),
+ * records it and answers the router's shares (share-store.ts). Errors are mapped by the server's
+ * interceptor (INVALID_ARGUMENT with `x-error-field` for a bad report).
+ */
+import { create } from "@bufbuild/protobuf";
+import type { ConnectRouter } from "@connectrpc/connect";
+import { AdmissionService, KeyShareSchema, RenewSharesResponseSchema } from "@tei-fleet/proto/fleet/v1";
+import { parseDemandReport } from "./demand-report.ts";
+import type { ShareStore } from "./share-store.ts";
+
+/** Registers AdmissionService on a Connect router. */
+export function admissionConnectRoutes(store: ShareStore): (router: ConnectRouter) => void {
+  return (router) =>
+    router.service(AdmissionService, {
+      async renewShares(req) {
+        const grant = await store.renew(parseDemandReport(req));
+        return create(RenewSharesResponseSchema, {
+          routers: grant.routers,
+          shares: [...grant.shares].map(([limitId, share]) => create(KeyShareSchema, { limitId, share })),
+        });
+      },
+    });
+}

@@ -1,0 +1,131 @@
+import { create } from "@bufbuild/protobuf";
+import { apiKeyHint, backendFromInput, type EnabledInput, parseBackend } from "@tei-fleet/core/catalog";
+import {
+  type BackendHealth,
+  BackendHealthSchema,
+  BackendHealthStatus,
+  type CatalogBackend,
+  CatalogBackendSchema,
+  type RemoteBackend,
+  RemoteBackendSchema,
+} from "@tei-fleet/proto/fleet/v1";
+import { accepted, entryNotFound } from "./catalog-errors.ts";
+import type { CatalogStore } from "./catalog-store.ts";
+import { type WriteCondition, type WriteResult, writeEntry } from "./catalog-writes.ts";
+import { sameContent, stamp } from "./entry-stamp.ts";
+
+/** A page of backends, as the API shows them. */
+export interface BackendPage {
+  backends: RemoteBackend[];
+  next: string;
+}
+
+/**
+ * Remote backends: external TEI HTTP or OpenAI-compatible endpoints under a name. Stored with
+ * their upstream key (CatalogBackend, what routers receive); everything this returns is the
+ * backend alone (RemoteBackend: `has_api_key` and a hint), so no answer, event or log line of
+ * the API can carry the key.
+ */
+export interface BackendCatalog {
+  get(name: string): Promise<RemoteBackend>;
+  list(after: string, limit: number): Promise<BackendPage>;
+  /** Every backend with its key: for the health prober only. */
+  allWithKeys(): Promise<CatalogBackend[]>;
+  put(name: string, body: unknown, condition: WriteCondition): Promise<WriteResult<RemoteBackend>>;
+  setEnabled(name: string, change: EnabledInput, condition: WriteCondition): Promise<RemoteBackend>;
+  delete(name: string, condition: WriteCondition): Promise<void>;
+  /**
+   * Records a probe's verdict when it differs from the stored one. Health is observed state, not
+   * the operator's: it keeps the revision (an operator's If-Match is not broken by a flapping
+   * backend), and a PUT racing it may write the old health back, which the next probe repairs.
+   */
+  recordHealth(name: string, health: BackendHealth): Promise<boolean>;
+}
+
+const what = (name: string) => `backend '${name}'`;
+const stampOf = (b: CatalogBackend) => b.backend;
+const unknownHealth = (now: number) => create(BackendHealthSchema, { status: BackendHealthStatus.UNKNOWN, sinceMs: BigInt(now) });
+
+/** Creates the backend catalog. */
+export function createBackendCatalog(store: CatalogStore<typeof CatalogBackendSchema>): BackendCatalog {
+  const shown = (stored: CatalogBackend | undefined): RemoteBackend | undefined => stored?.backend;
+
+  return {
+    async get(name) {
+      const backend = shown(await store.get(name));
+      if (backend === undefined) throw entryNotFound("backend", name);
+      return backend;
+    },
+    async list(after, limit) {
+      const page = await store.page(after, limit);
+      return { backends: page.entries.flatMap((b) => (b.backend ? [b.backend] : [])), next: page.next };
+    },
+    allWithKeys: () => store.all(),
+    async put(name, body, condition) {
+      const input = accepted(parseBackend(name, body));
+      const result = await writeEntry(store, name, what(name), condition, (current) => {
+        const now = Date.now();
+        // Absent: keep the stored key; null: remove it; a string: the new key.
+        const apiKey = input.api_key === undefined ? (current?.apiKey ?? "") : (input.api_key ?? "");
+        const backend = backendFromInput(name, input);
+        backend.hasApiKey = apiKey !== "";
+        backend.apiKeyHint = apiKey === "" ? "" : apiKeyHint(apiKey);
+        const old = current?.backend;
+        // What was probed still holds for the same endpoint; another endpoint is unknown until probed.
+        const sameEndpoint = old !== undefined && old.url === backend.url && old.kind === backend.kind && current?.apiKey === apiKey;
+        backend.health = sameEndpoint && old.health ? old.health : unknownHealth(now);
+        const next = create(CatalogBackendSchema, { backend, apiKey });
+        if (sameContent(CatalogBackendSchema, next, current, stampOf)) return { kind: "unchanged", entry: current };
+        stamp(backend, old, now);
+        // The event names the endpoint, never the key (the URL cannot hold credentials: core refuses them).
+        const message = `backend '${name}' (${input.kind}) at ${backend.url}${backend.hasApiKey ? " with an API key" : ""}${backend.enabled === false ? " [disabled]" : ""}`;
+        return { kind: "write", entry: next, event: { kind: current ? "catalog.backend.updated" : "catalog.backend.created", message } };
+      });
+      return { entry: shown(result.entry), created: result.created };
+    },
+    async setEnabled(name, change, condition) {
+      const result = await writeEntry(store, name, what(name), condition, (current) => {
+        const old = current?.backend;
+        if (current === undefined || old === undefined) throw entryNotFound("backend", name);
+        if ((old.enabled !== false) === change.enabled && (change.enabled || (change.reason ?? old.reason) === old.reason)) {
+          return { kind: "unchanged", entry: current };
+        }
+        const backend = create(RemoteBackendSchema, { ...old, enabled: change.enabled, reason: change.enabled ? "" : (change.reason ?? old.reason) });
+        stamp(backend, old, Date.now());
+        const kind = change.enabled ? "catalog.backend.enabled" : "catalog.backend.disabled";
+        return {
+          kind: "write",
+          entry: create(CatalogBackendSchema, { backend, apiKey: current.apiKey }),
+          event: { kind, message: `backend '${name}' ${change.enabled ? "enabled" : `disabled${backend.reason ? `: ${backend.reason}` : ""}`}` },
+        };
+      });
+      return shown(result.entry)!;
+    },
+    async delete(name, condition) {
+      await writeEntry(store, name, what(name), condition, (current) => {
+        if (current === undefined) throw entryNotFound("backend", name);
+        return { kind: "write", entry: undefined, event: { kind: "catalog.backend.deleted", message: `backend '${name}' deleted` } };
+      });
+    },
+    async recordHealth(name, health) {
+      let wrote = false;
+      await writeEntry(store, name, what(name), undefined, (current) => {
+        const old = current?.backend;
+        if (current === undefined || old === undefined) return { kind: "unchanged", entry: current };
+        if (old.health?.status === health.status && old.health.error === health.error) return { kind: "unchanged", entry: current };
+        wrote = true;
+        const backend = create(RemoteBackendSchema, { ...old, health });
+        const verdict = health.status === BackendHealthStatus.HEALTHY ? "healthy" : `unhealthy: ${health.error}`;
+        return {
+          kind: "write",
+          entry: create(CatalogBackendSchema, { backend, apiKey: current.apiKey }),
+          event: {
+            kind: health.status === BackendHealthStatus.HEALTHY ? "catalog.backend.healthy" : "catalog.backend.unhealthy",
+            message: `backend '${name}' ${verdict}`,
+          },
+        };
+      });
+      return wrote;
+    },
+  };
+}
