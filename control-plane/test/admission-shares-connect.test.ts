@@ -1,16 +1,8 @@
-import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { AdmissionService } from "@tei-fleet/proto/fleet/v1";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ApiFixture, JOIN, READ, randomPrefix, startApi } from "./api-fixtures.ts";
-
-const bearer =
-  (token: string | null): Interceptor =>
-  (next) =>
-  (req) => {
-    if (token !== null) req.header.set("authorization", `Bearer ${token}`);
-    return next(req);
-  };
+import { type ApiFixture, bearer, JOIN, READ, randomPrefix, startApi } from "./api-fixtures.ts";
 
 const grpcClient = (api: ApiFixture, token: string | null = JOIN) =>
   createClient(AdmissionService, createGrpcTransport({ baseUrl: api.url, interceptors: [bearer(token)] }));

@@ -4,7 +4,7 @@ import { type Client, Code, ConnectError, createClient, type Interceptor, type T
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { type Event, InstanceService, InstanceStatus, RouteService } from "@tei-fleet/proto/fleet/v1";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ADMIN, type ApiFixture, JOIN, READ, startApi } from "./api-fixtures.ts";
+import { ADMIN, type ApiFixture, bearer, JOIN, READ, startApi } from "./api-fixtures.ts";
 
 const run = promisify(execFile);
 let api: ApiFixture;
@@ -14,14 +14,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await api.close();
 });
-
-const bearer =
-  (token: string): Interceptor =>
-  (next) =>
-  (req) => {
-    req.header.set("authorization", `Bearer ${token}`);
-    return next(req);
-  };
 
 /** Every protocol and HTTP version the one port must serve. */
 const transports: [string, (baseUrl: string, interceptors: Interceptor[]) => Transport][] = [

@@ -1,11 +1,11 @@
 import { create } from "@bufbuild/protobuf";
-import { type Client, Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
+import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { AgentService, NodeSchema, NodeService } from "@tei-fleet/proto/fleet/v1";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { toConnectError } from "../src/connect/connect-errors.ts";
 import { restError } from "../src/rest/rest-errors.ts";
-import { ADMIN, type ApiFixture, JOIN, startApi } from "./api-fixtures.ts";
+import { ADMIN, type ApiFixture, bearer, JOIN, startApi } from "./api-fixtures.ts";
 
 // Every Connect service of the control plane answers errors the way REST does: the Connect code
 // of the catalogue plus the catalogue code itself in `x-error-code` (and the field at fault in
@@ -19,13 +19,6 @@ afterAll(async () => {
   await api?.close();
 });
 
-const bearer =
-  (token: string): Interceptor =>
-  (next) =>
-  (req) => {
-    req.header.set("authorization", `Bearer ${token}`);
-    return next(req);
-  };
 const transport = (token: string) => createConnectTransport({ baseUrl: api.url, httpVersion: "1.1", interceptors: [bearer(token)] });
 const nodeClient = (): Client<typeof NodeService> => createClient(NodeService, transport(ADMIN));
 const agentClient = (): Client<typeof AgentService> => createClient(AgentService, transport(JOIN));

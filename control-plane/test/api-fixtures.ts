@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import type { Interceptor } from "@connectrpc/connect";
 import { Redis } from "ioredis";
 import { pino } from "pino";
 import { inject } from "vitest";
@@ -19,6 +20,15 @@ export const FAST_SCHEDULER = {
 };
 
 /** A fresh key prefix: every test file (or test) gets its own slice of the shared redis-server. */
+/** A Connect interceptor that sends `token` as the bearer token (none when null). */
+export const bearer =
+  (token: string | null): Interceptor =>
+  (next) =>
+  (req) => {
+    if (token !== null) req.header.set("authorization", `Bearer ${token}`);
+    return next(req);
+  };
+
 export const randomPrefix = () => `api${randomBytes(4).toString("hex")}`;
 
 /** A REST response: status, headers and the parsed JSON body (or text). */

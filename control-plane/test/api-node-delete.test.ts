@@ -1,9 +1,9 @@
-import { type Client, Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
+import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { AgentService, NodeService } from "@tei-fleet/proto/fleet/v1";
 import { afterEach, describe, expect, it } from "vitest";
 import { SimulatedAgent } from "../bench/simulated-agent.ts";
-import { ADMIN, type ApiFixture, JOIN, READ, startApi, waitFor } from "./api-fixtures.ts";
+import { ADMIN, type ApiFixture, bearer, JOIN, READ, startApi, waitFor } from "./api-fixtures.ts";
 
 // DELETE /nodes/:name and NodeService.DeleteNode against a whole control plane (auth, error
 // mapping, scheduler), with simulated agents speaking AgentService over Connect as real ones do.
@@ -15,13 +15,6 @@ afterEach(async () => {
   await api?.close();
 });
 
-const bearer =
-  (token: string): Interceptor =>
-  (next) =>
-  (req) => {
-    req.header.set("authorization", `Bearer ${token}`);
-    return next(req);
-  };
 const transport = (token: string) => createConnectTransport({ baseUrl: api.url, httpVersion: "1.1", interceptors: [bearer(token)] });
 const agentClient = (): Client<typeof AgentService> => createClient(AgentService, transport(JOIN));
 const nodeClient = (token = ADMIN): Client<typeof NodeService> => createClient(NodeService, transport(token));

@@ -1,11 +1,11 @@
 import { create } from "@bufbuild/protobuf";
-import { type Client, Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
+import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { AgentService, NodeSchema } from "@tei-fleet/proto/fleet/v1";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConfigError, resolveConfig, TeiCommandError, validateExtraArgs } from "../../node-agent/src/index.ts";
 import { SimulatedAgent } from "../bench/simulated-agent.ts";
-import { type ApiFixture, JOIN, type RestResponse, startApi, waitFor } from "./api-fixtures.ts";
+import { type ApiFixture, bearer, JOIN, type RestResponse, startApi, waitFor } from "./api-fixtures.ts";
 
 // The rules the API and the node agent both apply (TEI's extra_args, node names) give the same
 // verdict on both sides: what the API accepts, the agent runs; what the agent refuses, the API
@@ -15,11 +15,7 @@ let api: ApiFixture;
 let agentClient: Client<typeof AgentService>;
 beforeAll(async () => {
   api = await startApi();
-  const bearer: Interceptor = (next) => (req) => {
-    req.header.set("authorization", `Bearer ${JOIN}`);
-    return next(req);
-  };
-  agentClient = createClient(AgentService, createConnectTransport({ baseUrl: api.url, httpVersion: "1.1", interceptors: [bearer] }));
+  agentClient = createClient(AgentService, createConnectTransport({ baseUrl: api.url, httpVersion: "1.1", interceptors: [bearer(JOIN)] }));
 });
 afterAll(async () => {
   await api?.close();

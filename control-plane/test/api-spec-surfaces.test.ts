@@ -1,9 +1,9 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { type Client, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
+import { type Client, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { InstanceService, type InstanceSpecSchema } from "@tei-fleet/proto/fleet/v1";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ADMIN, type ApiFixture, startApi } from "./api-fixtures.ts";
+import { ADMIN, type ApiFixture, bearer, startApi } from "./api-fixtures.ts";
 
 // One spec, two surfaces: a spec REST refuses, Connect refuses with the same catalogue code,
 // naming the same field with the same message, because both validate with @tei-fleet/core's
@@ -13,11 +13,7 @@ let api: ApiFixture;
 let client: Client<typeof InstanceService>;
 beforeAll(async () => {
   api = await startApi();
-  const bearer: Interceptor = (next) => (req) => {
-    req.header.set("authorization", `Bearer ${ADMIN}`);
-    return next(req);
-  };
-  client = createClient(InstanceService, createConnectTransport({ baseUrl: api.url, httpVersion: "1.1", interceptors: [bearer] }));
+  client = createClient(InstanceService, createConnectTransport({ baseUrl: api.url, httpVersion: "1.1", interceptors: [bearer(ADMIN)] }));
 });
 afterAll(async () => {
   await api?.close();

@@ -1,9 +1,9 @@
-import { type Client, createClient, type Interceptor } from "@connectrpc/connect";
+import { type Client, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { instanceStatusFromProto } from "@tei-fleet/core";
 import { InstanceService, InstanceStatus } from "@tei-fleet/proto/fleet/v1";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ADMIN, type ApiFixture, startApi } from "./api-fixtures.ts";
+import { ADMIN, type ApiFixture, bearer, startApi } from "./api-fixtures.ts";
 
 // An instance's status is typed on both surfaces: REST keeps tei-manager's lowercase words,
 // Connect carries tei_fleet.v1.InstanceStatus, and core maps one to the other.
@@ -12,11 +12,7 @@ let api: ApiFixture;
 let client: Client<typeof InstanceService>;
 beforeAll(async () => {
   api = await startApi();
-  const bearer: Interceptor = (next) => (req) => {
-    req.header.set("authorization", `Bearer ${ADMIN}`);
-    return next(req);
-  };
-  client = createClient(InstanceService, createConnectTransport({ baseUrl: api.url, httpVersion: "1.1", interceptors: [bearer] }));
+  client = createClient(InstanceService, createConnectTransport({ baseUrl: api.url, httpVersion: "1.1", interceptors: [bearer(ADMIN)] }));
 });
 afterAll(async () => {
   await api?.close();

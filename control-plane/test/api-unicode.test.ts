@@ -1,9 +1,9 @@
 import { create, toBinary } from "@bufbuild/protobuf";
-import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { CreateInstanceRequestSchema, InstanceService } from "@tei-fleet/proto/fleet/v1";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ADMIN, type ApiFixture, type RestResponse, redisSnapshot, startApi } from "./api-fixtures.ts";
+import { ADMIN, type ApiFixture, bearer, type RestResponse, redisSnapshot, startApi } from "./api-fixtures.ts";
 
 // Issue 9, defect 1 and "duplicate JSON keys": text that is not well-formed Unicode, and JSON
 // keys given twice, are refused where they enter, on every surface, naming the field; nothing
@@ -144,13 +144,9 @@ describe("Connect: the same refusals, as INVALID_ARGUMENT with the catalogue cod
   });
 
   it("Connect JSON from a real client (connect-node, JSON format)", async () => {
-    const bearer: Interceptor = (next) => (req) => {
-      req.header.set("authorization", `Bearer ${ADMIN}`);
-      return next(req);
-    };
     const client = createClient(
       InstanceService,
-      createConnectTransport({ baseUrl: api.url, httpVersion: "1.1", useBinaryFormat: false, interceptors: [bearer] }),
+      createConnectTransport({ baseUrl: api.url, httpVersion: "1.1", useBinaryFormat: false, interceptors: [bearer(ADMIN)] }),
     );
     const err = await client.createInstance({ spec: { name: "x", modelId: "m/m", extraArgs: ["--revision", "\udc00"] } }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConnectError);

@@ -1,8 +1,8 @@
-import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { CatalogService, RemoteBackendKind } from "@tei-fleet/proto/fleet/v1";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ADMIN, READ } from "./api-fixtures.ts";
+import { ADMIN, bearer, READ } from "./api-fixtures.ts";
 import { eventsOf, startCatalogApi } from "./catalog-fixtures.ts";
 
 let api: Awaited<ReturnType<typeof startCatalogApi>>;
@@ -12,14 +12,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await api.close();
 });
-
-const bearer =
-  (token: string): Interceptor =>
-  (next) =>
-  (req) => {
-    req.header.set("authorization", `Bearer ${token}`);
-    return next(req);
-  };
 
 async function expectCode(call: Promise<unknown>, code: Code, apiCode: string, field?: string) {
   const err = await call.then(

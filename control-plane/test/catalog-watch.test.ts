@@ -1,9 +1,9 @@
-import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { WatchMirror, type WatchPoint } from "@tei-fleet/core/watch";
 import { RouteService, type WatchEvent } from "@tei-fleet/proto/fleet/v1";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { JOIN, READ, waitFor } from "./api-fixtures.ts";
+import { bearer, JOIN, READ, waitFor } from "./api-fixtures.ts";
 import { startCatalogApi } from "./catalog-fixtures.ts";
 
 // The catalog rides in the route watch routers already follow: one stream, one version, and a
@@ -17,14 +17,6 @@ afterAll(async () => {
   for (const a of aborts) a.abort();
   await api.close();
 });
-
-const bearer =
-  (token: string): Interceptor =>
-  (next) =>
-  (req) => {
-    req.header.set("authorization", `Bearer ${token}`);
-    return next(req);
-  };
 
 /** A router's watch over gRPC with the join token, from `position` (none: a snapshot). */
 function watch(position?: WatchPoint, token = JOIN) {

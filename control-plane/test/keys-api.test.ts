@@ -1,10 +1,10 @@
 import { createHash } from "node:crypto";
-import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { WatchMirror } from "@tei-fleet/core/watch";
 import { ApiKeyService, RouteService, type WatchEvent } from "@tei-fleet/proto/fleet/v1";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ADMIN, JOIN, READ, redisSnapshot } from "./api-fixtures.ts";
+import { ADMIN, bearer, JOIN, READ, redisSnapshot } from "./api-fixtures.ts";
 import { eventsOf, startCatalogApi } from "./catalog-fixtures.ts";
 
 let api: Awaited<ReturnType<typeof startCatalogApi>>;
@@ -17,13 +17,6 @@ afterAll(async () => {
   await api.close();
 });
 
-const bearer =
-  (token: string): Interceptor =>
-  (next) =>
-  (req) => {
-    req.header.set("authorization", `Bearer ${token}`);
-    return next(req);
-  };
 const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
 
 /** A router's route watch (join token), applied to a mirror. */

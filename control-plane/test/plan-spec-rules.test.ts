@@ -1,10 +1,10 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { type Client, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
+import { type Client, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { InstanceService, type InstanceSpecSchema } from "@tei-fleet/proto/fleet/v1";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ERROR_CATALOGUE } from "../src/errors/error-catalogue.ts";
-import { ADMIN, type ApiFixture, startApi } from "./api-fixtures.ts";
+import { ADMIN, type ApiFixture, bearer, startApi } from "./api-fixtures.ts";
 
 // The placement dry run holds specs to the rules a create is held to, on both surfaces: REST's
 // POST /plan and Connect's Plan both read each spec with @tei-fleet/core's parse (cross-field
@@ -14,11 +14,7 @@ let api: ApiFixture;
 let client: Client<typeof InstanceService>;
 beforeAll(async () => {
   api = await startApi();
-  const bearer: Interceptor = (next) => (req) => {
-    req.header.set("authorization", `Bearer ${ADMIN}`);
-    return next(req);
-  };
-  client = createClient(InstanceService, createConnectTransport({ baseUrl: api.url, httpVersion: "1.1", interceptors: [bearer] }));
+  client = createClient(InstanceService, createConnectTransport({ baseUrl: api.url, httpVersion: "1.1", interceptors: [bearer(ADMIN)] }));
 });
 afterAll(async () => {
   await api?.close();

@@ -1,4 +1,4 @@
-import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { instanceStatusFromProto } from "@tei-fleet/core";
 import { AgentService, InstanceService, RouteService } from "@tei-fleet/proto/fleet/v1";
@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { SimulatedAgent } from "../bench/simulated-agent.ts";
 import { FleetHealthSchema, InstanceViewSchema } from "../src/rest/schemas.ts";
-import { ADMIN, type ApiFixture, JOIN, startApi, waitFor } from "./api-fixtures.ts";
+import { ADMIN, type ApiFixture, bearer, JOIN, startApi, waitFor } from "./api-fixtures.ts";
 
 // Issue 9, defect 1, defence in depth: records written straight into Redis, as an older control
 // plane wrote them (a lone surrogate: the API used to take `"\ud800"`) or as no control plane
@@ -19,13 +19,6 @@ let api: ApiFixture;
 let agent: SimulatedAgent;
 const logLines: Array<{ msg: string; instance?: string }> = [];
 
-const bearer =
-  (token: string): Interceptor =>
-  (next) =>
-  (req) => {
-    req.header.set("authorization", `Bearer ${token}`);
-    return next(req);
-  };
 const transport = (token: string) => createConnectTransport({ baseUrl: api.url, httpVersion: "1.1", interceptors: [bearer(token)] });
 
 beforeAll(async () => {
