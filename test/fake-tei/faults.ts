@@ -21,6 +21,13 @@ export interface Faults {
   hangAfterRequests?: number;
   /** Added latency per inference request, while holding its permit (FAKE_TEI_SLOW_MS). */
   slowMs: number;
+  /**
+   * Simulated compute time per token in µs on the replica's one device, which runs one batch at
+   * a time (FAKE_TEI_COMPUTE_US_PER_TOKEN). 0, the default, turns the device off.
+   */
+  computeUsPerToken: number;
+  /** Minimum compute time of one batch in µs, with the device on (FAKE_TEI_COMPUTE_BATCH_FLOOR_US). */
+  computeBatchFloorUs: number;
   /** Pretend CUDA cannot be initialised: warn and run on CPU (FAKE_TEI_CPU_FALLBACK). */
   cpuFallback: boolean;
   /** Serve any model id as a 768-d embedding model (FAKE_TEI_ALLOW_ANY_MODEL). */
@@ -39,6 +46,8 @@ export const FAULT_ENV: Record<Key, string> = {
   crashAfterRequests: "FAKE_TEI_CRASH_AFTER_REQUESTS",
   hangAfterRequests: "FAKE_TEI_HANG_AFTER_REQUESTS",
   slowMs: "FAKE_TEI_SLOW_MS",
+  computeUsPerToken: "FAKE_TEI_COMPUTE_US_PER_TOKEN",
+  computeBatchFloorUs: "FAKE_TEI_COMPUTE_BATCH_FLOOR_US",
   cpuFallback: "FAKE_TEI_CPU_FALLBACK",
   allowAnyModel: "FAKE_TEI_ALLOW_ANY_MODEL",
   recordFile: "FAKE_TEI_RECORD_FILE",
@@ -96,6 +105,8 @@ export function loadFaults(env: NodeJS.ProcessEnv, modelId: string | undefined):
     startupDelayMs: 0,
     servingDelayMs: 0,
     slowMs: 0,
+    computeUsPerToken: 0,
+    computeBatchFloorUs: 0,
     cpuFallback: false,
     allowAnyModel: false,
     ...(merged as Partial<Faults>),

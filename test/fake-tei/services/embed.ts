@@ -39,8 +39,9 @@ async function embedItem<R>(rt: Runtime, req: EmbedItemRequest, ctx: HandlerCont
     const input = rt.tokenize(req.inputs, req.truncate, req.truncationDirection);
     t.tokenization = performance.now() - t0;
     const result = infer(input.text);
-    await rt.slow();
-    t.inference = performance.now() - t0 - t.tokenization;
+    const wait = await rt.forward(input.tokens);
+    t.queue += wait.queue;
+    t.inference = performance.now() - t0 - t.tokenization - wait.queue - wait.late;
     return { ...result, metadata: rt.finish(t, codePointCount(req.inputs), input.tokens, "te_embed") };
   } finally {
     rt.releasePermit();

@@ -40,8 +40,9 @@ async function predictOne(
     }
     t.tokenization = performance.now() - t0;
     const predictions = predict(rt.model, text, opts.rawScores);
-    await rt.slow();
-    t.inference = performance.now() - t0 - t.tokenization;
+    const wait = await rt.forward(tokens);
+    t.queue += wait.queue;
+    t.inference = performance.now() - t0 - t.tokenization - wait.queue - wait.late;
     const chars = codePointCount(first) + (second === undefined ? 0 : codePointCount(second));
     const metadata = rt.finish(t, chars, tokens, "te_predict");
     return { predictions, metadata };

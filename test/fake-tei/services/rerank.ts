@@ -33,15 +33,16 @@ async function scoreOne(rt: Runtime, index: number, query: string, text: string,
   const queued = performance.now();
   await rt.waitPermit();
   try {
-    const queue = performance.now() - queued;
+    const permitWait = performance.now() - queued;
     rt.metrics.inc("te_predict_count");
     const t0 = performance.now();
     if (query.length === 0) throw rt.fail("validation", Code.InvalidArgument, "`inputs` cannot be empty");
     const input = rt.tokenize(text, truncate, direction, codePointCount(query) + 3);
     const tokenization = performance.now() - t0;
     const score = rerankScore(rt.model, query, input.text, rawScores);
-    await rt.slow();
-    return { index, text, score, tokens: input.tokens, tokenization, queue, inference: performance.now() - t0 - tokenization };
+    const wait = await rt.forward(input.tokens);
+    const inference = performance.now() - t0 - tokenization - wait.queue - wait.late;
+    return { index, text, score, tokens: input.tokens, tokenization, queue: permitWait + wait.queue, inference };
   } finally {
     rt.releasePermit();
   }

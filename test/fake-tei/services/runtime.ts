@@ -1,7 +1,8 @@
 /**
  * What every inference RPC shares: the concurrency permits (one semaphore of
  * --max-concurrent-requests counting inputs), TEI's validation and error codes, the injected
- * faults (crash, hang, slow), the response Metadata and x-compute-* headers, and the metrics.
+ * faults (crash, hang, slow), the simulated device (FAKE_TEI_COMPUTE_US_PER_TOKEN), the response
+ * Metadata and x-compute-* headers, and the metrics.
  */
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import type { Metadata } from "@tei-fleet/proto/tei/v1";
@@ -12,6 +13,7 @@ import { panicAbort } from "../log.ts";
 import type { ModelSpec } from "../models.ts";
 import type { TeiMetrics } from "../prometheus.ts";
 import { codePointCount, truncateText } from "../tokenizer.ts";
+import { Device } from "./device.ts";
 
 /** Failure label of te_request_failure{err=...}. */
 export type FailureKind = "overloaded" | "validation" | "batch_size" | "model_type" | "tokenization" | "inference";
@@ -75,6 +77,8 @@ export class Runtime {
   readonly health: HealthState;
   private readonly faults: Faults;
   private readonly permits: Semaphore;
+  /** The simulated device, when FAKE_TEI_COMPUTE_US_PER_TOKEN is set. */
+  private readonly device: Device | undefined;
   private requests = 0;
 
   constructor(options: RuntimeOptions) {
@@ -85,6 +89,21 @@ export class Runtime {
     this.metrics = options.metrics;
     this.health = options.health;
     this.permits = new Semaphore(options.args.maxConcurrentRequests);
+    const { computeUsPerToken, computeBatchFloorUs } = options.faults;
+    this.device =
+      computeUsPerToken > 0 || computeBatchFloorUs > 0
+        ? new Device({
+            usPerToken: computeUsPerToken,
+            batchFloorUs: computeBatchFloorUs,
+            maxBatchTokens: options.args.maxBatchTokens,
+            maxBatchRequests: options.args.maxBatchRequests,
+            onBatch: (items, tokens) => {
+              this.metrics.observe("te_batch_next_size", items);
+              this.metrics.observe("te_batch_next_tokens", tokens);
+              this.metrics.set("te_queue_size", this.device?.queued ?? 0);
+            },
+          })
+        : undefined;
   }
 
   /** A ConnectError that is also counted in te_request_failure. */
@@ -153,10 +172,29 @@ export class Runtime {
     return { text: kept, tokens: this.maxInputLength };
   }
 
-  /** Holds the request for FAKE_TEI_SLOW_MS (the simulated forward pass). */
-  slow(): Promise<void> | undefined {
+  /** Holds the request for FAKE_TEI_SLOW_MS. */
+  private slow(): Promise<void> | undefined {
     const delay = this.faults.slowMs;
     return delay > 0 ? new Promise((resolve) => setTimeout(resolve, delay)) : undefined;
+  }
+
+  /**
+   * The simulated forward pass of one tokenized item: its turn on the device (queued, then
+   * batched with whatever else is queued) when FAKE_TEI_COMPUTE_US_PER_TOKEN is set, then
+   * FAKE_TEI_SLOW_MS. Resolves with the time in ms the caller must not count as inference: the
+   * wait for the device (`queue`, which TEI reports as queue time) and how late the timer
+   * delivered the batch's end (`late`: machine load, not device time; it still counts in the
+   * total). Both 0 without a device.
+   */
+  async forward(tokens: number): Promise<{ queue: number; late: number }> {
+    let wait = { queue: 0, late: 0 };
+    if (this.device !== undefined) {
+      const t0 = performance.now();
+      const d = await this.device.run(tokens);
+      wait = { queue: d.queue, late: Math.max(0, performance.now() - t0 - d.queue - d.inference) };
+    }
+    await this.slow();
+    return wait;
   }
 
   /**
@@ -186,8 +224,11 @@ export class Runtime {
     this.metrics.timings(family, seconds);
     this.metrics.inc(`${family}_success`);
     this.metrics.observe("te_request_input_length", tokens);
-    this.metrics.observe("te_batch_next_size", 1);
-    this.metrics.observe("te_batch_next_tokens", tokens);
+    if (this.device === undefined) {
+      // Without the device every item is its own batch; with it, the device observes batches.
+      this.metrics.observe("te_batch_next_size", 1);
+      this.metrics.observe("te_batch_next_tokens", tokens);
+    }
     return {
       computeChars: chars,
       computeTokens: tokens,
