@@ -1,89 +1,44 @@
 #!/usr/bin/env node
 /**
- * `tei-router`: the command line of the router. Parses flags with commander, validates them
- * with zod (config.ts), starts the router and stops it gracefully on SIGTERM/SIGINT; SIGHUP
- * re-reads a routes file.
+ * `tei-router`: started like every TEI Fleet service, with the service kit
+ * (`@tei-fleet/core/service`). The configuration comes from flags and their `TEI_FLEET_*` twins
+ * (cli.ts; a bad setting exits 2 naming the flag and the variable), logs are the kit's JSON lines
+ * on stderr with tokens redacted, SIGTERM/SIGINT stop gracefully (open calls get the grace
+ * period; exit codes: `EXIT_CODES`), and SIGHUP re-reads a routes file and an API keys file.
  */
-import { Command, InvalidArgumentError } from "commander";
-import { parseRouterConfig } from "./config.ts";
-import { createRouter } from "./server.ts";
+import { createLogger, EXIT_CODES, handleShutdownSignals, loadServiceConfig } from "@tei-fleet/core/service";
+import { ROUTER_COMMAND, resolveRouterConfig } from "./cli.ts";
+import type { Router } from "./server.ts";
 
-function int(value: string): number {
-  if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`"${value}" is not a non-negative integer`);
-  return Number(value);
-}
+/** Beyond the grace period for open calls, what closing the rest may take before exit 1. */
+const CLOSE_MARGIN_MS = 5_000;
 
-const program = new Command()
-  .name("tei-router")
-  .description("Routes TEI's gRPC API (tei.v1.* and tei_multiplexer.v1.TeiMultiplexer) across a TEI Fleet.")
-  .option("--listen <host:port>", "gRPC (h2c) listen address", "0.0.0.0:9001")
-  .option("--control-plane <url>", "control plane URL to watch the route table from (join token: env TEI_FLEET_JOIN_TOKEN)")
-  .option("--routes-file <file>", "static route table JSON instead of a control plane")
-  .option("--metrics-listen <host:port>", "HTTP/1.1 address of /metrics, /healthz and /readyz", "0.0.0.0:9091")
-  .option("--max-message-bytes <n>", "largest request message accepted", int, 4 * 1024 * 1024)
-  .option("--eject-after <n>", "consecutive failures that eject a backend", int, 5)
-  .option("--ejection-ms <ms>", "first ejection time (doubles on repeats, up to 10x)", int, 30_000)
-  .option("--connect-timeout-ms <ms>", "time allowed to open a backend connection", int, 3000)
-  .option("--backend-keepalive-ms <ms>", "PING a silent backend connection with open calls after this long; close it after twice (0: off)", int, 5000)
-  .option("--max-concurrent-streams <n>", "concurrent calls per client connection", int, 1024)
-  .option("--log-level <level>", "fatal|error|warn|info|debug|trace|silent", "info")
-  .showHelpAfterError();
+const config = loadServiceConfig(ROUTER_COMMAND, { resolve: resolveRouterConfig });
+const logger = createLogger("tei-router", config.logLevel);
+// The whole configuration at debug: the kit's redaction censors `config.joinToken`.
+logger.debug({ config }, "configuration");
 
-program.parse();
-const o = program.opts<{
-  listen: string;
-  controlPlane?: string;
-  routesFile?: string;
-  metricsListen: string;
-  maxMessageBytes: number;
-  ejectAfter: number;
-  ejectionMs: number;
-  connectTimeoutMs: number;
-  backendKeepaliveMs: number;
-  maxConcurrentStreams: number;
-  logLevel: string;
-}>();
-
-let config: ReturnType<typeof parseRouterConfig>;
-try {
-  config = parseRouterConfig({
-    listen: o.listen,
-    metricsListen: o.metricsListen,
-    controlPlane: o.controlPlane,
-    routesFile: o.routesFile,
-    joinToken: process.env.TEI_FLEET_JOIN_TOKEN,
-    maxMessageBytes: o.maxMessageBytes,
-    ejectAfterFailures: o.ejectAfter,
-    ejectionMs: o.ejectionMs,
-    connectTimeoutMs: o.connectTimeoutMs,
-    backendKeepaliveMs: o.backendKeepaliveMs,
-    maxConcurrentStreams: o.maxConcurrentStreams,
-    logLevel: o.logLevel as "info",
-  });
-} catch (err) {
-  process.stderr.write(`tei-router: ${(err as Error).message}\n`);
-  process.exit(2);
-}
-
-const router = createRouter(config);
+// Loaded after the configuration is known to be good, so a bad flag is reported without delay.
+const { createRouter } = await import("./server.ts");
+const router: Router = createRouter(config, { log: logger });
 try {
   await router.start();
 } catch (err) {
-  process.stderr.write(`tei-router: cannot start: ${(err as Error).message}\n`);
-  process.exit(1);
+  logger.fatal({ err }, "the router could not start");
+  process.exit(EXIT_CODES.failure);
 }
 
-let stopping = false;
-const shutdown = (): void => {
-  if (stopping) return;
-  stopping = true;
-  router.stop().then(
-    () => process.exit(0),
-    () => process.exit(1),
-  );
-};
-process.on("SIGTERM", shutdown);
-process.on("SIGINT", shutdown);
+handleShutdownSignals({ logger, close: () => router.stop(), timeoutMs: config.shutdownGraceMs + CLOSE_MARGIN_MS });
 process.on("SIGHUP", () => {
-  router.reloadRoutesFile().catch((err: Error) => process.stderr.write(`tei-router: ${err.message}\n`));
+  router.reloadApiKeysFile().then(
+    () =>
+      config.apiKeysFile !== undefined &&
+      logger.info({ apiKeysFile: config.apiKeysFile, apiKeys: router.admission.keys.size }, "API keys file re-read (SIGHUP)"),
+    (err: Error) => logger.error({ err, apiKeysFile: config.apiKeysFile }, "API keys file not re-read; the keys in use are kept"),
+  );
+  if (config.routesFile === undefined) return; // the route table comes from the control plane
+  router.reloadRoutesFile().then(
+    () => logger.info({ routesFile: config.routesFile }, "routes file re-read (SIGHUP)"),
+    (err: Error) => logger.error({ err, routesFile: config.routesFile }, "routes file not re-read; the table in use is kept"),
+  );
 });

@@ -5,32 +5,41 @@
  * current from a control-plane watch or a static file; outlier detection and the metrics
  * endpoint.
  */
-import type { Server as HttpServer } from "node:http";
+import { randomBytes } from "node:crypto";
 import { type AddressInfo, createServer as createTcpServer, type Socket, type Server as TcpServer } from "node:net";
-import { type Logger, pino } from "pino";
+import { hostname } from "node:os";
+import { type CheckResult, createLogger, type HealthServer, startHealthServer } from "@tei-fleet/core/service";
+import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { type AdmissionCall, type AdmissionStep, admissionCall, runAdmission } from "./admission/admission.ts";
+import { registerAdmissionMetrics } from "./admission/admission-metrics.ts";
+import { loadApiKeysFile } from "./admission/api-keys-file.ts";
+import { createControlPlaneShareSource, shareRouterId } from "./admission/control-plane-share-source.ts";
+import { createFleetAdmission, type FleetAdmission } from "./admission/fleet-admission.ts";
 import { GRPC_CALL_STEPS, GRPC_REQUEST_STEPS } from "./admission/grpc-chain.ts";
+import { WatchedKeys } from "./admission/watched-keys.ts";
 import { BackendPool } from "./backends/backend-pool.ts";
+import { CatalogModelResolver, CatalogView, createCatalogFeed, createCatalogSteps } from "./catalog/index.ts";
 import { type RouterConfig, splitHostPort } from "./config.ts";
+import { RouteTableModelResolver } from "./gateway/model-resolver.ts";
+import { createGateway, type Gateway } from "./gateway/server/gateway-server.ts";
 import { RouterError } from "./grpc/grpc-status.ts";
 import { ErrorCode, H2ServerConnection, type H2Stream, headerValue } from "./h2/index.ts";
 import { RouterMetrics } from "./metrics/router-metrics.ts";
-import { startMetricsServer } from "./metrics-server.ts";
 import { admitCall } from "./proxy/admit-call.ts";
 import { DISCARD, refuseCall } from "./proxy/call-refusal.ts";
 import type { ProxyContext } from "./proxy/proxy-context.ts";
 import type { Balancer } from "./routing/balancer.ts";
 import { OutlierDetector } from "./routing/outlier-detector.ts";
 import type { RouteInput } from "./routing/replica.ts";
-import { RouteTable, type UnreadyInput } from "./routing/route-table.ts";
+import { NO_TABLE_YET, RouteTable, type TableChanges, type UnreadyInput } from "./routing/route-table.ts";
 import { type RouteWatcher, startRouteWatcher } from "./routing/route-watcher.ts";
 import { loadRoutesFile } from "./routing/routes-file.ts";
 import { METHODS } from "./tei/method-table.ts";
 
 /** Dependencies a caller may inject (tests, embedding); all optional. */
 export interface RouterDeps {
-  /** Defaults to a pino logger at config.logLevel on stderr. */
+  /** Defaults to the service kit's logger (`service: "tei-router"`, tokens redacted) at config.logLevel on stderr. */
   log?: Logger;
   /** Defaults to a fresh Registry with default process metrics. */
   registry?: Registry;
@@ -38,7 +47,8 @@ export interface RouterDeps {
   balancer?: Balancer;
   /**
    * Admission steps every proxied call passes after the gRPC ones (POST, content-type, a served
-   * method, the target from metadata), before its backend is chosen. Default none.
+   * method, the target from metadata) and before the fleet's own (API key, rate limit, queue:
+   * `config.requireApiKeys`, `maxInflightGlobal`...), before its backend is chosen. Default none.
    */
   admission?: readonly AdmissionStep[];
 }
@@ -46,7 +56,7 @@ export interface RouterDeps {
 /** A router instance. */
 export interface Router {
   /** Binds both ports and starts following the route source; resolves with the bound ports. */
-  start(): Promise<{ port: number; metricsPort: number }>;
+  start(): Promise<{ port: number; metricsPort: number; httpPort?: number }>;
   /** Stops accepting calls, lets open ones finish for the grace period, closes everything. */
   stop(): Promise<void>;
   /** The live route table. */
@@ -55,7 +65,16 @@ export interface Router {
   readonly metrics: RouterMetrics;
   /** Re-reads the routes file (static mode only; SIGHUP in the CLI). */
   reloadRoutesFile(): Promise<void>;
+  /** The fleet's admission (keys, limits, queue), for the other front (the HTTP gateway) to share. */
+  readonly admission: FleetAdmission;
+  /** Re-reads the API keys file (when `apiKeysFile` is set; SIGHUP in the CLI). */
+  reloadApiKeysFile(): Promise<void>;
+  /** The model catalog (aliases, switches, remote backends) from the control plane's watch. */
+  readonly catalog: CatalogView;
 }
+
+/** How often a router with a control plane renews its shares of the keys' limits. */
+const SHARE_RENEW_MS = 300;
 
 const HEALTH_CHECK_PATH = "/grpc.health.v1.Health/Check";
 /** HealthCheckResponse{status: SERVING} and {status: NOT_SERVING}, framed. */
@@ -67,7 +86,7 @@ const OK_TRAILERS = ["grpc-status", "0"];
 
 /** Creates a router from a validated configuration. */
 export function createRouter(config: RouterConfig, deps: RouterDeps = {}): Router {
-  const log = deps.log ?? pino({ name: "tei-router", level: config.logLevel }, pino.destination(2));
+  const log = deps.log ?? createLogger("tei-router", config.logLevel);
   const table = new RouteTable(deps.balancer);
   const metrics = new RouterMetrics(table, deps.registry);
   const pool = new BackendPool(log, { connectTimeoutMs: config.connectTimeoutMs, keepaliveMs: config.backendKeepaliveMs });
@@ -82,6 +101,38 @@ export function createRouter(config: RouterConfig, deps: RouterDeps = {}): Route
       if (watcher !== null && r.assignmentId !== "") void watcher.reportFailure(r.assignmentId, reason);
     },
   });
+  const fleetAdmission = createFleetAdmission({
+    requireApiKeys: config.requireApiKeys,
+    maxInflightGlobal: config.maxInflightGlobal,
+    maxQueuePerModel: config.maxQueuePerModel,
+    requestTimeoutMs: config.requestTimeoutMs,
+    routerCount: config.routerCount,
+    table,
+    // Shares of the keys' limits from the control plane (admission.proto), when there is one and
+    // keys are required (nothing is limited otherwise); with a routes file each router enforces
+    // 1/--router-count.
+    ...(config.controlPlane === undefined || !config.requireApiKeys
+      ? {}
+      : {
+          shareSource: createControlPlaneShareSource({ baseUrl: config.controlPlane, joinToken: config.joinToken, routerCount: config.routerCount }),
+          shareIntervalMs: SHARE_RENEW_MS,
+          routerName: shareRouterId(`${hostname()}/${process.pid}/${randomBytes(3).toString("hex")}`),
+          onShareSourceChange: (reachable: boolean, err?: unknown) => {
+            if (reachable) log.info("rate-limit shares renewed from the control plane again");
+            else log.warn({ err: (err as Error | undefined)?.message }, "control plane unreachable for rate-limit shares: keeping the last shares");
+          },
+        }),
+  });
+  registerAdmissionMetrics(metrics.registry, fleetAdmission);
+  // The model catalog and (without a keys file, which then rules) the API keys, fed from the
+  // route watch's other collections (catalog/catalog-feed.ts).
+  const catalog = new CatalogView();
+  const watchedKeys = config.apiKeysFile === undefined ? new WatchedKeys(fleetAdmission.keys) : null;
+  const feedCatalog = createCatalogFeed(catalog, watchedKeys);
+  // Names resolve through the catalog, then the route table: on the HTTP gateway, and for the
+  // gRPC front's x-tei-model (aliases, switched-off models: catalog/grpc-catalog-steps.ts).
+  const resolver = new CatalogModelResolver(catalog, new RouteTableModelResolver(table));
+  const catalogSteps = createCatalogSteps(catalog, resolver);
   const ctx: ProxyContext = {
     table,
     pool,
@@ -89,7 +140,7 @@ export function createRouter(config: RouterConfig, deps: RouterDeps = {}): Route
     metrics,
     log,
     maxMessageBytes: config.maxMessageBytes,
-    admission: [...GRPC_CALL_STEPS, ...(deps.admission ?? [])],
+    admission: [...GRPC_CALL_STEPS, catalogSteps.check, ...(deps.admission ?? []), ...fleetAdmission.steps, catalogSteps.route],
   };
 
   const applyTable = (routes: readonly RouteInput[], version: bigint, source: string, unready: readonly UnreadyInput[]): void => {
@@ -97,6 +148,18 @@ export function createRouter(config: RouterConfig, deps: RouterDeps = {}): Route
     pool.retain(new Set(routes.map((r) => r.address)));
     if (diff.added.length > 0 || diff.removed.length > 0) {
       log.info({ version: String(version), replicas: table.size, added: diff.added.length, removed: diff.removed.length, source }, "route table updated");
+    }
+  };
+
+  /** A watch delta, applied in place; connections of addresses it left unused are closed. */
+  const applyChanges = (changes: TableChanges, version: bigint): void => {
+    const diff = table.applyChanges(changes, version);
+    for (const r of diff.removed) if (!table.usesAddress(r.address)) pool.release(r.address);
+    if (diff.added.length > 0 || diff.removed.length > 0) {
+      log.info(
+        { version: String(version), replicas: table.size, added: diff.added.length, removed: diff.removed.length, source: "delta" },
+        "route table updated",
+      );
     }
   };
 
@@ -131,6 +194,21 @@ export function createRouter(config: RouterConfig, deps: RouterDeps = {}): Route
     log.debug({ reason }, "malformed request refused");
   };
 
+  /**
+   * What /healthz and /readyz say (the service kit's health server): alive whenever it answers;
+   * ready once a route table is loaded (until then 503 "route table not yet received", the
+   * status routed calls get too).
+   */
+  const tableHealth = (): CheckResult => ({
+    ok: true,
+    details: {
+      ...(table.loaded ? {} : { status: NO_TABLE_YET }),
+      tableVersion: String(table.version),
+      replicas: table.size,
+      tableAgeSeconds: table.loaded ? (Date.now() - table.updatedAt) / 1000 : null,
+    },
+  });
+
   const connections = new Set<H2ServerConnection>();
   const server: TcpServer = createTcpServer({ noDelay: true }, (socket: Socket) => {
     const conn = new H2ServerConnection(socket, {
@@ -146,12 +224,24 @@ export function createRouter(config: RouterConfig, deps: RouterDeps = {}): Route
     });
     connections.add(conn);
   });
-  let metricsServer: HttpServer | null = null;
+  let metricsServer: HealthServer | null = null;
+  let gateway: Gateway | null = null; // HTTP gateway, when httpListen is set
 
   const router: Router = {
     table,
     metrics,
+    admission: fleetAdmission,
+    catalog,
     async start() {
+      await router.reloadApiKeysFile();
+      // Said at start-up, as the issue asks: whether this router serves anyone.
+      if (config.requireApiKeys && config.apiKeysFile === undefined && config.controlPlane !== undefined)
+        log.info("API keys required: checked against the control plane's keys (route watch)");
+      else if (config.requireApiKeys && config.apiKeysFile === undefined)
+        log.warn("API keys required, but no keys file: every call is refused until keys arrive");
+      else if (config.requireApiKeys) log.info({ apiKeys: fleetAdmission.keys.size, apiKeysFile: config.apiKeysFile }, "API keys required");
+      else log.info("API keys not required: every client is served, as TEI does (--require-api-keys true to require them)");
+      fleetAdmission.start();
       if (config.routesFile !== undefined) {
         await router.reloadRoutesFile();
       } else if (config.controlPlane !== undefined) {
@@ -163,6 +253,14 @@ export function createRouter(config: RouterConfig, deps: RouterDeps = {}): Route
           idleTimeoutMs: config.watchIdleTimeoutMs,
           currentVersion: () => table.version,
           onTable: (t, source) => applyTable(t.routes, t.version, source, t.unready),
+          onChanges: (changes, version) => applyChanges(changes, version),
+          onWatch: (mirror, applied) => {
+            const n = feedCatalog(mirror, applied);
+            // Counts only: entries hold hashes and upstream keys.
+            if (applied.kind === "snapshot" || n.catalog > 0 || n.keys > 0) {
+              log.info({ version: String(mirror.version), source: applied.kind, catalogEntries: n.catalog, apiKeys: n.keys }, "catalog and keys updated");
+            }
+          },
         });
       }
       const { host, port } = splitHostPort(config.listen);
@@ -174,8 +272,27 @@ export function createRouter(config: RouterConfig, deps: RouterDeps = {}): Route
         });
       });
       const m = splitHostPort(config.metricsListen);
-      metricsServer = await startMetricsServer(m.host, m.port, metrics.registry, table);
-      const bound = { port: (server.address() as AddressInfo).port, metricsPort: (metricsServer.address() as AddressInfo).port };
+      metricsServer = await startHealthServer({
+        host: m.host,
+        port: m.port,
+        registry: metrics.registry,
+        live: tableHealth,
+        ready: () => ({ ...tableHealth(), ok: table.loaded }),
+      });
+      const bound: { port: number; metricsPort: number; httpPort?: number } = {
+        port: (server.address() as AddressInfo).port,
+        metricsPort: metricsServer.port,
+      };
+      // ---- HTTP gateway (router/src/gateway/), only when httpListen is set ----
+      if (config.httpListen !== undefined) {
+        // The same admission as the gRPC front (keys, limits, queue), after its protocol steps.
+        const admission = [...(deps.admission ?? []), ...fleetAdmission.steps];
+        gateway = createGateway({ attempt: ctx, table, registry: metrics.registry, log, admission, resolver }, { maxBodyBytes: config.httpMaxBodyBytes });
+        const g = splitHostPort(config.httpListen);
+        bound.httpPort = await gateway.listen(g.host, g.port);
+        log.info({ http: `${g.host}:${bound.httpPort}` }, "HTTP gateway listening");
+      }
+      // ---- end of the HTTP gateway ----
       log.info(
         { listen: `${host}:${bound.port}`, metrics: `${m.host}:${bound.metricsPort}`, source: config.routesFile ?? config.controlPlane },
         "router listening",
@@ -184,13 +301,20 @@ export function createRouter(config: RouterConfig, deps: RouterDeps = {}): Route
     },
     async stop() {
       watcher?.stop();
+      fleetAdmission.stop();
+      const gatewayClosed = gateway?.close(config.shutdownGraceMs); // HTTP gateway: drains alongside gRPC
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const c of connections) c.goaway(ErrorCode.NO_ERROR, "router shutting down"); // open calls finish, no new ones
       const grace = new Promise<void>((resolve) => setTimeout(resolve, config.shutdownGraceMs).unref());
       await Promise.race([closed, grace]);
       for (const c of connections) c.destroy();
+      await gatewayClosed; // HTTP gateway
       pool.closeAll(true);
-      await new Promise<void>((resolve) => (metricsServer === null ? resolve() : metricsServer.close(() => resolve())));
+      await metricsServer?.close();
+    },
+    async reloadApiKeysFile() {
+      if (config.apiKeysFile === undefined) return;
+      fleetAdmission.keys.replace(await loadApiKeysFile(config.apiKeysFile));
     },
     async reloadRoutesFile() {
       if (config.routesFile === undefined) return;

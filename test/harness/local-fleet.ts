@@ -24,6 +24,10 @@ export interface LocalFleetOptions {
   gpus?: string;
   /** Number of routers (default 1). */
   routers?: number;
+  /** Start each router's HTTP gateway on a free port (`--http-listen`; default false). */
+  gateway?: boolean;
+  /** Extra router arguments. */
+  routerArgs?: string[];
   /** Extra environment for agents, e.g. FAKE_TEI_* fault injection (passed through to TEI). */
   agentEnv?: NodeJS.ProcessEnv;
   /**
@@ -56,6 +60,8 @@ export interface FleetRouter {
   address: string;
   url: string;
   metricsUrl: string;
+  /** `http://host:port` of its HTTP gateway (TEI's HTTP API, OpenAI); set with `gateway: true`. */
+  httpUrl?: string;
   process: ServiceProcess;
 }
 
@@ -159,15 +165,32 @@ export async function startLocalFleet(options: LocalFleetOptions = {}): Promise<
   for (let i = 0; i < (options.routers ?? 1); i++) {
     const port = await freePort();
     const metricsPort = await freePort();
+    const httpPort = options.gateway ? await freePort() : 0;
+    const gatewayArgs = options.gateway ? ["--http-listen", `127.0.0.1:${httpPort}`] : [];
     const process = await startServiceProcess({
       name: `router-${i}`,
       script: paths.router,
-      args: ["--listen", `127.0.0.1:${port}`, "--control-plane", controlPlaneUrl, "--metrics-listen", `127.0.0.1:${metricsPort}`],
+      args: [
+        "--listen",
+        `127.0.0.1:${port}`,
+        "--control-plane",
+        controlPlaneUrl,
+        "--metrics-listen",
+        `127.0.0.1:${metricsPort}`,
+        ...gatewayArgs,
+        ...(options.routerArgs ?? []),
+      ],
       env: { TEI_FLEET_JOIN_TOKEN: joinToken },
       logFile: log(`router-${i}`),
       readyUrl: `http://127.0.0.1:${metricsPort}/healthz`,
     });
-    routers.push({ address: `127.0.0.1:${port}`, url: `http://127.0.0.1:${port}`, metricsUrl: `http://127.0.0.1:${metricsPort}`, process });
+    routers.push({
+      address: `127.0.0.1:${port}`,
+      url: `http://127.0.0.1:${port}`,
+      metricsUrl: `http://127.0.0.1:${metricsPort}`,
+      ...(options.gateway ? { httpUrl: `http://127.0.0.1:${httpPort}` } : {}),
+      process,
+    });
   }
 
   const fleet: LocalFleet = {

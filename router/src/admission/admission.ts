@@ -13,6 +13,7 @@ import { performance } from "node:perf_hooks";
 import type { RouterError } from "../grpc/grpc-status.ts";
 import type { MethodSpec } from "../tei/method-table.ts";
 import type { Target } from "../tei/target.ts";
+import type { ApiKeyView } from "./api-key-view.ts";
 
 /** A call as the admission steps see it, whichever front it came through. */
 export interface AdmissionCall {
@@ -33,9 +34,32 @@ export interface AdmissionCall {
    * first message names it (the proxy reads it there and sets it).
    */
   target: Target | null;
+  /** The API key the call presented, once api-key-check.ts found it; null: anonymous (keys not required). */
+  key: ApiKeyView | null;
+  /**
+   * Milliseconds the call waited in the fleet's queue before it was admitted (0: it went straight
+   * on), set by fair-queue.ts; -1 when no queue step ran. Answers carry it as `x-fleet-queue-time`.
+   */
+  queueMs: number;
+  /**
+   * TEI's token count of the answer (`x-compute-tokens`), set by the backend attempt when a step
+   * asked for it by setting 0 (a key with a tokens-per-minute limit); -1: not counted.
+   */
+  computeTokens: number;
   /** What runs once when the call ends (see {@link onCallEnd}, {@link endCall}); null: nothing. */
-  onEnd: ((code: number) => void) | null;
+  onEnd: CallEndHook | null;
+  /**
+   * Set by a step while the call waits in it (fair-queue.ts): takes the call out of the wait when
+   * its client leaves (see {@link abandonCall}), so a queue does not keep a place for nobody.
+   */
+  abandon: (() => void) | null;
 }
+
+/**
+ * What a step has run at the end of a call, with its gRPC status and the call itself (so one
+ * function can serve every call, with nothing allocated per call).
+ */
+export type CallEndHook = (code: number, call: AdmissionCall) => void;
 
 /**
  * A step's decision: undefined lets the call on to the next step; a RouterError refuses it with
@@ -49,7 +73,7 @@ export type AdmissionStep = (call: AdmissionCall) => Admission;
 
 /** A call as it enters the chain (no target yet, nothing to run at its end). */
 export function admissionCall(path: string, headers: readonly string[], method: MethodSpec | undefined): AdmissionCall {
-  return { path, headers, method, startedAt: performance.now(), target: null, onEnd: null };
+  return { path, headers, method, startedAt: performance.now(), target: null, key: null, queueMs: -1, computeTokens: -1, onEnd: null, abandon: null };
 }
 
 /**
@@ -73,14 +97,14 @@ export function runAdmission(steps: readonly AdmissionStep[], call: AdmissionCal
  * call's length (a queue slot, a concurrency permit) gives it back. The gRPC status of the end is
  * passed along.
  */
-export function onCallEnd(call: AdmissionCall, fn: (code: number) => void): void {
+export function onCallEnd(call: AdmissionCall, fn: CallEndHook): void {
   const before = call.onEnd;
   call.onEnd =
     before === null
       ? fn
-      : (code) => {
-          before(code);
-          fn(code);
+      : (code, c) => {
+          before(code, c);
+          fn(code, c);
         };
 }
 
@@ -89,5 +113,16 @@ export function endCall(call: AdmissionCall, code: number): void {
   const fn = call.onEnd;
   if (fn === null) return;
   call.onEnd = null;
-  fn(code);
+  fn(code, call);
+}
+
+/**
+ * The client of a waiting call left: the step it waits in lets it go now (its decision then
+ * settles, a refusal nobody reads). Called by the front that sees the client leave.
+ */
+export function abandonCall(call: AdmissionCall): void {
+  const fn = call.abandon;
+  if (fn === null) return;
+  call.abandon = null;
+  fn();
 }

@@ -8,7 +8,7 @@
  */
 import { connect as netConnect } from "node:net";
 import type { Logger } from "pino";
-import { H2ClientConnection, type H2Stream, type StreamHandler } from "../h2/index.ts";
+import { H2ClientConnection, type H2Stream, type StreamHandler, slabReader } from "../h2/index.ts";
 
 /** What the pool reads of a replica (a route-table Replica): its address, and where it caches the Backend. */
 export interface BackendHolder {
@@ -84,8 +84,11 @@ export class Backend {
 
   private connect(): H2ClientConnection {
     if (this.closed) throw new Error(`backend ${this.address} was removed from the route table`);
-    // Small requests and responses: send each as soon as it is written (no Nagle delay).
-    const socket = netConnect({ host: this.host, port: this.port, noDelay: true });
+    // Small requests and responses: send each as soon as it is written (no Nagle delay). Reads
+    // go straight to the connection (slab-reader.ts: no Readable machinery per answer).
+    let reader: H2ClientConnection | null = null;
+    const onread = slabReader((chunk) => reader?.receive(chunk));
+    const socket = netConnect({ host: this.host, port: this.port, noDelay: true, onread });
     const forget = (): void => {
       if (this.conn === conn) this.conn = null;
     };
@@ -93,6 +96,7 @@ export class Backend {
       streamWindow: this.opts.streamWindowBytes,
       connectionWindow: this.opts.connectionWindowBytes,
       keepaliveMs: this.opts.keepaliveMs,
+      ownReads: true,
       onGoaway: forget,
       onClose: (_conn, reason) => {
         clearTimeout(timer);
@@ -109,6 +113,7 @@ export class Backend {
     timer.unref();
     socket.once("connect", () => clearTimeout(timer));
     socket.once("error", (err: Error) => this.log.debug({ backend: this.address, err: err.message }, "backend connection error"));
+    reader = conn;
     this.conn = conn;
     this.open.add(conn);
     return conn;
@@ -153,6 +158,14 @@ export class BackendPool {
         this.backends.delete(address);
       }
     }
+  }
+
+  /** Closes the connection of one address no longer in the table (open calls finish first). */
+  release(address: string): void {
+    const b = this.backends.get(address);
+    if (b === undefined) return;
+    b.close();
+    this.backends.delete(address);
   }
 
   /** Number of backends with an open (or opening) connection. */

@@ -49,17 +49,25 @@ export class RouterError extends Error {
    * gRPC's), as the gRPC over HTTP/2 spec asks.
    */
   readonly httpStatus: number;
+  /**
+   * When the caller may try again, in milliseconds (a rate limit or a full queue): sent as the
+   * `retry-after-ms` and `grpc-retry-pushback-ms` trailers; the HTTP gateway's `Retry-After`.
+   * Undefined: no hint.
+   */
+  readonly retryAfterMs: number | undefined;
 
   /**
    * @param code - the gRPC status to answer with
    * @param message - sent as `grpc-message`; names the problem for the caller, never a secret
    * @param httpStatus - see {@link RouterError.httpStatus}; default 200
+   * @param retryAfterMs - see {@link RouterError.retryAfterMs}; default none
    */
-  constructor(code: GrpcStatusCode, message: string, httpStatus = 200) {
+  constructor(code: GrpcStatusCode, message: string, httpStatus = 200, retryAfterMs?: number) {
     super(message);
     this.name = "RouterError";
     this.code = code;
     this.httpStatus = httpStatus;
+    this.retryAfterMs = retryAfterMs;
   }
 }
 

@@ -24,8 +24,18 @@ export function addServedBy(headers: string[], servedBy: ServedBy): void {
  * @param httpStatus - 200 for gRPC errors; 415 for a non-gRPC content-type (gRPC spec)
  * @param servedBy - when the call was already routed, its replica (a route-table Replica), named
  *   in x-tei-instance / x-tei-node
+ * @param retryAfterMs - when set, the caller's retry hint: `retry-after-ms` (what any client, and
+ *   the HTTP gateway's `Retry-After`, reads) and `grpc-retry-pushback-ms` (what gRPC's built-in
+ *   retry policy honours), both whole milliseconds
  */
-export function sendStatus(stream: H2Stream, code: GrpcStatusCode, message: string, servedBy: ServedBy | null = null, httpStatus = 200): void {
+export function sendStatus(
+  stream: H2Stream,
+  code: GrpcStatusCode,
+  message: string,
+  servedBy: ServedBy | null = null,
+  httpStatus = 200,
+  retryAfterMs?: number,
+): void {
   if (stream.closed || stream.localEnded) return;
   const headers = [
     ":status",
@@ -38,6 +48,10 @@ export function sendStatus(stream: H2Stream, code: GrpcStatusCode, message: stri
     encodeGrpcMessage(message),
   ];
   if (servedBy !== null) addServedBy(headers, servedBy);
+  if (retryAfterMs !== undefined) {
+    const ms = String(Math.max(1, Math.ceil(retryAfterMs)));
+    headers.push("retry-after-ms", ms, "grpc-retry-pushback-ms", ms);
+  }
   stream.conn.sendHeaders(stream, headers, true);
 }
 

@@ -56,6 +56,12 @@ export interface H2ConnectionOptions {
    * report RESOURCE_EXHAUSTED). Default 64 KiB.
    */
   maxHeaderListBytes?: number;
+  /**
+   * The socket's creator hands its bytes to {@link H2Connection.receive} (net's `onread` with a slab
+   * reader, slab-reader.ts: no Readable machinery per read) instead of the connection listening for
+   * 'data'. Default false.
+   */
+  ownReads?: boolean;
   /** The peer sent GOAWAY (no new streams; streams above `lastStreamId` were reset). */
   onGoaway?(conn: H2Connection, code: number): void;
   /** The socket closed; every open stream has been told `onReset`. */
@@ -105,7 +111,7 @@ export abstract class H2Connection implements StreamConnection {
     if (preface !== null) this.write(preface);
     this.write(settingsFrame([[Setting.INITIAL_WINDOW_SIZE, opts.streamWindow], ...settings]));
     if (opts.connectionWindow > DEFAULT_WINDOW) this.write(windowUpdateFrame(0, opts.connectionWindow - DEFAULT_WINDOW));
-    socket.on("data", (chunk: Buffer) => this.onSocketData(chunk));
+    if (opts.ownReads !== true) socket.on("data", (chunk: Buffer) => this.receive(chunk));
     // 'close' follows an error and carries its consequences, naming it.
     socket.on("error", (err: Error) => (this.socketError ??= err.message));
     socket.on("close", () => this.onSocketClose(this.socketError ?? "connection closed"));
@@ -171,7 +177,11 @@ export abstract class H2Connection implements StreamConnection {
 
   // ---- receiving ----
 
-  private onSocketData(chunk: Buffer): void {
+  /**
+   * Bytes received on the socket, in order (the 'data' listener, or the socket's creator with
+   * `ownReads`). The chunk's memory must not be reused: frames are handed on as views into it.
+   */
+  receive(chunk: Buffer): void {
     if (this.ended) return;
     this.heard = true;
     try {
@@ -380,6 +390,11 @@ export abstract class H2Connection implements StreamConnection {
 
   private endLocal(s: H2Stream): void {
     s.localEnded = true;
+    // The end of the only stream open is what its peer waits for (a backend for the request, a
+    // client for the answer): it leaves now, and the call's bookkeeping (metrics, closing the
+    // streams) and Node's ticks run while the peer works, instead of before the write. With
+    // other streams open the batch waits for the end of the event, as one write for all of them.
+    if (this.active <= 1) this.writer.flush();
     if (s.remoteEnded) this.closeStream(s);
   }
 

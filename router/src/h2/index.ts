@@ -14,3 +14,4 @@ export { H2ClientConnection, type H2ClientOptions } from "./h2-client-connection
 export type { H2Connection, H2ConnectionOptions } from "./h2-connection.ts";
 export { H2ServerConnection, type H2ServerOptions } from "./h2-server-connection.ts";
 export { H2Stream, headerValue, type StreamConnection, type StreamHandler } from "./h2-stream.ts";
+export { type SlabReader, slabReader } from "./slab-reader.ts";

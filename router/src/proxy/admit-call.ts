@@ -9,7 +9,7 @@
  * had just arrived. The sync path allocates nothing for this.
  */
 import { performance } from "node:perf_hooks";
-import { type Admission, type AdmissionCall, endCall, runAdmission } from "../admission/admission.ts";
+import { type Admission, type AdmissionCall, abandonCall, endCall, runAdmission } from "../admission/admission.ts";
 import { GrpcStatus, RouterError } from "../grpc/grpc-status.ts";
 import type { H2Stream, StreamHandler } from "../h2/index.ts";
 import { UNKNOWN_METHOD } from "../tei/method-table.ts";
@@ -89,6 +89,7 @@ class WaitingCall implements StreamHandler {
 
   onReset(): void {
     this.gone = true;
+    abandonCall(this.call); // a queue lets it go now rather than at its turn
   }
 
   onDrain(): void {}

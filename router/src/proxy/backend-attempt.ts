@@ -7,7 +7,10 @@
  * What an answer means: a connection failure, a reset before any answer, or an UNAVAILABLE
  * status counts against the replica (outlier-detector.ts) and, for a unary call with nothing
  * sent on yet, moves the call to another ready replica of its target, once; any other answer
- * counts for it. A backend's PROTOCOL_ERROR reset says the request was malformed, which every
+ * counts for it. A RESOURCE_EXHAUSTED status (TEI's `max_concurrent_requests` taken) counts for
+ * the replica too (it is up, only full) but also moves such a call to another ready replica,
+ * once: a call must not fail on a full replica while another has room. A backend's
+ * PROTOCOL_ERROR reset says the request was malformed, which every
  * replica would say too: answered INTERNAL, neither retried nor counted. A unary answer is held
  * whole (headers, message, trailers) until the backend's stream ends, so a backend that answers
  * headers and then UNAVAILABLE trailers can still be retried; a streamed answer is passed on as
@@ -42,6 +45,19 @@ export interface AttemptContext {
   readonly outliers: OutlierDetector;
   /** Counts retries. */
   readonly metrics: Pick<RouterMetrics, "retried">;
+}
+
+/**
+ * What the attempt and the call's admission tell each other (an AdmissionCall is one): how long
+ * the call queued in the fleet, stamped on the answer as `x-fleet-queue-time` (whole ms, beside
+ * TEI's `x-queue-time`; the HTTP gateway copies it to a header of the same name), and TEI's token
+ * count of the answer, for a key with a tokens-per-minute limit.
+ */
+export interface CallAccount {
+  /** Milliseconds the call waited in the fleet's queue; negative: not measured (no header). */
+  readonly queueMs: number;
+  /** Set to 0 by whoever wants TEI's `x-compute-tokens` of the answer; the attempt then sets it. -1: not wanted. */
+  computeTokens: number;
 }
 
 /**
@@ -89,6 +105,7 @@ export class BackendAttempt implements StreamHandler {
   private readonly headers: readonly string[];
   private readonly startedAt: number;
   private readonly listener: AttemptListener;
+  private readonly account: CallAccount | null;
   private target: Target | null = null;
   private up: H2Stream | null = null;
   /** The replica the balancer was told a call started on, until it is told the call ended. */
@@ -114,14 +131,24 @@ export class BackendAttempt implements StreamHandler {
    *   own; a caller that is not a gRPC client includes `content-type: application/grpc`)
    * @param startedAt - when the call started (performance.now() ms): a retry gets what is left
    *   of the caller's `grpc-timeout` from then
+   * @param account - the call's queue time to stamp on the answer and its token count to note
+   *   (see {@link CallAccount}); default none
    */
-  constructor(ctx: AttemptContext, method: MethodSpec, headers: readonly string[], startedAt: number, listener: AttemptListener) {
+  constructor(
+    ctx: AttemptContext,
+    method: MethodSpec,
+    headers: readonly string[],
+    startedAt: number,
+    listener: AttemptListener,
+    account: CallAccount | null = null,
+  ) {
     this.ctx = ctx;
     this.balancer = ctx.table.balancer;
     this.method = method;
     this.headers = headers;
     this.startedAt = startedAt;
     this.listener = listener;
+    this.account = account;
   }
 
   /**
@@ -201,9 +228,11 @@ export class BackendAttempt implements StreamHandler {
     this.heldHeaders = null;
     this.heldBody = null;
     let remainingMs: number | undefined;
-    // Only a retry needs the caller's deadline: the first attempt forwards grpc-timeout as it
-    // came, so the common path parses nothing.
-    const timeoutMs = this.attempts > 1 ? parseGrpcTimeout(headerValue(this.headers, "grpc-timeout")) : undefined;
+    // Only a retry, and a call that waited in the fleet's queue, need the caller's deadline: the
+    // first attempt of a call that went straight on forwards grpc-timeout as it came, so the
+    // common path parses nothing.
+    const waited = this.account !== null && this.account.queueMs > 0;
+    const timeoutMs = this.attempts > 1 || waited ? parseGrpcTimeout(headerValue(this.headers, "grpc-timeout")) : undefined;
     if (timeoutMs !== undefined) {
       remainingMs = timeoutMs - (performance.now() - this.startedAt);
       if (remainingMs <= 0) {
@@ -265,16 +294,17 @@ export class BackendAttempt implements StreamHandler {
         if (this.retry()) return;
       } else {
         this.ctx.outliers.success(r);
+        if (code === GrpcStatus.RESOURCE_EXHAUSTED && this.retry()) return;
       }
       if (grpcStatus === undefined) {
         this.fail(new RouterError(code as GrpcStatusCode, `backend ${r.address} answered HTTP ${httpStatus} without a gRPC status`));
         return;
       }
-      addServedBy(headers, r);
+      this.stamp(headers, r);
       this.complete(null, null, headers, code as GrpcStatusCode);
       return;
     }
-    addServedBy(headers, r);
+    this.stamp(headers, r);
     if (this.method.kind === "unary") {
       this.heldHeaders = headers;
       return;
@@ -307,6 +337,7 @@ export class BackendAttempt implements StreamHandler {
       if (this.heldHeaders !== null && this.heldBody === null && this.retry()) return;
     } else if (this.heldHeaders !== null) {
       this.ctx.outliers.success(r);
+      if (code === GrpcStatus.RESOURCE_EXHAUSTED && this.heldBody === null && this.retry()) return;
     }
     this.complete(this.heldHeaders, this.heldBody, trailers, code);
   }
@@ -336,6 +367,19 @@ export class BackendAttempt implements StreamHandler {
       return;
     }
     this.fail(new RouterError(statusFromRstCode(code), `backend ${r.address} reset the stream (HTTP/2 code ${code})`));
+  }
+
+  /** Names the replica on the answer's headers and, with an account, the fleet queue time; notes TEI's token count. */
+  private stamp(headers: string[], r: Replica): void {
+    addServedBy(headers, r);
+    const a = this.account;
+    if (a === null) return;
+    const q = a.queueMs;
+    if (q >= 0) headers.push("x-fleet-queue-time", q < 0.5 ? "0" : String(Math.round(q)));
+    if (a.computeTokens === 0) {
+      const n = Number(headerValue(headers, "x-compute-tokens"));
+      if (n > 0) a.computeTokens = n;
+    }
   }
 
   // ---- ending ----

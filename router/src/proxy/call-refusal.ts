@@ -26,7 +26,7 @@ export const DISCARD: StreamHandler = {
  */
 export function refuseCall(metrics: RouterMetrics, stream: H2Stream, call: AdmissionCall, refusal: RouterError): void {
   stream.handler = DISCARD;
-  sendStatus(stream, refusal.code, refusal.message, null, refusal.httpStatus);
+  sendStatus(stream, refusal.code, refusal.message, null, refusal.httpStatus, refusal.retryAfterMs);
   metrics.record(metrics.forCall(null, call.method ?? UNKNOWN_METHOD), refusal.code, 0);
   endCall(call, refusal.code);
 }

@@ -62,7 +62,7 @@ class ProxyCall implements StreamHandler, AttemptListener {
     this.call = call;
     this.method = method;
     this.reader = new FrameReader(ctx.maxMessageBytes);
-    this.attempt = new BackendAttempt(ctx, method, call.headers, call.startedAt, this);
+    this.attempt = new BackendAttempt(ctx, method, call.headers, call.startedAt, this, call);
   }
 
   start(): void {

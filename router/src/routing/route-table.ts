@@ -2,8 +2,11 @@
  * The router's local copy of the route table (an informer cache in Kubernetes terms): every
  * ready TEI replica with its instance, model, node and address, indexed for the three ways a
  * call can be routed, and the instances that exist but have no ready replica (so a call for them
- * is UNAVAILABLE, not NOT_FOUND). The control plane (or a static file) replaces it wholesale; the
- * router's own outlier detection marks replicas ejected for a while without removing them.
+ * is UNAVAILABLE, not NOT_FOUND). A snapshot (the watch's first, a resync, a static file)
+ * replaces it wholesale; a watch delta is applied in place, at a cost in proportion to the change:
+ * only the groups of the instances and models it touches are rebuilt, the others stay the same
+ * objects (their balancer state untouched). The router's own outlier detection marks replicas
+ * ejected for a while without removing them.
  * Which replica of a group takes a call is the {@link Balancer}'s choice (round-robin by default).
  */
 import type { UnreadyInstance } from "@tei-fleet/proto/fleet/v1";
@@ -22,7 +25,22 @@ export type UnreadyInput = Omit<UnreadyInstance, "$typeName" | "$unknown">;
 /** The status message of calls that arrive before the first route table. */
 export const NO_TABLE_YET = "route table not yet received";
 
-/** What changed in a replace(). */
+/**
+ * Changes applied in place by {@link RouteTable.applyChanges}: what one watch delta carries.
+ * A route is identified by its assignment id, instance, replica number and address.
+ */
+export interface TableChanges {
+  /** Routes gone. */
+  readonly removed: readonly RouteInput[];
+  /** Routes new or changed (a changed model or node makes a new replica). */
+  readonly upserted: readonly RouteInput[];
+  /** Instances no longer listed as unready. */
+  readonly unreadyRemoved: readonly string[];
+  /** Instances listed as unready, new or changed. */
+  readonly unreadyUpserted: readonly UnreadyInput[];
+}
+
+/** What changed in a replace() or applyChanges(). */
 export interface TableDiff {
   added: Replica[];
   removed: Replica[];
@@ -50,11 +68,19 @@ export class RouteTable {
   /** Epoch ms of the last replace(); 0 before the first. */
   updatedAt = 0;
   private byKey = new Map<string, Replica>();
+  /** Replicas per backend address (a backend connection is kept while its address is in use). */
+  private addresses = new Map<string, number>();
   private byInstance = new Map<string, ReplicaGroup>();
   private byModel = new Map<string, ReplicaGroup>();
   private sorted: Replica[] = [];
+  /**
+   * Instances listed as unready, as listed (first listing of a name wins). One with a ready
+   * replica is ready whatever it says: the lookups below are only made for instances and models
+   * without a group, and skip listed instances that have one.
+   */
   private unreadyByInstance = new Map<string, UnreadyInput>();
-  private unreadyByModel = new Map<string, UnreadyInput[]>();
+  /** The same listings by model (insertion order: the order they were listed in). */
+  private unreadyByModel = new Map<string, Map<string, UnreadyInput>>();
 
   /** @param balancer - how a call's replica is picked in its group; default round-robin */
   constructor(balancer: Balancer = new RoundRobinBalancer()) {
@@ -100,6 +126,8 @@ export class RouteTable {
     this.byModel = this.group(sorted, (r) => r.modelId, this.byModel);
     this.byKey = byKey;
     this.sorted = sorted;
+    this.addresses = new Map();
+    for (const r of sorted) this.countAddress(r.address, 1);
     this.setUnready(unready);
     this.version = version;
     this.updatedAt = Date.now();
@@ -107,18 +135,131 @@ export class RouteTable {
   }
 
   private setUnready(unready: readonly UnreadyInput[]): void {
-    const byInstance = new Map<string, UnreadyInput>();
-    const byModel = new Map<string, UnreadyInput[]>();
-    for (const u of unready) {
-      if (this.byInstance.has(u.instanceName) || byInstance.has(u.instanceName)) continue;
-      byInstance.set(u.instanceName, u);
-      if (u.modelId === "" || this.byModel.has(u.modelId)) continue;
-      const list = byModel.get(u.modelId);
-      if (list === undefined) byModel.set(u.modelId, [u]);
-      else list.push(u);
+    this.unreadyByInstance = new Map();
+    this.unreadyByModel = new Map();
+    for (const u of unready) this.listUnready(u);
+  }
+
+  private listUnready(u: UnreadyInput): void {
+    if (this.unreadyByInstance.has(u.instanceName)) return;
+    this.unreadyByInstance.set(u.instanceName, u);
+    if (u.modelId === "") return;
+    let list = this.unreadyByModel.get(u.modelId);
+    if (list === undefined) this.unreadyByModel.set(u.modelId, (list = new Map()));
+    list.set(u.instanceName, u);
+  }
+
+  private unlistUnready(name: string): void {
+    const u = this.unreadyByInstance.get(name);
+    if (u === undefined) return;
+    this.unreadyByInstance.delete(name);
+    const list = this.unreadyByModel.get(u.modelId);
+    if (list === undefined) return;
+    list.delete(name);
+    if (list.size === 0) this.unreadyByModel.delete(u.modelId);
+  }
+
+  /**
+   * Applies a watch delta in place. Work is in proportion to the change (plus moving the index
+   * list's tail): replicas untouched keep their state, and groups of instances and models the
+   * change does not touch are kept as they are, the same objects.
+   */
+  applyChanges(changes: TableChanges, version: bigint): TableDiff {
+    const added: Replica[] = [];
+    const removed: Replica[] = [];
+    const instances = new Set<string>();
+    const models = new Set<string>();
+    const drop = (key: string, r: Replica): void => {
+      this.byKey.delete(key);
+      this.countAddress(r.address, -1);
+      this.unsort(r);
+      removed.push(r);
+      instances.add(r.instanceName);
+      models.add(r.modelId);
+    };
+    // A route updated in place is removed and upserted by the same delta: only the upsert counts,
+    // so that a replica whose model and node stay keeps its state (an ejection, its connection).
+    const upserted = new Set(changes.upserted.map(replicaKey));
+    for (const route of changes.removed) {
+      const key = replicaKey(route);
+      if (upserted.has(key)) continue;
+      const r = this.byKey.get(key);
+      if (r !== undefined) drop(key, r);
     }
-    this.unreadyByInstance = byInstance;
-    this.unreadyByModel = byModel;
+    for (const route of changes.upserted) {
+      const key = replicaKey(route);
+      const old = this.byKey.get(key);
+      if (old !== undefined && old.modelId === route.modelId && old.node === route.node) continue;
+      if (old !== undefined) drop(key, old);
+      const r = newReplica(route, old?.backend ?? null);
+      this.byKey.set(key, r);
+      this.countAddress(r.address, 1);
+      this.insertSorted(r);
+      added.push(r);
+      instances.add(r.instanceName);
+      models.add(r.modelId);
+    }
+    for (const name of instances) this.regroup(this.byInstance, name, added, (r) => r.instanceName === name);
+    for (const model of models) this.regroup(this.byModel, model, added, (r) => r.modelId === model);
+    for (const name of changes.unreadyRemoved) this.unlistUnready(name);
+    for (const u of changes.unreadyUpserted) {
+      this.unlistUnready(u.instanceName);
+      this.listUnready(u);
+    }
+    this.version = version;
+    this.updatedAt = Date.now();
+    return { added, removed };
+  }
+
+  /** True while some replica of the table has this backend address. */
+  usesAddress(address: string): boolean {
+    return this.addresses.has(address);
+  }
+
+  private countAddress(address: string, delta: number): void {
+    const n = (this.addresses.get(address) ?? 0) + delta;
+    if (n > 0) this.addresses.set(address, n);
+    else this.addresses.delete(address);
+  }
+
+  /** Rebuilds the one group `key` of `groups` from its surviving replicas and those added to it. */
+  private regroup(groups: Map<string, ReplicaGroup>, key: string, added: readonly Replica[], belongs: (r: Replica) => boolean): void {
+    const old = groups.get(key);
+    const replicas = (old?.replicas ?? []).filter((r) => this.byKey.get(replicaKey(r)) === r);
+    for (const r of added) if (belongs(r)) replicas.push(r);
+    if (replicas.length === 0) {
+      groups.delete(key);
+      return;
+    }
+    replicas.sort(compareReplicas);
+    groups.set(key, { replicas, cursor: (old?.cursor ?? 0) % replicas.length });
+  }
+
+  /** Where `r` goes in the index list (the first position not before it). */
+  private lowerBound(r: Replica): number {
+    let lo = 0;
+    let hi = this.sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (compareReplicas(this.sorted[mid] as Replica, r) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  private insertSorted(r: Replica): void {
+    this.sorted.splice(this.lowerBound(r), 0, r);
+  }
+
+  private unsort(r: Replica): void {
+    // Replicas that compare equal (same instance, number and assignment) sit together.
+    for (let i = this.lowerBound(r); i < this.sorted.length; i++) {
+      if (this.sorted[i] === r) {
+        this.sorted.splice(i, 1);
+        return;
+      }
+      if (compareReplicas(this.sorted[i] as Replica, r) !== 0) return;
+    }
   }
 
   /** NOT_FOUND for an instance in neither list, UNAVAILABLE naming its status when it is only unready. */
@@ -130,8 +271,8 @@ export class RouteTable {
 
   /** NOT_FOUND for a model no instance serves, UNAVAILABLE naming its instances when none is ready. */
   private missingModel(model: string): RouterError {
-    const list = this.unreadyByModel.get(model);
-    if (list === undefined) return new RouterError(GrpcStatus.NOT_FOUND, `no instance serves model "${model}"`);
+    const list = [...(this.unreadyByModel.get(model)?.values() ?? [])].filter((u) => !this.byInstance.has(u.instanceName));
+    if (list.length === 0) return new RouterError(GrpcStatus.NOT_FOUND, `no instance serves model "${model}"`);
     const shown = list
       .slice(0, 3)
       .map((u) => `"${u.instanceName}" (${u.reason || "not ready"})`)

@@ -15,9 +15,11 @@ import { hostname } from "node:os";
 import { create } from "@bufbuild/protobuf";
 import { type Client, createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
-import { followWatch, snapshotEvent, type WatchMirror, watchEntry } from "@tei-fleet/core/watch";
+import { followWatch, snapshotEvent, type WatchChange, type WatchMirror, watchEntry } from "@tei-fleet/core/watch";
 import { RouteService, type RouteTable as RouteTableMsg, RouteTableSchema, type WatchEvent } from "@tei-fleet/proto/fleet/v1";
 import type { Logger } from "pino";
+import type { RouteInput } from "./replica.ts";
+import type { TableChanges, UnreadyInput } from "./route-table.ts";
 
 /**
  * This router process in failure reports: the control plane counts reports per router, so a
@@ -36,6 +38,16 @@ export interface RouteWatcherOptions {
    * "resync" from GetRoutes.
    */
   onTable: (table: RouteTableMsg, source: "snapshot" | "delta" | "resync") => void;
+  /**
+   * Receives each watch delta's changes instead of the whole table (the table is then applied in
+   * place, in proportion to the change); without it, deltas reach `onTable` as whole tables.
+   */
+  onChanges?: (changes: TableChanges, version: bigint) => void;
+  /**
+   * Sees every applied snapshot and delta first, with the whole mirror: the other collections of
+   * the watch (the model catalog, API keys) are fed from here (router/src/catalog/catalog-feed.ts).
+   */
+  onWatch?: (mirror: WatchMirror, applied: { kind: "snapshot" } | { kind: "delta"; changes: readonly WatchChange[] }) => void;
   /** The version currently applied (GetRoutes tables are taken only when newer). */
   currentVersion: () => bigint;
   log: Logger;
@@ -75,6 +87,29 @@ function tableOf(mirror: WatchMirror): RouteTableMsg {
   });
 }
 
+/** A delta's changes as the route table applies them: an updated entry is removed, then added. */
+function changesOf(changes: readonly WatchChange[]): TableChanges {
+  const removed: RouteInput[] = [];
+  const upserted: RouteInput[] = [];
+  const unreadyRemoved: string[] = [];
+  const unreadyUpserted: UnreadyInput[] = [];
+  for (const c of changes) {
+    const before = c.before?.value;
+    const after = c.after?.value;
+    if (before?.case === "route") removed.push(before.value);
+    if (after?.case === "route") upserted.push(after.value);
+    if (before?.case === "unreadyInstance") unreadyRemoved.push(before.value.instanceName);
+    if (after?.case === "unreadyInstance") unreadyUpserted.push(after.value);
+  }
+  return { removed, upserted, unreadyRemoved, unreadyUpserted };
+}
+
+/** True when a delta changes a route or an unready entry (not only other collections). */
+function touchesRoutes(changes: readonly WatchChange[]): boolean {
+  for (const c of changes) if (c.collection === "route" || c.collection === "unreadyInstance") return true;
+  return false;
+}
+
 /** Starts watching the control plane's route table. */
 export function startRouteWatcher(opts: RouteWatcherOptions): RouteWatcher {
   const { log } = opts;
@@ -97,7 +132,14 @@ export function startRouteWatcher(opts: RouteWatcherOptions): RouteWatcher {
     minBackoffMs: opts.minBackoffMs,
     maxBackoffMs: opts.maxBackoffMs,
     idleTimeoutMs: opts.idleTimeoutMs,
-    onChange: (mirror, applied) => opts.onTable(tableOf(mirror), applied.kind),
+    onChange: (mirror, applied) => {
+      opts.onWatch?.(mirror, applied);
+      // A delta of catalog or key entries alone leaves the route table (and what is derived
+      // from it) as it is: such changes cost the router work in proportion to them.
+      if (applied.kind === "delta" && !touchesRoutes(applied.changes)) return;
+      if (applied.kind === "delta" && opts.onChanges !== undefined) opts.onChanges(changesOf(applied.changes), mirror.version);
+      else opts.onTable(tableOf(mirror), applied.kind);
+    },
   });
 
   const resyncMs = opts.resyncIntervalMs ?? 30_000;
@@ -106,13 +148,22 @@ export function startRouteWatcher(opts: RouteWatcherOptions): RouteWatcher {
     try {
       const res = await client.getRoutes({}, { signal: stopper.signal, timeoutMs: 10_000 });
       // Only newer tables, and none once a watch is back: it may have delivered a later one.
-      if (res.table === undefined || res.table.version <= opts.currentVersion() || follower.streaming) return;
-      // As a snapshot of its epoch, so that the watch resumes from it when it can reconnect.
+      // (The mirror's version counts catalog and key deltas that left the table's as it was.)
+      const held = follower.mirror.loaded ? follower.mirror.version : opts.currentVersion();
+      if (res.table === undefined || res.table.version <= held || follower.streaming) return;
+      // GetRoutes' table has no catalog and no API keys: the mirror keeps the ones it has.
+      const others = [...follower.mirror.entries()].filter((e) => e.value.case !== "route" && e.value.case !== "unreadyInstance");
+      // As a snapshot of its epoch, so that the watch resumes from it when it can reconnect;
+      // unless the mirror holds those other collections, which are older than the table's
+      // version: then under an epoch the control plane does not know, so that the watch, once
+      // back, starts over with a snapshot instead of resuming on top of them (a key revoked
+      // meanwhile would be missed).
       const entries = [
         ...res.table.routes.map((value) => watchEntry({ case: "route", value })),
         ...res.table.unready.map((value) => watchEntry({ case: "unreadyInstance", value })),
+        ...others,
       ];
-      follower.mirror.apply(snapshotEvent(res.epoch, res.table.version, entries));
+      follower.mirror.apply(snapshotEvent(others.length > 0 ? `${res.epoch}~resync` : res.epoch, res.table.version, entries));
       opts.onTable(res.table, "resync");
     } catch (err) {
       if (!stopper.signal.aborted) log.debug({ err: (err as Error).message }, "route resync failed");

@@ -1,0 +1,181 @@
+/**
+ * Runs the gRPC calls of one HTTP request: one unary TEI call per input (or per chunk, for
+ * Rerank), each a {@link BackendAttempt} of the router's own, so a gateway call is routed,
+ * balanced, retried once on another replica and counted for outlier ejection exactly as a gRPC
+ * client's call is. Calls are sent in parallel up to a window (a batch wider than the fleet
+ * takes must not trip TEI's permits, which unary calls take without waiting) and their answers
+ * kept by position, so a request's inputs come back in order whichever replica answered each.
+ * The first failure (after the attempt's own retry) fails the request and cancels the rest,
+ * as TEI fails a whole batch.
+ */
+import { GrpcStatus, type GrpcStatusCode, type RouterError } from "../grpc/grpc-status.ts";
+import { headerValue } from "../h2/index.ts";
+import { type AttemptContext, type AttemptListener, BackendAttempt } from "../proxy/backend-attempt.ts";
+import type { Replica } from "../routing/replica.ts";
+import type { MethodSpec } from "../tei/method-table.ts";
+import type { Target } from "../tei/target.ts";
+import { fromGrpcStatus, type GatewayError } from "./gateway-error.ts";
+import { unframe } from "./grpc-response.ts";
+
+/** The most distinct replicas a batch names in `x-tei-instance` / `x-tei-node`. */
+const MAX_SERVED_BY = 8;
+
+/** Percent-decodes a `grpc-message` (the gRPC spec's encoding of non-ASCII and `%`). */
+export function decodeGrpcMessage(raw: string | undefined): string {
+  if (raw === undefined) return "";
+  if (raw.indexOf("%") < 0) return raw;
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw;
+  }
+}
+
+/** One call of a batch: the listener of its attempt. */
+class SlotCall implements AttemptListener {
+  readonly attempt: BackendAttempt;
+  private readonly batch: TeiBatch;
+  private readonly slot: number;
+
+  constructor(batch: TeiBatch, slot: number, ctx: AttemptContext, method: MethodSpec, headers: readonly string[], startedAt: number) {
+    this.batch = batch;
+    this.slot = slot;
+    this.attempt = new BackendAttempt(ctx, method, headers, startedAt, this);
+  }
+
+  onAttemptHeaders(): void {}
+  onAttemptData(): boolean {
+    return true;
+  }
+  onAttemptDrain(): void {}
+
+  onAttemptEnd(_headers: string[] | null, body: Buffer | null, trailers: string[], code: GrpcStatusCode): void {
+    if (code !== GrpcStatus.OK) {
+      this.batch.failed(this.slot, fromGrpcStatus(code, decodeGrpcMessage(headerValue(trailers, "grpc-message"))), this.attempt.replica);
+      return;
+    }
+    let msg: Buffer;
+    try {
+      msg = unframe(body);
+    } catch (err) {
+      this.batch.failed(this.slot, err as GatewayError, this.attempt.replica);
+      return;
+    }
+    this.batch.answered(this.slot, msg, this.attempt.replica);
+  }
+
+  onAttemptError(err: RouterError): void {
+    this.batch.failed(this.slot, fromGrpcStatus(err.code, err.message, err.retryAfterMs), this.attempt.replica);
+  }
+}
+
+/** Options of one batch. */
+export interface BatchOptions {
+  /** The router's parts an attempt uses. */
+  ctx: AttemptContext;
+  /** The unary TEI method every call of the batch makes. */
+  method: MethodSpec;
+  /** Where the calls go (a model's replicas, or an instance's). */
+  target: Target;
+  /** Metadata of every call: content-type, and a `traceparent` when the client sent one. */
+  headers: readonly string[];
+  /** The request's start (performance.now() ms). */
+  startedAt: number;
+  /** Calls in flight at most. */
+  window: number;
+}
+
+/**
+ * The calls of one request, one framed request message each. `onDone` runs once, when every
+ * call answered (`error` null, `answers` complete) or the first failed (`error` set).
+ */
+export class TeiBatch {
+  /** The protobuf message of each call's answer, by position. */
+  readonly answers: Buffer[];
+  /** The failure that ended the batch, or null. */
+  error: GatewayError | null = null;
+  /** The replicas that answered (first few, distinct). */
+  readonly servedBy: Replica[] = [];
+  private readonly o: BatchOptions;
+  private readonly frames: readonly Buffer[];
+  private readonly calls: (SlotCall | null)[];
+  private readonly onDone: (b: TeiBatch) => void;
+  private next = 0;
+  private pending: number;
+  private done = false;
+
+  constructor(o: BatchOptions, frames: readonly Buffer[], onDone: (b: TeiBatch) => void) {
+    this.o = o;
+    this.frames = frames;
+    this.onDone = onDone;
+    this.answers = new Array(frames.length);
+    this.calls = new Array(frames.length).fill(null);
+    this.pending = frames.length;
+  }
+
+  /** Sends the first window of calls (the rest follow as answers come). */
+  start(): void {
+    if (this.pending === 0) {
+      this.finish();
+      return;
+    }
+    const first = Math.min(this.o.window, this.frames.length);
+    while (this.next < first && !this.done) this.launch(this.next++);
+  }
+
+  /** Ends every call still open (the client left). */
+  cancel(): void {
+    if (this.done) return;
+    this.done = true;
+    for (const c of this.calls) c?.attempt.cancel();
+  }
+
+  private launch(slot: number): void {
+    const o = this.o;
+    const call = new SlotCall(this, slot, o.ctx, o.method, o.headers, o.startedAt);
+    this.calls[slot] = call;
+    try {
+      call.attempt.route(o.target);
+    } catch (err) {
+      const e = err as { code: number; message: string };
+      this.failed(slot, fromGrpcStatus(e.code ?? GrpcStatus.INTERNAL, e.message), null);
+      return;
+    }
+    call.attempt.sendUnary(this.frames[slot] as Buffer);
+  }
+
+  /** @internal A call answered OK. */
+  answered(slot: number, msg: Buffer, replica: Replica | null): void {
+    if (this.done) return;
+    this.calls[slot] = null;
+    this.answers[slot] = msg;
+    if (replica !== null) this.noteServedBy(replica);
+    if (--this.pending === 0) {
+      this.finish();
+      return;
+    }
+    if (this.next < this.frames.length) this.launch(this.next++);
+  }
+
+  /** @internal A call failed: the batch fails with it. */
+  failed(slot: number, err: GatewayError, replica: Replica | null): void {
+    if (this.done) return;
+    this.calls[slot] = null;
+    if (replica !== null) this.noteServedBy(replica);
+    this.error = err;
+    this.cancel();
+    this.onDone(this);
+  }
+
+  private noteServedBy(r: Replica): void {
+    const s = this.servedBy;
+    if (s.length >= MAX_SERVED_BY) return;
+    for (let i = 0; i < s.length; i++) if (s[i] === r) return;
+    s.push(r);
+  }
+
+  private finish(): void {
+    this.done = true;
+    this.onDone(this);
+  }
+}

@@ -1,0 +1,22 @@
+/**
+ * W3C trace context (`traceparent`, `tracestate`) taken from the HTTP request and passed to TEI
+ * as gRPC metadata with every call the request makes. A malformed `traceparent` is dropped, as
+ * the spec asks of a receiver, rather than refused.
+ */
+import type { IncomingHttpHeaders } from "node:http";
+import { GRPC_HEADERS } from "./model-info.ts";
+
+const TRACEPARENT = /^[0-9a-f]{2}-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$/;
+
+/**
+ * The metadata of a request's TEI calls: content-type, then `traceparent` (always at index 3
+ * when present) and `tracestate`.
+ */
+export function grpcHeadersOf(headers: IncomingHttpHeaders): readonly string[] {
+  const tp = headers.traceparent;
+  if (typeof tp !== "string" || tp.length !== 55 || tp.startsWith("ff") || !TRACEPARENT.test(tp)) return GRPC_HEADERS;
+  const out = [...GRPC_HEADERS, "traceparent", tp];
+  const ts = headers.tracestate;
+  if (typeof ts === "string" && ts.length > 0 && ts.length <= 512 && /^[\x20-\x7e]+$/.test(ts)) out.push("tracestate", ts);
+  return out;
+}
