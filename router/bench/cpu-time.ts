@@ -7,16 +7,30 @@ import { readdirSync, readFileSync } from "node:fs";
 /** Clock ticks per second of /proc/<pid>/stat (CLK_TCK, 100 on Linux). */
 const TICKS_PER_SECOND = 100;
 
-/** CPU seconds used so far by `pid` (0 when it cannot be read, e.g. not Linux). */
-export function cpuSeconds(pid: number): number {
+/** CPU time of a process so far, in seconds, as /proc/<pid>/stat counts it (utime, stime). */
+export interface CpuTimes {
+  /** In the process's own code (for Node: JavaScript, V8, libuv). */
+  user: number;
+  /** In the kernel on its behalf (system calls: reads, writes, epoll; page faults). */
+  system: number;
+}
+
+/** CPU time used so far by `pid`, split (zeros when it cannot be read, e.g. not Linux). */
+export function cpuTimes(pid: number): CpuTimes {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     // Fields after the command name (which may contain spaces) start after the last ')'.
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+    return { user: Number(fields[11]) / TICKS_PER_SECOND, system: Number(fields[12]) / TICKS_PER_SECOND };
   } catch {
-    return 0;
+    return { user: 0, system: 0 };
   }
+}
+
+/** CPU seconds used so far by `pid`, user + system (0 when it cannot be read). */
+export function cpuSeconds(pid: number): number {
+  const t = cpuTimes(pid);
+  return t.user + t.system;
 }
 
 /**
