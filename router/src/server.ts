@@ -234,7 +234,7 @@ export function createRouter(config: RouterConfig, deps: RouterDeps = {}): Route
     catalog,
     async start() {
       await router.reloadApiKeysFile();
-      // Said at start-up, as the issue asks: whether this router serves anyone.
+      // Said at start-up: whether this router serves anyone (operators must not learn it from an incident).
       if (config.requireApiKeys && config.apiKeysFile === undefined && config.controlPlane !== undefined)
         log.info("API keys required: checked against the control plane's keys (route watch)");
       else if (config.requireApiKeys && config.apiKeysFile === undefined)
