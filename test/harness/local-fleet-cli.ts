@@ -16,7 +16,7 @@ const program = new Command("fleet-up")
 const opts = program.opts<{ agents: string; model: string; exit?: boolean }>();
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
-const fleet = await startLocalFleet({ agents: Number(opts.agents) });
+const fleet = await startLocalFleet({ agents: Number(opts.agents), gateway: true });
 let stopping = false;
 const shutdown = async (code: number) => {
   if (stopping) return;
@@ -32,7 +32,7 @@ async function main(): Promise<void> {
   say(`redis          ${fleet.redis.url}`);
   say(`control plane  ${fleet.controlPlaneUrl}   (admin token: ${fleet.adminToken})`);
   for (const a of fleet.agents) say(`node agent     ${a.name} advertising ${a.address}, API ${a.listenUrl}`);
-  for (const r of fleet.routers) say(`router         ${r.address} (gRPC), metrics ${r.metricsUrl}/metrics`);
+  for (const r of fleet.routers) say(`router         ${r.address} (gRPC), ${r.httpUrl} (HTTP: TEI's API, OpenAI), metrics ${r.metricsUrl}/metrics`);
   say(`logs           ${fleet.dir}/logs`);
 
   const created = await fleet.api("POST", "/instances", { name: "demo", model_id: opts.model });
@@ -60,9 +60,22 @@ async function main(): Promise<void> {
   say(`\nembedding of "${text}" through the router:`);
   say(`  tei_multiplexer.v1.TeiMultiplexer/Embed  ${viaMux.embeddings.length}-d ${head(viaMux.embeddings)}`);
   say(`  tei.v1.Embed/Embed (x-tei-instance)      ${viaTei.embeddings.length}-d ${head(viaTei.embeddings)}`);
+  // The same through the HTTP gateway, as the openai SDK would ask for it.
+  const http = await fetch(`${fleet.routers[0]!.httpUrl}/v1/embeddings`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ model: opts.model, input: text }),
+  });
+  const openai = (await http.json()) as { data?: { embedding: number[] }[] };
+  const viaHttp = openai.data?.[0]?.embedding;
+  if (http.status !== 200 || viaHttp === undefined) throw new Error(`POST /v1/embeddings: ${http.status} ${JSON.stringify(openai)}`);
+  say(`  POST /v1/embeddings (HTTP gateway)       ${viaHttp.length}-d ${head(viaHttp)}`);
 
   if (opts.exit) return shutdown(0);
-  say(`\nThe fleet is up. Try: curl -H 'authorization: Bearer <admin token>' ${fleet.controlPlaneUrl}/instances\nCtrl-C stops it.`);
+  say(`\nThe fleet is up. Try: curl -H 'authorization: Bearer <admin token>' ${fleet.controlPlaneUrl}/instances`);
+  say(
+    `  or: curl ${fleet.routers[0]!.httpUrl}/v1/embeddings -H 'content-type: application/json' -d '{"model":"${opts.model}","input":"hello"}'\nCtrl-C stops it.`,
+  );
 }
 
 // Not a top-level await: shutdown() ends the process, which must not happen inside one.
