@@ -17,7 +17,10 @@ import { loadApiKeysFile } from "./admission/api-keys-file.ts";
 import { createControlPlaneShareSource, shareRouterId } from "./admission/control-plane-share-source.ts";
 import { createFleetAdmission, type FleetAdmission } from "./admission/fleet-admission.ts";
 import { GRPC_CALL_STEPS, GRPC_REQUEST_STEPS } from "./admission/grpc-chain.ts";
+import { registerUsageMetrics } from "./admission/usage-metrics.ts";
+import { controlPlaneUsageSink } from "./admission/usage-reporter.ts";
 import { WatchedKeys } from "./admission/watched-keys.ts";
+import { registerEmbedArrow } from "./arrow/embed-arrow-call.ts";
 import { BackendPool } from "./backends/backend-pool.ts";
 import { CatalogModelResolver, CatalogView, createCatalogFeed, createCatalogSteps } from "./catalog/index.ts";
 import { type RouterConfig, splitHostPort } from "./config.ts";
@@ -75,6 +78,8 @@ export interface Router {
 
 /** How often a router with a control plane renews its shares of the keys' limits. */
 const SHARE_RENEW_MS = 300;
+/** Period of the per-key usage reports (AdmissionService.ReportUsage): fresh within about a second. */
+const USAGE_REPORT_MS = 500;
 
 const HEALTH_CHECK_PATH = "/grpc.health.v1.Health/Check";
 /** HealthCheckResponse{status: SERVING} and {status: NOT_SERVING}, framed. */
@@ -86,6 +91,7 @@ const OK_TRAILERS = ["grpc-status", "0"];
 
 /** Creates a router from a validated configuration. */
 export function createRouter(config: RouterConfig, deps: RouterDeps = {}): Router {
+  registerEmbedArrow(); // tei-manager's EmbedArrow (apache-arrow itself loads on the first call)
   const log = deps.log ?? createLogger("tei-router", config.logLevel);
   const table = new RouteTable(deps.balancer);
   const metrics = new RouterMetrics(table, deps.registry);
@@ -101,6 +107,7 @@ export function createRouter(config: RouterConfig, deps: RouterDeps = {}): Route
       if (watcher !== null && r.assignmentId !== "") void watcher.reportFailure(r.assignmentId, reason);
     },
   });
+  const routerName = shareRouterId(`${hostname()}/${process.pid}/${randomBytes(3).toString("hex")}`);
   const fleetAdmission = createFleetAdmission({
     requireApiKeys: config.requireApiKeys,
     maxInflightGlobal: config.maxInflightGlobal,
@@ -116,14 +123,22 @@ export function createRouter(config: RouterConfig, deps: RouterDeps = {}): Route
       : {
           shareSource: createControlPlaneShareSource({ baseUrl: config.controlPlane, joinToken: config.joinToken, routerCount: config.routerCount }),
           shareIntervalMs: SHARE_RENEW_MS,
-          routerName: shareRouterId(`${hostname()}/${process.pid}/${randomBytes(3).toString("hex")}`),
+          routerName,
           onShareSourceChange: (reachable: boolean, err?: unknown) => {
             if (reachable) log.info("rate-limit shares renewed from the control plane again");
             else log.warn({ err: (err as Error | undefined)?.message }, "control plane unreachable for rate-limit shares: keeping the last shares");
           },
+          // Per-key usage (admission/usage-reporter.ts): deltas, resent until acknowledged.
+          usageSink: controlPlaneUsageSink({ baseUrl: config.controlPlane, joinToken: config.joinToken }),
+          usageIntervalMs: USAGE_REPORT_MS,
+          onUsageSinkChange: (reachable: boolean, err?: unknown) => {
+            if (reachable) log.info("usage reports delivered to the control plane again");
+            else log.warn({ err: (err as Error | undefined)?.message }, "control plane unreachable for usage reports: keeping the counts until it answers");
+          },
         }),
   });
   registerAdmissionMetrics(metrics.registry, fleetAdmission);
+  registerUsageMetrics(metrics.registry, fleetAdmission.usage);
   // The model catalog and (without a keys file, which then rules) the API keys, fed from the
   // route watch's other collections (catalog/catalog-feed.ts).
   const catalog = new CatalogView();

@@ -98,8 +98,8 @@ describe("bad input gets a gRPC status and leaves the router serving", () => {
     expect(res.headers[":status"]).toBe(405);
   });
 
-  test("EmbedArrow through the multiplexer is UNIMPLEMENTED with an explanation", async () => {
-    const res = await rawCall(session, "/tei_multiplexer.v1.TeiMultiplexer/EmbedArrow", [frame(new Uint8Array())]);
+  test("EmbedSparseArrow through the multiplexer is UNIMPLEMENTED with an explanation", async () => {
+    const res = await rawCall(session, "/tei_multiplexer.v1.TeiMultiplexer/EmbedSparseArrow", [frame(new Uint8Array())]);
     expect(res.status).toBe(Code.Unimplemented);
     expect(res.message).toContain("EmbedStream");
   });

@@ -6,12 +6,19 @@
  */
 import { create } from "@bufbuild/protobuf";
 import type { ConnectRouter } from "@connectrpc/connect";
-import { AdmissionService, KeyShareSchema, RenewSharesResponseSchema } from "@tei-fleet/proto/fleet/v1";
+import { AdmissionService, KeyShareSchema, RenewSharesResponseSchema, type ReportUsageRequest, type ReportUsageResponse } from "@tei-fleet/proto/fleet/v1";
+import { ApiError } from "../errors/api-error.ts";
 import { parseDemandReport } from "./demand-report.ts";
 import type { ShareStore } from "./share-store.ts";
 
-/** Registers AdmissionService on a Connect router. */
-export function admissionConnectRoutes(store: ShareStore): (router: ConnectRouter) => void {
+/**
+ * Registers AdmissionService on a Connect router; ReportUsage goes to `reportUsage`
+ * (usage/usage-connect.ts), or is refused when none is given.
+ */
+export function admissionConnectRoutes(
+  store: ShareStore,
+  reportUsage?: (req: ReportUsageRequest) => Promise<ReportUsageResponse>,
+): (router: ConnectRouter) => void {
   return (router) =>
     router.service(AdmissionService, {
       async renewShares(req) {
@@ -20,6 +27,10 @@ export function admissionConnectRoutes(store: ShareStore): (router: ConnectRoute
           routers: grant.routers,
           shares: [...grant.shares].map(([limitId, share]) => create(KeyShareSchema, { limitId, share })),
         });
+      },
+      async reportUsage(req) {
+        if (reportUsage === undefined) throw new ApiError("METHOD_NOT_ALLOWED", "this control plane does not keep usage");
+        return reportUsage(req);
       },
     });
 }

@@ -8,6 +8,7 @@ const READ_METHODS: Record<string, ReadonlySet<string>> = {
   "tei_fleet.v1.NodeService": new Set(["ListNodes", "GetNode"]),
   "tei_fleet.v1.CatalogService": new Set(["ListAliases", "GetAlias", "ListModels", "GetModel", "ListBackends", "GetBackend"]),
   "tei_fleet.v1.ApiKeyService": new Set(["GetApiKey", "ListApiKeys"]),
+  "tei_fleet.v1.UsageService": new Set(["GetKeyUsage", "ListUsage"]),
 };
 
 /** Services node agents and routers call with the join token. */

@@ -17,6 +17,7 @@ import { createScheduler, type SchedulerOptions } from "../scheduler/index.ts";
 import { createInstanceRepository } from "../store/instance-repository.ts";
 import { createKeySchema, type KeySchema } from "../store/keys.ts";
 import { createNodeReader } from "../store/node-reader.ts";
+import { createUsageQuery, createUsageStore, registerUsageMetrics, reportUsageHandler, usageConnectRoutes, usageRestPlugin } from "../usage/index.ts";
 import { type AppOptions, buildApp } from "./app.ts";
 import { type SchedulerSurfaces, schedulerSurfaces } from "./scheduler-wiring.ts";
 
@@ -148,7 +149,11 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const apiKeys = createApiKeys(redis, keys);
   const apiKeyRoutes = keyConnectRoutes(apiKeys);
   // Fleet-wide rate limits (admission/): each router's share of every key's limits.
-  const admissionRoutes = admissionConnectRoutes(createShareStore({ redis, keys, ttlMs: options.shareTtlMs }));
+  // Per-key usage (usage/): routers' reports summed in Redis, read over REST and as metrics.
+  const usageStore = createUsageStore({ redis, keys });
+  const usageQuery = createUsageQuery(redis, keys, usageStore);
+  registerUsageMetrics(metrics.registry, redis, keys, usageStore, (err) => logger.warn({ err }, "metrics: could not read usage from Redis"));
+  const admissionRoutes = admissionConnectRoutes(createShareStore({ redis, keys, ttlMs: options.shareTtlMs }), reportUsageHandler(usageStore));
   const app = await buildApp(ctx, {
     ...options.app,
     connectRoutes: (router) => {
@@ -156,11 +161,13 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       admissionRoutes(router);
       catalogRoutes(router);
       apiKeyRoutes(router);
+      usageConnectRoutes(usageQuery)(router);
     },
     restPlugins: [
       ...(surfaces.restPlugin ? [surfaces.restPlugin] : []),
       async (scope) => scope.register(catalogRestPlugin, { catalog }),
       async (scope) => scope.register(keyRestPlugin, { keys: apiKeys }),
+      async (scope) => scope.register(usageRestPlugin, { usage: usageQuery }),
     ],
   });
   await scheduler.start?.();

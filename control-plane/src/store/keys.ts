@@ -45,6 +45,11 @@
  * |                                  |        | than the share TTL are trimmed; the key expires with them)   |
  * | share-report:{router}            | STRING | JSON of the router's smoothed demand per key limit id and its |
  * |                                  |        | router count, PX the share TTL (admission/share-store.ts)     |
+ * | usage:{key id}                   | HASH   | `model|requests`, `model|inputs`, `model|tokens`,             |
+ * |                                  |        | `model|refused:{reason}` → the key's usage, all time          |
+ * | usage-hour:{key id}:{hour}       | HASH   | the same fields for one hour (epoch hours), 35-day TTL        |
+ * | usage-keys                       | ZSET   | key ids with usage → ms of their latest report               |
+ * | usage-seq:{router}               | STRING | the router's last counted usage report sequence (1 day TTL)   |
  * | changes                          | PUBSUB | channel nudging every control-plane replica: "routes",        |
  * |                                  |        | "assignments:{node}", "event", "node:{name}" (node record),   |
  * |                                  |        | "instance:{name}" (created or deleted)                        |
@@ -110,6 +115,14 @@ export interface KeySchema {
   shareRouters(): string;
   /** One router's latest (smoothed) demand report. */
   shareReport(router: string): string;
+  /** One key's usage, all time (usage/usage-store.ts). */
+  usage(keyId: string): string;
+  /** One key's usage in one hour (epoch hours). */
+  usageHour(keyId: string, hour: number): string;
+  /** Key ids with usage, by their latest report. */
+  usageKeys(): string;
+  /** One router's last counted usage report. */
+  usageSeq(router: string): string;
   changesChannel(): string;
   events(): string;
   lease(name: string): string;
@@ -161,6 +174,10 @@ export function createKeySchema(prefix = "tf"): KeySchema {
     ejectionReports: (assignmentId) => k("ejection-reports", assignmentId),
     shareRouters: () => k("share-routers"),
     shareReport: (router) => k("share-report", router),
+    usage: (keyId) => k("usage", keyId),
+    usageHour: (keyId, hour) => k("usage-hour", keyId, String(hour)),
+    usageKeys: () => k("usage-keys"),
+    usageSeq: (router) => k("usage-seq", router),
     changesChannel: () => k("changes"),
     events: () => k("events"),
     lease: (name) => k("lease", name),

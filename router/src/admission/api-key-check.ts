@@ -17,6 +17,7 @@ import type { AdmissionClock } from "./admission-clock.ts";
 import { type ApiKeyView, hashApiKey } from "./api-key-view.ts";
 import type { CallModels } from "./call-model.ts";
 import type { KeyTable } from "./key-table.ts";
+import type { UsageMeter } from "./usage-meter.ts";
 
 /** What the step checks against. */
 export interface ApiKeyCheckOptions {
@@ -25,6 +26,8 @@ export interface ApiKeyCheckOptions {
   readonly clock: Pick<AdmissionClock, "wallNow">;
   /** The model of a call's target. */
   readonly models: Pick<CallModels, "of">;
+  /** Counts refusals of known keys (expired: unauthenticated; a model not allowed: permission_denied). */
+  readonly meter?: UsageMeter;
 }
 
 const MISSING = new RouterError(GrpcStatus.UNAUTHENTICATED, "missing API key: send the metadata authorization: Bearer <key>");
@@ -41,7 +44,7 @@ export function bearerKey(value: string): string | undefined {
 
 /** The step checking calls' API keys. */
 export function createApiKeyCheck(o: ApiKeyCheckOptions): AdmissionStep {
-  const { keys, clock, models } = o;
+  const { keys, clock, models, meter } = o;
   return (call) => {
     const value = headerValue(call.headers, "authorization");
     if (value === undefined) return MISSING;
@@ -50,10 +53,14 @@ export function createApiKeyCheck(o: ApiKeyCheckOptions): AdmissionStep {
     const key = keys.get(hashApiKey(raw));
     if (key === undefined) return UNKNOWN;
     if (key.expiresAtMs !== undefined && clock.wallNow() >= key.expiresAtMs) {
+      meter?.refused(key, models.of(call.target) ?? "", "unauthenticated");
       return new RouterError(GrpcStatus.UNAUTHENTICATED, `API key "${key.name}" has expired`);
     }
     const denied = permission(key, call.method?.mux === true ? null : models.of(call.target), call.method?.mux === true);
-    if (denied !== undefined) return denied;
+    if (denied !== undefined) {
+      meter?.refused(key, models.of(call.target) ?? "", "permission_denied");
+      return denied;
+    }
     call.key = key;
     return undefined;
   };

@@ -16,6 +16,8 @@ import { KeyTable } from "./key-table.ts";
 import { createRateLimit } from "./rate-limit.ts";
 import type { RateShareSource } from "./rate-share-source.ts";
 import { ShareRenewer } from "./share-renewer.ts";
+import { UsageMeter } from "./usage-meter.ts";
+import { UsageReporter, type UsageSink } from "./usage-reporter.ts";
 
 /** What the fleet's admission is built from (the router's configuration, parsed). */
 export interface FleetAdmissionOptions {
@@ -41,6 +43,12 @@ export interface FleetAdmissionOptions {
   readonly routerName?: string;
   /** Told when the share source stops or starts answering. */
   readonly onShareSourceChange?: (reachable: boolean, err?: unknown) => void;
+  /** Where per-key usage is delivered (the control plane); default none (router metrics only). */
+  readonly usageSink?: UsageSink;
+  /** Period of usage reports. Default 1000 ms. */
+  readonly usageIntervalMs?: number;
+  /** Told when usage delivery stops or starts working. */
+  readonly onUsageSinkChange?: (reachable: boolean, err?: unknown) => void;
 }
 
 /** The fleet's admission of one router. */
@@ -52,6 +60,8 @@ export interface FleetAdmission {
   readonly limiter: KeyRateLimiter;
   /** The in-flight limit and queues; null when off. */
   readonly queue: FairQueue | null;
+  /** Per-key usage counted by this router (keys required only). */
+  readonly usage: UsageMeter;
   /** Starts renewing shares (when a source was given). */
   start(): void;
   /** Stops the renewal. */
@@ -64,8 +74,10 @@ export function createFleetAdmission(o: FleetAdmissionOptions): FleetAdmission {
   const models = new CallModels(o.table);
   const keys = new KeyTable();
   const limiter = new KeyRateLimiter(clock, o.routerCount ?? 1);
+  const usage = new UsageMeter();
   const steps: AdmissionStep[] = [];
-  if (o.requireApiKeys === true) steps.push(createApiKeyCheck({ keys, clock, models }), createRateLimit(limiter, clock));
+  if (o.requireApiKeys === true)
+    steps.push(createApiKeyCheck({ keys, clock, models, meter: usage }), createRateLimit(limiter, clock, { meter: usage, models }));
   const inflight = o.maxInflightGlobal ?? 256;
   const queue =
     inflight > 0 ? new FairQueue({ maxInflight: inflight, maxQueuePerModel: o.maxQueuePerModel, requestTimeoutMs: o.requestTimeoutMs, clock, models }) : null;
@@ -81,12 +93,29 @@ export function createFleetAdmission(o: FleetAdmissionOptions): FleetAdmission {
           intervalMs: o.shareIntervalMs,
           onSourceChange: o.onShareSourceChange,
         });
+  const reporter =
+    o.usageSink === undefined
+      ? null
+      : new UsageReporter({
+          meter: usage,
+          sink: o.usageSink,
+          router: o.routerName ?? "router",
+          intervalMs: o.usageIntervalMs,
+          onSinkChange: o.onUsageSinkChange,
+        });
   return {
     steps,
     keys,
     limiter,
     queue,
-    start: () => renewer?.start(),
-    stop: () => renewer?.stop(),
+    usage,
+    start: () => {
+      renewer?.start();
+      reporter?.start();
+    },
+    stop: () => {
+      renewer?.stop();
+      void reporter?.stop();
+    },
   };
 }

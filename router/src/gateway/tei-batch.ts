@@ -83,6 +83,11 @@ export interface BatchOptions {
   startedAt: number;
   /** Calls in flight at most. */
   window: number;
+  /**
+   * Keep going when a call fails: its error goes to `errors[slot]` and the others still run
+   * (EmbedArrow's per-row errors). Unset: the first failure fails the batch.
+   */
+  perCallErrors?: boolean;
 }
 
 /**
@@ -94,6 +99,8 @@ export class TeiBatch {
   readonly answers: Buffer[];
   /** The failure that ended the batch, or null. */
   error: GatewayError | null = null;
+  /** With `perCallErrors`: each failed call's error by position (null where it answered). */
+  errors: (GatewayError | null)[] | null = null;
   /** The replicas that answered (first few, distinct). */
   readonly servedBy: Replica[] = [];
   private readonly o: BatchOptions;
@@ -144,6 +151,10 @@ export class TeiBatch {
     call.attempt.sendUnary(this.frames[slot] as Buffer);
   }
 
+  private launchNext(): void {
+    if (!this.done && this.next < this.frames.length) this.launch(this.next++);
+  }
+
   /** @internal A call answered OK. */
   answered(slot: number, msg: Buffer, replica: Replica | null): void {
     if (this.done) return;
@@ -162,6 +173,13 @@ export class TeiBatch {
     if (this.done) return;
     this.calls[slot] = null;
     if (replica !== null) this.noteServedBy(replica);
+    if (this.o.perCallErrors === true) {
+      (this.errors ??= new Array(this.frames.length).fill(null))[slot] = err;
+      if (--this.pending === 0) this.finish();
+      // Not launched from here: a call that fails while launching would recurse once per input.
+      else if (this.next < this.frames.length) queueMicrotask(() => this.launchNext());
+      return;
+    }
     this.error = err;
     this.cancel();
     this.onDone(this);

@@ -26,6 +26,17 @@ import type { ProxyContext } from "./proxy-context.ts";
 
 const EMPTY = Buffer.alloc(0);
 
+/** Starts a call the router answers itself rather than forwarding it to one TEI call. */
+export type LocalMethodStarter = (ctx: ProxyContext, down: H2Stream, call: AdmissionCall, method: MethodSpec, endStream: boolean) => StreamHandler;
+
+/** Local methods by MethodSpec.name, registered by the modules that serve them (server.ts loads them). */
+const LOCAL_METHODS = new Map<string, LocalMethodStarter>();
+
+/** Registers the starter of a method with no TEI counterpart (`upstreamPath` ""). */
+export function registerLocalMethod(name: string, start: LocalMethodStarter): void {
+  LOCAL_METHODS.set(name, start);
+}
+
 /**
  * Starts proxying an admitted call (its method served, its target noted unless its first message
  * names it) and makes it the handler of the client stream.
@@ -33,6 +44,11 @@ const EMPTY = Buffer.alloc(0);
  * @returns the handler, to which request events already received may be replayed
  */
 export function startCall(ctx: ProxyContext, down: H2Stream, call: AdmissionCall, method: MethodSpec, endStream: boolean): StreamHandler {
+  // A method with no TEI counterpart that the router serves itself (EmbedArrow, arrow/).
+  if (method.upstreamPath === "") {
+    const local = LOCAL_METHODS.get(method.name);
+    if (local !== undefined) return local(ctx, down, call, method, endStream);
+  }
   const proxied = new ProxyCall(ctx, down, call, method);
   down.handler = proxied;
   proxied.start();

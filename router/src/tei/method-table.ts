@@ -50,9 +50,15 @@ function kindOf(methodKind: string): CallKind {
   throw new Error(`unsupported method kind ${methodKind}`);
 }
 
-/** The path of the multiplexer methods that need Arrow decoding, which the router does not do. */
+/**
+ * The multiplexer's Arrow methods the router does not serve (EmbedArrow is served by
+ * arrow/embed-arrow-call.ts; EmbedSparseArrow is not, yet).
+ */
 const ARROW_MESSAGE =
   "is not supported by the TEI Fleet router (it would require decoding Arrow IPC); " + "send the texts with EmbedStream / EmbedSparseStream instead";
+
+/** Multiplexer methods with no TEI counterpart that the router serves itself. */
+const SERVED_WITHOUT_TEI = new Set(["EmbedArrow"]);
 
 function buildTable(): Map<string, MethodSpec> {
   const table = new Map<string, MethodSpec>();
@@ -88,7 +94,7 @@ function buildTable(): Map<string, MethodSpec> {
       truncationField: tei === undefined ? 0 : truncationFieldOf(tei.input),
       emptyRequest: tei !== undefined && tei.input.fields.length === 0,
       refuseEmptyStream: true, // a mux stream's first message carries the target
-      unimplemented: tei === undefined ? `${method.name} ${ARROW_MESSAGE}` : undefined,
+      unimplemented: tei === undefined && !SERVED_WITHOUT_TEI.has(method.name) ? `${method.name} ${ARROW_MESSAGE}` : undefined,
     });
   }
   return table;

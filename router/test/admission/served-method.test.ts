@@ -17,8 +17,8 @@ test("an unknown path is UNIMPLEMENTED, naming the path", () => {
   });
 });
 
-test("the multiplexer's Arrow methods are UNIMPLEMENTED, pointing to EmbedStream", () => {
-  const refused = refusal(servedMethod(grpcCall("/tei_multiplexer.v1.TeiMultiplexer/EmbedArrow")));
+test("the multiplexer's sparse Arrow method is UNIMPLEMENTED, pointing to EmbedStream", () => {
+  const refused = refusal(servedMethod(grpcCall("/tei_multiplexer.v1.TeiMultiplexer/EmbedSparseArrow")));
   expect(refused.code).toBe(GrpcStatus.UNIMPLEMENTED);
   expect(refused.message).toContain("EmbedStream");
 });

@@ -16,7 +16,117 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tei_fleet/v1/admission.proto.
  */
 export const file_tei_fleet_v1_admission: GenFile = /*@__PURE__*/
-  fileDesc("Chx0ZWlfZmxlZXQvdjEvYWRtaXNzaW9uLnByb3RvEgx0ZWlfZmxlZXQudjEiPwoJS2V5RGVtYW5kEhAKCGxpbWl0X2lkGAEgASgJEhAKCHJlcXVlc3RzGAIgASgEEg4KBnRva2VucxgDIAEoBCJ3ChJSZW5ld1NoYXJlc1JlcXVlc3QSEQoJcm91dGVyX2lkGAEgASgJEhEKCXdpbmRvd19tcxgCIAEoDRIlCgRrZXlzGAMgAygLMhcudGVpX2ZsZWV0LnYxLktleURlbWFuZBIUCgxyb3V0ZXJfY291bnQYBCABKA0iKwoIS2V5U2hhcmUSEAoIbGltaXRfaWQYASABKAkSDQoFc2hhcmUYAiABKAEiTgoTUmVuZXdTaGFyZXNSZXNwb25zZRIPCgdyb3V0ZXJzGAEgASgNEiYKBnNoYXJlcxgCIAMoCzIWLnRlaV9mbGVldC52MS5LZXlTaGFyZTJmChBBZG1pc3Npb25TZXJ2aWNlElIKC1JlbmV3U2hhcmVzEiAudGVpX2ZsZWV0LnYxLlJlbmV3U2hhcmVzUmVxdWVzdBohLnRlaV9mbGVldC52MS5SZW5ld1NoYXJlc1Jlc3BvbnNlYgZwcm90bzM");
+  fileDesc("Chx0ZWlfZmxlZXQvdjEvYWRtaXNzaW9uLnByb3RvEgx0ZWlfZmxlZXQudjEiwQEKCEtleVVzYWdlEg4KBmtleV9pZBgBIAEoCRINCgVtb2RlbBgCIAEoCRIQCghyZXF1ZXN0cxgDIAEoBBIOCgZpbnB1dHMYBCABKAQSDgoGdG9rZW5zGAUgASgEEjQKB3JlZnVzZWQYBiADKAsyIy50ZWlfZmxlZXQudjEuS2V5VXNhZ2UuUmVmdXNlZEVudHJ5Gi4KDFJlZnVzZWRFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAQ6AjgBImAKElJlcG9ydFVzYWdlUmVxdWVzdBIRCglyb3V0ZXJfaWQYASABKAkSEAoIc2VxdWVuY2UYAiABKAQSJQoFdXNhZ2UYAyADKAsyFi50ZWlfZmxlZXQudjEuS2V5VXNhZ2UiJgoTUmVwb3J0VXNhZ2VSZXNwb25zZRIPCgdjb3VudGVkGAEgASgIIj8KCUtleURlbWFuZBIQCghsaW1pdF9pZBgBIAEoCRIQCghyZXF1ZXN0cxgCIAEoBBIOCgZ0b2tlbnMYAyABKAQidwoSUmVuZXdTaGFyZXNSZXF1ZXN0EhEKCXJvdXRlcl9pZBgBIAEoCRIRCgl3aW5kb3dfbXMYAiABKA0SJQoEa2V5cxgDIAMoCzIXLnRlaV9mbGVldC52MS5LZXlEZW1hbmQSFAoMcm91dGVyX2NvdW50GAQgASgNIisKCEtleVNoYXJlEhAKCGxpbWl0X2lkGAEgASgJEg0KBXNoYXJlGAIgASgBIk4KE1JlbmV3U2hhcmVzUmVzcG9uc2USDwoHcm91dGVycxgBIAEoDRImCgZzaGFyZXMYAiADKAsyFi50ZWlfZmxlZXQudjEuS2V5U2hhcmUiqAEKC1VzYWdlQ291bnRzEhAKCHJlcXVlc3RzGAEgASgEEg4KBmlucHV0cxgCIAEoBBIOCgZ0b2tlbnMYAyABKAQSNwoHcmVmdXNlZBgEIAMoCzImLnRlaV9mbGVldC52MS5Vc2FnZUNvdW50cy5SZWZ1c2VkRW50cnkaLgoMUmVmdXNlZEVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoBDoCOAEiRQoKTW9kZWxVc2FnZRINCgVtb2RlbBgBIAEoCRIoCgV1c2FnZRgCIAEoCzIZLnRlaV9mbGVldC52MS5Vc2FnZUNvdW50cyJAChJHZXRLZXlVc2FnZVJlcXVlc3QSCgoCaWQYASABKAkSDwoHZnJvbV9tcxgCIAEoAxINCgV0b19tcxgDIAEoAyJ5ChNHZXRLZXlVc2FnZVJlc3BvbnNlEg4KBmtleV9pZBgBIAEoCRIoCgV0b3RhbBgCIAEoCzIZLnRlaV9mbGVldC52MS5Vc2FnZUNvdW50cxIoCgZtb2RlbHMYAyADKAsyGC50ZWlfZmxlZXQudjEuTW9kZWxVc2FnZSJEChBMaXN0VXNhZ2VSZXF1ZXN0EhAKCGdyb3VwX2J5GAEgASgJEg8KB2Zyb21fbXMYAiABKAMSDQoFdG9fbXMYAyABKAMiRAoKVXNhZ2VHcm91cBIMCgRuYW1lGAEgASgJEigKBXVzYWdlGAIgASgLMhkudGVpX2ZsZWV0LnYxLlVzYWdlQ291bnRzIowBChFMaXN0VXNhZ2VSZXNwb25zZRIQCghncm91cF9ieRgBIAEoCRIoCgV0b3RhbBgCIAEoCzIZLnRlaV9mbGVldC52MS5Vc2FnZUNvdW50cxIoCgZncm91cHMYAyADKAsyGC50ZWlfZmxlZXQudjEuVXNhZ2VHcm91cBIRCgl0cnVuY2F0ZWQYBCABKAgyugEKEEFkbWlzc2lvblNlcnZpY2USUgoLUmVuZXdTaGFyZXMSIC50ZWlfZmxlZXQudjEuUmVuZXdTaGFyZXNSZXF1ZXN0GiEudGVpX2ZsZWV0LnYxLlJlbmV3U2hhcmVzUmVzcG9uc2USUgoLUmVwb3J0VXNhZ2USIC50ZWlfZmxlZXQudjEuUmVwb3J0VXNhZ2VSZXF1ZXN0GiEudGVpX2ZsZWV0LnYxLlJlcG9ydFVzYWdlUmVzcG9uc2UysAEKDFVzYWdlU2VydmljZRJSCgtHZXRLZXlVc2FnZRIgLnRlaV9mbGVldC52MS5HZXRLZXlVc2FnZVJlcXVlc3QaIS50ZWlfZmxlZXQudjEuR2V0S2V5VXNhZ2VSZXNwb25zZRJMCglMaXN0VXNhZ2USHi50ZWlfZmxlZXQudjEuTGlzdFVzYWdlUmVxdWVzdBofLnRlaV9mbGVldC52MS5MaXN0VXNhZ2VSZXNwb25zZWIGcHJvdG8z");
+
+/**
+ * What one router counted for one key and model.
+ *
+ * @generated from message tei_fleet.v1.KeyUsage
+ */
+export type KeyUsage = Message<"tei_fleet.v1.KeyUsage"> & {
+  /**
+   * The key's id (usage of keys without an id is not reported).
+   *
+   * @generated from field: string key_id = 1;
+   */
+  keyId: string;
+
+  /**
+   * The model the calls named (empty: the router's default).
+   *
+   * @generated from field: string model = 2;
+   */
+  model: string;
+
+  /**
+   * Admitted calls that got an answer.
+   *
+   * @generated from field: uint64 requests = 3;
+   */
+  requests: bigint;
+
+  /**
+   * Inputs (texts) of those calls.
+   *
+   * @generated from field: uint64 inputs = 4;
+   */
+  inputs: bigint;
+
+  /**
+   * TEI tokens those calls counted (x-compute-tokens).
+   *
+   * @generated from field: uint64 tokens = 5;
+   */
+  tokens: bigint;
+
+  /**
+   * Calls refused, by reason: rate_limited, queue_full, deadline, unauthenticated,
+   * permission_denied. Each reason at most once.
+   *
+   * @generated from field: map<string, uint64> refused = 6;
+   */
+  refused: { [key: string]: bigint };
+};
+
+/**
+ * Describes the message tei_fleet.v1.KeyUsage.
+ * Use `create(KeyUsageSchema)` to create a new message.
+ */
+export const KeyUsageSchema: GenMessage<KeyUsage> = /*@__PURE__*/
+  messageDesc(file_tei_fleet_v1_admission, 0);
+
+/**
+ * @generated from message tei_fleet.v1.ReportUsageRequest
+ */
+export type ReportUsageRequest = Message<"tei_fleet.v1.ReportUsageRequest"> & {
+  /**
+   * The reporting router process (as in RenewSharesRequest).
+   *
+   * @generated from field: string router_id = 1;
+   */
+  routerId: string;
+
+  /**
+   * Starts at 1 and grows by one per new report of this router process; a resent report keeps its
+   * sequence. The control plane counts each (router_id, sequence) once.
+   *
+   * @generated from field: uint64 sequence = 2;
+   */
+  sequence: bigint;
+
+  /**
+   * Usage per key and model since the previous acknowledged report; each (key_id, model) at most once.
+   *
+   * @generated from field: repeated tei_fleet.v1.KeyUsage usage = 3;
+   */
+  usage: KeyUsage[];
+};
+
+/**
+ * Describes the message tei_fleet.v1.ReportUsageRequest.
+ * Use `create(ReportUsageRequestSchema)` to create a new message.
+ */
+export const ReportUsageRequestSchema: GenMessage<ReportUsageRequest> = /*@__PURE__*/
+  messageDesc(file_tei_fleet_v1_admission, 1);
+
+/**
+ * @generated from message tei_fleet.v1.ReportUsageResponse
+ */
+export type ReportUsageResponse = Message<"tei_fleet.v1.ReportUsageResponse"> & {
+  /**
+   * False when the report had been counted already (a resend).
+   *
+   * @generated from field: bool counted = 1;
+   */
+  counted: boolean;
+};
+
+/**
+ * Describes the message tei_fleet.v1.ReportUsageResponse.
+ * Use `create(ReportUsageResponseSchema)` to create a new message.
+ */
+export const ReportUsageResponseSchema: GenMessage<ReportUsageResponse> = /*@__PURE__*/
+  messageDesc(file_tei_fleet_v1_admission, 2);
 
 /**
  * What one router saw asked of one key in the report's window.
@@ -51,7 +161,7 @@ export type KeyDemand = Message<"tei_fleet.v1.KeyDemand"> & {
  * Use `create(KeyDemandSchema)` to create a new message.
  */
 export const KeyDemandSchema: GenMessage<KeyDemand> = /*@__PURE__*/
-  messageDesc(file_tei_fleet_v1_admission, 0);
+  messageDesc(file_tei_fleet_v1_admission, 3);
 
 /**
  * @generated from message tei_fleet.v1.RenewSharesRequest
@@ -93,7 +203,7 @@ export type RenewSharesRequest = Message<"tei_fleet.v1.RenewSharesRequest"> & {
  * Use `create(RenewSharesRequestSchema)` to create a new message.
  */
 export const RenewSharesRequestSchema: GenMessage<RenewSharesRequest> = /*@__PURE__*/
-  messageDesc(file_tei_fleet_v1_admission, 1);
+  messageDesc(file_tei_fleet_v1_admission, 4);
 
 /**
  * This router's share of one key's limits.
@@ -119,7 +229,7 @@ export type KeyShare = Message<"tei_fleet.v1.KeyShare"> & {
  * Use `create(KeyShareSchema)` to create a new message.
  */
 export const KeyShareSchema: GenMessage<KeyShare> = /*@__PURE__*/
-  messageDesc(file_tei_fleet_v1_admission, 2);
+  messageDesc(file_tei_fleet_v1_admission, 5);
 
 /**
  * @generated from message tei_fleet.v1.RenewSharesResponse
@@ -145,7 +255,208 @@ export type RenewSharesResponse = Message<"tei_fleet.v1.RenewSharesResponse"> & 
  * Use `create(RenewSharesResponseSchema)` to create a new message.
  */
 export const RenewSharesResponseSchema: GenMessage<RenewSharesResponse> = /*@__PURE__*/
-  messageDesc(file_tei_fleet_v1_admission, 3);
+  messageDesc(file_tei_fleet_v1_admission, 6);
+
+/**
+ * @generated from message tei_fleet.v1.UsageCounts
+ */
+export type UsageCounts = Message<"tei_fleet.v1.UsageCounts"> & {
+  /**
+   * @generated from field: uint64 requests = 1;
+   */
+  requests: bigint;
+
+  /**
+   * @generated from field: uint64 inputs = 2;
+   */
+  inputs: bigint;
+
+  /**
+   * @generated from field: uint64 tokens = 3;
+   */
+  tokens: bigint;
+
+  /**
+   * Refused calls by reason (rate_limited, queue_full, deadline, unauthenticated, permission_denied).
+   *
+   * @generated from field: map<string, uint64> refused = 4;
+   */
+  refused: { [key: string]: bigint };
+};
+
+/**
+ * Describes the message tei_fleet.v1.UsageCounts.
+ * Use `create(UsageCountsSchema)` to create a new message.
+ */
+export const UsageCountsSchema: GenMessage<UsageCounts> = /*@__PURE__*/
+  messageDesc(file_tei_fleet_v1_admission, 7);
+
+/**
+ * @generated from message tei_fleet.v1.ModelUsage
+ */
+export type ModelUsage = Message<"tei_fleet.v1.ModelUsage"> & {
+  /**
+   * @generated from field: string model = 1;
+   */
+  model: string;
+
+  /**
+   * @generated from field: tei_fleet.v1.UsageCounts usage = 2;
+   */
+  usage?: UsageCounts | undefined;
+};
+
+/**
+ * Describes the message tei_fleet.v1.ModelUsage.
+ * Use `create(ModelUsageSchema)` to create a new message.
+ */
+export const ModelUsageSchema: GenMessage<ModelUsage> = /*@__PURE__*/
+  messageDesc(file_tei_fleet_v1_admission, 8);
+
+/**
+ * @generated from message tei_fleet.v1.GetKeyUsageRequest
+ */
+export type GetKeyUsageRequest = Message<"tei_fleet.v1.GetKeyUsageRequest"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * Epoch ms; 0: all time (then to_ms must be 0 too).
+   *
+   * @generated from field: int64 from_ms = 2;
+   */
+  fromMs: bigint;
+
+  /**
+   * Epoch ms; 0: now.
+   *
+   * @generated from field: int64 to_ms = 3;
+   */
+  toMs: bigint;
+};
+
+/**
+ * Describes the message tei_fleet.v1.GetKeyUsageRequest.
+ * Use `create(GetKeyUsageRequestSchema)` to create a new message.
+ */
+export const GetKeyUsageRequestSchema: GenMessage<GetKeyUsageRequest> = /*@__PURE__*/
+  messageDesc(file_tei_fleet_v1_admission, 9);
+
+/**
+ * @generated from message tei_fleet.v1.GetKeyUsageResponse
+ */
+export type GetKeyUsageResponse = Message<"tei_fleet.v1.GetKeyUsageResponse"> & {
+  /**
+   * @generated from field: string key_id = 1;
+   */
+  keyId: string;
+
+  /**
+   * @generated from field: tei_fleet.v1.UsageCounts total = 2;
+   */
+  total?: UsageCounts | undefined;
+
+  /**
+   * @generated from field: repeated tei_fleet.v1.ModelUsage models = 3;
+   */
+  models: ModelUsage[];
+};
+
+/**
+ * Describes the message tei_fleet.v1.GetKeyUsageResponse.
+ * Use `create(GetKeyUsageResponseSchema)` to create a new message.
+ */
+export const GetKeyUsageResponseSchema: GenMessage<GetKeyUsageResponse> = /*@__PURE__*/
+  messageDesc(file_tei_fleet_v1_admission, 10);
+
+/**
+ * @generated from message tei_fleet.v1.ListUsageRequest
+ */
+export type ListUsageRequest = Message<"tei_fleet.v1.ListUsageRequest"> & {
+  /**
+   * owner, key or model; empty: key.
+   *
+   * @generated from field: string group_by = 1;
+   */
+  groupBy: string;
+
+  /**
+   * @generated from field: int64 from_ms = 2;
+   */
+  fromMs: bigint;
+
+  /**
+   * @generated from field: int64 to_ms = 3;
+   */
+  toMs: bigint;
+};
+
+/**
+ * Describes the message tei_fleet.v1.ListUsageRequest.
+ * Use `create(ListUsageRequestSchema)` to create a new message.
+ */
+export const ListUsageRequestSchema: GenMessage<ListUsageRequest> = /*@__PURE__*/
+  messageDesc(file_tei_fleet_v1_admission, 11);
+
+/**
+ * @generated from message tei_fleet.v1.UsageGroup
+ */
+export type UsageGroup = Message<"tei_fleet.v1.UsageGroup"> & {
+  /**
+   * The owner, key id or model.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: tei_fleet.v1.UsageCounts usage = 2;
+   */
+  usage?: UsageCounts | undefined;
+};
+
+/**
+ * Describes the message tei_fleet.v1.UsageGroup.
+ * Use `create(UsageGroupSchema)` to create a new message.
+ */
+export const UsageGroupSchema: GenMessage<UsageGroup> = /*@__PURE__*/
+  messageDesc(file_tei_fleet_v1_admission, 12);
+
+/**
+ * @generated from message tei_fleet.v1.ListUsageResponse
+ */
+export type ListUsageResponse = Message<"tei_fleet.v1.ListUsageResponse"> & {
+  /**
+   * @generated from field: string group_by = 1;
+   */
+  groupBy: string;
+
+  /**
+   * @generated from field: tei_fleet.v1.UsageCounts total = 2;
+   */
+  total?: UsageCounts | undefined;
+
+  /**
+   * @generated from field: repeated tei_fleet.v1.UsageGroup groups = 3;
+   */
+  groups: UsageGroup[];
+
+  /**
+   * True when more keys were active than are read (2000, newest first).
+   *
+   * @generated from field: bool truncated = 4;
+   */
+  truncated: boolean;
+};
+
+/**
+ * Describes the message tei_fleet.v1.ListUsageResponse.
+ * Use `create(ListUsageResponseSchema)` to create a new message.
+ */
+export const ListUsageResponseSchema: GenMessage<ListUsageResponse> = /*@__PURE__*/
+  messageDesc(file_tei_fleet_v1_admission, 13);
 
 /**
  * @generated from service tei_fleet.v1.AdmissionService
@@ -165,6 +476,51 @@ export const AdmissionService: GenService<{
     input: typeof RenewSharesRequestSchema;
     output: typeof RenewSharesResponseSchema;
   },
+  /**
+   * A router reports the usage it counted per key and model since its last acknowledged report
+   * (deltas). The control plane adds them to the key's usage in Redis once per (router_id,
+   * sequence): a report resent after a failed call, with the same sequence, is acknowledged and
+   * not counted again. Separate from RenewShares so that usage survives a share renewal failing
+   * (and vice versa) and is sent at its own cadence.
+   *
+   * @generated from rpc tei_fleet.v1.AdmissionService.ReportUsage
+   */
+  reportUsage: {
+    methodKind: "unary";
+    input: typeof ReportUsageRequestSchema;
+    output: typeof ReportUsageResponseSchema;
+  },
 }> = /*@__PURE__*/
   serviceDesc(file_tei_fleet_v1_admission, 0);
+
+/**
+ * Per-key usage as the control plane sums it from the routers' ReportUsage calls, for operators
+ * (REST: GET /keys/{id}/usage, GET /usage). Here beside ReportUsage for now (its messages are
+ * usage's); the service name is what the wire knows, so it may move to a file of its own.
+ *
+ * @generated from service tei_fleet.v1.UsageService
+ */
+export const UsageService: GenService<{
+  /**
+   * One key's usage by model: all time, or the hours overlapping [from_ms, to_ms).
+   *
+   * @generated from rpc tei_fleet.v1.UsageService.GetKeyUsage
+   */
+  getKeyUsage: {
+    methodKind: "unary";
+    input: typeof GetKeyUsageRequestSchema;
+    output: typeof GetKeyUsageResponseSchema;
+  },
+  /**
+   * Every key's usage that reported in the period (or the last 35 days), grouped.
+   *
+   * @generated from rpc tei_fleet.v1.UsageService.ListUsage
+   */
+  listUsage: {
+    methodKind: "unary";
+    input: typeof ListUsageRequestSchema;
+    output: typeof ListUsageResponseSchema;
+  },
+}> = /*@__PURE__*/
+  serviceDesc(file_tei_fleet_v1_admission, 1);
 
