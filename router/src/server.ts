@@ -155,6 +155,7 @@ export function createRouter(config: RouterConfig, deps: RouterDeps = {}): Route
     metrics,
     log,
     maxMessageBytes: config.maxMessageBytes,
+    withholdAuthorization: config.requireApiKeys,
     admission: [...GRPC_CALL_STEPS, catalogSteps.check, ...(deps.admission ?? []), ...fleetAdmission.steps, catalogSteps.route],
   };
 

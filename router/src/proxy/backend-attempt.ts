@@ -45,6 +45,12 @@ export interface AttemptContext {
   readonly outliers: OutlierDetector;
   /** Counts retries. */
   readonly metrics: Pick<RouterMetrics, "retried">;
+  /**
+   * The fleet checks API keys (`--require-api-keys true`): a caller's `authorization` is its fleet
+   * key and is not passed on to TEI. Otherwise it is, so a TEI started with `--api-key` still
+   * checks its own key through the router, as with tei-manager.
+   */
+  readonly withholdAuthorization?: boolean;
 }
 
 /**
@@ -244,7 +250,10 @@ export class BackendAttempt implements StreamHandler {
       try {
         this.up = this.ctx.pool
           .forReplica(candidate)
-          .request(backendRequestHeaders(this.headers, this.method.upstreamPath, candidate.address, remainingMs), this);
+          .request(
+            backendRequestHeaders(this.headers, this.method.upstreamPath, candidate.address, remainingMs, this.ctx.withholdAuthorization === true),
+            this,
+          );
         this.loaded = candidate;
         this.balancer.onCallStart(candidate);
         return true;
