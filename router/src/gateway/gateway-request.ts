@@ -30,8 +30,12 @@ export interface GatewayContext {
   readonly metrics: GatewayMetrics;
   readonly registry: Registry;
   readonly log: Logger;
-  /** Log one line per request (default true). */
-  readonly requestLog: boolean;
+  /**
+   * Where the one line per request goes (null: not logged). A child of `log` on the same
+   * destination, without its redaction: the line's fields are fixed here (no credential among
+   * them), and redacting each line cost ~20 µs of CPU per request (pino + fast-redact, 14 paths).
+   */
+  readonly requestLog: Logger | null;
   /** The router's admission steps every request passes once its model is known (default none). */
   readonly admission: readonly AdmissionStep[];
 }
@@ -227,9 +231,10 @@ export class GatewayRequest {
     const seconds = (performance.now() - this.startedAt) / 1000;
     const model = this.model !== null && this.model.modelId !== "" ? this.model.name : "";
     this.gw.metrics.record(this.route.name, model, this.status, seconds);
-    if (!this.gw.requestLog || !this.gw.log.isLevelEnabled("info")) return;
+    const log = this.gw.requestLog;
+    if (log === null || !log.isLevelEnabled("info")) return;
     const meta = this.meta;
-    this.gw.log.info(
+    log.info(
       {
         requestId: this.requestId,
         route: this.route.name,

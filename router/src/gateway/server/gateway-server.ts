@@ -73,6 +73,19 @@ export interface Gateway {
 const EMPTY_BODY: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
 const JSON_TYPE = "application/json";
 
+/**
+ * The request log: `log`'s child on the same destination, with the same bindings, without
+ * redaction (see GatewayContext.requestLog). A logger that cannot make such a child (a test
+ * double) is used as it is.
+ */
+function requestLogOf(log: Logger): Logger {
+  try {
+    return log.child({}, { redact: { paths: [] } });
+  } catch {
+    return log;
+  }
+}
+
 /** Creates the gateway; nothing listens until `listen`. */
 export function createGateway(deps: GatewayDeps, options: GatewayOptions = {}): Gateway {
   const maxBodyBytes = options.maxBodyBytes ?? 16 * 1024 * 1024;
@@ -85,7 +98,7 @@ export function createGateway(deps: GatewayDeps, options: GatewayOptions = {}): 
     metrics: new GatewayMetrics(deps.registry),
     registry: deps.registry,
     log: deps.log,
-    requestLog: options.requestLog ?? true,
+    requestLog: (options.requestLog ?? true) ? requestLogOf(deps.log) : null,
     admission: deps.admission ?? [],
   };
 
@@ -186,7 +199,7 @@ export function createGateway(deps: GatewayDeps, options: GatewayOptions = {}): 
     res.writeHead(status, ["content-type", JSON_TYPE, "content-length", String(Buffer.byteLength(body)), ...extra]);
     res.end(body);
     gw.metrics.record("unknown", "", status, 0);
-    if (gw.requestLog) gw.log.info({ route: "unknown", method: req.method, status }, "http request");
+    if (gw.requestLog !== null) gw.requestLog.info({ route: "unknown", method: req.method, status }, "http request");
   };
 
   const keepAliveMs = options.keepAliveTimeoutMs ?? 65_000;
