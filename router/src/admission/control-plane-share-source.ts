@@ -7,9 +7,9 @@
  * the control plane is away, the router enforces what it was last granted.
  */
 import { create } from "@bufbuild/protobuf";
-import { type Client, createClient, type Interceptor } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
+import { type Client, createClient } from "@connectrpc/connect";
 import { AdmissionService, KeyDemandSchema } from "@tei-fleet/proto/fleet/v1";
+import { controlPlaneTransport } from "../control-plane-client/control-plane-transport.ts";
 import type { DemandReport, RateShareSource, ShareGrant } from "./rate-share-source.ts";
 
 /** Options of {@link createControlPlaneShareSource}. */
@@ -38,15 +38,7 @@ export function shareRouterId(raw: string): string {
 
 /** A share source that asks the control plane. */
 export function createControlPlaneShareSource(o: ControlPlaneShareSourceOptions): RateShareSource {
-  const token = o.joinToken;
-  const auth: Interceptor = (next) => (req) => {
-    if (token !== undefined && token !== "") req.header.set("authorization", `Bearer ${token}`);
-    return next(req);
-  };
-  const client: Client<typeof AdmissionService> = createClient(
-    AdmissionService,
-    createConnectTransport({ baseUrl: o.baseUrl, httpVersion: "1.1", interceptors: [auth] }),
-  );
+  const client: Client<typeof AdmissionService> = createClient(AdmissionService, controlPlaneTransport(o.baseUrl, o.joinToken));
   const timeoutMs = o.timeoutMs ?? 2000;
   const routerCount = o.routerCount ?? 1;
   return {

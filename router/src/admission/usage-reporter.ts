@@ -9,9 +9,9 @@
  * whose answer the router may ignore, and it goes at its own, slower cadence.
  */
 import { create } from "@bufbuild/protobuf";
-import { type Client, createClient, type Interceptor } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
+import { type Client, createClient } from "@connectrpc/connect";
 import { AdmissionService, type ReportUsageRequest, ReportUsageRequestSchema } from "@tei-fleet/proto/fleet/v1";
+import { controlPlaneTransport } from "../control-plane-client/control-plane-transport.ts";
 import type { UsageDelta, UsageMeter } from "./usage-meter.ts";
 
 /** Sends one report; resolves when the control plane acknowledged it. */
@@ -19,15 +19,7 @@ export type UsageSink = (report: ReportUsageRequest) => Promise<void>;
 
 /** A sink that calls the control plane with the join token. */
 export function controlPlaneUsageSink(o: { baseUrl: string; joinToken: string | undefined; timeoutMs?: number }): UsageSink {
-  const token = o.joinToken;
-  const auth: Interceptor = (next) => (req) => {
-    if (token !== undefined && token !== "") req.header.set("authorization", `Bearer ${token}`);
-    return next(req);
-  };
-  const client: Client<typeof AdmissionService> = createClient(
-    AdmissionService,
-    createConnectTransport({ baseUrl: o.baseUrl, httpVersion: "1.1", interceptors: [auth] }),
-  );
+  const client: Client<typeof AdmissionService> = createClient(AdmissionService, controlPlaneTransport(o.baseUrl, o.joinToken));
   const timeoutMs = o.timeoutMs ?? 2000;
   return async (report) => {
     await client.reportUsage(report, { timeoutMs });

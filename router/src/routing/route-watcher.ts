@@ -13,11 +13,11 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { create } from "@bufbuild/protobuf";
-import { type Client, createClient, type Interceptor } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
+import { type Client, createClient } from "@connectrpc/connect";
 import { followWatch, snapshotEvent, type WatchChange, type WatchMirror, watchEntry } from "@tei-fleet/core/watch";
 import { RouteService, type RouteTable as RouteTableMsg, RouteTableSchema, type WatchEvent } from "@tei-fleet/proto/fleet/v1";
 import type { Logger } from "pino";
+import { controlPlaneTransport } from "../control-plane-client/control-plane-transport.ts";
 import type { RouteInput } from "./replica.ts";
 import type { TableChanges, UnreadyInput } from "./route-table.ts";
 
@@ -113,13 +113,7 @@ function touchesRoutes(changes: readonly WatchChange[]): boolean {
 /** Starts watching the control plane's route table. */
 export function startRouteWatcher(opts: RouteWatcherOptions): RouteWatcher {
   const { log } = opts;
-  const token = opts.joinToken;
-  const auth: Interceptor = (next) => (req) => {
-    if (token !== undefined && token !== "") req.header.set("authorization", `Bearer ${token}`);
-    return next(req);
-  };
-  const transport = createConnectTransport({ baseUrl: opts.baseUrl, httpVersion: "1.1", interceptors: [auth] });
-  const client: Client<typeof RouteService> = createClient(RouteService, transport);
+  const client: Client<typeof RouteService> = createClient(RouteService, controlPlaneTransport(opts.baseUrl, opts.joinToken));
   const stopper = new AbortController();
 
   async function* open(position: { epoch: string; version: bigint } | undefined, signal: AbortSignal): AsyncIterable<WatchEvent> {
