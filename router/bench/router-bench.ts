@@ -1,7 +1,8 @@
 /**
  * `pnpm bench:router`: the fake TEI directly, through tei-router, and through nginx `grpc_pass`
  * (one worker, keepalive upstream), all driven by h2load with gRPC Embed requests; then a
- * 10,000-message bidirectional EmbedStream through the router and directly. Rounds are
+ * 10,000-message bidirectional EmbedStream through the router and directly. A byte-for-byte Node TCP
+ * relay (node-relay.ts) runs beside them as the runtime's floor: what any Node process adds. Rounds are
  * interleaved (direct, router, nginx, direct, ...) and medians reported, because other load on
  * the machine shifts all three alike within a round; the CPU time each proxy spends per call is
  * reported too, as it depends far less on that load. Prints the figures and the issue's targets.
@@ -29,6 +30,7 @@ import { type FakeTeiProcess, startFakeTei } from "../test/support/fake-tei.ts";
 import { type CpuTimes, childPids, cpuTimes, memoryMiB } from "./cpu-time.ts";
 import { type H2loadResult, h2load } from "./h2load.ts";
 import { type Nginx, startNginx } from "./nginx.ts";
+import { type NodeRelay, startNodeRelay } from "./node-relay.ts";
 import { type StreamResult, streamThroughput } from "./stream-throughput.ts";
 
 const { values: flags } = parseArgs({
@@ -143,6 +145,8 @@ async function main(): Promise<void> {
     cleanups.push(() => router.stop());
     const nginx: Nginx = await startNginx(join(dir, "nginx"), await freePort(), tei.address);
     cleanups.push(() => nginx.stop());
+    const relay: NodeRelay = await startNodeRelay(await freePort(), tei.address);
+    cleanups.push(() => relay.stop());
 
     const plainBody = join(dir, "embed.bin");
     const muxBody = join(dir, "mux-embed.bin");
@@ -163,6 +167,7 @@ async function main(): Promise<void> {
       router: { url: `http://127.0.0.1:${router.port}/tei.v1.Embed/Embed`, body: plainBody },
       nginx: { url: `http://127.0.0.1:${nginx.port}/tei.v1.Embed/Embed`, body: plainBody },
       "router (mux)": { url: `http://127.0.0.1:${router.port}/tei_multiplexer.v1.TeiMultiplexer/Embed`, body: muxBody },
+      "node relay": { url: `http://127.0.0.1:${relay.port}/tei.v1.Embed/Embed`, body: plainBody },
     } as const;
     type Name = keyof typeof targets;
     const names = Object.keys(targets) as Name[];
@@ -180,6 +185,7 @@ async function main(): Promise<void> {
       router: router.pid,
       nginx: childPids(nginx.pid)[0] ?? nginx.pid,
       "router (mux)": router.pid,
+      "node relay": relay.pid,
     };
     interface Sample {
       /** Median latency of each c=1 slice. */
@@ -190,7 +196,7 @@ async function main(): Promise<void> {
       cpuC1: CpuTimes;
       cpuC64: CpuTimes;
     }
-    const samples: Record<Name, Sample[]> = { direct: [], router: [], nginx: [], "router (mux)": [] };
+    const samples: Record<Name, Sample[]> = { direct: [], router: [], nginx: [], "router (mux)": [], "node relay": [] };
     const streamed: Record<"direct" | "router" | "router (mux)", StreamResult[]> = { direct: [], router: [], "router (mux)": [] };
     const muxFramed = framed(
       toBinary(
@@ -275,7 +281,7 @@ async function main(): Promise<void> {
       );
     }
     console.log("(added: c=1 median minus direct's in the same slice; CPU/call: of the fake TEI for direct, of the proxy process");
-    console.log(" otherwise (nginx: its one worker), from /proc/<pid>/stat, 10 ms ticks)");
+    console.log(" otherwise (nginx: its one worker), from /proc/<pid>/stat, 10 ms ticks; node relay: bytes copied, nothing parsed)");
     const routerAdded = added("router");
     const nginxAdded = added("nginx");
     const rpsVsNginx = perRound((i) => s("router", i).c64.reqPerSec / s("nginx", i).c64.reqPerSec);
@@ -286,6 +292,11 @@ async function main(): Promise<void> {
       `router / nginx : added latency at c=1 ${(routerAdded / nginxAdded).toFixed(2)}x, throughput at c=${conc} ${pct(rpsVsNginx)}, ` +
         `CPU per call ${(total(cpu("router", "cpuC1")) / total(cpu("nginx", "cpuC1"))).toFixed(2)}x at c=1, ` +
         `${(total(cpu("router", "cpuC64")) / total(cpu("nginx", "cpuC64"))).toFixed(2)}x at c=${conc}`,
+    );
+    const relayAdded = added("node relay");
+    console.log(
+      `router / node relay: added latency at c=1 ${us(routerAdded - relayAdded)} over the relay's ${us(relayAdded)} (the router's own work; ` +
+        `the relay's is what any Node process adds), CPU per call ${(total(cpu("router", "cpuC1")) / total(cpu("node relay", "cpuC1"))).toFixed(2)}x at c=1`,
     );
     const streamRatio = perRound((i) => (streamed.router[i] as StreamResult).messagesPerSec / (streamed.direct[i] as StreamResult).messagesPerSec);
     const muxRatio = perRound((i) => (streamed["router (mux)"][i] as StreamResult).messagesPerSec / (streamed.direct[i] as StreamResult).messagesPerSec);
