@@ -7,7 +7,7 @@
  * period; exit codes: `EXIT_CODES`), and SIGHUP re-reads a routes file and an API keys file.
  */
 import { setFlagsFromString } from "node:v8";
-import { createLogger, EXIT_CODES, handleShutdownSignals, loadServiceConfig } from "@tei-fleet/core/service";
+import { BatchedLogDestination, createLogger, EXIT_CODES, handleShutdownSignals, loadServiceConfig } from "@tei-fleet/core/service";
 import { ROUTER_COMMAND, resolveRouterConfig } from "./cli.ts";
 import type { Router } from "./server.ts";
 
@@ -29,7 +29,10 @@ logger.debug({ config }, "configuration");
 
 // Loaded after the configuration is known to be good, so a bad flag is reported without delay.
 const { createRouter } = await import("./server.ts");
-const router: Router = createRouter(config, { log: logger });
+// The gateway's access log: one line per request, written in batches of whole lines (at most
+// 4 KiB or 1 s old) instead of a system call per request (~25 µs of latency at concurrency 1).
+const requestLog = createLogger("tei-router", config.logLevel, { destination: new BatchedLogDestination() });
+const router: Router = createRouter(config, { log: logger, requestLog });
 try {
   await router.start();
 } catch (err) {

@@ -44,6 +44,8 @@ import { METHODS } from "./tei/method-table.ts";
 export interface RouterDeps {
   /** Defaults to the service kit's logger (`service: "tei-router"`, tokens redacted) at config.logLevel on stderr. */
   log?: Logger;
+  /** Where the gateway's line per request goes; default `log` (main.ts passes one that batches lines). */
+  requestLog?: Logger;
   /** Defaults to a fresh Registry with default process metrics. */
   registry?: Registry;
   /** How a call's replica is picked within its instance or model. Defaults to round-robin. */
@@ -303,7 +305,8 @@ export function createRouter(config: RouterConfig, deps: RouterDeps = {}): Route
       if (config.httpListen !== undefined) {
         // The same admission as the gRPC front (keys, limits, queue), after its protocol steps.
         const admission = [...(deps.admission ?? []), ...fleetAdmission.steps];
-        gateway = createGateway({ attempt: ctx, table, registry: metrics.registry, log, admission, resolver }, { maxBodyBytes: config.httpMaxBodyBytes });
+        const gatewayDeps = { attempt: ctx, table, registry: metrics.registry, log, requestLog: deps.requestLog, admission, resolver };
+        gateway = createGateway(gatewayDeps, { maxBodyBytes: config.httpMaxBodyBytes });
         const g = splitHostPort(config.httpListen);
         bound.httpPort = await gateway.listen(g.host, g.port);
         log.info({ http: `${g.host}:${bound.httpPort}` }, "HTTP gateway listening");

@@ -6,6 +6,8 @@
  * signal handling with documented exit codes. Unlike the rules in `@tei-fleet/core`, this part
  * does I/O and has dependencies (commander, zod, pino, prom-client), so it is a separate entry.
  */
+
+export { BatchedLogDestination, type BatchedLogOptions } from "./batched-log-destination.ts";
 export { buildCommand, type CommandSpec, parseFlags } from "./command-line.ts";
 export { ConfigError, type ConfigProblem } from "./config-error.ts";
 export { type ConfigOption, type ConfigValues, type Environment, type FlagValues, type OptionTable, resolveOptions, settingName } from "./config-option.ts";

@@ -41,6 +41,11 @@ export interface GatewayDeps {
   /** The router's metrics registry (the gateway's metrics are added to it). */
   readonly registry: Registry;
   readonly log: Logger;
+  /**
+   * Where the one line per request goes; default `log`. The router passes a logger on a
+   * BatchedLogDestination (core), so that an access log line costs no system call of its own.
+   */
+  readonly requestLog?: Logger;
   /** How model names resolve; defaults to model ids and instance names of the route table. */
   readonly resolver?: ModelResolver;
   /**
@@ -98,7 +103,7 @@ export function createGateway(deps: GatewayDeps, options: GatewayOptions = {}): 
     metrics: new GatewayMetrics(deps.registry),
     registry: deps.registry,
     log: deps.log,
-    requestLog: (options.requestLog ?? true) ? requestLogOf(deps.log) : null,
+    requestLog: (options.requestLog ?? true) ? requestLogOf(deps.requestLog ?? deps.log) : null,
     admission: deps.admission ?? [],
   };
 
