@@ -7,7 +7,8 @@
  *
  * Names: settings only the router has are `TEI_FLEET_ROUTER_*`; the ones every service shares
  * keep the names the control plane and the agent use (`TEI_FLEET_CONTROL_PLANE`,
- * `TEI_FLEET_JOIN_TOKEN`, `TEI_FLEET_LOG_LEVEL`).
+ * `TEI_FLEET_JOIN_TOKEN`, `TEI_FLEET_LOG_LEVEL`). Tracing also honours OpenTelemetry's own
+ * variables (tracing/otel-environment.ts) where the router's settings leave it unset.
  */
 import {
   booleanText,
@@ -24,6 +25,7 @@ import {
 } from "@tei-fleet/core/service";
 import { z } from "zod";
 import { type RouterConfig, type RouterConfigInput, RouterConfigSchema } from "./config.ts";
+import { otelSettingsFromEnv, tracesUrlOfFlag } from "./tracing/otel-environment.ts";
 
 type Field = keyof RouterConfigInput;
 
@@ -103,6 +105,17 @@ export const ROUTER_OPTIONS = {
     "concurrent calls per client connection",
   ),
   logLevel: text("logLevel", "--log-level", "TEI_FLEET_LOG_LEVEL", "level", "fatal|error|warn|info|debug|trace|silent"),
+  // A base URL like OTEL_EXPORTER_OTLP_ENDPOINT (`/v1/traces` appended), or the traces URL itself.
+  otlpEndpoint: {
+    flag: "--otlp-endpoint",
+    env: "TEI_FLEET_ROUTER_OTLP_ENDPOINT",
+    placeholder: "url",
+    doc: "OTLP/HTTP collector (e.g. http://otel-collector:4318): HTTP gateway requests traced as OpenTelemetry spans; unset: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_EXPORTER_OTLP_ENDPOINT, else no tracing",
+    schema: z
+      .string()
+      .optional()
+      .transform((t) => (t === undefined ? t : tracesUrlOfFlag(t))),
+  },
   // ---- admission (router/src/admission/) ----
   requireApiKeys: {
     flag: "--require-api-keys",
@@ -171,12 +184,21 @@ export const ROUTER_COMMAND: CommandSpec<typeof ROUTER_OPTIONS> = {
  * @throws ConfigError naming every bad setting
  */
 export function resolveRouterConfig(flags: FlagValues<typeof ROUTER_OPTIONS>, env: Environment): RouterConfig {
-  const values = resolveOptions(ROUTER_OPTIONS, flags, env);
+  const values: Record<string, unknown> = resolveOptions(ROUTER_OPTIONS, flags, env);
+  // OpenTelemetry's own variables fill what the router's settings leave unset, and name
+  // themselves in a problem (OTEL_EXPORTER_OTLP_ENDPOINT: must be an http(s) URL...).
+  const fromOtel = new Map<string, string>();
+  for (const [field, s] of Object.entries(otelSettingsFromEnv(env))) {
+    if (values[field] !== undefined) continue;
+    values[field] = s.value;
+    fromOtel.set(field, s.variable);
+  }
   const parsed = RouterConfigSchema.safeParse(values);
   if (parsed.success) return parsed.data;
   const problems: ConfigProblem[] = parsed.error.issues.map((issue) => {
-    const option = (ROUTER_OPTIONS as OptionTable)[String(issue.path[0])];
-    return { setting: option ? settingName(option) : String(issue.path.join(".") || "config"), message: issue.message };
+    const field = String(issue.path[0]);
+    const option = (ROUTER_OPTIONS as OptionTable)[field];
+    return { setting: fromOtel.get(field) ?? (option ? settingName(option) : String(issue.path.join(".") || "config")), message: issue.message };
   });
   throw new ConfigError(problems);
 }

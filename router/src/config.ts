@@ -80,6 +80,21 @@ export const RouterConfigSchema = z
     requestTimeoutMs: atLeast(1).default(120_000),
     /** Routers assumed to share each key's rate limits (each enforces 1/N) until a share source says. Default 1. */
     routerCount: atLeast(1).default(1),
+    /**
+     * OTLP/HTTP traces URL (e.g. `http://otel-collector:4318/v1/traces`): HTTP gateway requests are
+     * traced as OpenTelemetry spans and exported there (router/src/tracing/). The command line
+     * takes `--otlp-endpoint` as a base URL, else OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or
+     * OTEL_EXPORTER_OTLP_ENDPOINT (cli.ts). Default unset: no tracing, and no span made.
+     */
+    otlpEndpoint: z.url({ protocol: /^https?$/, error: "must be an http(s) URL, e.g. http://otel-collector:4318" }).optional(),
+    /** `service.name` of the spans (OTEL_SERVICE_NAME). Default: OTEL_RESOURCE_ATTRIBUTES' service.name, else `tei-router`. */
+    otelServiceName: z.string().min(1).optional(),
+    /**
+     * OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG as given (tracing/trace-sampler.ts: the SDK
+     * spec's values; an unsupported one falls back to `parentbased_always_on` with a warning).
+     */
+    otelTracesSampler: z.string().optional(),
+    otelTracesSamplerArg: z.string().optional(),
     /** pino log level. Default info. */
     logLevel: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(", ")}` }).default("info"),
   })

@@ -3,7 +3,7 @@
  * whose every call passes the admission chain (admission/) and is then proxied (proxy/) to a
  * backend connection (backends/) chosen by the route table and its balancer (routing/), kept
  * current from a control-plane watch or a static file; outlier detection and the metrics
- * endpoint.
+ * endpoint; with an OTLP endpoint, the HTTP gateway's requests traced (tracing/).
  */
 import { randomBytes } from "node:crypto";
 import { type AddressInfo, createServer as createTcpServer, type Socket, type Server as TcpServer } from "node:net";
@@ -39,6 +39,8 @@ import { NO_TABLE_YET, RouteTable, type TableChanges, type UnreadyInput } from "
 import { type RouteWatcher, startRouteWatcher } from "./routing/route-watcher.ts";
 import { loadRoutesFile } from "./routing/routes-file.ts";
 import { METHODS } from "./tei/method-table.ts";
+import type { Tracing } from "./tracing/request-tracer.ts";
+import { startTracing } from "./tracing/start-tracing.ts";
 
 /** Dependencies a caller may inject (tests, embedding); all optional. */
 export interface RouterDeps {
@@ -90,6 +92,13 @@ const HEALTH_NOT_SERVING = Buffer.from([0, 0, 0, 0, 2, 0x08, 0x02]);
 
 const HEALTH_HEADERS = [":status", "200", "content-type", "application/grpc"];
 const OK_TRAILERS = ["grpc-status", "0"];
+
+/**
+ * What the spans still buffered at stop get to reach the collector, ms: within the margin the
+ * CLI gives stop() beyond the grace period (main.ts), so a collector that is away cannot hold
+ * the exit up.
+ */
+const TRACE_FLUSH_MS = 3000;
 
 /** Creates a router from a validated configuration. */
 export function createRouter(config: RouterConfig, deps: RouterDeps = {}): Router {
@@ -244,6 +253,7 @@ export function createRouter(config: RouterConfig, deps: RouterDeps = {}): Route
   });
   let metricsServer: HealthServer | null = null;
   let gateway: Gateway | null = null; // HTTP gateway, when httpListen is set
+  let tracing: Tracing | null = null; // the gateway's spans, when otlpEndpoint is set too
 
   const router: Router = {
     table,
@@ -305,13 +315,29 @@ export function createRouter(config: RouterConfig, deps: RouterDeps = {}): Route
       if (config.httpListen !== undefined) {
         // The same admission as the gRPC front (keys, limits, queue), after its protocol steps.
         const admission = [...(deps.admission ?? []), ...fleetAdmission.steps];
-        const gatewayDeps = { attempt: ctx, table, registry: metrics.registry, log, requestLog: deps.requestLog, admission, resolver };
+        if (config.otlpEndpoint !== undefined) {
+          tracing = await startTracing(
+            {
+              endpoint: config.otlpEndpoint,
+              serviceName: config.otelServiceName,
+              sampler: config.otelTracesSampler,
+              samplerArg: config.otelTracesSamplerArg,
+              instanceId: routerName,
+            },
+            log,
+          );
+        }
+        const tracer = tracing?.tracer ?? null;
+        const gatewayDeps = { attempt: ctx, table, registry: metrics.registry, log, requestLog: deps.requestLog, admission, resolver, tracer };
         gateway = createGateway(gatewayDeps, { maxBodyBytes: config.httpMaxBodyBytes });
         const g = splitHostPort(config.httpListen);
         bound.httpPort = await gateway.listen(g.host, g.port);
         log.info({ http: `${g.host}:${bound.httpPort}` }, "HTTP gateway listening");
       }
       // ---- end of the HTTP gateway ----
+      if (config.otlpEndpoint !== undefined && config.httpListen === undefined) {
+        log.info("tracing: an OTLP endpoint is set but no HTTP gateway (--http-listen): nothing is traced");
+      }
       log.info(
         { listen: `${host}:${bound.port}`, metrics: `${m.host}:${bound.metricsPort}`, source: config.routesFile ?? config.controlPlane },
         "router listening",
@@ -328,6 +354,7 @@ export function createRouter(config: RouterConfig, deps: RouterDeps = {}): Route
       await Promise.race([closed, grace]);
       for (const c of connections) c.destroy();
       await gatewayClosed; // HTTP gateway
+      await tracing?.shutdown(TRACE_FLUSH_MS); // the last requests' spans, once they have ended
       pool.closeAll(true);
       await metricsServer?.close();
     },

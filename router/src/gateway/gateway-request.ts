@@ -1,8 +1,9 @@
 /**
  * One HTTP request through the gateway, from its route's point of view: the model it resolved
  * to, the TEI calls it runs (tei-batch.ts), and its one answer (a body, or an error in its route
- * family's shape) with TEI's timing headers and who served it; then its log line and metrics.
- * A client that leaves cancels the TEI calls still open.
+ * family's shape) with TEI's timing headers and who served it; then its log line, metrics and,
+ * with tracing on, its span (a SERVER span, one CLIENT span per TEI call: tracing/). A client
+ * that leaves cancels the TEI calls still open.
  */
 import { performance } from "node:perf_hooks";
 import type { Logger } from "pino";
@@ -11,6 +12,7 @@ import { type AdmissionCall, type AdmissionStep, endCall } from "../admission/ad
 import type { AttemptContext } from "../proxy/backend-attempt.ts";
 import type { RouteTable } from "../routing/route-table.ts";
 import type { MethodSpec } from "../tei/method-table.ts";
+import type { RequestSpan, RequestTracer } from "../tracing/request-tracer.ts";
 import { errorBody, type RouteFamily, retryAfterFor, statusFor } from "./error-body.ts";
 import { GatewayError } from "./gateway-error.ts";
 import type { GatewayMetrics } from "./gateway-metrics.ts";
@@ -19,6 +21,7 @@ import { grpcCodeOf } from "./http-admission.ts";
 import type { HttpRequest, HttpResponse } from "./http-exchange.ts";
 import type { ModelInfoCache } from "./model-info.ts";
 import type { ModelResolver, ResolvedModel } from "./model-resolver.ts";
+import { startRequestSpan } from "./request-span.ts";
 import { TeiBatch } from "./tei-batch.ts";
 
 /** What every request of a gateway shares. */
@@ -38,6 +41,11 @@ export interface GatewayContext {
   readonly requestLog: Logger | null;
   /** The router's admission steps every request passes once its model is known (default none). */
   readonly admission: readonly AdmissionStep[];
+  /**
+   * Starts each request's span when tracing is on (an OTLP endpoint configured); null: off, and
+   * no span object is made (the one check per request is this field).
+   */
+  readonly tracer: RequestTracer | null;
 }
 
 /** A route of the gateway. */
@@ -76,6 +84,11 @@ export class GatewayRequest {
   /** Inputs, and TEI calls' chunks, for the log line. */
   inputs = 0;
   chunks = 0;
+  /** Its SERVER span (tracing on), parent of its TEI calls' spans; null with tracing off. */
+  readonly span: RequestSpan | null;
+  /** TEI calls made, and the refusal answered (for the span). */
+  private calls = 0;
+  private error: GatewayError | null = null;
   private batch: TeiBatch | null = null;
   private meta: MetaSum | null = null;
   private instance = "";
@@ -91,6 +104,8 @@ export class GatewayRequest {
     this.grpcHeaders = grpcHeaders;
     const given = req.headers["x-request-id"];
     this.requestId = typeof given === "string" && given.length > 0 && given.length <= 128 && /^[\w.:-]+$/.test(given) ? given : `${BOOT}-${++sequence}`;
+    const tracer = gw.tracer;
+    this.span = tracer === null ? null : startRequestSpan(tracer, req, route.name, grpcHeaders);
   }
 
   /** The route family's error shape. */
@@ -111,8 +126,9 @@ export class GatewayRequest {
   run(method: MethodSpec, frames: readonly Buffer[], window: number, then: (b: TeiBatch) => void): void {
     const m = this.resolved;
     this.chunks = Math.max(this.chunks, 1);
+    this.calls += frames.length;
     const batch = new TeiBatch(
-      { ctx: this.gw.attempt, method, target: m.target, headers: this.grpcHeaders, startedAt: this.startedAt, window },
+      { ctx: this.gw.attempt, method, target: m.target, headers: this.grpcHeaders, startedAt: this.startedAt, window, trace: this.span },
       frames,
       (b) => {
         this.batch = null;
@@ -206,6 +222,7 @@ export class GatewayRequest {
       this.gw.log.error({ err, requestId: this.requestId, route: this.route.name }, "gateway route failed");
       e = new GatewayError(500, "gateway error", "Backend", null, "internal_error");
     }
+    this.error = e;
     const family = this.family;
     const retry = retryAfterFor(family, e);
     // Whole seconds for Retry-After (at least 1), the exact hint in retry-after-ms (the SDKs prefer it).
@@ -231,6 +248,8 @@ export class GatewayRequest {
     const seconds = (performance.now() - this.startedAt) / 1000;
     const model = this.model !== null && this.model.modelId !== "" ? this.model.name : "";
     this.gw.metrics.record(this.route.name, model, this.status, seconds);
+    const span = this.span;
+    if (span !== null) this.endSpan(span);
     const log = this.gw.requestLog;
     if (log === null || !log.isLevelEnabled("info")) return;
     const meta = this.meta;
@@ -250,8 +269,30 @@ export class GatewayRequest {
         queueMs: meta === null ? undefined : Math.round(meta.queueNs / (meta.items || 1) / 1e3) / 1e3,
         inferenceMs: meta === null ? undefined : Math.round(meta.inferenceNs / (meta.items || 1) / 1e3) / 1e3,
         traceparent: this.grpcHeaders.length > 2 ? this.grpcHeaders[3] : undefined,
+        traceId: span?.traceId,
+        spanId: span?.spanId,
       },
       "http request",
     );
+  }
+
+  /** Ends the request's span with what the log line says of it. */
+  private endSpan(span: RequestSpan): void {
+    const m = this.model;
+    const e = this.error;
+    span.end({
+      status: this.status,
+      requestId: this.requestId,
+      model: m?.name,
+      modelId: m === null || m.modelId === "" ? undefined : m.modelId,
+      instance: this.instance || undefined,
+      node: this.node || undefined,
+      backend: this.route.needsModel ? m?.remote?.name : undefined,
+      inputs: this.inputs,
+      chunks: this.chunks,
+      calls: this.calls,
+      errorCode: e === null ? undefined : (e.code ?? e.teiType),
+      errorMessage: e?.message,
+    });
   }
 }

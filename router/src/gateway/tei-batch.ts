@@ -6,7 +6,8 @@
  * takes must not trip TEI's permits, which unary calls take without waiting) and their answers
  * kept by position, so a request's inputs come back in order whichever replica answered each.
  * The first failure (after the attempt's own retry) fails the request and cancels the rest,
- * as TEI fails a whole batch.
+ * as TEI fails a whole batch. With tracing on, each call is a CLIENT span of the request's, ended
+ * with its status (a cancelled call CANCELLED), and TEI gets that span's `traceparent`.
  */
 import { GrpcStatus, type GrpcStatusCode, type RouterError } from "../grpc/grpc-status.ts";
 import { headerValue } from "../h2/index.ts";
@@ -14,8 +15,10 @@ import { type AttemptContext, type AttemptListener, BackendAttempt } from "../pr
 import type { Replica } from "../routing/replica.ts";
 import type { MethodSpec } from "../tei/method-table.ts";
 import type { Target } from "../tei/target.ts";
+import type { CallSpan, RequestSpan } from "../tracing/request-tracer.ts";
 import { fromGrpcStatus, type GatewayError } from "./gateway-error.ts";
 import { unframe } from "./grpc-response.ts";
+import { withTraceparent } from "./traced-call-headers.ts";
 
 /** The most distinct replicas a batch names in `x-tei-instance` / `x-tei-node`. */
 const MAX_SERVED_BY = 8;
@@ -36,11 +39,33 @@ class SlotCall implements AttemptListener {
   readonly attempt: BackendAttempt;
   private readonly batch: TeiBatch;
   private readonly slot: number;
+  /** Its span (tracing on) until it ends; null with tracing off. */
+  private span: CallSpan | null;
+  /** The replica first chosen: another at the end means the call was retried there. */
+  private first: Replica | null = null;
 
-  constructor(batch: TeiBatch, slot: number, ctx: AttemptContext, method: MethodSpec, headers: readonly string[], startedAt: number) {
+  constructor(batch: TeiBatch, slot: number, o: BatchOptions) {
     this.batch = batch;
     this.slot = slot;
-    this.attempt = new BackendAttempt(ctx, method, headers, startedAt, this);
+    const trace = o.trace;
+    this.span = trace == null ? null : trace.startCall(o.method.name);
+    const headers = this.span === null ? o.headers : withTraceparent(o.headers, this.span.traceparent);
+    this.attempt = new BackendAttempt(o.ctx, o.method, headers, o.startedAt, this);
+  }
+
+  /** Chooses its replica (see BackendAttempt.route). */
+  route(target: Target): void {
+    this.attempt.route(target);
+    this.first = this.attempt.replica;
+  }
+
+  /** @internal Ends its span, if any, with the call's status. */
+  endSpan(code: number, message: string): void {
+    const s = this.span;
+    if (s === null) return;
+    this.span = null;
+    const r = this.attempt.replica;
+    s.end({ code, message, replica: r, retried: r !== null && this.first !== null && r !== this.first });
   }
 
   onAttemptHeaders(): void {}
@@ -51,20 +76,26 @@ class SlotCall implements AttemptListener {
 
   onAttemptEnd(_headers: string[] | null, body: Buffer | null, trailers: string[], code: GrpcStatusCode): void {
     if (code !== GrpcStatus.OK) {
-      this.batch.failed(this.slot, fromGrpcStatus(code, decodeGrpcMessage(headerValue(trailers, "grpc-message"))), this.attempt.replica);
+      const message = decodeGrpcMessage(headerValue(trailers, "grpc-message"));
+      this.endSpan(code, message);
+      this.batch.failed(this.slot, fromGrpcStatus(code, message), this.attempt.replica);
       return;
     }
     let msg: Buffer;
     try {
       msg = unframe(body);
     } catch (err) {
+      // TEI said OK, but its answer is unreadable: the call failed, on the router's side.
+      this.endSpan(GrpcStatus.INTERNAL, (err as Error).message);
       this.batch.failed(this.slot, err as GatewayError, this.attempt.replica);
       return;
     }
+    this.endSpan(GrpcStatus.OK, "");
     this.batch.answered(this.slot, msg, this.attempt.replica);
   }
 
   onAttemptError(err: RouterError): void {
+    this.endSpan(err.code, err.message);
     this.batch.failed(this.slot, fromGrpcStatus(err.code, err.message, err.retryAfterMs), this.attempt.replica);
   }
 }
@@ -83,6 +114,8 @@ export interface BatchOptions {
   startedAt: number;
   /** Calls in flight at most. */
   window: number;
+  /** The request's span (tracing on): each call is a child span of it. Default none. */
+  trace?: RequestSpan | null;
   /**
    * Keep going when a call fails: its error goes to `errors[slot]` and the others still run
    * (EmbedArrow's per-row errors). Unset: the first failure fails the batch.
@@ -130,22 +163,28 @@ export class TeiBatch {
     while (this.next < first && !this.done) this.launch(this.next++);
   }
 
-  /** Ends every call still open (the client left). */
+  /** Ends every call still open (the client left, or another call failed the batch). */
   cancel(): void {
     if (this.done) return;
     this.done = true;
-    for (const c of this.calls) c?.attempt.cancel();
+    for (const c of this.calls) {
+      if (c === null) continue;
+      c.attempt.cancel();
+      c.endSpan(GrpcStatus.CANCELLED, "cancelled");
+    }
   }
 
   private launch(slot: number): void {
     const o = this.o;
-    const call = new SlotCall(this, slot, o.ctx, o.method, o.headers, o.startedAt);
+    const call = new SlotCall(this, slot, o);
     this.calls[slot] = call;
     try {
-      call.attempt.route(o.target);
+      call.route(o.target);
     } catch (err) {
       const e = err as { code: number; message: string };
-      this.failed(slot, fromGrpcStatus(e.code ?? GrpcStatus.INTERNAL, e.message), null);
+      const code = e.code ?? GrpcStatus.INTERNAL;
+      call.endSpan(code, e.message);
+      this.failed(slot, fromGrpcStatus(code, e.message), null);
       return;
     }
     call.attempt.sendUnary(this.frames[slot] as Buffer);

@@ -1,7 +1,9 @@
 /**
  * W3C trace context (`traceparent`, `tracestate`) taken from the HTTP request and passed to TEI
  * as gRPC metadata with every call the request makes. A malformed `traceparent` is dropped, as
- * the spec asks of a receiver, rather than refused.
+ * the spec asks of a receiver, rather than refused. With tracing on, the request's span is
+ * parented on the valid one (traceContextOf), and each call carries its own span's instead
+ * (traced-call-headers.ts).
  */
 import type { IncomingHttpHeaders } from "node:http";
 import { GRPC_HEADERS } from "./model-info.ts";
@@ -19,4 +21,12 @@ export function grpcHeadersOf(headers: IncomingHttpHeaders): readonly string[] {
   const ts = headers.tracestate;
   if (typeof ts === "string" && ts.length > 0 && ts.length <= 512 && /^[\x20-\x7e]+$/.test(ts)) out.push("tracestate", ts);
   return out;
+}
+
+/** The valid `traceparent` and `tracestate` kept in metadata made by {@link grpcHeadersOf} (undefined: none). */
+export function traceContextOf(grpcHeaders: readonly string[]): { traceparent: string | undefined; tracestate: string | undefined } {
+  return {
+    traceparent: grpcHeaders[2] === "traceparent" ? grpcHeaders[3] : undefined,
+    tracestate: grpcHeaders[4] === "tracestate" ? grpcHeaders[5] : undefined,
+  };
 }

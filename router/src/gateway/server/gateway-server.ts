@@ -8,7 +8,8 @@
  *
  * Before a route runs: its path and method, the body (request-body.ts), its model
  * (model-selection.ts) and the router's admission steps (http-admission.ts).
- * Every refusal is in the route family's error shape (error-body.ts).
+ * Every refusal is in the route family's error shape (error-body.ts). With a tracer every
+ * request is a span, refusals of unknown paths included (request-span.ts).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { createServer as createH2Server, type Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Session } from "node:http2";
@@ -18,6 +19,7 @@ import type { Registry } from "prom-client";
 import type { AdmissionStep } from "../../admission/admission.ts";
 import type { AttemptContext } from "../../proxy/backend-attempt.ts";
 import type { RouteTable } from "../../routing/route-table.ts";
+import type { RequestTracer } from "../../tracing/request-tracer.ts";
 import { errorBody, type RouteFamily } from "../error-body.ts";
 import { GatewayError } from "../gateway-error.ts";
 import { GatewayMetrics } from "../gateway-metrics.ts";
@@ -29,6 +31,7 @@ import { type ModelResolver, RouteTableModelResolver } from "../model-resolver.t
 import { createSniffingServer } from "../protocol-sniffer.ts";
 import { serveRemote } from "../remote-backend.ts";
 import { readJsonBody } from "../request-body.ts";
+import { startRequestSpan } from "../request-span.ts";
 import { type RoutedPath, routePath } from "../routes/route-table.ts";
 import { grpcHeadersOf } from "../trace-context.ts";
 import { namesModel, selectModel } from "./model-selection.ts";
@@ -53,6 +56,11 @@ export interface GatewayDeps {
    * request after its model is resolved. Default none.
    */
   readonly admission?: readonly AdmissionStep[];
+  /**
+   * Traces every request (a SERVER span, a CLIENT span per TEI call; tracing/start-tracing.ts
+   * makes one when an OTLP endpoint is configured). Default none: no span is made.
+   */
+  readonly tracer?: RequestTracer | null;
 }
 
 /** Options of the gateway. */
@@ -105,6 +113,7 @@ export function createGateway(deps: GatewayDeps, options: GatewayOptions = {}): 
     log: deps.log,
     requestLog: (options.requestLog ?? true) ? requestLogOf(deps.requestLog ?? deps.log) : null,
     admission: deps.admission ?? [],
+    tracer: deps.tracer ?? null,
   };
 
   const onRequest = (req: HttpRequest, raw: ServerResponse | Http2ServerResponse): void => {
@@ -117,6 +126,7 @@ export function createGateway(deps: GatewayDeps, options: GatewayOptions = {}): 
       refuse(
         req,
         res,
+        null,
         path.startsWith("/v1/") ? "openai" : "tei",
         404,
         new GatewayError(404, `unknown path ${path.slice(0, 200)}`, "NotFound", null, "unknown_url"),
@@ -125,10 +135,15 @@ export function createGateway(deps: GatewayDeps, options: GatewayOptions = {}): 
     }
     const spec = routed.route;
     if (req.method !== spec.method) {
-      refuse(req, res, spec.family, 405, new GatewayError(405, `${path.slice(0, 200)} takes ${spec.method}`, "Validation", null, "method_not_allowed"), [
-        "allow",
-        spec.method,
-      ]);
+      refuse(
+        req,
+        res,
+        spec.name,
+        spec.family,
+        405,
+        new GatewayError(405, `${path.slice(0, 200)} takes ${spec.method}`, "Validation", null, "method_not_allowed"),
+        ["allow", spec.method],
+      );
       return;
     }
     const rq = new GatewayRequest(gw, req, res, spec, grpcHeadersOf(req.headers));
@@ -197,13 +212,39 @@ export function createGateway(deps: GatewayDeps, options: GatewayOptions = {}): 
     }
   };
 
-  /** Answers a request no route takes (404, 405), still logged and counted. */
-  const refuse = (req: HttpRequest, res: HttpResponse, family: RouteFamily, status: number, err: GatewayError, extra: string[] = []): void => {
+  /**
+   * Answers a request no route takes (404; 405: `route` is the path's, for another method), still
+   * logged, counted and traced.
+   */
+  const refuse = (
+    req: HttpRequest,
+    res: HttpResponse,
+    route: string | null,
+    family: RouteFamily,
+    status: number,
+    err: GatewayError,
+    extra: string[] = [],
+  ): void => {
+    const span = gw.tracer === null ? null : startRequestSpan(gw.tracer, req, route, grpcHeadersOf(req.headers));
     req.resume();
     const body = errorBody(family, err);
     res.writeHead(status, ["content-type", JSON_TYPE, "content-length", String(Buffer.byteLength(body)), ...extra]);
     res.end(body);
     gw.metrics.record("unknown", "", status, 0);
+    span?.end({
+      status,
+      requestId: undefined,
+      model: undefined,
+      modelId: undefined,
+      instance: undefined,
+      node: undefined,
+      backend: undefined,
+      inputs: 0,
+      chunks: 0,
+      calls: 0,
+      errorCode: err.code ?? err.teiType,
+      errorMessage: err.message,
+    });
     if (gw.requestLog !== null) gw.requestLog.info({ route: "unknown", method: req.method, status }, "http request");
   };
 
