@@ -2,7 +2,9 @@
  * A probe of `pnpm bench:admission`, run as its own process beside the load generator: a few
  * calls per second (open loop, evenly spaced) to one router, timed by a client whose event loop
  * is otherwise idle, so that a refusal's time is the router's and the network's, not the
- * generator's own backlog (which the generator cannot help adding on a busy machine). Takes one
+ * generator's own backlog (which the generator cannot help adding on a busy machine), and with
+ * Node's bare HTTP/2 client (admission-h2-caller.ts), not Connect's, whose own CPU per call in an
+ * idle process was most of what the probe measured (p50 1.3 ms against 0.2 ms). Takes one
  * JSON argument (the LoadStream, durationMs, deadlineMs) and prints the outcomes as JSON.
  */
 import { spawn } from "node:child_process";
@@ -36,7 +38,7 @@ export function startProbe(o: ProbeOptions): Promise<LoadResult> {
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const o = JSON.parse(process.argv[2] ?? "{}") as ProbeOptions;
   await new Promise((r) => setTimeout(r, Math.max(0, o.startAtMs - Date.now())));
-  const res = await runLoad({ streams: [o.stream], durationMs: o.durationMs, deadlineMs: o.deadlineMs });
+  const res = await runLoad({ streams: [o.stream], durationMs: o.durationMs, deadlineMs: o.deadlineMs, client: "http2" });
   const outcomes: CallOutcome[] = res.outcomes;
   process.stdout.write(JSON.stringify({ outcomes, maxLagMs: res.maxLagMs }));
 }
