@@ -9,11 +9,11 @@ import { type LocalFleet, startLocalFleet, waitFor } from "../harness/index.ts";
 
 const MODEL = "BAAI/bge-small-en-v1.5";
 
-async function embed(http: string, key: string): Promise<number> {
+async function embed(http: string, key: string, input: string | string[] = "hello"): Promise<number> {
   const res = await fetch(`${http}/v1/embeddings`, {
     method: "POST",
     headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
-    body: JSON.stringify({ model: MODEL, input: "hello" }),
+    body: JSON.stringify({ model: MODEL, input }),
   });
   await res.arrayBuffer();
   return res.status;
@@ -41,8 +41,9 @@ describe("per-key usage on 2 routers", () => {
     const id = created.body.id as string;
     const secret = created.body.secret as string;
     for (const http of https) await waitFor(`the key on ${http}`, async () => (await embed(http, secret)) === 200, 10_000);
-    // The two warm-up calls above count too: 2 + 8 = 10.
-    for (let i = 0; i < 8; i++) expect(await embed(https[i % 2] as string, secret)).toBe(200);
+    // The two warm-up calls above count too: 2 + 8 = 10 requests; one of the 8 embeds a batch of
+    // 5 inputs, which usage counts as 5 (10 + 4 = 14 inputs), as OpenAI and LiteLLM count them.
+    for (let i = 0; i < 8; i++) expect(await embed(https[i % 2] as string, secret, i === 3 ? ["a", "b", "c", "d", "e"] : "hello")).toBe(200);
     const done = Date.now();
     const usage = await waitFor(
       "the usage of the key",
@@ -53,7 +54,7 @@ describe("per-key usage on 2 routers", () => {
       2000,
     );
     console.info(`usage visible after ${Date.now() - done} ms`);
-    expect(usage.total).toMatchObject({ requests: 10, inputs: 10 });
+    expect(usage.total).toMatchObject({ requests: 10, inputs: 14 });
     expect(usage.models.map((m: { model: string }) => m.model)).toHaveLength(1);
     const grouped = await fleet.api("GET", "/usage?group_by=owner");
     expect(grouped.body.groups.find((g: { owner: string }) => g.owner === "team-bill")?.requests).toBe(10);

@@ -46,6 +46,12 @@ export interface AdmissionCall {
    * asked for it by setting 0 (a key with a tokens-per-minute limit); -1: not counted.
    */
   computeTokens: number;
+  /**
+   * The inputs the call embeds, for usage (usage-meter.ts): 1 for a gRPC call (TEI's messages
+   * carry one input each); an HTTP gateway request sets how many its body holds (a batch of 32
+   * is 32 inputs, as OpenAI and LiteLLM count them).
+   */
+  inputs: number;
   /** What runs once when the call ends (see {@link onCallEnd}, {@link endCall}); null: nothing. */
   onEnd: CallEndHook | null;
   /**
@@ -73,7 +79,7 @@ export type AdmissionStep = (call: AdmissionCall) => Admission;
 
 /** A call as it enters the chain (no target yet, nothing to run at its end). */
 export function admissionCall(path: string, headers: readonly string[], method: MethodSpec | undefined): AdmissionCall {
-  return { path, headers, method, startedAt: performance.now(), target: null, key: null, queueMs: -1, computeTokens: -1, onEnd: null, abandon: null };
+  return { path, headers, method, startedAt: performance.now(), target: null, key: null, queueMs: -1, computeTokens: -1, inputs: 1, onEnd: null, abandon: null };
 }
 
 /**

@@ -32,7 +32,7 @@ export function createRateLimit(limiter: KeyRateLimiter, clock: Pick<AdmissionCl
     const key = call.key;
     if (key === null || meter === undefined) return;
     if (limiter.countsTokens(key)) limiter.onCounted(code, call);
-    if (code === GrpcStatus.OK) meter.answered(key, modelOf(call), 1, call.computeTokens);
+    if (code === GrpcStatus.OK) meter.answered(key, modelOf(call), call.inputs, call.computeTokens);
     else if (code === GrpcStatus.RESOURCE_EXHAUSTED) meter.refused(key, modelOf(call), "queue_full");
     else if (code === GrpcStatus.DEADLINE_EXCEEDED) meter.refused(key, modelOf(call), "deadline");
   };

@@ -243,6 +243,8 @@ export class GatewayRequest {
     const call = this.admission;
     if (call !== null) {
       if (call.computeTokens === 0 && this.meta !== null) call.computeTokens = this.meta.tokens;
+      // Usage counts a batch's inputs (32 inputs in one request are 32), not 1 per request.
+      if (this.inputs > 0) call.inputs = this.inputs;
       endCall(call, grpcCodeOf(this.status));
     }
     const seconds = (performance.now() - this.startedAt) / 1000;
