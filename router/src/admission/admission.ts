@@ -79,7 +79,19 @@ export type AdmissionStep = (call: AdmissionCall) => Admission;
 
 /** A call as it enters the chain (no target yet, nothing to run at its end). */
 export function admissionCall(path: string, headers: readonly string[], method: MethodSpec | undefined): AdmissionCall {
-  return { path, headers, method, startedAt: performance.now(), target: null, key: null, queueMs: -1, computeTokens: -1, inputs: 1, onEnd: null, abandon: null };
+  return {
+    path,
+    headers,
+    method,
+    startedAt: performance.now(),
+    target: null,
+    key: null,
+    queueMs: -1,
+    computeTokens: -1,
+    inputs: 1,
+    onEnd: null,
+    abandon: null,
+  };
 }
 
 /**
