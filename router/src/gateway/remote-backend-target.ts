@@ -60,3 +60,36 @@ export class RemoteHealth {
     return true;
   }
 }
+
+/** Where a backend's calls go, as a log line or a span may name it. */
+export interface RemoteAddress {
+  /** The base URL without credentials, query or fragment (`url.full` of a span is this plus the route). */
+  readonly loggable: string;
+  readonly host: string;
+  /** The port, the scheme's default when the URL names none; 0 when the URL cannot be read. */
+  readonly port: number;
+}
+
+const addresses = new WeakMap<RemoteTarget, RemoteAddress>();
+
+/**
+ * The address of `t`, read once per entry. A base URL may carry credentials
+ * (`https://user:secret@host/v1`): they are never part of what is logged or traced.
+ */
+export function remoteAddress(t: RemoteTarget): RemoteAddress {
+  let a = addresses.get(t);
+  if (a !== undefined) return a;
+  try {
+    const u = new URL(t.url);
+    u.username = "";
+    u.password = "";
+    u.search = "";
+    u.hash = "";
+    const host = u.hostname.startsWith("[") && u.hostname.endsWith("]") ? u.hostname.slice(1, -1) : u.hostname;
+    a = { loggable: u.href.replace(/\/+$/, ""), host, port: u.port !== "" ? Number(u.port) : u.protocol === "https:" ? 443 : 80 };
+  } catch {
+    a = { loggable: "(unreadable url)", host: "", port: 0 };
+  }
+  addresses.set(t, a);
+  return a;
+}

@@ -4,7 +4,10 @@
  * the HTTP attributes (status Error only for a 5xx: a client's 4xx is not the server's failure,
  * the HTTP conventions say, and is told by `http.response.status_code` and `tei.error.code`); each
  * TEI call a CLIENT span `tei.v1.Embed/Embed` with the gRPC attributes (status Error for every
- * status but OK, as the conventions have it for a client). The fleet's own facts are `tei.*`.
+ * status but OK, as the conventions have it for a client); each HTTP call to a remote backend a
+ * CLIENT span `{method} {route}` (`POST /embed`) with the HTTP client attributes (status Error for
+ * no answer or a status of 400 or more, as the conventions have it for a client). The fleet's
+ * own facts are `tei.*`.
  *
  * Spans are parented explicitly (the client's `traceparent`, then the request's span), never
  * through a context manager: the gateway's callbacks do not run inside an active context, and
@@ -32,12 +35,13 @@ import {
   ATTR_NETWORK_PROTOCOL_VERSION,
   ATTR_SERVER_ADDRESS,
   ATTR_SERVER_PORT,
+  ATTR_URL_FULL,
   ATTR_URL_PATH,
   ATTR_URL_SCHEME,
   ATTR_USER_AGENT_ORIGINAL,
 } from "@opentelemetry/semantic-conventions";
 import { GRPC_STATUS_NAMES } from "../grpc/grpc-status.ts";
-import type { CallEnd, CallSpan, RequestEnd, RequestSpan, RequestStart, RequestTracer } from "./request-tracer.ts";
+import type { CallEnd, CallSpan, HttpCallEnd, HttpCallSpan, HttpCallStart, RequestEnd, RequestSpan, RequestStart, RequestTracer } from "./request-tracer.ts";
 
 // The gRPC conventions as tracing backends read them today (service graphs group by
 // rpc.service): `rpc.system`, `rpc.service`, `rpc.method` (the bare method name) and
@@ -120,6 +124,34 @@ class OtlpCallSpan implements CallSpan {
   }
 }
 
+/** The CLIENT span of one HTTP call to a remote backend. */
+class OtlpHttpCallSpan implements HttpCallSpan {
+  readonly traceparent: string;
+  private readonly span: Span;
+  private ended = false;
+
+  constructor(span: Span) {
+    this.span = span;
+    this.traceparent = traceparentOf(span.spanContext());
+  }
+
+  end(e: HttpCallEnd): void {
+    if (this.ended) return;
+    this.ended = true;
+    const s = this.span;
+    if (s.isRecording()) {
+      if (e.status > 0) s.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, e.status);
+      // The HTTP conventions: a client's call failed when no answer came or it was 4xx/5xx; error.type the status or the failure.
+      const failure = e.status === 0 ? (e.error ?? "_OTHER") : e.status >= 400 ? String(e.status) : undefined;
+      if (failure !== undefined) {
+        s.setAttribute(ATTR_ERROR_TYPE, failure);
+        s.setStatus({ code: SpanStatusCode.ERROR, message: e.status === 0 ? failure : `answered ${e.status}` });
+      }
+    }
+    s.end();
+  }
+}
+
 /** The SERVER span of one request. */
 class OtlpRequestSpan implements RequestSpan {
   readonly traceId: string;
@@ -150,6 +182,18 @@ class OtlpRequestSpan implements RequestSpan {
       this.context,
     );
     return new OtlpCallSpan(span);
+  }
+
+  startHttpCall(c: HttpCallStart): HttpCallSpan {
+    this.context ??= trace.setSpan(ROOT_CONTEXT, this.span);
+    const a: Attributes = {
+      [ATTR_HTTP_REQUEST_METHOD]: c.method,
+      [ATTR_URL_FULL]: c.url.slice(0, MAX_PATH),
+      [ATTR_SERVER_ADDRESS]: c.host,
+      "tei.backend": c.backend,
+    };
+    if (c.port > 0) a[ATTR_SERVER_PORT] = c.port;
+    return new OtlpHttpCallSpan(this.tracer.startSpan(`${c.method} ${c.route}`, { kind: SpanKind.CLIENT, attributes: a }, this.context));
   }
 
   end(e: RequestEnd): void {

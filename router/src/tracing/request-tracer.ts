@@ -1,6 +1,7 @@
 /**
  * What the HTTP gateway asks of a tracer, in its own terms: a SERVER span per request, a CLIENT
- * span per TEI call the request makes, each ended with what happened. Types only, so the
+ * span per TEI call the request makes (or per HTTP call to a remote backend), each ended with
+ * what happened. Types only, so the
  * gateway's hot path imports nothing of OpenTelemetry: the one implementation (otlp-tracer.ts)
  * is loaded only when an OTLP endpoint is configured, and with none the gateway holds a null
  * tracer and creates no span object at all.
@@ -74,6 +75,37 @@ export interface CallSpan {
   end(e: CallEnd): void;
 }
 
+/** An HTTP call to a remote backend (model catalog), as its span starts. */
+export interface HttpCallStart {
+  /** `POST` or `GET`. */
+  readonly method: string;
+  /** The route called on the backend, for the span's name (`/embed`, `/embeddings`). */
+  readonly route: string;
+  /** The URL called, without credentials or query (it becomes `url.full`). */
+  readonly url: string;
+  /** The URL's host and port. */
+  readonly host: string;
+  readonly port: number;
+  /** The backend's name in the catalog. */
+  readonly backend: string;
+}
+
+/** How an HTTP call ended. */
+export interface HttpCallEnd {
+  /** The status answered; 0 when none came (a refused connection, a timeout, cancelled). */
+  readonly status: number;
+  /** Why it failed without an answer (`timeout`, `cancelled`, a socket error's code); undefined when answered. */
+  readonly error: string | undefined;
+}
+
+/** The CLIENT span of one HTTP call to a remote backend. */
+export interface HttpCallSpan {
+  /** The W3C `traceparent` naming this span, sent upstream so the backend's spans hang under it. */
+  readonly traceparent: string;
+  /** Ends the span (later calls do nothing). */
+  end(e: HttpCallEnd): void;
+}
+
 /** The SERVER span of one gateway request. */
 export interface RequestSpan {
   /** Its trace and span ids (hex), for the request's log line. */
@@ -81,6 +113,8 @@ export interface RequestSpan {
   readonly spanId: string;
   /** Starts the span of one TEI call of the request, `method` as `tei.v1.Embed/Embed`. */
   startCall(method: string): CallSpan;
+  /** Starts the span of one HTTP call of the request to a remote backend. */
+  startHttpCall(s: HttpCallStart): HttpCallSpan;
   /** Ends the span (later calls do nothing). */
   end(e: RequestEnd): void;
 }

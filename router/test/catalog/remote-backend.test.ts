@@ -32,6 +32,11 @@ function upstream() {
         res.end(JSON.stringify({ error: { message: "Incorrect API key provided: sk-up-secret" } }));
         return;
       }
+      if (req.url === "/info") {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(JSON.stringify({ model_id: "far/model", max_client_batch_size: 32, model_type: { embedding: { pooling: "cls" } } }));
+        return;
+      }
       if (req.url?.endsWith("/embeddings")) {
         const input = (Array.isArray(body.input) ? body.input : [body.input]) as string[];
         res.writeHead(200, { "content-type": "application/json" });
@@ -113,10 +118,13 @@ describe("remote backends through the gateway", () => {
     expect(e.body).toEqual([[3, 0.25]]);
   });
 
-  test("other routes on a backend are refused naming the limitation", async () => {
-    const r = await post(`${gw.http}/rerank`, { model: "far-tei", query: "q", texts: ["a"] });
+  test("routes other than embeddings on an OpenAI-kind backend are refused naming the kind and the route", async () => {
+    up.seen.length = 0;
+    const r = await post(`${gw.http}/rerank`, { model: "openai-small", query: "q", texts: ["a"] });
     expect(r.status).toBe(400);
-    expect(r.body.error).toMatch(/forwards only \/v1\/embeddings and \/embed/);
+    expect(r.body.error_type).toBe("Validation");
+    expect(r.body.error).toMatch(/"openai-small" of kind openai .* serves only \/v1\/embeddings, \/embed and \/info, not \/rerank/);
+    expect(up.seen).toEqual([]);
   });
 
   test("the upstream's refusal of the fleet's key is a 502 that quotes nothing; failures eject the backend", async () => {

@@ -9,8 +9,8 @@ import { METHODS, type MethodSpec } from "../../tei/method-table.ts";
 import type { GatewayRequest, RouteSpec } from "../gateway-request.ts";
 import { embedVariantRequest } from "../grpc-request.ts";
 import { MetaSum, sumMetadata } from "../grpc-response.ts";
+import { embedOptions, teiInputs } from "../tei-bodies.ts";
 import { plan } from "./dense-embed.ts";
-import { embedOptions, teiInputs } from "./tei-embed.ts";
 
 const SPARSE = METHODS.get("/tei.v1.Embed/EmbedSparse") as MethodSpec;
 const ALL = METHODS.get("/tei.v1.Embed/EmbedAll") as MethodSpec;

@@ -8,37 +8,18 @@
 import { fromBinary } from "@bufbuild/protobuf";
 import { PredictResponseSchema } from "@tei-fleet/proto/tei/v1";
 import { METHODS, type MethodSpec } from "../../tei/method-table.ts";
-import { emptyField, invalidField } from "../gateway-error.ts";
 import type { GatewayRequest, RouteSpec } from "../gateway-request.ts";
 import { predictRequest } from "../grpc-request.ts";
 import { MetaSum, sumMetadata } from "../grpc-response.ts";
-import { direction, kind, nonEmptyText, optBool } from "../json-fields.ts";
+import { direction, optBool } from "../json-fields.ts";
+import { predictInputs } from "../tei-bodies.ts";
 import { plan } from "./dense-embed.ts";
-import { TEI_MAX_INPUTS } from "./tei-embed.ts";
 
 const PREDICT = METHODS.get("/tei.v1.Predict/Predict") as MethodSpec;
 const PREDICT_PAIR = METHODS.get("/tei.v1.Predict/PredictPair") as MethodSpec;
 
-/** One sequence: a text, or a list of one or two texts. */
-function sequence(v: unknown, field: string): string[] {
-  if (typeof v === "string") return [nonEmptyText(v, field)];
-  if (Array.isArray(v) && (v.length === 1 || v.length === 2)) return v.map((x, i) => nonEmptyText(x, `${field}[${i}]`));
-  throw invalidField(field, `expected a text or a list of one or two texts, got ${kind(v)}`);
-}
-
-/** The sequences of `inputs`, and whether it was a batch. */
-function readInputs(v: unknown): { seqs: string[][]; batch: boolean } {
-  if (v === undefined) throw invalidField("inputs", "missing field");
-  if (typeof v === "string") return { seqs: [sequence(v, "inputs")], batch: false };
-  if (!Array.isArray(v)) throw invalidField("inputs", `expected a text, a pair or a batch, got ${kind(v)}`);
-  if (v.length === 0) throw emptyField("inputs", "`inputs` cannot be empty");
-  if (v.length === 2 && typeof v[0] === "string" && typeof v[1] === "string") return { seqs: [sequence(v, "inputs")], batch: false };
-  if (v.length > TEI_MAX_INPUTS) throw invalidField("inputs", `at most ${TEI_MAX_INPUTS} inputs per request, got ${v.length}`);
-  return { seqs: v.map((s, i) => sequence(s, `inputs[${i}]`)), batch: true };
-}
-
 function handle(rq: GatewayRequest, body: Record<string, unknown>): void {
-  const { seqs, batch } = readInputs(body.inputs);
+  const { seqs, batch } = predictInputs(body.inputs);
   const rawScores = optBool(body, "raw_scores") ?? false;
   const truncate = optBool(body, "truncate") ?? true;
   const dir = direction(body);

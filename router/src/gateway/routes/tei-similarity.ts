@@ -4,17 +4,10 @@
  * source to each sentence, `[f32, ...]`. TEI has no RPC for it: the gateway embeds the 1 + n
  * texts (normalized) and computes the cosines itself, as TEI's HTTP server does.
  */
-import { invalidField } from "../gateway-error.ts";
 import type { GatewayRequest, RouteSpec } from "../gateway-request.ts";
-import { direction, kind, nonEmptyText, optBool, optText, textList } from "../json-fields.ts";
+import { readSimilarity } from "../tei-bodies.ts";
 import { floatsOf } from "../vector-text.ts";
 import { embedTexts } from "./dense-embed.ts";
-import { TEI_MAX_INPUTS } from "./tei-embed.ts";
-
-function object(v: unknown, field: string): Record<string, unknown> {
-  if (typeof v !== "object" || v === null || Array.isArray(v)) throw invalidField(field, `expected an object, got ${kind(v)}`);
-  return v as Record<string, unknown>;
-}
 
 function cosine(a: Float64Array, b: Float64Array): number {
   let dot = 0;
@@ -31,12 +24,7 @@ function cosine(a: Float64Array, b: Float64Array): number {
 }
 
 function handle(rq: GatewayRequest, body: Record<string, unknown>): void {
-  if (body.inputs === undefined) throw invalidField("inputs", "missing field");
-  const inputs = object(body.inputs, "inputs");
-  const source = nonEmptyText(inputs.source_sentence, "inputs.source_sentence");
-  const sentences = textList(inputs.sentences, "inputs.sentences", TEI_MAX_INPUTS - 1);
-  const p = body.parameters === undefined || body.parameters === null ? {} : object(body.parameters, "parameters");
-  const o = { truncate: optBool(p, "truncate") ?? true, direction: direction(p), promptName: optText(p, "prompt_name") };
+  const { source, sentences, options: o } = readSimilarity(body);
   embedTexts(rq, [source, ...sentences], o, true, undefined, (vectors, meta) => {
     const s = floatsOf(vectors[0] as Buffer);
     const out = new Array<number>(sentences.length);

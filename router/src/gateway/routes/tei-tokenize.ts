@@ -7,21 +7,16 @@
 import { fromBinary } from "@bufbuild/protobuf";
 import { DecodeResponseSchema, EncodeResponseSchema } from "@tei-fleet/proto/tei/v1";
 import { METHODS, type MethodSpec } from "../../tei/method-table.ts";
-import { emptyField, invalidField } from "../gateway-error.ts";
 import type { GatewayRequest, RouteSpec } from "../gateway-request.ts";
 import { decodeRequest, encodeRequest } from "../grpc-request.ts";
-import { idList, kind, optBool, optText, textList } from "../json-fields.ts";
+import { readDecode, readTokenize } from "../tei-bodies.ts";
 import { plan } from "./dense-embed.ts";
-import { TEI_MAX_INPUTS } from "./tei-embed.ts";
 
 const TOKENIZE = METHODS.get("/tei.v1.Tokenize/Tokenize") as MethodSpec;
 const DECODE = METHODS.get("/tei.v1.Tokenize/Decode") as MethodSpec;
 
 function tokenize(rq: GatewayRequest, body: Record<string, unknown>): void {
-  if (body.inputs === undefined) throw invalidField("inputs", "missing field");
-  const texts = textList(body.inputs, "inputs", TEI_MAX_INPUTS);
-  const special = optBool(body, "add_special_tokens") ?? true;
-  const prompt = optText(body, "prompt_name");
+  const { texts, special, prompt } = readTokenize(body);
   rq.run(
     TOKENIZE,
     texts.map((t) => encodeRequest(t, special, prompt)),
@@ -36,13 +31,7 @@ function tokenize(rq: GatewayRequest, body: Record<string, unknown>): void {
 }
 
 function decode(rq: GatewayRequest, body: Record<string, unknown>): void {
-  const v = body.ids;
-  if (v === undefined) throw invalidField("ids", "missing field");
-  if (!Array.isArray(v)) throw invalidField("ids", `expected a list of token ids or a list of such lists, got ${kind(v)}`);
-  if (v.length === 0) throw emptyField("ids", "`ids` cannot be empty");
-  const lists = Array.isArray(v[0]) ? v.map((x, i) => idList(x, `ids[${i}]`)) : [idList(v, "ids")];
-  if (lists.length > TEI_MAX_INPUTS) throw invalidField("ids", `at most ${TEI_MAX_INPUTS} lists per request, got ${lists.length}`);
-  const skip = optBool(body, "skip_special_tokens") ?? true;
+  const { lists, skip } = readDecode(body);
   rq.run(
     DECODE,
     lists.map((ids) => decodeRequest(ids, skip)),

@@ -5,23 +5,13 @@
  * (logged and counted under its route) whose answer is captured; the first failure answers the
  * whole request with that instance's error.
  */
-import { emptyField, invalidField } from "../gateway-error.ts";
 import { GatewayRequest, type RouteSpec } from "../gateway-request.ts";
 import type { HttpResponse } from "../http-exchange.ts";
-import { kind } from "../json-fields.ts";
+import { vertexInstances } from "../tei-bodies.ts";
 import { routeForType } from "./tei-invocations.ts";
 
-/** The most instances one request may carry. */
-const MAX_INSTANCES = 1024;
-
 function handle(rq: GatewayRequest, body: Record<string, unknown>): void {
-  const instances = body.instances;
-  if (!Array.isArray(instances)) throw invalidField("instances", `expected an array of request bodies, got ${kind(instances)}`);
-  if (instances.length === 0) throw emptyField("instances", "`instances` cannot be empty");
-  if (instances.length > MAX_INSTANCES) throw invalidField("instances", `at most ${MAX_INSTANCES} instances per request, got ${instances.length}`);
-  instances.forEach((x, i) => {
-    if (typeof x !== "object" || x === null || Array.isArray(x)) throw invalidField(`instances[${i}]`, `expected an object, got ${kind(x)}`);
-  });
+  const instances = vertexInstances(body);
   rq.gw.models.withInfo(rq.resolved, (info) => {
     const route = routeForType(info);
     const predictions = new Array<unknown>(instances.length);
