@@ -1,25 +1,13 @@
-/**
- * Remote backends of kind `tei` serve every model route of the gateway over the remote's TEI HTTP
- * API. The remote TEI here is a second router's gateway (TEI's HTTP API over fake TEIs, one per
- * model type, each taking 4 inputs per call) behind a small TEI-shaped proxy that records every
- * call, checks the upstream key as TEI's `--api-key` does, refuses batches over 4 as TEI does, and
- * answers faults on demand. Each route through the fleet's gateway is compared field by field
- * with the remote's own answer; traces, secrets, errors and ejection are checked on the way.
- */
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { Writable } from "node:stream";
 import { create } from "@bufbuild/protobuf";
 import { CatalogAliasSchema, CatalogBackendSchema, RemoteBackendKind } from "@tei-fleet/proto/fleet/v1";
-import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { type FakeTei, startFakeTei } from "../../../test/fake-tei/launcher.ts";
 import { freePort } from "../../../test/harness/free-port.ts";
-import { createRouter, parseRouterConfig, type Router, type RouterConfigInput } from "../../src/index.ts";
+import type { Router, RouterConfigInput } from "../../src/index.ts";
 import { type GatewayFixture, post, route, startGateway } from "../gateway/gateway-fixture.ts";
+import { startLoggingGateway } from "../support/logging-gateway.ts";
 import { OTLP_KIND, OTLP_STATUS, type OtlpReceiver, type ReceivedSpan, startOtlpReceiver } from "../support/otlp-receiver.ts";
 
 const MODELS = {
@@ -91,29 +79,8 @@ async function startRemote(teiFace: string) {
 type Remote = Awaited<ReturnType<typeof startRemote>>;
 
 /** A router with its gateway and no TEI of its own, logging (info and up) into `lines`. */
-async function startFleetGateway(config: Partial<RouterConfigInput>, lines: string[]) {
-  const dir = await mkdtemp(join(tmpdir(), "tei-remote-tei-test-"));
-  const file = join(dir, "routes.json");
-  await writeFile(file, JSON.stringify({ version: 1, routes: [] }));
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      lines.push(...chunk.toString("utf8").split("\n").filter(Boolean));
-      cb();
-    },
-  });
-  const router: Router = createRouter(
-    parseRouterConfig({ listen: "127.0.0.1:0", metricsListen: "127.0.0.1:0", httpListen: "127.0.0.1:0", shutdownGraceMs: 200, routesFile: file, ...config }),
-    { log: pino({ level: "info" }, sink) },
-  );
-  const { httpPort } = await router.start();
-  return {
-    router,
-    http: `http://127.0.0.1:${httpPort}`,
-    async close() {
-      await router.stop();
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
+function startFleetGateway(config: Partial<RouterConfigInput>, lines: string[]) {
+  return startLoggingGateway([], config, lines, "tei-remote-tei-test-");
 }
 
 /** Registers `far-<inst>` (kind tei, with the key) for each remote TEI, and the other backends the tests use. */

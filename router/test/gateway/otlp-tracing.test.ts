@@ -11,17 +11,16 @@ import { createServer, type Http2Server, type ServerHttp2Session } from "node:ht
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { Embed, Info, ModelType } from "@tei-fleet/proto/tei/v1";
-import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { freePort } from "../../../test/harness/free-port.ts";
 import { resolveRouterConfig } from "../../src/cli.ts";
-import { createRouter, parseRouterConfig, type RouteInput, type Router, type RouterConfigInput } from "../../src/index.ts";
+import type { RouteInput, RouterConfigInput } from "../../src/index.ts";
+import { startLoggingGateway } from "../support/logging-gateway.ts";
 import { OTLP_KIND, OTLP_STATUS, type OtlpReceiver, type ReceivedSpan, startOtlpReceiver } from "../support/otlp-receiver.ts";
 import { post, route } from "./gateway-fixture.ts";
 
@@ -105,29 +104,8 @@ async function startRecordingTei(): Promise<RecordingTei> {
 }
 
 /** A router with its gateway over a routes file, logging into `lines`. */
-async function startTracedGateway(routes: RouteInput[], config: Partial<RouterConfigInput>, lines: string[]) {
-  const dir = await mkdtemp(join(tmpdir(), "tei-tracing-test-"));
-  const file = join(dir, "routes.json");
-  await writeFile(file, JSON.stringify({ version: 1, routes }));
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      lines.push(...chunk.toString("utf8").split("\n").filter(Boolean));
-      cb();
-    },
-  });
-  const router: Router = createRouter(
-    parseRouterConfig({ listen: "127.0.0.1:0", metricsListen: "127.0.0.1:0", httpListen: "127.0.0.1:0", shutdownGraceMs: 200, routesFile: file, ...config }),
-    { log: pino({ level: "info" }, sink) },
-  );
-  const { httpPort } = await router.start();
-  return {
-    router,
-    http: `http://127.0.0.1:${httpPort}`,
-    async close() {
-      await router.stop();
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
+function startTracedGateway(routes: RouteInput[], config: Partial<RouterConfigInput>, lines: string[]) {
+  return startLoggingGateway(routes, config, lines, "tei-tracing-test-");
 }
 
 const TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736";
