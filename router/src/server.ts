@@ -328,7 +328,8 @@ export function createRouter(config: RouterConfig, deps: RouterDeps = {}): Route
           );
         }
         const tracer = tracing?.tracer ?? null;
-        const gatewayDeps = { attempt: ctx, table, registry: metrics.registry, log, requestLog: deps.requestLog, admission, resolver, tracer };
+        const { requestLog } = deps;
+        const gatewayDeps = { attempt: ctx, table, registry: metrics.registry, log, requestLog, admission, resolver, tracer, spare: fleetAdmission.queue };
         gateway = createGateway(gatewayDeps, { maxBodyBytes: config.httpMaxBodyBytes });
         const g = splitHostPort(config.httpListen);
         bound.httpPort = await gateway.listen(g.host, g.port);

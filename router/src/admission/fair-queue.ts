@@ -10,6 +10,10 @@
  * the keys take turns by deficit round robin, weighted by key (deficit-round-robin.ts), so a key
  * flooding a model cannot starve the others. Anonymous calls are one flow.
  *
+ * An HTTP gateway request is admitted as one call and holds one slot; the further TEI calls its
+ * batch sends in parallel take spare slots (takeSpare) while any are free, so the limit counts
+ * calls with TEI, whichever surface they came from.
+ *
  * Streaming calls pass untouched: a stream lives as long as its client wants and carries many
  * items, which TEI admits one by one, so a slot held for its life would let a few streams shut
  * out every unary call. The fast path (a free slot, nobody waiting) allocates nothing: the slot
@@ -22,6 +26,17 @@ import { limitId } from "./api-key-view.ts";
 import { remainingMs } from "./call-deadline.ts";
 import type { CallModels } from "./call-model.ts";
 import { DeficitRoundRobin, type FlowItem } from "./deficit-round-robin.ts";
+
+/**
+ * Spare in-flight slots for a request that already holds one and sends several TEI calls at once
+ * (the HTTP gateway's batch): see {@link FairQueue.takeSpare}.
+ */
+export interface SpareSlots {
+  /** A slot if one is free and no call waits for one; false otherwise (never waits). */
+  takeSpare(): boolean;
+  /** Gives a slot from takeSpare back. */
+  giveSpare(): void;
+}
 
 /** Options of a {@link FairQueue}; defaults are seed 003's. */
 export interface FairQueueOptions {
@@ -55,7 +70,7 @@ interface ModelQueue {
 }
 
 /** The router's in-flight limit and its per-model, per-key fair queues. */
-export class FairQueue {
+export class FairQueue implements SpareSlots {
   /** Unary calls admitted and not yet ended. */
   inflight = 0;
   /** Calls waiting, all models together. */
@@ -125,6 +140,25 @@ export class FairQueue {
         this.ring.push(q);
       }
     });
+  }
+
+  /**
+   * A spare slot for one more TEI call of an admitted request (the HTTP gateway's batch, whose
+   * request holds one slot and sends its inputs' calls in parallel): taken only when one is free
+   * and no call waits, so a batch widens into idle capacity and never past the in-flight limit,
+   * and never ahead of a queued call. Never waits (a request waiting for slots while holding one
+   * could deadlock with others doing the same). Give it back with {@link giveSpare}.
+   */
+  takeSpare(): boolean {
+    if (this.inflight >= this.maxInflight || this.waiting > 0) return false;
+    this.inflight++;
+    return true;
+  }
+
+  /** Gives back a slot from {@link takeSpare}, handing it to the next waiting call. */
+  giveSpare(): void {
+    this.inflight--;
+    if (this.waiting > 0) this.dispatch();
   }
 
   /** Gives a slot back and hands it to the next waiting call. Shared by every call. */

@@ -9,6 +9,7 @@ import { performance } from "node:perf_hooks";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { type AdmissionCall, type AdmissionStep, endCall } from "../admission/admission.ts";
+import type { SpareSlots } from "../admission/fair-queue.ts";
 import type { AttemptContext } from "../proxy/backend-attempt.ts";
 import type { RouteTable } from "../routing/route-table.ts";
 import type { MethodSpec } from "../tei/method-table.ts";
@@ -41,6 +42,8 @@ export interface GatewayContext {
   readonly requestLog: Logger | null;
   /** The router's admission steps every request passes once its model is known (default none). */
   readonly admission: readonly AdmissionStep[];
+  /** The router's spare in-flight slots for a batch's further calls (null: no in-flight limit). */
+  readonly spare: SpareSlots | null;
   /**
    * Starts each request's span when tracing is on (an OTLP endpoint configured); null: off, and
    * no span object is made (the one check per request is this field).
@@ -128,7 +131,7 @@ export class GatewayRequest {
     this.chunks = Math.max(this.chunks, 1);
     this.calls += frames.length;
     const batch = new TeiBatch(
-      { ctx: this.gw.attempt, method, target: m.target, headers: this.grpcHeaders, startedAt: this.startedAt, window, trace: this.span },
+      { ctx: this.gw.attempt, method, target: m.target, headers: this.grpcHeaders, startedAt: this.startedAt, window, trace: this.span, spare: this.gw.spare },
       frames,
       (b) => {
         this.batch = null;

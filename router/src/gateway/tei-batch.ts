@@ -9,6 +9,7 @@
  * as TEI fails a whole batch. With tracing on, each call is a CLIENT span of the request's, ended
  * with its status (a cancelled call CANCELLED), and TEI gets that span's `traceparent`.
  */
+import type { SpareSlots } from "../admission/fair-queue.ts";
 import { GrpcStatus, type GrpcStatusCode, type RouterError } from "../grpc/grpc-status.ts";
 import { headerValue } from "../h2/index.ts";
 import { type AttemptContext, type AttemptListener, BackendAttempt } from "../proxy/backend-attempt.ts";
@@ -114,6 +115,13 @@ export interface BatchOptions {
   startedAt: number;
   /** Calls in flight at most. */
   window: number;
+  /**
+   * The router's in-flight slots (its fair queue), when it has a limit: the request holds one,
+   * and each call beyond the first in flight at once takes a spare one while any is free and no
+   * call waits, given back as it ends, so the limit counts calls with TEI whichever surface sent
+   * them. Default none: `window` alone bounds the calls.
+   */
+  spare?: SpareSlots | null;
   /** The request's span (tracing on): each call is a child span of it. Default none. */
   trace?: RequestSpan | null;
   /**
@@ -143,6 +151,10 @@ export class TeiBatch {
   private next = 0;
   private pending: number;
   private done = false;
+  /** Calls launched and not yet ended. */
+  private running = 0;
+  /** Spare slots held (see BatchOptions.spare): the request's own slot carries one more call. */
+  private spares = 0;
 
   constructor(o: BatchOptions, frames: readonly Buffer[], onDone: (b: TeiBatch) => void) {
     this.o = o;
@@ -160,13 +172,38 @@ export class TeiBatch {
       return;
     }
     const first = Math.min(this.o.window, this.frames.length);
-    while (this.next < first && !this.done) this.launch(this.next++);
+    while (this.next < first && !this.done && this.hasSlot()) this.launch(this.next++);
+  }
+
+  /** Whether one more call may start now: the request's own slot is free, or a spare one was taken. */
+  private hasSlot(): boolean {
+    const spare = this.o.spare;
+    if (spare == null || this.running < 1 + this.spares) return true;
+    if (!spare.takeSpare()) return false;
+    this.spares++;
+    return true;
+  }
+
+  /** A call ended: one slot fewer is needed, so a spare one (if held) goes back, to a waiting call first. */
+  private callEnded(): void {
+    this.running--;
+    if (this.spares > 0) {
+      this.spares--;
+      this.o.spare?.giveSpare();
+    }
+  }
+
+  /** The batch is over: every spare slot still held goes back. */
+  private releaseSpares(): void {
+    const spare = this.o.spare;
+    for (; this.spares > 0; this.spares--) spare?.giveSpare();
   }
 
   /** Ends every call still open (the client left, or another call failed the batch). */
   cancel(): void {
     if (this.done) return;
     this.done = true;
+    this.releaseSpares();
     for (const c of this.calls) {
       if (c === null) continue;
       c.attempt.cancel();
@@ -178,6 +215,7 @@ export class TeiBatch {
     const o = this.o;
     const call = new SlotCall(this, slot, o);
     this.calls[slot] = call;
+    this.running++;
     try {
       call.route(o.target);
     } catch (err) {
@@ -191,26 +229,28 @@ export class TeiBatch {
   }
 
   private launchNext(): void {
-    if (!this.done && this.next < this.frames.length) this.launch(this.next++);
+    if (!this.done && this.next < this.frames.length && this.hasSlot()) this.launch(this.next++);
   }
 
   /** @internal A call answered OK. */
   answered(slot: number, msg: Buffer, replica: Replica | null): void {
     if (this.done) return;
     this.calls[slot] = null;
+    this.callEnded();
     this.answers[slot] = msg;
     if (replica !== null) this.noteServedBy(replica);
     if (--this.pending === 0) {
       this.finish();
       return;
     }
-    if (this.next < this.frames.length) this.launch(this.next++);
+    this.launchNext();
   }
 
   /** @internal A call failed: the batch fails with it. */
   failed(slot: number, err: GatewayError, replica: Replica | null): void {
     if (this.done) return;
     this.calls[slot] = null;
+    this.callEnded();
     if (replica !== null) this.noteServedBy(replica);
     if (this.o.perCallErrors === true) {
       (this.errors ??= new Array(this.frames.length).fill(null))[slot] = err;
@@ -233,6 +273,7 @@ export class TeiBatch {
 
   private finish(): void {
     this.done = true;
+    this.releaseSpares();
     this.onDone(this);
   }
 }

@@ -189,3 +189,27 @@ describe("fairness under overload", () => {
     expect(Object.fromEntries(await s.answer(20))).toEqual({ a: 10, b: 10 });
   });
 });
+
+describe("spare slots (an HTTP batch's parallel TEI calls)", () => {
+  test("taken only while slots are free and nobody waits; given back, they admit the next waiting call", async () => {
+    const { q, call } = setup({ maxInflight: 3 });
+    const request = call();
+    expect(q.admit(request)).toBeUndefined();
+    expect([q.takeSpare(), q.takeSpare(), q.takeSpare()]).toEqual([true, true, false]);
+    expect(q.inflight).toBe(3);
+    const waiting = track(q.admit(call()));
+    expect(waiting.state).toBe("waiting");
+    q.giveSpare();
+    await settle();
+    expect(waiting.state).toBe("admitted");
+    expect(q.inflight).toBe(3);
+    // A slot freed while a call waits goes to the call, not to a batch asking for a spare one.
+    const next = track(q.admit(call()));
+    expect(q.takeSpare()).toBe(false);
+    q.giveSpare();
+    await settle();
+    expect(next.state).toBe("admitted");
+    endCall(request, GrpcStatus.OK);
+    expect(q.inflight).toBe(2);
+  });
+});

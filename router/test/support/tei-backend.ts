@@ -16,6 +16,8 @@ export interface TestBackend {
   readonly calls: Map<string, number>;
   /** Streams currently open in handlers. */
   openStreams: number;
+  /** The most unary Embed calls in a handler at once, since the backend started. */
+  readonly maxConcurrentEmbeds: number;
   /** When set, every call fails with UNAVAILABLE. */
   unavailable: boolean;
   /** Delay before unary Embed answers (honours cancellation). */
@@ -52,7 +54,7 @@ function meta(ctx: HandlerContext, text: string) {
 }
 
 export async function startTestBackend(name: string, model = "BAAI/bge-small-en-v1.5"): Promise<TestBackend> {
-  const state = { openStreams: 0, unavailable: false, delayMs: 0, failDelayMs: 0, lastHeaders: undefined as Headers | undefined };
+  const state = { openStreams: 0, unavailable: false, delayMs: 0, failDelayMs: 0, lastHeaders: undefined as Headers | undefined, embeds: 0, maxEmbeds: 0 };
   const calls = new Map<string, number>();
   const count = (m: string): void => {
     calls.set(m, (calls.get(m) ?? 0) + 1);
@@ -93,7 +95,12 @@ export async function startTestBackend(name: string, model = "BAAI/bge-small-en-
         if (state.unavailable && state.failDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, state.failDelayMs));
         count("Embed");
         state.lastHeaders = ctx.requestHeader;
-        if (state.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, state.delayMs));
+        state.maxEmbeds = Math.max(state.maxEmbeds, ++state.embeds);
+        try {
+          if (state.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, state.delayMs));
+        } finally {
+          state.embeds--;
+        }
         check(r.inputs);
         return { embeddings: vector(r.inputs), metadata: meta(ctx, r.inputs) };
       },
@@ -163,6 +170,9 @@ export async function startTestBackend(name: string, model = "BAAI/bge-small-en-
     calls,
     get openStreams() {
       return state.openStreams;
+    },
+    get maxConcurrentEmbeds() {
+      return state.maxEmbeds;
     },
     get unavailable() {
       return state.unavailable;

@@ -17,6 +17,7 @@ import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import type { AdmissionStep } from "../../admission/admission.ts";
+import type { SpareSlots } from "../../admission/fair-queue.ts";
 import type { AttemptContext } from "../../proxy/backend-attempt.ts";
 import type { RouteTable } from "../../routing/route-table.ts";
 import type { RequestTracer } from "../../tracing/request-tracer.ts";
@@ -56,6 +57,11 @@ export interface GatewayDeps {
    * request after its model is resolved. Default none.
    */
   readonly admission?: readonly AdmissionStep[];
+  /**
+   * The router's in-flight slots (its fair queue), when it has a limit: a batch's calls beyond
+   * the first take spare ones (tei-batch.ts), so the limit counts calls with TEI. Default none.
+   */
+  readonly spare?: SpareSlots | null;
   /**
    * Traces every request (a SERVER span, a CLIENT span per TEI call; tracing/start-tracing.ts
    * makes one when an OTLP endpoint is configured). Default none: no span is made.
@@ -113,6 +119,7 @@ export function createGateway(deps: GatewayDeps, options: GatewayOptions = {}): 
     log: deps.log,
     requestLog: (options.requestLog ?? true) ? requestLogOf(deps.requestLog ?? deps.log) : null,
     admission: deps.admission ?? [],
+    spare: deps.spare ?? null,
     tracer: deps.tracer ?? null,
   };
 
