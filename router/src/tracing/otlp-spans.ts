@@ -89,8 +89,8 @@ function addressAttributes(a: Attributes, address: string): void {
   if (Number.isInteger(port)) a[ATTR_SERVER_PORT] = port;
 }
 
-/** The CLIENT span of one TEI call. */
-class OtlpCallSpan implements CallSpan {
+/** A CLIENT span ended once, with what `record` sets on it while it records. */
+abstract class OtlpClientSpan<E> {
   readonly traceparent: string;
   private readonly span: Span;
   private ended = false;
@@ -100,55 +100,46 @@ class OtlpCallSpan implements CallSpan {
     this.traceparent = traceparentOf(span.spanContext());
   }
 
-  end(e: CallEnd): void {
+  end(e: E): void {
     if (this.ended) return;
     this.ended = true;
-    const s = this.span;
-    if (s.isRecording()) {
-      const a: Attributes = { [ATTR_RPC_GRPC_STATUS_CODE]: e.code };
-      const r = e.replica;
-      if (r !== null) {
-        addressAttributes(a, r.address);
-        a["tei.instance"] = r.instanceName;
-        a["tei.node"] = r.node;
-      }
-      if (e.retried) a["tei.retried"] = true;
-      if (e.code !== 0) {
-        const name = GRPC_STATUS_NAMES[e.code] ?? String(e.code);
-        a[ATTR_ERROR_TYPE] = name;
-        s.setStatus({ code: SpanStatusCode.ERROR, message: e.message === "" ? name : `${name}: ${e.message.slice(0, MAX_MESSAGE)}` });
-      }
-      s.setAttributes(a);
+    if (this.span.isRecording()) this.record(this.span, e);
+    this.span.end();
+  }
+
+  protected abstract record(s: Span, e: E): void;
+}
+
+/** The CLIENT span of one TEI call. */
+class OtlpCallSpan extends OtlpClientSpan<CallEnd> implements CallSpan {
+  protected record(s: Span, e: CallEnd): void {
+    const a: Attributes = { [ATTR_RPC_GRPC_STATUS_CODE]: e.code };
+    const r = e.replica;
+    if (r !== null) {
+      addressAttributes(a, r.address);
+      a["tei.instance"] = r.instanceName;
+      a["tei.node"] = r.node;
     }
-    s.end();
+    if (e.retried) a["tei.retried"] = true;
+    if (e.code !== 0) {
+      const name = GRPC_STATUS_NAMES[e.code] ?? String(e.code);
+      a[ATTR_ERROR_TYPE] = name;
+      s.setStatus({ code: SpanStatusCode.ERROR, message: e.message === "" ? name : `${name}: ${e.message.slice(0, MAX_MESSAGE)}` });
+    }
+    s.setAttributes(a);
   }
 }
 
 /** The CLIENT span of one HTTP call to a remote backend. */
-class OtlpHttpCallSpan implements HttpCallSpan {
-  readonly traceparent: string;
-  private readonly span: Span;
-  private ended = false;
-
-  constructor(span: Span) {
-    this.span = span;
-    this.traceparent = traceparentOf(span.spanContext());
-  }
-
-  end(e: HttpCallEnd): void {
-    if (this.ended) return;
-    this.ended = true;
-    const s = this.span;
-    if (s.isRecording()) {
-      if (e.status > 0) s.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, e.status);
-      // The HTTP conventions: a client's call failed when no answer came or it was 4xx/5xx; error.type the status or the failure.
-      const failure = e.status === 0 ? (e.error ?? "_OTHER") : e.status >= 400 ? String(e.status) : undefined;
-      if (failure !== undefined) {
-        s.setAttribute(ATTR_ERROR_TYPE, failure);
-        s.setStatus({ code: SpanStatusCode.ERROR, message: e.status === 0 ? failure : `answered ${e.status}` });
-      }
+class OtlpHttpCallSpan extends OtlpClientSpan<HttpCallEnd> implements HttpCallSpan {
+  protected record(s: Span, e: HttpCallEnd): void {
+    if (e.status > 0) s.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, e.status);
+    // The HTTP conventions: a client's call failed when no answer came or it was 4xx/5xx; error.type the status or the failure.
+    const failure = e.status === 0 ? (e.error ?? "_OTHER") : e.status >= 400 ? String(e.status) : undefined;
+    if (failure !== undefined) {
+      s.setAttribute(ATTR_ERROR_TYPE, failure);
+      s.setStatus({ code: SpanStatusCode.ERROR, message: e.status === 0 ? failure : `answered ${e.status}` });
     }
-    s.end();
   }
 }
 
