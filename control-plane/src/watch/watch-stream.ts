@@ -3,20 +3,21 @@ import type { WatchEvent } from "@tei-fleet/proto/fleet/v1";
 import type { WatchCache } from "./watch-cache.ts";
 
 /**
- * One watcher's stream of a watched set (watch.proto), served from this process's cache: first
- * a snapshot, the changes since its position, or a keepalive when it is current; then the
- * changes as the cache applies them, each from the version the watcher has to the cache's
- * current one, so a watcher that reads slowly gets fewer, larger deltas rather than a queue;
- * and a keepalive after `keepaliveMs` without anything to send.
+ * One watcher's stream of a watched set (watch.proto), served from this process's cache once it
+ * has read the log after the watch began: first a snapshot, the changes since its position, or a
+ * keepalive when it is current; then the changes as the cache applies them, each from the
+ * version the watcher has to the cache's current one, so a watcher that reads slowly gets fewer,
+ * larger deltas rather than a queue; and a keepalive after `keepaliveMs` without anything to send.
  */
 export async function* streamWatch(cache: WatchCache, position: WatchPoint | undefined, signal: AbortSignal, keepaliveMs: number): AsyncGenerator<WatchEvent> {
   if (signal.aborted) return;
   cache.hold(signal);
-  await cache.ready();
+  // A watch that starts sees every write that completed before it did (a client that writes and
+  // then watches finds its write; a watcher ahead of this process, served by another that read the
+  // log first, is not taken for one from another history): one read of the log, shared by every
+  // watcher that starts meanwhile. With Redis away, what this process has is served.
+  await cache.refresh().catch(() => cache.ready());
   const { mirror } = cache;
-  // A watcher ahead of this process was served by another one that read the log first: catch up
-  // rather than take it for a watcher from another history.
-  if (position !== undefined && position.epoch === mirror.epoch && position.version > mirror.version) await cache.refresh();
   let at = position;
   let lastSent = Number.NEGATIVE_INFINITY;
   while (!signal.aborted) {
