@@ -9,7 +9,8 @@ import net from "node:net";
 import { afterEach, describe, expect, test } from "vitest";
 import { Flag, FrameParser, FrameType, frame, CLIENT_PREFACE as PREFACE } from "../src/h2/frames.ts";
 import { HeaderBlockReader } from "../src/h2/header-block-reader.ts";
-import { HpackDecoder, HpackEncoder } from "../src/h2/hpack.ts";
+import { HpackDecoder } from "../src/h2/hpack-decoder.ts";
+import { HpackEncoder } from "../src/h2/hpack-encoder.ts";
 
 const { HEADERS, SETTINGS } = FrameType;
 const { END_STREAM, END_HEADERS } = Flag;

@@ -1,7 +1,8 @@
 import { describe, expect, test } from "vitest";
 // A seeded PRNG so that random cases reproduce.
 import { mulberry32 } from "../../test/fake-tei/fake-model.ts";
-import { HpackDecoder, HpackEncoder, HpackError } from "../src/h2/hpack.ts";
+import { HpackDecoder, HpackError } from "../src/h2/hpack-decoder.ts";
+import { HpackEncoder } from "../src/h2/hpack-encoder.ts";
 import { HUFFMAN_CODE_LENGTHS, huffmanDecode, huffmanEncode } from "../src/h2/huffman.ts";
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ""), "hex");

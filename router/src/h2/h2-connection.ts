@@ -37,7 +37,7 @@ import {
 } from "./frames.ts";
 import type { H2Stream, StreamConnection } from "./h2-stream.ts";
 import { HeaderBlockReader } from "./header-block-reader.ts";
-import { HpackDecoder, HpackError } from "./hpack.ts";
+import { HpackDecoder, HpackError } from "./hpack-decoder.ts";
 import { InboundFlow } from "./inbound-flow.ts";
 import { OutboundFlow } from "./outbound-flow.ts";
 import { headerListSize, isCheapForPeer } from "./peer-limits.ts";

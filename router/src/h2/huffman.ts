@@ -670,7 +670,7 @@ export function huffmanEncodedLength(str: string): number {
 /**
  * Huffman-codes `str` (each char taken as one latin1 byte, as the rest of this codec does),
  * padded with one-bits as RFC 7541 §5.2 requires. The router's encoder does not use it (see
- * hpack.ts); it exists for tests and for a future encoder that wants the smaller output.
+ * hpack-encoder.ts); it exists for tests and for a future encoder that wants the smaller output.
  */
 export function huffmanEncode(str: string): Buffer {
   const out = Buffer.allocUnsafe(huffmanEncodedLength(str));

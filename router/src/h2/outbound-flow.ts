@@ -18,7 +18,7 @@ import {
   writeFrameHeader,
 } from "./frames.ts";
 import type { H2Stream, QueuedSend } from "./h2-stream.ts";
-import { HpackEncoder } from "./hpack.ts";
+import { HpackEncoder } from "./hpack-encoder.ts";
 
 /** Outbound state of one connection. */
 export class OutboundFlow {

@@ -1,166 +1,28 @@
-import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
-import { create } from "@bufbuild/protobuf";
-import { CatalogAliasSchema, CatalogBackendSchema, RemoteBackendKind } from "@tei-fleet/proto/fleet/v1";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { type FakeTei, startFakeTei } from "../../../test/fake-tei/launcher.ts";
-import { freePort } from "../../../test/harness/free-port.ts";
-import type { Router, RouterConfigInput } from "../../src/index.ts";
-import { type GatewayFixture, post, route, startGateway } from "../gateway/gateway-fixture.ts";
-import { startLoggingGateway } from "../support/logging-gateway.ts";
-import { OTLP_KIND, OTLP_STATUS, type OtlpReceiver, type ReceivedSpan, startOtlpReceiver } from "../support/otlp-receiver.ts";
+/**
+ * Catalog backends of kind TEI and OpenAI reached over HTTP (the world is remote-tei-fixture.ts):
+ * TEI's routes and the OpenAI / Cohere / Jina routes translated onto a TEI-kind remote answer what
+ * the remote answers, its errors come back in each route's shape, and OpenAI-kind remotes serve
+ * embeddings only. Trace context toward remotes is remote-tei-tracing.test.ts.
+ */
+import { describe, expect, test } from "vitest";
+import {
+  callsDuring,
+  direct,
+  downPort,
+  expectKeyNeverLeaked,
+  face,
+  fleet,
+  type Inst,
+  KEY,
+  LIMIT,
+  lines,
+  MODELS,
+  remote,
+  useRemoteTei,
+  viaFleet,
+} from "./remote-tei-fixture.ts";
 
-const MODELS = {
-  embed: "BAAI/bge-small-en-v1.5",
-  sparse: "naver/splade-cocondenser-ensembledistil",
-  rerank: "BAAI/bge-reranker-base",
-  classify: "SamLowe/roberta-base-go_emotions",
-} as const;
-type Inst = keyof typeof MODELS;
-/** The remote TEIs' max_client_batch_size. */
-const LIMIT = 4;
-const KEY = "sk-remote-tei-secret-4242";
-
-/** One call the remote received. */
-interface Seen {
-  method: string;
-  inst: string;
-  path: string;
-  headers: IncomingHttpHeaders;
-  body: Record<string, unknown> | null;
-}
-
-/** Inputs of a TEI HTTP body, as TEI counts them against max_client_batch_size. */
-function batchOf(path: string, b: Record<string, unknown> | null): number {
-  if (b === null) return 0;
-  const list = (v: unknown): number => (Array.isArray(v) && v.length > 0 && typeof v[0] !== "number" ? v.length : 1);
-  if (path === "/rerank") return Array.isArray(b.texts) ? b.texts.length : 0;
-  if (path === "/decode") return Array.isArray(b.ids) && Array.isArray(b.ids[0]) ? b.ids.length : 1;
-  if (path === "/predict") return Array.isArray(b.inputs) && Array.isArray(b.inputs[0]) ? b.inputs.length : 1;
-  if (path === "/similarity") return ((b.inputs as { sentences?: unknown[] }).sentences?.length ?? 0) + 1;
-  return list(b.inputs);
-}
-
-/** The TEI-shaped remote: `/<inst>/<route>` forwarded to the second gateway's `/i/<inst>/<route>`. */
-async function startRemote(teiFace: string) {
-  const seen: Seen[] = [];
-  const state: { fault: { status: number; body: string } | null } = { fault: null };
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", async () => {
-      const raw = Buffer.concat(chunks).toString();
-      const m = /^\/([^/]+)(\/.*)$/.exec(req.url ?? "") ?? ["", "", "/"];
-      const [, inst, path] = m as [string, string, string];
-      const body = raw === "" ? null : (JSON.parse(raw) as Record<string, unknown>);
-      seen.push({ method: req.method ?? "", inst, path, headers: req.headers, body });
-      // TEI's --api-key: 401 with an empty body.
-      if (req.headers.authorization !== `Bearer ${KEY}`) return res.writeHead(401).end();
-      if (state.fault !== null) return res.writeHead(state.fault.status, { "content-type": "application/json" }).end(state.fault.body);
-      const n = batchOf(path, body);
-      if (n > LIMIT) {
-        res.writeHead(422, { "content-type": "application/json" });
-        return res.end(JSON.stringify({ error: `batch size ${n} > maximum allowed batch size ${LIMIT}`, error_type: "Validation" }));
-      }
-      const up = await fetch(`${teiFace}/i/${inst}${path}`, {
-        method: req.method,
-        headers: req.method === "POST" ? { "content-type": "application/json" } : {},
-        body: req.method === "POST" ? raw : undefined,
-      });
-      const h: Record<string, string> = { "content-type": up.headers.get("content-type") ?? "application/json" };
-      for (const [k, v] of up.headers) if (/^x-(compute|total|tokenization|queue|inference)-/.test(k)) h[k] = v;
-      res.writeHead(up.status, h).end(await up.text());
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const port = (server.address() as AddressInfo).port;
-  return { url: `http://127.0.0.1:${port}`, port, seen, state, close: () => new Promise<void>((r) => server.close(() => r())) };
-}
-type Remote = Awaited<ReturnType<typeof startRemote>>;
-
-/** A router with its gateway and no TEI of its own, logging (info and up) into `lines`. */
-function startFleetGateway(config: Partial<RouterConfigInput>, lines: string[]) {
-  return startLoggingGateway([], config, lines, "tei-remote-tei-test-");
-}
-
-/** Registers `far-<inst>` (kind tei, with the key) for each remote TEI, and the other backends the tests use. */
-function register(router: Router, remote: Remote, downPort: number): void {
-  for (const inst of Object.keys(MODELS)) {
-    router.catalog.putBackend(
-      create(CatalogBackendSchema, {
-        backend: { name: `far-${inst}`, kind: RemoteBackendKind.TEI, url: `${remote.url}/${inst}`, timeoutMs: 5000 },
-        apiKey: KEY,
-      }),
-    );
-  }
-  router.catalog.putBackend(
-    create(CatalogBackendSchema, { backend: { name: "far-badkey", kind: RemoteBackendKind.TEI, url: `${remote.url}/embed` }, apiKey: "sk-wrong" }),
-  );
-  router.catalog.putBackend(
-    create(CatalogBackendSchema, { backend: { name: "far-down", kind: RemoteBackendKind.TEI, url: `http://127.0.0.1:${downPort}`, timeoutMs: 1000 } }),
-  );
-  router.catalog.putBackend(
-    create(CatalogBackendSchema, {
-      backend: { name: "openai-x", kind: RemoteBackendKind.OPENAI, url: `${remote.url}/v1`, upstreamModel: "text-embedding-3-small" },
-      apiKey: KEY,
-    }),
-  );
-  router.catalog.putAlias(
-    create(CatalogAliasSchema, {
-      name: "embed-any",
-      targets: [
-        { target: { case: "backend", value: "far-down" }, weight: 1 },
-        { target: { case: "backend", value: "far-embed" }, weight: 1 },
-      ],
-    }),
-  );
-}
-
-const teis = new Map<Inst, FakeTei>();
-let face: GatewayFixture;
-let remote: Remote;
-let fleet: Awaited<ReturnType<typeof startFleetGateway>>;
-const lines: string[] = [];
-/** Every answer text the fleet's gateway gave in these tests (none may hold the key). */
-const answered: string[] = [];
-let downPort = 0;
-
-/** A POST to the fleet's gateway, its answer kept. */
-async function viaFleet(path: string, body: unknown, headers: Record<string, string> = {}) {
-  const r = await post(`${fleet.http}${path}`, body, headers);
-  answered.push(r.text, JSON.stringify([...r.headers]));
-  return r;
-}
-
-/** The remote TEI's own answer (its HTTP API, without the proxy's batch limit). */
-const direct = (inst: Inst, path: string, body: unknown) => post(`${face.http}/i/${inst}${path}`, body);
-
-/** The calls the remote received during `f`. */
-async function callsDuring(f: () => Promise<unknown>): Promise<Seen[]> {
-  const before = remote.seen.length;
-  await f();
-  return remote.seen.slice(before);
-}
-
-beforeAll(async () => {
-  const started = await Promise.all(
-    (Object.keys(MODELS) as Inst[]).map(
-      async (k) => [k, await startFakeTei({ modelId: MODELS[k], args: ["--max-client-batch-size", String(LIMIT)] })] as const,
-    ),
-  );
-  for (const [k, t] of started) teis.set(k, t);
-  face = await startGateway(started.map(([k, t]) => route(k, `${t.host}:${t.port}`, { modelId: MODELS[k], node: `node-${k}` })));
-  remote = await startRemote(face.http);
-  downPort = await freePort();
-  fleet = await startFleetGateway({}, lines);
-  register(fleet.router, remote, downPort);
-}, 90_000);
-afterAll(async () => {
-  await fleet?.close();
-  await remote?.close();
-  await face?.close();
-  await Promise.all([...teis.values()].map((t) => t.stop()));
-});
+useRemoteTei();
 
 describe("TEI's routes through a TEI-kind remote answer what the remote answers", () => {
   test("/embed: the body as sent less `model`, the key upstream, the answer and TEI's headers passed back", async () => {
@@ -420,131 +282,4 @@ describe("OpenAI-kind remotes serve embeddings only", () => {
   });
 });
 
-describe("trace context upstream", () => {
-  const TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736";
-  const CLIENT_SPAN = "00f067aa0ba902b7";
-
-  test("with tracing off the client's traceparent and tracestate go upstream unchanged, none without", async () => {
-    const tp = `00-${TRACE_ID}-${CLIENT_SPAN}-01`;
-    const withTp = await callsDuring(() => viaFleet("/embed", { model: "far-embed", inputs: "a" }, { traceparent: tp, tracestate: "k=v" }));
-    expect(withTp.map((c) => [c.headers.traceparent, c.headers.tracestate])).toEqual([[tp, "k=v"]]);
-    const without = await callsDuring(() => viaFleet("/embed", { model: "far-embed", inputs: "a" }));
-    expect(without.map((c) => c.headers.traceparent)).toEqual([undefined]);
-    const bad = await callsDuring(() => viaFleet("/embed", { model: "far-embed", inputs: "a" }, { traceparent: "garbage" }));
-    expect(bad.map((c) => c.headers.traceparent)).toEqual([undefined]);
-  });
-
-  describe("with tracing on", () => {
-    let receiver: OtlpReceiver;
-    const traced: string[] = [];
-    const callsOf = new Map<string, Seen[]>();
-    const answers = new Map<string, number>();
-
-    beforeAll(async () => {
-      receiver = await startOtlpReceiver();
-      const gw = await startFleetGateway({ otlpEndpoint: `${receiver.url}/v1/traces` }, traced);
-      register(gw.router, remote, downPort);
-      const send = async (id: string, path: string, body: unknown, headers: Record<string, string> = {}) => {
-        callsOf.set(
-          id,
-          await callsDuring(async () => {
-            const h = { "x-request-id": id, ...headers };
-            if (body === null) {
-              const r = await fetch(`${gw.http}${path}`, { headers: h });
-              answered.push(await r.text());
-              answers.set(id, r.status);
-              return;
-            }
-            const r = await post(`${gw.http}${path}`, body, h);
-            answered.push(r.text);
-            answers.set(id, r.status);
-          }),
-        );
-      };
-      try {
-        await send("one", "/embed", { model: "far-embed", inputs: "a" }, { traceparent: `00-${TRACE_ID}-${CLIENT_SPAN}-01`, tracestate: "vendor=abc" });
-        await send("split", "/v1/embeddings", { model: "far-embed", input: Array.from({ length: 9 }, (_, i) => `s${i}`) });
-        await send("refused", "/embed", { model: "far-embed", inputs: "x".repeat(600), truncate: false });
-        await send("down", "/embed", { model: "far-down", inputs: "x" });
-        await send("info", "/info", null, { "x-tei-model": "far-embed" });
-      } finally {
-        await gw.close();
-      }
-    }, 60_000);
-    afterAll(async () => {
-      await receiver?.close();
-    });
-
-    const serverSpan = (id: string): ReceivedSpan => {
-      const s = receiver.spans.filter((x) => x.kind === OTLP_KIND.SERVER && x.attributes["tei.request_id"] === id);
-      expect(s).toHaveLength(1);
-      return s[0] as ReceivedSpan;
-    };
-    const childrenOf = (s: ReceivedSpan): ReceivedSpan[] => receiver.spans.filter((x) => x.parentSpanId === s.spanId);
-    const traceparentOf = (s: ReceivedSpan): string => `00-${s.traceId}-${s.spanId}-01`;
-
-    test("a CLIENT span per upstream call with the HTTP client attributes; the remote gets its traceparent and the client's tracestate", () => {
-      expect(answers.get("one")).toBe(200);
-      const server = serverSpan("one");
-      expect(server).toMatchObject({ traceId: TRACE_ID, parentSpanId: CLIENT_SPAN });
-      expect(server.attributes["tei.backend"]).toBe("far-embed");
-      const children = childrenOf(server);
-      expect(children).toHaveLength(1);
-      const call = children[0] as ReceivedSpan;
-      expect(call).toMatchObject({ name: "POST /embed", kind: OTLP_KIND.CLIENT, traceId: TRACE_ID });
-      expect(call.status.code).toBe(OTLP_STATUS.UNSET);
-      expect(call.attributes).toEqual({
-        "http.request.method": "POST",
-        "url.full": `${remote.url}/embed/embed`,
-        "server.address": "127.0.0.1",
-        "server.port": remote.port,
-        "http.response.status_code": 200,
-        "tei.backend": "far-embed",
-      });
-      expect(callsOf.get("one")?.map((c) => [c.headers.traceparent, c.headers.tracestate])).toEqual([[traceparentOf(call), "vendor=abc"]]);
-    });
-
-    test("a split request: one span per chunk, each call carrying its own span; the /info the split needed is no span", () => {
-      expect(answers.get("split")).toBe(200);
-      const server = serverSpan("split");
-      expect(server.attributes).toMatchObject({ "tei.inputs": 9, "tei.chunks": 3 });
-      const children = childrenOf(server);
-      expect(children.map((c) => c.name)).toEqual(["POST /embed", "POST /embed", "POST /embed"]);
-      const embeds = (callsOf.get("split") ?? []).filter((c) => c.path === "/embed");
-      expect(embeds.map((c) => c.headers.traceparent).sort()).toEqual(children.map(traceparentOf).sort());
-      for (const c of (callsOf.get("split") ?? []).filter((x) => x.path === "/info")) expect(c.headers.traceparent).toBeUndefined();
-    });
-
-    test("a refused call and an unreachable backend are error spans; GET /info is traced as a GET", () => {
-      expect([answers.get("refused"), answers.get("down"), answers.get("info")]).toEqual([422, 502, 200]);
-      const refused = childrenOf(serverSpan("refused"));
-      expect(refused).toHaveLength(1);
-      expect(refused[0]?.status.code).toBe(OTLP_STATUS.ERROR);
-      expect(refused[0]?.attributes).toMatchObject({ "http.response.status_code": 422, "error.type": "422" });
-      const down = childrenOf(serverSpan("down"));
-      expect(down).toHaveLength(1);
-      expect(down[0]?.status.code).toBe(OTLP_STATUS.ERROR);
-      expect(down[0]?.attributes["http.response.status_code"]).toBeUndefined();
-      expect(down[0]?.attributes["error.type"]).toEqual(expect.stringMatching(/ECONNREFUSED|_OTHER|Error/));
-      expect(down[0]?.attributes["server.port"]).toBe(downPort);
-      const info = childrenOf(serverSpan("info"));
-      expect(info.map((s) => [s.name, s.attributes["http.request.method"], s.attributes["url.full"]])).toEqual([
-        ["GET /info", "GET", `${remote.url}/embed/info`],
-      ]);
-    });
-
-    test("no span, log line or answer holds the upstream key", () => {
-      expect(JSON.stringify(receiver.spans)).not.toContain(KEY);
-      expect(traced.join("\n")).not.toContain(KEY);
-    });
-  });
-});
-
-test("the upstream key never appears in the fleet's log lines or answers", () => {
-  // Every call above carried it (the remote checks it) and one upstream error echoed it.
-  expect(remote.seen.some((c) => c.headers.authorization === `Bearer ${KEY}`)).toBe(true);
-  expect(lines.length).toBeGreaterThan(0);
-  expect(lines.join("\n")).not.toContain(KEY);
-  expect(answered.join("\n")).not.toContain(KEY);
-  expect(answered.join("\n")).not.toContain("sk-wrong");
-});
+test("the upstream key never appears in the fleet's log lines or answers", expectKeyNeverLeaked);

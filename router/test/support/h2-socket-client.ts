@@ -7,7 +7,7 @@
  */
 import { connect, type Socket } from "node:net";
 import { ErrorCode, Flag, FrameParser, FrameType, frame, Setting, settingsFrame, windowUpdateFrame } from "../../src/h2/frames.ts";
-import { HpackDecoder } from "../../src/h2/hpack.ts";
+import { HpackDecoder } from "../../src/h2/hpack-decoder.ts";
 
 /** How the server ended one stream. */
 export interface StreamOutcome {
