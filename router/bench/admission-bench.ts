@@ -20,11 +20,14 @@
  * the generator's include its own backlog (its worst lateness is printed). So refusal times are
  * judged on the probe's calls (an idle client in its own process), with the generator's printed
  * beside them; admitted calls' p99 is judged on all of them, with the probe's printed beside it.
+ * The generator runs in a process of its own at a lower CPU priority, so that the routers under
+ * test are not kept waiting for a CPU by the load they are measured with
+ * (admission-load-process.ts).
  */
 import { cpus } from "node:os";
 import { benchKey, FAST_MODEL, SLOW_MODEL, startBenchFleet } from "./admission-fleet.ts";
-import { type CallOutcome, Code, type LoadStream, quantile, runLoad } from "./admission-load.ts";
-import { startProbe } from "./admission-probe.ts";
+import { type CallOutcome, Code, type LoadStream, quantile } from "./admission-load.ts";
+import { GENERATOR_NICE, startLoadProcess } from "./admission-load-process.ts";
 
 const quick = process.argv.includes("--quick");
 const DURATION_MS = quick ? 5_000 : 20_000;
@@ -63,12 +66,22 @@ const row = (figure: string, measured: string, target: string, ok: boolean) => {
 const f = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : "n/a");
 const refused = (o: CallOutcome) => o.code === Code.ResourceExhausted;
 
-/** Resolves at epoch ms `at`. */
-const until = (at: number) => new Promise((r) => setTimeout(r, Math.max(0, at - Date.now())));
-
 /** Splits a stream's rate over the routers by SKEW. */
 function skewed(name: string, urls: string[], perSecond: number, extra: Omit<LoadStream, "name" | "url" | "perSecond">): LoadStream[] {
   return urls.map((url, i) => ({ name: `${name}@${i}`, url, perSecond: perSecond * (SKEW[i] as number), ...extra }));
+}
+
+/**
+ * One measurement's load, `SETTLE_MS` after the routers started: the generator's streams (in a
+ * process at a lower priority) and the probe's (an idle client at the bench's priority), at once.
+ */
+async function generateWithProbe(streams: LoadStream[], probe: LoadStream, deadlineMs: number) {
+  const startAtMs = Date.now() + SETTLE_MS;
+  const [load, probed] = await Promise.all([
+    startLoadProcess({ startAtMs, nice: GENERATOR_NICE, load: { streams, durationMs: DURATION_MS, deadlineMs } }),
+    startLoadProcess({ startAtMs, nice: 0, load: { streams: [probe], durationMs: DURATION_MS, deadlineMs, client: "http2" } }),
+  ]);
+  return { load, probed };
 }
 
 async function rateLimits(bench: Awaited<ReturnType<typeof startBenchFleet>>): Promise<void> {
@@ -81,15 +94,11 @@ async function rateLimits(bench: Awaited<ReturnType<typeof startBenchFleet>>): P
     const hotStreams = skewed("hot", routers.urls, 4 * hot.requestsPerSecond, { model: FAST_MODEL, apiKey: hot.secret, text });
     const first = hotStreams[0] as LoadStream;
     hotStreams[0] = { ...first, perSecond: first.perSecond - PROBE_PER_SECOND }; // the probe sends the rest
-    const startAtMs = Date.now() + SETTLE_MS;
-    const probe = startProbe({ startAtMs, stream: { ...first, name: "hotprobe@0", perSecond: PROBE_PER_SECOND }, durationMs: DURATION_MS, deadlineMs: 10_000 });
-    await until(startAtMs);
-    const load = await runLoad({
-      streams: [...hotStreams, ...skewed("calm", routers.urls, calm.requestsPerSecond / 2, { model: FAST_MODEL, apiKey: calm.secret, text })],
-      durationMs: DURATION_MS,
-      deadlineMs: 10_000,
-    });
-    const probed = await probe;
+    const { load, probed } = await generateWithProbe(
+      [...hotStreams, ...skewed("calm", routers.urls, calm.requestsPerSecond / 2, { model: FAST_MODEL, apiKey: calm.secret, text })],
+      { ...first, name: "hotprobe@0", perSecond: PROBE_PER_SECOND },
+      10_000,
+    );
     const outcomes = [...load.outcomes, ...probed.outcomes];
     const maxLagMs = load.maxLagMs;
     const window = (o: CallOutcome) => o.sentAt >= WARMUP_MS;
@@ -145,19 +154,15 @@ async function overload(bench: Awaited<ReturnType<typeof startBenchFleet>>, queu
     const streams: LoadStream[] = routers.urls.map((url, i) => ({ name: `slow@${i}`, url, perSecond: offered / ROUTERS, model: SLOW_MODEL, text: SLOW_TEXT }));
     const first = streams[0] as LoadStream;
     streams[0] = { ...first, perSecond: first.perSecond - PROBE_PER_SECOND };
-    const startAtMs = Date.now() + SETTLE_MS;
-    const probe = startProbe({
-      startAtMs,
-      stream: { ...first, name: "slowprobe@0", perSecond: PROBE_PER_SECOND },
-      durationMs: DURATION_MS,
-      deadlineMs: DEADLINE_MS,
-    });
-    await until(startAtMs);
-    const load = await runLoad({ streams, durationMs: DURATION_MS, deadlineMs: DEADLINE_MS });
-    const probed = await probe;
+    const { load, probed } = await generateWithProbe(streams, { ...first, name: "slowprobe@0", perSecond: PROBE_PER_SECOND }, DEADLINE_MS);
     const outcomes = [...load.outcomes, ...probed.outcomes];
     const maxLagMs = load.maxLagMs;
-    const measured = throughput(outcomes, WARMUP_MS, DURATION_MS);
+    // The model's throughput over its busy period: from the end of the warm-up until the queues
+    // have drained (the last answer), as the calls that waited longest, admitted late, were
+    // served after the load had stopped. While the load runs, the replica shares the CPUs with it.
+    const busyUntil = outcomes.reduce((end, o) => (o.code === 0 ? Math.max(end, o.sentAt + o.ms) : end), DURATION_MS);
+    const measured = throughput(outcomes, WARMUP_MS, busyUntil);
+    const whileLoaded = throughput(outcomes, WARMUP_MS, DURATION_MS);
     // What the queues allow: every router's waiting and in-flight calls ahead, served at the
     // model's throughput: the mean wait of a call admitted at the back of a full queue. TEI
     // serves in batches (continuous batching: what waits when a batch ends is the next batch), so
@@ -174,7 +179,7 @@ async function overload(bench: Awaited<ReturnType<typeof startBenchFleet>>, queu
       `\n2. Overload, queue ${queue} per model per router (${queue === DEFAULT_QUEUE ? "the default" : "small"}), ${MAX_INFLIGHT} in flight per router`,
     );
     console.log(
-      `   offered ${f(offered, 0)}/s (4x); measured throughput ${f(measured)}/s; ${admitted.length} admitted, ${refusals.length} refused; generator's worst lateness ${f(maxLagMs)} ms`,
+      `   offered ${f(offered, 0)}/s (4x); measured throughput ${f(measured)}/s until the queues drained at ${f(busyUntil / 1000)} s (${f(whileLoaded)}/s while loaded); ${admitted.length} admitted, ${refusals.length} refused; generator's worst lateness ${f(maxLagMs)} ms`,
     );
     const p99 = quantile(okMs, 0.99);
     const probeOk = probed.outcomes.filter((o) => o.code === 0 && o.sentAt >= WARMUP_MS).map((o) => o.ms);
@@ -199,11 +204,14 @@ async function overload(bench: Awaited<ReturnType<typeof startBenchFleet>>, queu
 async function calibrate(bench: Awaited<ReturnType<typeof startBenchFleet>>): Promise<number> {
   const routers = await bench.startRouters(ROUTERS, ["--max-inflight", String(MAX_INFLIGHT), "--max-queue-per-model", String(SMALL_QUEUE)]);
   try {
-    await until(Date.now() + SETTLE_MS);
-    const { outcomes } = await runLoad({
-      streams: routers.urls.map((url, i) => ({ name: `cal@${i}`, url, perSecond: 300 / ROUTERS, model: SLOW_MODEL, text: SLOW_TEXT })),
-      durationMs: 3000,
-      deadlineMs: DEADLINE_MS,
+    const { outcomes } = await startLoadProcess({
+      startAtMs: Date.now() + SETTLE_MS,
+      nice: GENERATOR_NICE,
+      load: {
+        streams: routers.urls.map((url, i) => ({ name: `cal@${i}`, url, perSecond: 300 / ROUTERS, model: SLOW_MODEL, text: SLOW_TEXT })),
+        durationMs: 3000,
+        deadlineMs: DEADLINE_MS,
+      },
     });
     return throughput(outcomes, 1000, 3000);
   } finally {

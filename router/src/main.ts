@@ -6,21 +6,15 @@
  * on stderr with tokens redacted, SIGTERM/SIGINT stop gracefully (open calls get the grace
  * period; exit codes: `EXIT_CODES`), and SIGHUP re-reads a routes file and an API keys file.
  */
-import { setFlagsFromString } from "node:v8";
 import { BatchedLogDestination, createLogger, EXIT_CODES, handleShutdownSignals, loadServiceConfig } from "@tei-fleet/core/service";
 import { ROUTER_COMMAND, resolveRouterConfig } from "./cli.ts";
+import { collectStartupGarbage, disableMemoryReducer } from "./process-tuning.ts";
 import type { Router } from "./server.ts";
 
 /** Beyond the grace period for open calls, what closing the rest may take before exit 1. */
 const CLOSE_MARGIN_MS = 5_000;
 
-// V8's memory reducer takes a steady trickle of calls (one client at concurrency 1) for an idle
-// process and runs a full mark-compact about once a second to shrink the heap, its marking
-// threads competing with TEI for the host's cores. Off, the heap keeps its few tens of MiB and a
-// call at concurrency 1 costs the router ~25% less CPU (measured: 88-96 µs -> 66-71 µs per call,
-// mark-compacts from ~1/s to none after start-up). Set at run time: the reducer reads the flag
-// each time it would act.
-setFlagsFromString("--no-memory-reducer");
+disableMemoryReducer();
 
 const config = loadServiceConfig(ROUTER_COMMAND, { resolve: resolveRouterConfig });
 const logger = createLogger("tei-router", config.logLevel);
@@ -32,7 +26,11 @@ const { createRouter } = await import("./server.ts");
 // The gateway's access log: one line per request, written in batches of whole lines (at most
 // 4 KiB or 1 s old) instead of a system call per request (~25 µs of latency at concurrency 1).
 const requestLog = createLogger("tei-router", config.logLevel, { destination: new BatchedLogDestination() });
-const router: Router = createRouter(config, { log: logger, requestLog });
+const router: Router = createRouter(config, {
+  log: logger,
+  requestLog,
+  onReady: () => logger.debug({ pauseMs: Math.round(collectStartupGarbage()) }, "start-up garbage collected"),
+});
 try {
   await router.start();
 } catch (err) {

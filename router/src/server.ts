@@ -58,6 +58,12 @@ export interface RouterDeps {
    * `config.requireApiKeys`, `maxInflightGlobal`...), before its backend is chosen. Default none.
    */
   admission?: readonly AdmissionStep[];
+  /**
+   * Called once, when the router first has a route table and so turns ready (/readyz, its gRPC
+   * health), in the same turn, before any readiness check can see it ready: main.ts collects
+   * start-up garbage then (process-tuning.ts).
+   */
+  onReady?: () => void;
 }
 
 /** A router instance. */
@@ -170,8 +176,16 @@ export function createRouter(config: RouterConfig, deps: RouterDeps = {}): Route
     admission: [...GRPC_CALL_STEPS, catalogSteps.check, ...(deps.admission ?? []), ...fleetAdmission.steps, catalogSteps.route],
   };
 
+  let announcedReady = false;
+  const noteReady = (): void => {
+    if (announcedReady || !table.loaded) return;
+    announcedReady = true;
+    deps.onReady?.();
+  };
+
   const applyTable = (routes: readonly RouteInput[], version: bigint, source: string, unready: readonly UnreadyInput[]): void => {
     const diff = table.replace(routes, version, unready);
+    noteReady();
     pool.retain(new Set(routes.map((r) => r.address)));
     if (diff.added.length > 0 || diff.removed.length > 0) {
       log.info({ version: String(version), replicas: table.size, added: diff.added.length, removed: diff.removed.length, source }, "route table updated");
@@ -181,6 +195,7 @@ export function createRouter(config: RouterConfig, deps: RouterDeps = {}): Route
   /** A watch delta, applied in place; connections of addresses it left unused are closed. */
   const applyChanges = (changes: TableChanges, version: bigint): void => {
     const diff = table.applyChanges(changes, version);
+    noteReady();
     for (const r of diff.removed) if (!table.usesAddress(r.address)) pool.release(r.address);
     if (diff.added.length > 0 || diff.removed.length > 0) {
       log.info(
