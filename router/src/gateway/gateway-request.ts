@@ -89,7 +89,7 @@ export class GatewayRequest {
   chunks = 0;
   /** Its SERVER span (tracing on), parent of its TEI calls' spans; null with tracing off. */
   readonly span: RequestSpan | null;
-  /** TEI calls made, and the refusal answered (for the span). */
+  /** Calls made for it (TEI gRPC calls, or a remote backend's HTTP calls), and the refusal answered (for the span). */
   private calls = 0;
   private error: GatewayError | null = null;
   private batch: TeiBatch | null = null;
@@ -109,6 +109,11 @@ export class GatewayRequest {
     this.requestId = typeof given === "string" && given.length > 0 && given.length <= 128 && /^[\w.:-]+$/.test(given) ? given : `${BOOT}-${++sequence}`;
     const tracer = gw.tracer;
     this.span = tracer === null ? null : startRequestSpan(tracer, req, route.name, grpcHeaders);
+  }
+
+  /** Counts one HTTP call to a remote backend made for this request (remote-call.ts). */
+  countRemoteCall(): void {
+    this.calls += 1;
   }
 
   /** The route family's error shape. */

@@ -105,6 +105,7 @@ export async function callRemote(
   o: CallOptions = {},
 ): Promise<RemoteAnswer> {
   const address = remoteAddress(t);
+  rq.countRemoteCall();
   const span =
     rq.span === null
       ? null

@@ -110,7 +110,7 @@ describe("trace context upstream", () => {
     test("a split request: one span per chunk, each call carrying its own span; the /info the split needed is no span", () => {
       expect(answers.get("split")).toBe(200);
       const server = serverSpan("split");
-      expect(server.attributes).toMatchObject({ "tei.inputs": 9, "tei.chunks": 3 });
+      expect(server.attributes).toMatchObject({ "tei.inputs": 9, "tei.chunks": 3, "tei.calls": 3 });
       const children = childrenOf(server);
       expect(children.map((c) => c.name)).toEqual(["POST /embed", "POST /embed", "POST /embed"]);
       const embeds = (callsOf.get("split") ?? []).filter((c) => c.path === "/embed");
