@@ -2,7 +2,7 @@
 # build step). Pick the service with the command:
 #   docker build -f deploy/containers/service.Dockerfile -t tei-fleet .
 #   docker run tei-fleet control-plane/src/main.ts --listen 0.0.0.0:9000 --redis redis://redis:6379
-#   docker run tei-fleet router/src/main.ts --listen 0.0.0.0:9001 --control-plane http://cp:9000
+#   docker run tei-fleet --no-memory-reducer router/src/main.ts --listen 0.0.0.0:9001 --control-plane http://cp:9000
 # The node agent has its own recipe next to TEI: deploy/agent/.
 FROM node:24-bookworm-slim AS deps
 WORKDIR /app

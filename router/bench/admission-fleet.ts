@@ -10,6 +10,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { hashApiKey } from "@tei-fleet/core/keys";
 import { freePort, type LocalFleet, paths, type ServiceProcess, startLocalFleet, startServiceProcess, waitFor } from "../../test/harness/index.ts";
+import { ROUTER_NODE_FLAGS } from "../src/process-tuning.ts";
 
 /** The model the rate-limit measurement calls (no compute time: TEI is never the bottleneck). */
 export const FAST_MODEL = "BAAI/bge-small-en-v1.5";
@@ -80,6 +81,7 @@ export async function startBenchFleet(computeUsPerToken: number): Promise<BenchF
           await startServiceProcess({
             name: `router-${set}-${i}`,
             script: paths.router,
+            nodeFlags: ROUTER_NODE_FLAGS,
             args: ["--listen", `127.0.0.1:${port}`, "--control-plane", fleet.controlPlaneUrl, "--metrics-listen", `127.0.0.1:${metricsPort}`, ...args],
             env: { TEI_FLEET_JOIN_TOKEN: fleet.joinToken },
             logFile: join(fleet.dir, "logs", `router-${set}-${i}.log`),

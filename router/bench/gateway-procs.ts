@@ -9,6 +9,7 @@ import { writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { type FakeTei, startFakeTei } from "../../test/fake-tei/launcher.ts";
 import { freePort } from "../../test/harness/free-port.ts";
+import { ROUTER_NODE_FLAGS } from "../src/process-tuning.ts";
 
 const ROUTER_MAIN = fileURLToPath(new URL("../src/main.ts", import.meta.url));
 const NAIVE_MAIN = fileURLToPath(new URL("./gateway-naive/naive-gateway.ts", import.meta.url));
@@ -54,7 +55,7 @@ export interface BenchRouter {
 
 /** Spawns the router and waits for `router listening`; rejects with its output if it exits. */
 async function spawnRouter(args: string[]): Promise<{ child: ChildProcess; exited: Promise<void> }> {
-  const child = spawn(process.execPath, [ROUTER_MAIN, ...args], { stdio: ["ignore", "ignore", "pipe"] });
+  const child = spawn(process.execPath, [...ROUTER_NODE_FLAGS, ROUTER_MAIN, ...args], { stdio: ["ignore", "ignore", "pipe"] });
   const exited = new Promise<void>((r) => child.once("exit", () => r()));
   let log = "";
   await new Promise<void>((resolve, reject) => {

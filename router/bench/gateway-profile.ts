@@ -36,6 +36,7 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { freePort } from "../../test/harness/free-port.ts";
+import { ROUTER_NODE_FLAGS } from "../src/process-tuning.ts";
 import { cpuTimes } from "./cpu-time.ts";
 import { passages } from "./gateway-payloads.ts";
 import { startBenchTei, stopTei, writeRoutes } from "./gateway-procs.ts";
@@ -77,6 +78,7 @@ async function startRouter(v: Variant, routesFile: string, prof: boolean): Promi
     ? ["--cpu-prof", "--cpu-prof-dir", "/tmp/gwp", "--cpu-prof-name", `${v.name.replace(/\W+/g, "-")}.cpuprofile`, "--cpu-prof-interval", "100"]
     : [];
   const args = [
+    ...ROUTER_NODE_FLAGS,
     ...node,
     v.main,
     "--listen",

@@ -26,6 +26,7 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { EmbedRequestSchema } from "@tei-fleet/proto/tei/v1";
 import { EmbedRequestSchema as MuxEmbedRequestSchema } from "@tei-fleet/proto/tei_multiplexer/v1";
 import { freePort } from "../../test/harness/free-port.ts";
+import { ROUTER_NODE_FLAGS } from "../src/process-tuning.ts";
 import { type FakeTeiProcess, startFakeTei } from "../test/support/fake-tei.ts";
 import { type CpuTimes, childPids, cpuTimes, memoryMiB } from "./cpu-time.ts";
 import { type H2loadResult, h2load } from "./h2load.ts";
@@ -87,7 +88,7 @@ async function startRouterProcess(dir: string, teiAddress: string): Promise<{ po
   );
   const [port, mport] = [await freePort(), await freePort()];
   const prof = process.env.ROUTER_BENCH_CPU_PROF;
-  const nodeArgs = prof ? ["--cpu-prof", `--cpu-prof-dir=${prof}`] : [];
+  const nodeArgs = [...ROUTER_NODE_FLAGS, ...(prof ? ["--cpu-prof", `--cpu-prof-dir=${prof}`] : [])];
   const child: ChildProcess = spawn(
     process.execPath,
     [...nodeArgs, MAIN, "--listen", `127.0.0.1:${port}`, "--metrics-listen", `127.0.0.1:${mport}`, "--routes-file", routes],

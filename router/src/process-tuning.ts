@@ -8,12 +8,21 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 
 /**
- * Turns V8's memory reducer off. It takes a steady trickle of calls (one client at concurrency
- * 1) for an idle process and runs a full mark-compact about once a second to shrink the heap,
- * its marking threads competing with TEI for the host's cores. Off, the heap keeps its few tens
- * of MiB and a call at concurrency 1 costs the router ~25% less CPU (measured: 88-96 µs -> 66-71
- * µs per call, mark-compacts from ~1/s to none after start-up). Set at run time: the reducer
- * reads the flag each time it would act.
+ * The Node flags a router is started with (`node --no-memory-reducer router/src/main.ts`: the
+ * systemd unit, the Kubernetes manifest, the test harness and the benches pass them). V8's memory
+ * reducer takes a steady trickle of calls (one client at concurrency 1) for an idle process and
+ * runs full mark-compacts to shrink the heap, its marking threads competing with TEI for the
+ * host's cores, and its first cycle comes about 8 s after start, under traffic (a 22 ms pause
+ * in bench:admission's routers). Off, the heap keeps its few tens of MiB and a call at
+ * concurrency 1 costs the router ~25% less CPU (measured: 88-96 µs -> 66-71 µs per call).
+ */
+export const ROUTER_NODE_FLAGS: readonly string[] = ["--no-memory-reducer"];
+
+/**
+ * Turns the memory reducer off at run time too, for a router started without
+ * {@link ROUTER_NODE_FLAGS}: that stops its later cycles, but not the first one, which V8 has
+ * scheduled by then (measured: a mark-compact pair 8 s after start with the flag set at run time,
+ * none with it on the command line).
  */
 export function disableMemoryReducer(): void {
   setFlagsFromString("--no-memory-reducer");

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { ROUTER_NODE_FLAGS } from "../../router/src/process-tuning.ts";
 import { freePort } from "./free-port.ts";
 import { type RedisServer, startRedisServer } from "./redis-server.ts";
 import { type ServiceProcess, startServiceProcess } from "./service-process.ts";
@@ -170,6 +171,7 @@ export async function startLocalFleet(options: LocalFleetOptions = {}): Promise<
     const process = await startServiceProcess({
       name: `router-${i}`,
       script: paths.router,
+      nodeFlags: ROUTER_NODE_FLAGS,
       args: [
         "--listen",
         `127.0.0.1:${port}`,

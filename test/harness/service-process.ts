@@ -8,6 +8,8 @@ export interface ServiceProcessOptions {
   /** The service's entry point (a .ts file run by Node 24 directly) and its arguments. */
   script: string;
   args: string[];
+  /** Flags of Node itself, before the script (a router's ROUTER_NODE_FLAGS). */
+  nodeFlags?: readonly string[];
   env?: NodeJS.ProcessEnv;
   /** stdout and stderr go here, appended. */
   logFile: string;
@@ -35,7 +37,7 @@ export interface ServiceProcess {
  */
 export async function startServiceProcess(options: ServiceProcessOptions): Promise<ServiceProcess> {
   const out = createWriteStream(options.logFile, { flags: "a" });
-  const child = spawn(process.execPath, [options.script, ...options.args], {
+  const child = spawn(process.execPath, [...(options.nodeFlags ?? []), options.script, ...options.args], {
     env: { ...process.env, ...options.env },
     stdio: ["ignore", "pipe", "pipe"],
   });
