@@ -3,7 +3,8 @@ import { describe, expect, test } from "vitest";
 import { mulberry32 } from "../../test/fake-tei/fake-model.ts";
 import { HpackDecoder, HpackError } from "../src/h2/hpack-decoder.ts";
 import { HpackEncoder } from "../src/h2/hpack-encoder.ts";
-import { HUFFMAN_CODE_LENGTHS, huffmanDecode, huffmanEncode } from "../src/h2/huffman.ts";
+import { huffmanDecode, huffmanEncode } from "../src/h2/huffman.ts";
+import { HUFFMAN_CODE_LENGTHS } from "../src/h2/huffman-table.ts";
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ""), "hex");
 
