@@ -110,7 +110,8 @@ describe("instance supervisor follows the desired assignment", () => {
   it("fails an instance that does not become ready within its start-up timeout", async () => {
     dir = await tempDir();
     reconciler = testReconciler({ stateDir: dir, env: { PATH: process.env.PATH, FAKE_TEI_SERVING_DELAY_MS: "60000" } });
-    const a = await makeAssignment({ spec: { startupTimeoutSecs: 2 } });
+    // 4 s: long enough for the fake TEI to boot and answer a probe on a loaded machine.
+    const a = await makeAssignment({ spec: { startupTimeoutSecs: 4 } });
     await reconciler.apply([a]);
     // Every attempt times out and is restarted with backoff. On a loaded machine the first
     // attempt's last probe can itself time out while the process boots, so wait for an attempt
@@ -120,12 +121,12 @@ describe("instance supervisor follows the desired assignment", () => {
         const st = statusOf(reconciler!, a.assignmentId);
         return st && /NOT_SERVING; restarting in/.test(st.reason) ? st : undefined;
       },
-      30_000,
+      50_000,
       "a start-up timeout after TEI answered NOT_SERVING",
     );
-    expect(s.reason).toMatch(/^TEI did not become ready within 2s: grpc.health reports tei.v1.Embed NOT_SERVING; restarting in/);
+    expect(s.reason).toMatch(/^TEI did not become ready within 4s: grpc.health reports tei.v1.Embed NOT_SERVING; restarting in/);
     expect(s.status).not.toBe("running");
-  });
+  }, 60_000);
 });
 
 async function gone(pid: number): Promise<boolean> {

@@ -89,12 +89,20 @@ export class Device {
     this.busyUntil = start + inference;
     this.running = true;
     this.options.onBatch?.(batch.length, tokens);
-    setTimeout(
-      () => {
-        for (const item of batch) item.resolve({ queue: start - item.enqueued, inference });
-        this.next();
-      },
-      Math.max(0, this.busyUntil - now),
-    );
+    atOrAfter(this.busyUntil, () => {
+      for (const item of batch) item.resolve({ queue: start - item.enqueued, inference });
+      this.next();
+    });
   }
+}
+
+/**
+ * Runs `fn` once performance.now() has reached `deadline`. Node's timers count whole
+ * milliseconds of libuv's clock, so a plain setTimeout can fire up to ~1 ms before the
+ * deadline on performance.now(): a batch would end early and report less than its compute time.
+ */
+function atOrAfter(deadline: number, fn: () => void): void {
+  const left = deadline - performance.now();
+  if (left <= 0) fn();
+  else setTimeout(() => atOrAfter(deadline, fn), Math.ceil(left));
 }
