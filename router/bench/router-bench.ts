@@ -14,7 +14,9 @@
  * Flags: --rounds N (5) --c1-requests N (1500, per round and target) --slices N (5)
  * --c64-requests N (5000) --clients N (8)
  * --streams N (8, per connection; clients x streams = the concurrency) --stream-messages N (10000).
- * Env ROUTER_BENCH_CPU_PROF=DIR runs the router under --cpu-prof.
+ * Env ROUTER_BENCH_CPU_PROF=DIR runs the router under --cpu-prof; ROUTER_BENCH_NODE_FLAGS="..." replaces
+ * ROUTER_NODE_FLAGS (an A/B of the router's V8 tuning). The router runs with --trace-gc, so the bench
+ * counts the collections (and their pauses) it made during the measured rounds.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -80,7 +82,26 @@ function framed(bytes: Uint8Array): Buffer {
   return out;
 }
 
-async function startRouterProcess(dir: string, teiAddress: string): Promise<{ port: number; pid: number; stop(): Promise<void> }> {
+/** Collections counted from the router's --trace-gc lines. */
+interface GcCounts {
+  scavenges: number;
+  scavengeMs: number;
+  markCompacts: number;
+  markCompactMs: number;
+}
+
+/** One --trace-gc line's kind and main-thread pause: "... Scavenge 9.2 (10.1) -> 8.8 (11.1) MB, pooled: 0 MB, 3.93 / 0.00 ms ...". */
+const GC_LINE = /: (Scavenge|Mark-Compact)\b.*? MB, (?:pooled: [\d.]+ MB, )?([\d.]+) \/ [\d.]+ ms/;
+
+interface RouterProcess {
+  port: number;
+  pid: number;
+  /** Collections since start. */
+  gc(): GcCounts;
+  stop(): Promise<void>;
+}
+
+async function startRouterProcess(dir: string, teiAddress: string): Promise<RouterProcess> {
   const routes = join(dir, "routes.json");
   await writeFile(
     routes,
@@ -88,12 +109,30 @@ async function startRouterProcess(dir: string, teiAddress: string): Promise<{ po
   );
   const [port, mport] = [await freePort(), await freePort()];
   const prof = process.env.ROUTER_BENCH_CPU_PROF;
-  const nodeArgs = [...ROUTER_NODE_FLAGS, ...(prof ? ["--cpu-prof", `--cpu-prof-dir=${prof}`] : [])];
+  const tuning = process.env.ROUTER_BENCH_NODE_FLAGS?.split(/\s+/).filter(Boolean) ?? ROUTER_NODE_FLAGS;
+  const nodeArgs = [...tuning, "--trace-gc", ...(prof ? ["--cpu-prof", `--cpu-prof-dir=${prof}`] : [])];
   const child: ChildProcess = spawn(
     process.execPath,
     [...nodeArgs, MAIN, "--listen", `127.0.0.1:${port}`, "--metrics-listen", `127.0.0.1:${mport}`, "--routes-file", routes],
-    { stdio: ["ignore", "ignore", "pipe"] },
+    { stdio: ["ignore", "pipe", "pipe"] },
   );
+  // --trace-gc writes to stdout, the router's logs go to stderr.
+  const gc: GcCounts = { scavenges: 0, scavengeMs: 0, markCompacts: 0, markCompactMs: 0 };
+  let partial = "";
+  child.stdout?.on("data", (d: Buffer) => {
+    const lines = (partial + d.toString()).split("\n");
+    partial = lines.pop() ?? "";
+    for (const line of lines) {
+      const m = GC_LINE.exec(line);
+      if (m?.[1] === "Scavenge") {
+        gc.scavenges++;
+        gc.scavengeMs += Number(m[2]);
+      } else if (m?.[1] === "Mark-Compact") {
+        gc.markCompacts++;
+        gc.markCompactMs += Number(m[2]);
+      }
+    }
+  });
   const exited = new Promise<void>((r) => child.once("exit", () => r()));
   let log = "";
   await new Promise<void>((resolve, reject) => {
@@ -110,11 +149,17 @@ async function startRouterProcess(dir: string, teiAddress: string): Promise<{ po
   return {
     port,
     pid: child.pid ?? 0,
+    gc: () => ({ ...gc }),
     async stop() {
       child.kill("SIGINT");
       await exited;
     },
   };
+}
+
+/** The router's V8 tuning flags in this run. */
+function tuningText(): string {
+  return process.env.ROUTER_BENCH_NODE_FLAGS ?? ROUTER_NODE_FLAGS.join(" ");
 }
 
 function median(xs: number[]): number {
@@ -210,6 +255,7 @@ async function main(): Promise<void> {
       system: ((to.system - from.system) * 1e6) / calls,
     });
     const sliceRequests = Math.max(50, Math.round(C1_REQUESTS / SLICES));
+    const gcBefore = router.gc();
     for (let round = 1; round <= ROUNDS; round++) {
       process.stdout.write(`round ${round}/${ROUNDS} ...`);
       // Concurrency 1 in short slices, the targets interleaved in a rotating order: load from
@@ -251,6 +297,7 @@ async function main(): Promise<void> {
       );
       console.log(" done");
     }
+    const gcAfter = router.gc();
     for (const [n, rs] of Object.entries(streamed)) {
       for (const r of rs) if (r.messages !== STREAM_MESSAGES || r.status !== "0") throw new Error(`${n} stream: ${r.messages} messages, status ${r.status}`);
     }
@@ -305,6 +352,12 @@ async function main(): Promise<void> {
     console.log(
       `direct ${median(streamed.direct.map((r) => r.messagesPerSec)).toFixed(0)}   router ${median(streamed.router.map((r) => r.messagesPerSec)).toFixed(0)} (${pct(streamRatio)})` +
         `   router mux ${median(streamed["router (mux)"].map((r) => r.messagesPerSec)).toFixed(0)} (${pct(muxRatio)})`,
+    );
+    const gcText = (n: number, ms: number): string => `${n} (${ms.toFixed(0)} ms of pauses)`;
+    console.log(
+      `\nRouter collections during the rounds (--trace-gc, node ${tuningText()}): scavenges ` +
+        `${gcText(gcAfter.scavenges - gcBefore.scavenges, gcAfter.scavengeMs - gcBefore.scavengeMs)}, mark-compacts ` +
+        `${gcText(gcAfter.markCompacts - gcBefore.markCompacts, gcAfter.markCompactMs - gcBefore.markCompactMs)}`,
     );
     // Memory: the whole process (the router is a Node process; nginx's master and its worker).
     const routerMem = memoryMiB(router.pid);
