@@ -213,3 +213,14 @@ it("a route written without a change-log entry (an older control plane) is found
   expect(kind(delta)).toBe("delta");
   expect(w.mirror.get("route", "old-0-r1")?.address).toBe("10.0.0.9:1");
 });
+
+it("a route carries its instance's --pooling (the gateway's /info answers it; gRPC's Info lacks it)", async () => {
+  f = await schedFixture();
+  await f.putInstance({ name: "pooled", pooling: "mean" });
+  await runningInstance("plain");
+  const w = watcher(f.scheduler);
+  const routesOf = (m: WatchMirror) => [...m.entries()].flatMap((e) => (e.value.case === "route" ? [e.value.value] : []));
+  await w.until((m) => routesOf(m).length === 2);
+  const routes = routesOf(w.mirror);
+  expect(Object.fromEntries(routes.map((r) => [r.instanceName, r.pooling]))).toEqual({ pooled: "mean", plain: "" });
+});

@@ -26,7 +26,7 @@ const FREE_MEMORY_DELTA_MB = 512n;
 /** The fields of an Assignment JSON the heartbeat needs, read without a full proto parse. */
 interface AssignmentFacts {
   instanceName: string;
-  spec?: { modelId?: string };
+  spec?: { modelId?: string; pooling?: string };
   /** Where assignments stored before they carried the spec kept the model (parseAssignmentJson). */
   modelId?: string;
   replica?: number;
@@ -156,6 +156,7 @@ export function createHeartbeatHandler(ctx: SchedulerContext, enqueue: (instance
                   modelId: facts.spec?.modelId ?? facts.modelId ?? "",
                   node: nodeName,
                   address: merged.address,
+                  pooling: facts.spec?.pooling ?? "",
                 }),
               )
             : undefined;

@@ -10,9 +10,10 @@ import type { MethodMetrics } from "../metrics/method-metrics.ts";
 
 /**
  * One route as the control plane (or a routes file) describes it: the fields of
- * tei_fleet.v1.Route (`address` is host:port of the replica's TEI gRPC server).
+ * tei_fleet.v1.Route (`address` is host:port of the replica's TEI gRPC server; `pooling`, empty or
+ * absent when TEI takes it from the model, only answers the gateway's /info).
  */
-export type RouteInput = Omit<Route, "$typeName" | "$unknown">;
+export type RouteInput = Omit<Route, "$typeName" | "$unknown" | "pooling"> & { readonly pooling?: string };
 
 /**
  * A routable TEI replica. The same object survives table updates that keep it, so its failure

@@ -1,7 +1,7 @@
 /**
  * A static route table read from a JSON file, for benchmarks, tests and small fixed setups that
  * run without a control plane:
- * `{"version": 1, "routes": [{"instanceName", "modelId", "node", "address", "assignmentId", "replica"}],
+ * `{"version": 1, "routes": [{"instanceName", "modelId", "node", "address", "assignmentId", "replica", "pooling"}],
  * "unready": [{"instanceName", "modelId", "reason"}]}` (`unready` is optional: instances that exist
  * but are not ready, answered UNAVAILABLE instead of NOT_FOUND).
  */
@@ -17,6 +17,7 @@ const RouteSchema = z.object({
   address: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, "address must be host:port"),
   assignmentId: z.string().default(""),
   replica: z.number().int().nonnegative().default(0),
+  pooling: z.string().default(""),
 });
 
 const UnreadySchema = z.object({

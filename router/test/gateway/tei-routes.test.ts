@@ -25,7 +25,10 @@ const at = (inst: Inst, path: string) => `${fx.http}/i/${inst}${path}`;
 beforeAll(async () => {
   const started = await Promise.all((Object.keys(MODELS) as Inst[]).map(async (k) => [k, await startFakeTei(MODELS[k])] as const));
   for (const [k, t] of started) teis.set(k, t);
-  fx = await startGateway(started.map(([k, t]) => route(k, t.address, { modelId: MODELS[k], node: `node-${k}` })));
+  // The embedding model's spec sets --pooling cls (its route says so); the sparse one leaves it to TEI.
+  fx = await startGateway(
+    started.map(([k, t]) => route(k, t.address, { modelId: MODELS[k], node: `node-${k}`, ...(k === "embed" ? { pooling: "cls" } : {}) })),
+  );
   embed = direct("embed", Embed);
 }, 60_000);
 afterAll(async () => {
@@ -136,6 +139,10 @@ describe("TEI's HTTP routes through the gateway answer what TEI's gRPC API answe
       version: w.version,
       served_model_name: "rerank",
     });
+    // gRPC's Info has no pooling: the route's (the spec's --pooling) answers it, null when TEI chose.
+    const modelType = async (inst: Inst) => ((await (await fetch(at(inst, "/info"))).json()) as { model_type: unknown }).model_type;
+    expect(await modelType("embed")).toEqual({ embedding: { pooling: "cls" } });
+    expect(await modelType("sparse")).toEqual({ embedding: { pooling: null } });
     expect((await fetch(`${fx.http}/health`)).status).toBe(200);
     expect((await fetch(at("embed", "/health"))).status).toBe(200);
     const missing = await fetch(`${fx.http}/i/nope/health`);

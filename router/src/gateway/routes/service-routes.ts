@@ -11,15 +11,19 @@ import type { GatewayRequest, RouteSpec } from "../gateway-request.ts";
 import { INFO_REQUEST } from "../grpc-request.ts";
 import { INFO_METHOD } from "../model-info.ts";
 
-/** TEI's `model_type` object; gRPC's Info has the enum only, so the details are null/empty. */
-function modelType(t: ModelType): Record<string, unknown> {
+/**
+ * TEI's `model_type` object. gRPC's Info has the enum only: an embedding model's pooling comes
+ * from the replica's route (its spec's --pooling; null when TEI took it from the model), and a
+ * classifier's label maps, which no gRPC answer carries, are empty.
+ */
+function modelType(t: ModelType, pooling: string | undefined): Record<string, unknown> {
   switch (t) {
     case ModelType.CLASSIFIER:
       return { classifier: { id2label: {}, label2id: {} } };
     case ModelType.RERANKER:
       return { reranker: { id2label: {}, label2id: {} } };
     default:
-      return { embedding: { pooling: null } };
+      return { embedding: { pooling: pooling || null } };
   }
 }
 
@@ -32,7 +36,7 @@ function info(rq: GatewayRequest): void {
         model_id: i.modelId,
         model_sha: i.modelSha ?? null,
         model_dtype: i.modelDtype,
-        model_type: modelType(i.modelType),
+        model_type: modelType(i.modelType, b.servedBy[0]?.pooling),
         max_concurrent_requests: i.maxConcurrentRequests,
         max_input_length: i.maxInputLength,
         max_batch_tokens: i.maxBatchTokens,

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tei_fleet/v1/route.proto.
  */
 export const file_tei_fleet_v1_route: GenFile = /*@__PURE__*/
-  fileDesc("Chh0ZWlfZmxlZXQvdjEvcm91dGUucHJvdG8SDHRlaV9mbGVldC52MSJ3CgVSb3V0ZRIVCg1hc3NpZ25tZW50X2lkGAEgASgJEhUKDWluc3RhbmNlX25hbWUYAiABKAkSDwoHcmVwbGljYRgDIAEoDRIQCghtb2RlbF9pZBgEIAEoCRIMCgRub2RlGAUgASgJEg8KB2FkZHJlc3MYBiABKAkiSgoPVW5yZWFkeUluc3RhbmNlEhUKDWluc3RhbmNlX25hbWUYASABKAkSEAoIbW9kZWxfaWQYAiABKAkSDgoGcmVhc29uGAMgASgJYgZwcm90bzM");
+  fileDesc("Chh0ZWlfZmxlZXQvdjEvcm91dGUucHJvdG8SDHRlaV9mbGVldC52MSKIAQoFUm91dGUSFQoNYXNzaWdubWVudF9pZBgBIAEoCRIVCg1pbnN0YW5jZV9uYW1lGAIgASgJEg8KB3JlcGxpY2EYAyABKA0SEAoIbW9kZWxfaWQYBCABKAkSDAoEbm9kZRgFIAEoCRIPCgdhZGRyZXNzGAYgASgJEg8KB3Bvb2xpbmcYByABKAkiSgoPVW5yZWFkeUluc3RhbmNlEhUKDWluc3RhbmNlX25hbWUYASABKAkSEAoIbW9kZWxfaWQYAiABKAkSDgoGcmVhc29uGAMgASgJYgZwcm90bzM");
 
 /**
  * A ready replica. In a watch (watch.proto) its key is `assignment_id`.
@@ -53,6 +53,15 @@ export type Route = Message<"tei_fleet.v1.Route"> & {
    * @generated from field: string address = 6;
    */
   address: string;
+
+  /**
+   * TEI's --pooling as the instance's spec sets it ("cls", "mean", "splade", "last-token");
+   * empty when the spec leaves it to TEI, which takes it from the model's configuration. The
+   * gateway's /info answers it as model_type.embedding.pooling, which TEI's gRPC Info lacks.
+   *
+   * @generated from field: string pooling = 7;
+   */
+  pooling: string;
 };
 
 /**
