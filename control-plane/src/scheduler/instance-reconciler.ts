@@ -1,19 +1,15 @@
-import { create } from "@bufbuild/protobuf";
-import { isFailingStatus, type ReplicaPhase, statusOf } from "@tei-fleet/core";
-import { type Instance, ReplicaSchema } from "@tei-fleet/proto/fleet/v1";
-import { RETIRE_REASON } from "../agents/replica-merge.ts";
-import { appendEvent } from "../store/event-log.ts";
-import { isUnreadable, readInstanceRecord } from "../store/instance-record.ts";
-import { runScript } from "../store/lua-scripts.ts";
-import { createRecordProblemReporter } from "../store/record-problems.ts";
+import { isFailingStatus, statusOf } from "@tei-fleet/core";
+import type { Instance } from "@tei-fleet/proto/fleet/v1";
+import { isUnreadable } from "../store/instance-record.ts";
 import type { SchedulerContext, SchedulerTimings } from "../store/scheduler-context.ts";
-import { createBatchLoader } from "./batch-loader.ts";
 import { claimReplica } from "./claim.ts";
 import type { NodeCache } from "./node-cache.ts";
+import { createInstanceObserver, type ObservedReplica } from "./observed-replicas.ts";
 import { replicaCount, replicaRequest, wantsRunning } from "./placement-request.ts";
-import { buildUnplacedReplica, parseReplicas, replicaJson, type StoredReplica } from "./replica-records.ts";
-import { avoidPhrase, decideReschedule, parseRescheduleState, type ReschedulePolicy, type RescheduleState } from "./reschedule-policy.ts";
+import { createReplicaRetirement } from "./replica-retirement.ts";
+import { avoidPhrase, decideReschedule, type ReschedulePolicy, type RescheduleState } from "./reschedule-policy.ts";
 import { createRescheduleStore } from "./reschedule-store.ts";
+import { createUnplacedRecords } from "./unplaced-records.ts";
 
 /**
  * The `retiring:{name}` value of a replica that restart() asked to replace: a new one starts
@@ -40,14 +36,6 @@ export interface PlacementNotice {
   atMs: number;
   /** Claim attempts it took (more than 1: another scheduler claimed the chosen room first). */
   attempts: number;
-}
-
-/** A replica record with what Redis says about it right now. */
-interface Observed extends StoredReplica {
-  /** Its assignment still exists on its node. */
-  live: boolean;
-  /** A drain allowed it to move: a replacement elsewhere comes first. */
-  moving: boolean;
 }
 
 /**
@@ -80,61 +68,9 @@ export function createInstanceReconciler(
     intervalMs: timings.rescheduleIntervalMs,
   };
   const reschedules = createRescheduleStore(ctx, policy);
-  const report = createRecordProblemReporter(redis, keys, ctx.logger);
-
-  /** Reads instances, their replica records and whether each placement is still assigned, in bulk. */
-  async function observeMany(names: string[]) {
-    const pipe = redis.pipeline();
-    for (const name of names) {
-      pipe.get(keys.instance(name)).hgetall(keys.replicas(name)).hgetall(keys.retiring(name)).hgetall(keys.reschedules(name));
-    }
-    const results = (await pipe.exec()) ?? [];
-    const partial = names.map((name, i) => {
-      const instanceJson = results[i * 4]?.[1] as string | null;
-      const hash = (results[i * 4 + 1]?.[1] ?? {}) as Record<string, string>;
-      const retiring = (results[i * 4 + 2]?.[1] ?? {}) as Record<string, string>;
-      const failures = parseRescheduleState((results[i * 4 + 3]?.[1] ?? {}) as Record<string, string>);
-      const observed: Observed[] = parseReplicas(hash).map((r) => ({ ...r, live: false, moving: false }));
-      const instance = instanceJson ? readInstanceRecord(name, instanceJson, report) : undefined;
-      return { instance, observed, retiring, failures };
-    });
-    const placed = partial.flatMap((p) => p.observed.filter((r) => r.replica.node !== ""));
-    if (placed.length > 0) {
-      const flags = redis.pipeline();
-      for (const r of placed) {
-        flags.hexists(keys.assignments(r.replica.node), r.id);
-        flags.hexists(keys.drain(r.replica.node), `move:${r.id}`);
-      }
-      const answers = (await flags.exec()) ?? [];
-      placed.forEach((r, i) => {
-        r.live = answers[i * 2]?.[1] === 1;
-        r.moving = answers[i * 2 + 1]?.[1] === 1;
-      });
-    }
-    return partial;
-  }
-  const observe = createBatchLoader(observeMany);
-
-  async function release(name: string, r: StoredReplica, deleteRecord = true) {
-    const removed = await runScript(
-      redis,
-      "release-replica",
-      [
-        keys.nodeClaims(r.replica.node),
-        keys.assignments(r.replica.node),
-        keys.assignmentsVersion(r.replica.node),
-        keys.replicas(name),
-        keys.routes(),
-        keys.routesVersion(),
-        keys.retiring(name),
-        keys.routesLog(),
-      ],
-      [r.id, keys.changesChannel(), r.replica.node, deleteRecord ? "1" : "0"],
-    );
-    // The room is free again: let this process's next decisions see it (the cache does not
-    // follow claim changes by itself).
-    if (removed === 1) await cache.reload([r.replica.node]);
-  }
+  const observe = createInstanceObserver(ctx);
+  const { release, retire } = createReplicaRetirement(ctx, cache, timings);
+  const unplacedRecords = createUnplacedRecords(ctx);
 
   /**
    * Reloads the whole view before a replica is declared pending, at most once a second; true when
@@ -156,35 +92,6 @@ export function createInstanceReconciler(
     });
     await refreshing;
     return true;
-  }
-
-  /**
-   * Retires a replica in two steps so no request is lost: first out of the route table (status
-   * stopping), then, once routers had `routeGraceMs` to notice, its assignment is released and the
-   * agent stops the process. A failed or crash-looping replica has no route to take away (the
-   * route left with the status), so it is released at once. Returns how long to wait before the
-   * next step, 0 when done.
-   */
-  async function retire(name: string, r: Observed, retiringSince: string | undefined, now: number): Promise<number> {
-    // A failing replica never has a route (routers never get them): no grace needed.
-    if (timings.routeGraceMs <= 0 || isFailingStatus(r.replica.status)) {
-      await release(name, r);
-      return 0;
-    }
-    if (statusOf(r.replica) !== "stopping" || retiringSince === undefined) {
-      const next = create(ReplicaSchema, { ...r.replica, status: "stopping" satisfies ReplicaPhase, reason: RETIRE_REASON });
-      await runScript(
-        redis,
-        "retire-replica",
-        [keys.replicas(name), keys.routes(), keys.routesVersion(), keys.retiring(name), keys.routesLog()],
-        [r.id, r.json, replicaJson(next), String(now), keys.changesChannel()],
-      );
-      return timings.routeGraceMs;
-    }
-    const due = Number(retiringSince) + timings.routeGraceMs;
-    if (now < due) return due - now;
-    await release(name, r);
-    return 0;
   }
 
   async function reconcile(name: string): Promise<ReconcileOutcome> {
@@ -227,7 +134,7 @@ export function createInstanceReconciler(
     let pending = false;
 
     // Retirements under way finish whatever else happens: their routes are already gone.
-    const active: Observed[] = [];
+    const active: ObservedReplica[] = [];
     for (const r of live) {
       if (retiring[r.id] !== undefined && retiring[r.id] !== RESTART_MARK) later(await retire(name, r, retiring[r.id], now));
       else active.push(r);
@@ -236,14 +143,14 @@ export function createInstanceReconciler(
     for (let index = 0; index < wanted; index++) {
       const ofIndex = active.filter((r) => r.replica.index === index);
       // Not current: an older revision, a drain original allowed to move, a replica to restart.
-      const isCurrent = (r: Observed) => r.replica.revision === revision && !r.moving && retiring[r.id] !== RESTART_MARK;
+      const isCurrent = (r: ObservedReplica) => r.replica.revision === revision && !r.moving && retiring[r.id] !== RESTART_MARK;
       let current = ofIndex.filter(isCurrent);
       const old = ofIndex.filter((r) => !isCurrent(r));
 
       if (current.length > 1) {
         // Two workers raced on one index (a recovered job, a reschedule): keep the one furthest
         // along, a failing one last.
-        const rank = (r: Observed) => (statusOf(r.replica) === "running" ? 0 : isFailingStatus(r.replica.status) ? 2 : 1);
+        const rank = (r: ObservedReplica) => (statusOf(r.replica) === "running" ? 0 : isFailingStatus(r.replica.status) ? 2 : 1);
         current.sort((a, b) => rank(a) - rank(b));
         for (const extra of current.slice(1)) later(await retire(name, extra, retiring[extra.id], now));
         current = current.slice(0, 1);
@@ -276,7 +183,7 @@ export function createInstanceReconciler(
           later(100); // another worker holds it; look again shortly
         } else if (old.length === 0 || oldRevision.length > 0) {
           pending = true;
-          await markPending(name, index, revision, result.reason, unplaced);
+          await unplacedRecords.markPending(name, index, revision, result.reason, unplaced);
         } else {
           // A drain original keeps serving while nothing else fits; the drain deadline bounds it.
           ctx.logger.info({ instance: name, index, reason: result.reason }, "no room to move replica yet");
@@ -305,9 +212,9 @@ export function createInstanceReconciler(
         r.replica.index < replicaCount(spec) &&
         !satisfied.has(r.replica.index) &&
         statusOf(r.replica) === (wanted === 0 ? "stopped" : "pending");
-      if (!keep) await runScript(redis, "forget-unplaced", [keys.replicas(name)], [r.id, r.json]);
+      if (!keep) await unplacedRecords.forget(name, r);
     }
-    if (wanted === 0) await markStopped(name, spec, revision);
+    if (wanted === 0) await unplacedRecords.markStopped(name, spec, revision);
     // The pending set is touched only when it may change: most passes place or find all placed.
     const wasPending = observed.some((r) => r.replica.node === "" && statusOf(r.replica) === "pending");
     if (pending) await redis.sadd(keys.pending(), name);
@@ -326,7 +233,7 @@ export function createInstanceReconciler(
   async function reschedule(
     name: string,
     spec: NonNullable<Instance["spec"]>,
-    failing: Observed,
+    failing: ObservedReplica,
     retiringSince: string | undefined,
     peers: Array<{ node: string; gpuIds: number[] }>,
     failures: RescheduleState,
@@ -362,41 +269,6 @@ export function createInstanceReconciler(
     onPlaced?.({ instance: name, index, node: result.facts.node.name, gpuIds: result.facts.gpuIds, atMs: ctx.now(), attempts: result.attempts });
     await reschedules.recordMove(name, failing, result.facts.node.name, since, decision.attempt, now);
     return retire(name, failing, retiringSince, now);
-  }
-
-  /** Records why replica `index` is not placed, with an event when the reason is new. */
-  async function markPending(name: string, index: number, revision: bigint, reason: string, unplaced: Map<string, StoredReplica>) {
-    const id = `${name}-${index}-r${revision}`;
-    const existing = unplaced.get(id);
-    unplaced.delete(id);
-    if (statusOf(existing?.replica) === "pending" && existing?.replica.reason === reason) return;
-    const written = await runScript(
-      redis,
-      "put-unplaced",
-      [keys.replicas(name)],
-      [id, replicaJson(buildUnplacedReplica(id, index, revision, "pending", reason))],
-    );
-    if (written !== 1) return; // another worker placed it meanwhile
-    await appendEvent(redis, keys, { kind: "instance.pending", instance: name, message: `replica ${index} pending: ${reason}` });
-  }
-
-  /** A stopped instance shows one "stopped" record per index once its processes are released. */
-  async function markStopped(name: string, spec: NonNullable<Instance["spec"]>, revision: bigint) {
-    // Read again: this pass may have released some replicas and not others (router grace).
-    const records = parseReplicas(await redis.hgetall(keys.replicas(name)));
-    for (let index = 0; index < replicaCount(spec); index++) {
-      const id = `${name}-${index}-r${revision}`;
-      if (records.some((r) => r.replica.index === index && r.replica.node !== "")) continue; // still stopping
-      if (statusOf(records.find((r) => r.id === id)?.replica) === "stopped") continue;
-      const written = await runScript(
-        redis,
-        "put-unplaced",
-        [keys.replicas(name)],
-        [id, replicaJson(buildUnplacedReplica(id, index, revision, "stopped", "stopped on request"))],
-      );
-      if (written !== 1) continue;
-      await appendEvent(redis, keys, { kind: "instance.stopped", instance: name, message: `replica ${index} stopped on request` });
-    }
   }
 
   return { reconcile };
