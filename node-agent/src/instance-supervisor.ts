@@ -1,21 +1,21 @@
 import type { ReplicaPhase } from "@tei-fleet/core";
 import type { Assignment, ReplicaStatus } from "@tei-fleet/proto/fleet/v1";
-import type { InfoResponse } from "@tei-fleet/proto/tei/v1";
 import { Wakeup } from "./async-utils.ts";
-import { waitUntilServing } from "./health-probe.ts";
 import { type Incarnation, recordOf } from "./incarnation.ts";
+import { watchCpuFallback, watchExit } from "./incarnation-watch.ts";
 import type { InstanceLog } from "./instance-log.ts";
 import { createInstanceProber, type ProbeVerdict } from "./instance-prober.ts";
 import { type LaunchPlan, LaunchPlanError, planLaunch } from "./launch-plan.ts";
-import type { LogLine } from "./log-ring.ts";
-import type { ProcessExit } from "./process-driver.ts";
 import { launchIncarnation } from "./process-launch.ts";
 import { recoverIncarnation } from "./process-recovery.ts";
 import type { ProcessRecord } from "./process-state-file.ts";
-import { describeExit, isCpuFallbackLine, replicaStatus, specKey } from "./replica-status.ts";
+import { releaseIncarnation, stopIncarnation } from "./process-stop.ts";
+import { awaitReadiness } from "./readiness-wait.ts";
+import { ReplicaReport } from "./replica-report.ts";
+import { describeExit, specKey } from "./replica-status.ts";
 import { RestartBackoff } from "./restart-backoff.ts";
 import { FAILED_PROBE_RETRY_MS, resolveTiming, type SupervisorDeps } from "./supervisor-options.ts";
-import { createTeiClient, type TeiModelKind } from "./tei-client.ts";
+import { createTeiClient } from "./tei-client.ts";
 
 export type { SupervisorDeps, SupervisorTiming } from "./supervisor-options.ts";
 
@@ -24,8 +24,9 @@ export type { SupervisorDeps, SupervisorTiming } from "./supervisor-options.ts";
  * assignment and the observed process, takes one step toward convergence, and waits for the next
  * event (process exit, CPU fallback in the log, new assignment, probe due). Every step re-reads
  * the state, so a missed event only delays convergence, never breaks it. Liveness probing (when,
- * and what a failure counts for) is the prober's (instance-prober.ts); the supervisor acts on its
- * verdicts.
+ * and what a failure counts for) is the prober's (instance-prober.ts), the start-up wait is
+ * readiness-wait.ts's, and the reported status replica-report.ts's; the supervisor acts on their
+ * outcomes.
  */
 
 /** A running supervisor. */
@@ -59,8 +60,8 @@ const STATUS_LOG_LINES = 20;
  * agent started (if it still runs) instead of starting a new one.
  */
 export async function createInstanceSupervisor(initial: Assignment, deps: SupervisorDeps, recovered?: ProcessRecord): Promise<InstanceSupervisor> {
-  const { probeIntervalMs, probeTimeoutMs, probeFailureThreshold, readinessPollMs, defaultStartupTimeoutMs, stopGraceMs, unhealthyDrainMs, invalidRecheckMs } =
-    resolveTiming(deps.timing);
+  const timing = resolveTiming(deps.timing);
+  const { stopGraceMs, unhealthyDrainMs, invalidRecheckMs } = timing;
   const makeClient = deps.createClient ?? createTeiClient;
   const backoff = new RestartBackoff(deps.restartPolicy);
   const wake = new Wakeup();
@@ -69,16 +70,9 @@ export async function createInstanceSupervisor(initial: Assignment, deps: Superv
 
   let desired = initial;
   let proc: Incarnation | undefined;
-  let phase: ReplicaPhase = "starting";
-  let reason = "";
   let restarts = recovered?.restarts ?? 0;
   let restartPending = false;
   let retryAtMs = 0;
-  let lastExit: ProcessExit | undefined;
-  let failureLines: string[] = [];
-  let info: InfoResponse | undefined;
-  let kind: TeiModelKind | undefined;
-  let dimension: number | undefined;
   let closing: "stop" | "detach" | undefined;
   let readinessAbort = new AbortController();
   let settle: () => void = () => {};
@@ -86,9 +80,9 @@ export async function createInstanceSupervisor(initial: Assignment, deps: Superv
     settle = resolve;
   });
   const prober = createInstanceProber({
-    intervalMs: probeIntervalMs,
-    timeoutMs: probeTimeoutMs,
-    failureThreshold: probeFailureThreshold,
+    intervalMs: timing.probeIntervalMs,
+    timeoutMs: timing.probeTimeoutMs,
+    failureThreshold: timing.probeFailureThreshold,
     failedRetryMs: FAILED_PROBE_RETRY_MS,
     logger,
     metrics: deps.metrics,
@@ -101,42 +95,20 @@ export async function createInstanceSupervisor(initial: Assignment, deps: Superv
     wake.notify();
   };
 
-  function setStatus(next: ReplicaPhase, why: string) {
-    if (next === phase && why === reason) return;
-    const level = next === "failed" || next === "crash_loop" || next === "unhealthy" ? "warn" : "info";
-    logger[level]({ status: next, reason: why || undefined }, `replica ${next}`);
-    phase = next;
-    reason = why;
-    if (next === "running" || next === "stopped") failureLines = [];
-    deps.onStatusChange?.(snapshot());
-  }
-
-  function snapshot(): ReplicaStatus {
-    return replicaStatus({
+  // The status the agent reports; the facts other parts own are read from them at each snapshot.
+  const report = new ReplicaReport({
+    logger,
+    onChange: deps.onStatusChange,
+    live: () => ({
       assignmentId: desired.assignmentId,
-      status: phase,
-      reason,
       handle: proc?.handle,
       restarts,
       healthFailures: prober.failures,
       lastHealthCheckMs: prober.lastCheckMs,
-      lastExit,
-      failureLines,
-      kind,
-      dimension,
-      info,
-    });
-  }
-
-  // Silent CPU fallback (tei.md §5.1): TEI runs, slowly, on the CPU when CUDA cannot start.
-  log.onLine((line: LogLine) => {
-    const p = proc;
-    if (!p || p.cpuFallback || p.gpuUuids.length === 0 || line.offset < p.logStart) return;
-    if (isCpuFallbackLine(line)) {
-      p.cpuFallback = line.message ?? line.raw;
-      kick();
-    }
+    }),
   });
+
+  watchCpuFallback(log, () => proc, kick);
 
   async function lastLines(): Promise<string[]> {
     await log.flush();
@@ -152,9 +124,9 @@ export async function createInstanceSupervisor(initial: Assignment, deps: Superv
     }
   }
 
-  function watchExit(p: Incarnation) {
-    void deps.driver.wait(p.handle).then((exit) => {
-      p.exited = exit;
+  /** Watches `p` for its exit, which wakes the loop while `p` is the current process. */
+  function watch(p: Incarnation) {
+    watchExit(deps.driver, p, () => {
       if (proc === p) kick();
     });
   }
@@ -163,11 +135,7 @@ export async function createInstanceSupervisor(initial: Assignment, deps: Superv
   async function stopProcess(why: string): Promise<void> {
     const p = proc;
     if (!p) return;
-    if (!p.exited) {
-      logger.info({ pid: p.handle.pid, why }, "stopping TEI");
-      p.exited = await deps.driver.stop(p.handle, stopGraceMs);
-    }
-    p.client.close();
+    await stopIncarnation(p, why, { driver: deps.driver, logger, graceMs: stopGraceMs });
     proc = undefined;
     await deps.processStore.remove(desired.assignmentId).catch(() => {});
   }
@@ -177,21 +145,21 @@ export async function createInstanceSupervisor(initial: Assignment, deps: Superv
     // Exit code and signal are reported only when TEI ended on its own, not when the agent stopped it.
     const exit = proc?.exited;
     // Report the failure at once; the final status (with the restart plan) follows below.
-    setStatus("failed", why);
+    report.set("failed", why);
     await stopProcess(why);
     const lines = await lastLines();
     const decision = backoff.recordFailure(Date.now());
     // Everything below changes together, so no status snapshot mixes old and new facts.
-    lastExit = exit;
-    failureLines = lines;
+    report.lastExit = exit;
+    report.failureLines = lines;
     retryAtMs = Date.now() + decision.delayMs;
     restartPending = true;
     prober.reset();
     const retry = `restarting in ${(decision.delayMs / 1000).toFixed(1)}s`;
     if (decision.crashLoop) {
-      setStatus("crash_loop", `${why} (${decision.consecutiveFailures} failures in a row; ${retry})`);
+      report.set("crash_loop", `${why} (${decision.consecutiveFailures} failures in a row; ${retry})`);
     } else {
-      setStatus("failed", `${why}; ${retry}`);
+      report.set("failed", `${why}; ${retry}`);
     }
   }
 
@@ -204,7 +172,7 @@ export async function createInstanceSupervisor(initial: Assignment, deps: Superv
       if (!(error instanceof LaunchPlanError)) throw error;
       // Cannot run as given: say why and wait for a new assignment (or a re-check), no restart loop.
       retryAtMs = Date.now() + invalidRecheckMs;
-      setStatus("failed", error.message);
+      report.set("failed", error.message);
       return;
     }
     const host = deps.launchContext().advertiseAddress;
@@ -224,56 +192,47 @@ export async function createInstanceSupervisor(initial: Assignment, deps: Superv
     if (launch.kind === "failed") return fail(launch.message);
     if (restartPending) restarts += 1;
     restartPending = false;
-    lastExit = undefined;
+    report.lastExit = undefined;
     prober.reset();
     proc = launch.incarnation;
-    watchExit(proc);
+    watch(proc);
     logger.info({ pid: proc.handle.pid, args: plan.args, gpus: plan.gpuUuids }, "started TEI");
-    setStatus("starting", "waiting for TEI to report its model service SERVING");
+    report.set("starting", "waiting for TEI to report its model service SERVING");
     await deps.processStore.write(recordOf(proc, desired, restarts));
   }
 
+  /** Waits for `p` to become ready (any event cuts the wait short) and acts on the outcome. */
   async function awaitReady(p: Incarnation): Promise<void> {
     readinessAbort = new AbortController();
-    const startupTimeoutSecs = desired.spec?.startupTimeoutSecs ?? 0;
-    const timeoutMs = startupTimeoutSecs > 0 ? startupTimeoutSecs * 1000 : defaultStartupTimeoutMs;
-    let deadlineMs = p.handle.startedAtMs + timeoutMs;
-    // A re-attached process gets a short grace, even if it was started long ago.
-    if (p.adopted) deadlineMs = Math.max(deadlineMs, Date.now() + Math.max(5_000, 4 * readinessPollMs));
-    const result = await waitUntilServing(p.client, {
-      deadlineMs,
-      pollIntervalMs: readinessPollMs,
-      callTimeoutMs: Math.min(probeTimeoutMs, 2_000),
-      signal: readinessAbort.signal,
-    });
+    const result = await awaitReadiness(p, desired, timing, readinessAbort.signal);
     if (proc !== p || p.exited || p.cpuFallback || closing) return;
     if (result.ready) {
-      info = result.info;
-      kind = result.kind;
+      report.info = result.info;
+      report.kind = result.kind;
       p.kind = result.kind;
       p.runningSinceMs = Date.now();
       prober.ready();
-      setStatus("running", "");
+      report.set("running", "");
       return;
     }
     if (readinessAbort.signal.aborted) return; // an event arrived; the loop re-evaluates
-    await fail(`TEI did not become ready within ${Math.round(timeoutMs / 1000)}s: ${result.reason}`);
+    await fail(result.reason);
   }
 
   /** Acts on a liveness verdict about `p`, the current process. */
   async function onVerdict(p: Incarnation, verdict: ProbeVerdict): Promise<void> {
     if (verdict.kind === "healthy") {
-      if (verdict.dimension !== undefined) dimension = verdict.dimension;
+      if (verdict.dimension !== undefined) report.dimension = verdict.dimension;
       backoff.recordHealthy(p.runningSinceMs ?? verdict.atMs, verdict.atMs);
       return;
     }
     if (verdict.kind === "failing") {
       // Not unhealthy yet, but the failure count is news for the control plane.
-      deps.onStatusChange?.(snapshot());
+      report.publish();
       return;
     }
     // Report unhealthy first, so routers stop sending to it, then restart it.
-    setStatus("unhealthy", verdict.reason);
+    report.set("unhealthy", verdict.reason);
     await wake.wait(unhealthyDrainMs);
     if (proc === p && !closing) await fail(verdict.reason);
   }
@@ -283,10 +242,10 @@ export async function createInstanceSupervisor(initial: Assignment, deps: Superv
     const p = proc;
     if (desired.desiredState === "stopped") {
       if (p) {
-        setStatus("stopping", "desired state is stopped");
+        report.set("stopping", "desired state is stopped");
         await stopProcess("desired state is stopped");
       }
-      setStatus("stopped", "desired state is stopped");
+      report.set("stopped", "desired state is stopped");
       settle();
       await wake.wait();
       return;
@@ -303,7 +262,7 @@ export async function createInstanceSupervisor(initial: Assignment, deps: Superv
     if (p) {
       if (tryLaunchPlan()?.fingerprint !== p.fingerprint) {
         // The assignment changed what TEI must run (or became invalid): replace the process.
-        setStatus("stopping", "assignment changed");
+        report.set("stopping", "assignment changed");
         await stopProcess("assignment changed");
         backoff.reset();
         retryAtMs = 0;
@@ -321,7 +280,7 @@ export async function createInstanceSupervisor(initial: Assignment, deps: Superv
       if (!proc) settle();
       return;
     }
-    if (phase !== "running" && phase !== "unhealthy") {
+    if (report.phase !== "running" && report.phase !== "unhealthy") {
       await awaitReady(p);
       settle();
       return;
@@ -349,8 +308,8 @@ export async function createInstanceSupervisor(initial: Assignment, deps: Superv
       client: (port) => makeClient(host, port),
     });
     if (!proc) return;
-    watchExit(proc);
-    setStatus("starting", "re-attached after an agent restart; checking readiness");
+    watch(proc);
+    report.set("starting", "re-attached after an agent restart; checking readiness");
   }
 
   const loop = (async () => {
@@ -361,7 +320,7 @@ export async function createInstanceSupervisor(initial: Assignment, deps: Superv
       } catch (error) {
         // A bug or an I/O error must not kill the worker: report it and try again shortly.
         logger.error({ err: error }, "supervisor step failed");
-        setStatus("failed", `agent error: ${(error as Error).message}`);
+        report.set("failed", `agent error: ${(error as Error).message}`);
         await wake.wait(1_000);
       }
     }
@@ -376,13 +335,11 @@ export async function createInstanceSupervisor(initial: Assignment, deps: Superv
       kick();
       await loop;
       if (mode === "stop") {
-        if (proc) setStatus("stopping", "assignment removed or agent stopping");
+        if (proc) report.set("stopping", "assignment removed or agent stopping");
         await stopProcess("assignment removed or agent stopping");
-        setStatus("stopped", "stopped");
+        report.set("stopped", "stopped");
       } else if (proc) {
-        deps.driver.release(proc.handle);
-        await deps.processStore.write(recordOf(proc, desired, restarts)).catch(() => {});
-        proc.client.close();
+        await releaseIncarnation(proc, recordOf(proc, desired, restarts), deps);
       }
       log.close();
     })();
@@ -401,11 +358,11 @@ export async function createInstanceSupervisor(initial: Assignment, deps: Superv
       desired = next;
       kick();
     },
-    status: snapshot,
-    phase: () => phase,
+    status: () => report.snapshot(),
+    phase: () => report.phase,
     log,
     markStopping(why) {
-      setStatus("stopping", why);
+      report.set("stopping", why);
     },
     stop: () => shutdown("stop"),
     detach: () => shutdown("detach"),
