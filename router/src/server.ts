@@ -3,7 +3,7 @@
  * whose every call passes the admission chain (admission/) and is then proxied (proxy/) to a
  * backend connection (backends/) chosen by the route table and its balancer (routing/), kept
  * current from a control-plane watch or a static file; outlier detection and the metrics
- * endpoint; with an OTLP endpoint, the HTTP gateway's requests traced (tracing/).
+ * endpoint; with an OTLP endpoint, gRPC calls and the HTTP gateway's requests traced (tracing/).
  */
 import { randomBytes } from "node:crypto";
 import { type AddressInfo, createServer as createTcpServer, type Socket, type Server as TcpServer } from "node:net";
@@ -174,6 +174,7 @@ export function createRouter(config: RouterConfig, deps: RouterDeps = {}): Route
     maxMessageBytes: config.maxMessageBytes,
     withholdAuthorization: config.requireApiKeys,
     admission: [...GRPC_CALL_STEPS, catalogSteps.check, ...(deps.admission ?? []), ...fleetAdmission.steps, catalogSteps.route],
+    tracer: null, // set in start() when an OTLP endpoint is configured
   };
 
   let announcedReady = false;
@@ -268,7 +269,7 @@ export function createRouter(config: RouterConfig, deps: RouterDeps = {}): Route
   });
   let metricsServer: HealthServer | null = null;
   let gateway: Gateway | null = null; // HTTP gateway, when httpListen is set
-  let tracing: Tracing | null = null; // the gateway's spans, when otlpEndpoint is set too
+  let tracing: Tracing | null = null; // spans of calls and gateway requests, when otlpEndpoint is set
 
   const router: Router = {
     table,
@@ -326,23 +327,24 @@ export function createRouter(config: RouterConfig, deps: RouterDeps = {}): Route
         port: (server.address() as AddressInfo).port,
         metricsPort: metricsServer.port,
       };
+      if (config.otlpEndpoint !== undefined) {
+        tracing = await startTracing(
+          {
+            endpoint: config.otlpEndpoint,
+            serviceName: config.otelServiceName,
+            sampler: config.otelTracesSampler,
+            samplerArg: config.otelTracesSamplerArg,
+            instanceId: routerName,
+          },
+          log,
+        );
+      }
+      const tracer = tracing?.tracer ?? null;
+      ctx.tracer = tracer;
       // ---- HTTP gateway (router/src/gateway/), only when httpListen is set ----
       if (config.httpListen !== undefined) {
         // The same admission as the gRPC front (keys, limits, queue), after its protocol steps.
         const admission = [...(deps.admission ?? []), ...fleetAdmission.steps];
-        if (config.otlpEndpoint !== undefined) {
-          tracing = await startTracing(
-            {
-              endpoint: config.otlpEndpoint,
-              serviceName: config.otelServiceName,
-              sampler: config.otelTracesSampler,
-              samplerArg: config.otelTracesSamplerArg,
-              instanceId: routerName,
-            },
-            log,
-          );
-        }
-        const tracer = tracing?.tracer ?? null;
         const { requestLog } = deps;
         const gatewayDeps = { attempt: ctx, table, registry: metrics.registry, log, requestLog, admission, resolver, tracer, spare: fleetAdmission.queue };
         gateway = createGateway(gatewayDeps, { maxBodyBytes: config.httpMaxBodyBytes });
@@ -351,9 +353,6 @@ export function createRouter(config: RouterConfig, deps: RouterDeps = {}): Route
         log.info({ http: `${g.host}:${bound.httpPort}` }, "HTTP gateway listening");
       }
       // ---- end of the HTTP gateway ----
-      if (config.otlpEndpoint !== undefined && config.httpListen === undefined) {
-        log.info("tracing: an OTLP endpoint is set but no HTTP gateway (--http-listen): nothing is traced");
-      }
       log.info(
         { listen: `${host}:${bound.port}`, metrics: `${m.host}:${bound.metricsPort}`, source: config.routesFile ?? config.controlPlane },
         "router listening",

@@ -10,7 +10,7 @@
  * with its status (a cancelled call CANCELLED), and TEI gets that span's `traceparent`.
  */
 import type { SpareSlots } from "../admission/fair-queue.ts";
-import { GrpcStatus, type GrpcStatusCode, type RouterError } from "../grpc/grpc-status.ts";
+import { decodeGrpcMessage, GrpcStatus, type GrpcStatusCode, type RouterError } from "../grpc/grpc-status.ts";
 import { headerValue } from "../h2/index.ts";
 import { type AttemptContext, type AttemptListener, BackendAttempt } from "../proxy/backend-attempt.ts";
 import type { Replica } from "../routing/replica.ts";
@@ -23,17 +23,6 @@ import { withTraceparent } from "./traced-call-headers.ts";
 
 /** The most distinct replicas a batch names in `x-tei-instance` / `x-tei-node`. */
 const MAX_SERVED_BY = 8;
-
-/** Percent-decodes a `grpc-message` (the gRPC spec's encoding of non-ASCII and `%`). */
-export function decodeGrpcMessage(raw: string | undefined): string {
-  if (raw === undefined) return "";
-  if (raw.indexOf("%") < 0) return raw;
-  try {
-    return decodeURIComponent(raw);
-  } catch {
-    return raw;
-  }
-}
 
 /** One call of a batch: the listener of its attempt. */
 class SlotCall implements AttemptListener {

@@ -6,9 +6,8 @@
  * (traced-call-headers.ts).
  */
 import type { IncomingHttpHeaders } from "node:http";
+import { isValidTraceparent, isValidTracestate } from "../tracing/w3c-trace-context.ts";
 import { GRPC_HEADERS } from "./model-info.ts";
-
-const TRACEPARENT = /^[0-9a-f]{2}-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$/;
 
 /**
  * The metadata of a request's TEI calls: content-type, then `traceparent` (always at index 3
@@ -16,10 +15,10 @@ const TRACEPARENT = /^[0-9a-f]{2}-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0
  */
 export function grpcHeadersOf(headers: IncomingHttpHeaders): readonly string[] {
   const tp = headers.traceparent;
-  if (typeof tp !== "string" || tp.length !== 55 || tp.startsWith("ff") || !TRACEPARENT.test(tp)) return GRPC_HEADERS;
+  if (!isValidTraceparent(tp)) return GRPC_HEADERS;
   const out = [...GRPC_HEADERS, "traceparent", tp];
   const ts = headers.tracestate;
-  if (typeof ts === "string" && ts.length > 0 && ts.length <= 512 && /^[\x20-\x7e]+$/.test(ts)) out.push("tracestate", ts);
+  if (isValidTracestate(ts)) out.push("tracestate", ts);
   return out;
 }
 

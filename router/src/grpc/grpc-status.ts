@@ -71,6 +71,17 @@ export class RouterError extends Error {
   }
 }
 
+/** Percent-decodes a `grpc-message` (the gRPC spec's encoding of non-ASCII and `%`); "" for none. */
+export function decodeGrpcMessage(raw: string | undefined): string {
+  if (raw === undefined) return "";
+  if (raw.indexOf("%") < 0) return raw;
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw;
+  }
+}
+
 /**
  * Percent-encodes a status message as the gRPC over HTTP/2 spec requires for `grpc-message`:
  * every byte outside printable ASCII, and `%` itself, becomes `%XX` of its UTF-8 encoding.

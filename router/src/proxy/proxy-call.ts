@@ -14,12 +14,15 @@
 import { performance } from "node:perf_hooks";
 import { type AdmissionCall, endCall } from "../admission/admission.ts";
 import { FrameReader } from "../grpc/grpc-frame.ts";
-import { GrpcStatus, type GrpcStatusCode, RouterError } from "../grpc/grpc-status.ts";
+import { decodeGrpcMessage, GrpcStatus, type GrpcStatusCode, RouterError } from "../grpc/grpc-status.ts";
 import { sendStatus, statusTrailers } from "../grpc/status-response.ts";
-import type { H2Stream, StreamHandler } from "../h2/index.ts";
+import { type H2Stream, headerValue, type StreamHandler } from "../h2/index.ts";
+import type { Replica } from "../routing/replica.ts";
 import type { MethodSpec } from "../tei/method-table.ts";
 import { checkPlainRequest, unwrapMuxRequest } from "../tei/request-message.ts";
 import type { Target } from "../tei/target.ts";
+import type { GrpcCallSpan } from "../tracing/request-tracer.ts";
+import { traceContextInHeaders, withOwnTraceparent } from "../tracing/w3c-trace-context.ts";
 import { type AttemptListener, BackendAttempt } from "./backend-attempt.ts";
 import { CreditRelay } from "./credit-relay.ts";
 import type { ProxyContext } from "./proxy-context.ts";
@@ -71,6 +74,11 @@ class ProxyCall implements StreamHandler, AttemptListener {
   /** Request bytes owed to the client until the backend takes them. */
   private readonly requestCredit = new CreditRelay();
   private done = false;
+  /** The call's span (tracing on), and the replica it was first routed to (a retry moves it). */
+  private readonly span: GrpcCallSpan | null = null;
+  private firstReplica: Replica | null = null;
+  /** The router's own message of a status it answered (for the span; TEI's is in its trailers). */
+  private message = "";
 
   constructor(ctx: ProxyContext, down: H2Stream, call: AdmissionCall, method: MethodSpec) {
     this.ctx = ctx;
@@ -78,7 +86,20 @@ class ProxyCall implements StreamHandler, AttemptListener {
     this.call = call;
     this.method = method;
     this.reader = new FrameReader(ctx.maxMessageBytes);
-    this.attempt = new BackendAttempt(ctx, method, call.headers, call.startedAt, this, call);
+    let headers = call.headers;
+    if (ctx.tracer !== null) {
+      // TEI gets this span's traceparent, so its spans hang under the router's hop.
+      const { traceparent, tracestate } = traceContextInHeaders(headers);
+      this.span = ctx.tracer.startGrpcCall({ method: method.name, traceparent, tracestate });
+      headers = withOwnTraceparent(headers, this.span.traceparent, tracestate);
+    }
+    this.attempt = new BackendAttempt(ctx, method, headers, call.startedAt, this, call);
+  }
+
+  /** Routes the call's attempt to `target`, noting the first replica for the span. */
+  private route(target: Target): void {
+    this.attempt.route(target);
+    this.firstReplica ??= this.attempt.replica;
   }
 
   start(): void {
@@ -86,7 +107,7 @@ class ProxyCall implements StreamHandler, AttemptListener {
     const target = this.call.target;
     if (target === null) return; // a multiplexer call: its first message names the target
     try {
-      this.attempt.route(target);
+      this.route(target);
     } catch (err) {
       this.fail(err);
     }
@@ -155,7 +176,7 @@ class ProxyCall implements StreamHandler, AttemptListener {
     if (first) {
       const target = u.target as Target;
       this.call.target = target;
-      this.attempt.route(target);
+      this.route(target);
     }
     return u.message;
   }
@@ -207,6 +228,7 @@ class ProxyCall implements StreamHandler, AttemptListener {
       if (body !== null) down.conn.sendData(down, body, false);
     }
     down.conn.sendHeaders(down, trailers, true);
+    if (code !== GrpcStatus.OK && this.span !== null) this.message = decodeGrpcMessage(headerValue(trailers, "grpc-message"));
     this.finish(code);
   }
 
@@ -228,6 +250,7 @@ class ProxyCall implements StreamHandler, AttemptListener {
     this.attempt.cancel();
     if (!this.responded) sendStatus(this.down, e.code, e.message, this.attempt.replica);
     else this.down.conn.sendHeaders(this.down, statusTrailers(e.code, e.message), true);
+    this.message = e.message;
     this.finish(e.code);
   }
 
@@ -247,5 +270,9 @@ class ProxyCall implements StreamHandler, AttemptListener {
     metrics.record(metrics.forCall(this.attempt.replica, this.method), code, (performance.now() - this.call.startedAt) / 1000);
     metrics.callEnded();
     endCall(this.call, code);
+    if (this.span !== null) {
+      const r = this.attempt.replica;
+      this.span.end({ code, message: this.message, replica: r, retried: r !== null && this.firstReplica !== null && r !== this.firstReplica });
+    }
   }
 }

@@ -1,11 +1,12 @@
 /**
  * What every proxied call needs from the router process: what its backend attempt needs (route
  * table, backend connections, outlier detection), plus metrics, the logger, the message size
- * limit and the admission chain.
+ * limit, the admission chain and the tracer.
  */
 import type { Logger } from "pino";
 import type { AdmissionStep } from "../admission/admission.ts";
 import type { RouterMetrics } from "../metrics/router-metrics.ts";
+import type { RequestTracer } from "../tracing/request-tracer.ts";
 import type { AttemptContext } from "./backend-attempt.ts";
 
 /** Shared, long-lived parts of the router, passed to each call. */
@@ -16,4 +17,9 @@ export interface ProxyContext extends AttemptContext {
   readonly maxMessageBytes: number;
   /** The steps every call passes before it is forwarded, in order. */
   readonly admission: readonly AdmissionStep[];
+  /**
+   * Traces each proxied call when an OTLP endpoint is configured (set once tracing started);
+   * null: no span, and the caller's trace context reaches TEI as it came.
+   */
+  tracer: RequestTracer | null;
 }

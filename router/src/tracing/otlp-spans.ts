@@ -6,8 +6,9 @@
  * TEI call a CLIENT span `tei.v1.Embed/Embed` with the gRPC attributes (status Error for every
  * status but OK, as the conventions have it for a client); each HTTP call to a remote backend a
  * CLIENT span `{method} {route}` (`POST /embed`) with the HTTP client attributes (status Error for
- * no answer or a status of 400 or more, as the conventions have it for a client). The fleet's
- * own facts are `tei.*`.
+ * no answer or a status of 400 or more, as the conventions have it for a client); each call on
+ * the gRPC front a SERVER span `tei.v1.Embed/Embed` with the gRPC attributes (status Error for the
+ * server's own failures only). The fleet's own facts are `tei.*`.
  *
  * Spans are parented explicitly (the client's `traceparent`, then the request's span), never
  * through a context manager: the gateway's callbacks do not run inside an active context, and
@@ -41,7 +42,19 @@ import {
   ATTR_USER_AGENT_ORIGINAL,
 } from "@opentelemetry/semantic-conventions";
 import { GRPC_STATUS_NAMES } from "../grpc/grpc-status.ts";
-import type { CallEnd, CallSpan, HttpCallEnd, HttpCallSpan, HttpCallStart, RequestEnd, RequestSpan, RequestStart, RequestTracer } from "./request-tracer.ts";
+import type {
+  CallEnd,
+  CallSpan,
+  GrpcCallSpan,
+  GrpcCallStart,
+  HttpCallEnd,
+  HttpCallSpan,
+  HttpCallStart,
+  RequestEnd,
+  RequestSpan,
+  RequestStart,
+  RequestTracer,
+} from "./request-tracer.ts";
 
 // The gRPC conventions as tracing backends read them today (service graphs group by
 // rpc.service): `rpc.system`, `rpc.service`, `rpc.method` (the bare method name) and
@@ -89,7 +102,7 @@ function addressAttributes(a: Attributes, address: string): void {
   if (Number.isInteger(port)) a[ATTR_SERVER_PORT] = port;
 }
 
-/** A CLIENT span ended once, with what `record` sets on it while it records. */
+/** A span (a CLIENT span, or a gRPC call's SERVER span) ended once, with what `record` sets on it while it records. */
 abstract class OtlpClientSpan<E> {
   readonly traceparent: string;
   private readonly span: Span;
@@ -110,24 +123,52 @@ abstract class OtlpClientSpan<E> {
   protected abstract record(s: Span, e: E): void;
 }
 
+/**
+ * The codes a gRPC server's span is an error for (the conventions: the server's own failures;
+ * a caller's mistake such as INVALID_ARGUMENT or NOT_FOUND is not): UNKNOWN, DEADLINE_EXCEEDED,
+ * UNIMPLEMENTED, INTERNAL, UNAVAILABLE, DATA_LOSS. A client's span is an error for every code but OK.
+ */
+const SERVER_ERROR_CODES: ReadonlySet<number> = new Set([2, 4, 12, 13, 14, 15]);
+
+/** Records how a gRPC call ended on its span; `isError` says which codes make it an error span. */
+function recordCallEnd(s: Span, e: CallEnd, isError: (code: number) => boolean): void {
+  const a: Attributes = { [ATTR_RPC_GRPC_STATUS_CODE]: e.code };
+  const r = e.replica;
+  if (r !== null) {
+    addressAttributes(a, r.address);
+    a["tei.instance"] = r.instanceName;
+    a["tei.node"] = r.node;
+  }
+  if (e.retried) a["tei.retried"] = true;
+  if (e.code !== 0 && isError(e.code)) {
+    const name = GRPC_STATUS_NAMES[e.code] ?? String(e.code);
+    a[ATTR_ERROR_TYPE] = name;
+    s.setStatus({ code: SpanStatusCode.ERROR, message: e.message === "" ? name : `${name}: ${e.message.slice(0, MAX_MESSAGE)}` });
+  }
+  s.setAttributes(a);
+}
+
 /** The CLIENT span of one TEI call. */
 class OtlpCallSpan extends OtlpClientSpan<CallEnd> implements CallSpan {
   protected record(s: Span, e: CallEnd): void {
-    const a: Attributes = { [ATTR_RPC_GRPC_STATUS_CODE]: e.code };
-    const r = e.replica;
-    if (r !== null) {
-      addressAttributes(a, r.address);
-      a["tei.instance"] = r.instanceName;
-      a["tei.node"] = r.node;
-    }
-    if (e.retried) a["tei.retried"] = true;
-    if (e.code !== 0) {
-      const name = GRPC_STATUS_NAMES[e.code] ?? String(e.code);
-      a[ATTR_ERROR_TYPE] = name;
-      s.setStatus({ code: SpanStatusCode.ERROR, message: e.message === "" ? name : `${name}: ${e.message.slice(0, MAX_MESSAGE)}` });
-    }
-    s.setAttributes(a);
+    recordCallEnd(s, e, () => true);
   }
+}
+
+/**
+ * The SERVER span of one call on the gRPC front (a span ended once, like a client's). Its
+ * `server.address` and `server.port` name the replica the call was proxied to.
+ */
+class OtlpGrpcCallSpan extends OtlpClientSpan<CallEnd> implements GrpcCallSpan {
+  protected record(s: Span, e: CallEnd): void {
+    recordCallEnd(s, e, (code) => SERVER_ERROR_CODES.has(code));
+  }
+}
+
+/** `rpc.system`, `rpc.service` and `rpc.method` of `tei.v1.Embed/Embed`. */
+function rpcAttributes(method: string): Attributes {
+  const slash = method.indexOf("/");
+  return { [ATTR_RPC_SYSTEM]: "grpc", [ATTR_RPC_SERVICE]: method.slice(0, slash), [ATTR_RPC_METHOD]: method.slice(slash + 1) };
 }
 
 /** The CLIENT span of one HTTP call to a remote backend. */
@@ -163,16 +204,7 @@ class OtlpRequestSpan implements RequestSpan {
 
   startCall(method: string): CallSpan {
     this.context ??= trace.setSpan(ROOT_CONTEXT, this.span);
-    const slash = method.indexOf("/");
-    const span = this.tracer.startSpan(
-      method,
-      {
-        kind: SpanKind.CLIENT,
-        attributes: { [ATTR_RPC_SYSTEM]: "grpc", [ATTR_RPC_SERVICE]: method.slice(0, slash), [ATTR_RPC_METHOD]: method.slice(slash + 1) },
-      },
-      this.context,
-    );
-    return new OtlpCallSpan(span);
+    return new OtlpCallSpan(this.tracer.startSpan(method, { kind: SpanKind.CLIENT, attributes: rpcAttributes(method) }, this.context));
   }
 
   startHttpCall(c: HttpCallStart): HttpCallSpan {
@@ -216,12 +248,14 @@ class OtlpRequestSpan implements RequestSpan {
   }
 }
 
-/** The gateway's tracer over an OpenTelemetry tracer. */
+/** The router's tracer over OpenTelemetry tracers: the gateway's, and the gRPC front's (its own instrumentation scope). */
 export class OtlpRequestTracer implements RequestTracer {
   private readonly tracer: Tracer;
+  private readonly grpcTracer: Tracer;
 
-  constructor(tracer: Tracer) {
+  constructor(tracer: Tracer, grpcTracer: Tracer = tracer) {
     this.tracer = tracer;
+    this.grpcTracer = grpcTracer;
   }
 
   startRequest(s: RequestStart): RequestSpan {
@@ -241,5 +275,10 @@ export class OtlpRequestTracer implements RequestTracer {
     const name = !known ? "HTTP" : s.route === null ? method : `${method} ${s.route}`;
     const parent = s.traceparent === undefined ? ROOT_CONTEXT : remoteParent(s.traceparent, s.tracestate);
     return new OtlpRequestSpan(this.tracer, this.tracer.startSpan(name, { kind: SpanKind.SERVER, attributes: a }, parent));
+  }
+
+  startGrpcCall(s: GrpcCallStart): GrpcCallSpan {
+    const parent = s.traceparent === undefined ? ROOT_CONTEXT : remoteParent(s.traceparent, s.tracestate);
+    return new OtlpGrpcCallSpan(this.grpcTracer.startSpan(s.method, { kind: SpanKind.SERVER, attributes: rpcAttributes(s.method) }, parent));
   }
 }

@@ -73,7 +73,7 @@ export function startOtlpTracing(o: OtlpTracingOptions, log: Logger): Tracing {
   });
   let stopped: Promise<void> | null = null;
   return {
-    tracer: new OtlpRequestTracer(provider.getTracer("tei-router/gateway")),
+    tracer: new OtlpRequestTracer(provider.getTracer("tei-router/gateway"), provider.getTracer("tei-router/grpc")),
     endpoint: o.loggableUrl,
     shutdown(timeoutMs) {
       stopped ??= (async () => {

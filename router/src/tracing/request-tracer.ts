@@ -1,7 +1,7 @@
 /**
  * What the HTTP gateway asks of a tracer, in its own terms: a SERVER span per request, a CLIENT
  * span per TEI call the request makes (or per HTTP call to a remote backend), each ended with
- * what happened. Types only, so the
+ * what happened; and what the gRPC front asks: a SERVER span per proxied call. Types only, so the
  * gateway's hot path imports nothing of OpenTelemetry: the one implementation (otlp-tracer.ts)
  * is loaded only when an OTLP endpoint is configured, and with none the gateway holds a null
  * tracer and creates no span object at all.
@@ -119,9 +119,32 @@ export interface RequestSpan {
   end(e: RequestEnd): void;
 }
 
+/** A call on the router's gRPC front (proxied to TEI, or a multiplexer call), as its span starts. */
+export interface GrpcCallStart {
+  /** The method as its path names it, without the leading slash: `tei.v1.Embed/Embed`. */
+  readonly method: string;
+  /** The caller's `traceparent` when valid, else undefined: a new trace. */
+  readonly traceparent: string | undefined;
+  /** Its `tracestate`, when valid. */
+  readonly tracestate: string | undefined;
+}
+
+/**
+ * The SERVER span of one call on the gRPC front. The router is the call's proxy: this one span
+ * covers its hop, and TEI, given {@link GrpcCallSpan.traceparent}, hangs its spans under it.
+ */
+export interface GrpcCallSpan {
+  /** The W3C `traceparent` naming this span, sent to TEI in place of the caller's. */
+  readonly traceparent: string;
+  /** Ends the span (later calls do nothing). */
+  end(e: CallEnd): void;
+}
+
 /** Starts request spans. */
 export interface RequestTracer {
   startRequest(s: RequestStart): RequestSpan;
+  /** Starts the span of a call on the gRPC front. */
+  startGrpcCall(s: GrpcCallStart): GrpcCallSpan;
 }
 
 /** A running tracer and its exporter. */

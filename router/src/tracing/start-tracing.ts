@@ -41,7 +41,7 @@ export async function startTracing(s: TracingSettings, log: Logger): Promise<Tra
     const tracing = startOtlpTracing({ url: s.endpoint, loggableUrl: endpoint, serviceName: s.serviceName, instanceId: s.instanceId, sampler: choice }, log);
     log.info(
       { endpoint, sampler: choice.name, ...(choice.root === "ratio" ? { ratio: choice.ratio } : {}) },
-      "tracing: HTTP gateway requests are exported as OpenTelemetry spans (OTLP/HTTP, JSON)",
+      "tracing: gRPC calls and HTTP gateway requests are exported as OpenTelemetry spans (OTLP/HTTP, JSON)",
     );
     return tracing;
   } catch (err) {

@@ -7,101 +7,18 @@
  */
 import { execFile } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer, type Http2Server, type ServerHttp2Session } from "node:http2";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
-import { Embed, Info, ModelType } from "@tei-fleet/proto/tei/v1";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { freePort } from "../../../test/harness/free-port.ts";
 import { resolveRouterConfig } from "../../src/cli.ts";
 import type { RouteInput, RouterConfigInput } from "../../src/index.ts";
 import { startLoggingGateway } from "../support/logging-gateway.ts";
 import { OTLP_KIND, OTLP_STATUS, type OtlpReceiver, type ReceivedSpan, startOtlpReceiver } from "../support/otlp-receiver.ts";
+import { RECORDING_TEI_MODEL as MODEL, type ReceivedCall, type RecordingTei, startRecordingTei } from "../support/recording-tei.ts";
 import { post, route } from "./gateway-fixture.ts";
-
-const MODEL = "BAAI/bge-small-en-v1.5";
-/** The stand-in's max_client_batch_size: 6 inputs split into 3 chunks. */
-const CLIENT_BATCH = 2;
-
-/** One Embed call as the stand-in received it. */
-interface ReceivedCall {
-  input: string;
-  traceparent: string | null;
-  tracestate: string | null;
-}
-
-interface RecordingTei {
-  readonly address: string;
-  readonly port: number;
-  readonly calls: ReceivedCall[];
-  infoCalls: number;
-  /** Every Embed answers UNAVAILABLE. */
-  unavailable: boolean;
-  close(): Promise<void>;
-}
-
-/** A TEI stand-in (Info and Embed) recording the trace metadata of every call; "fail" is refused as invalid. */
-async function startRecordingTei(): Promise<RecordingTei> {
-  const calls: ReceivedCall[] = [];
-  const state = { infoCalls: 0, unavailable: false };
-  const routes = (router: ConnectRouter): void => {
-    router.service(Info, {
-      info() {
-        state.infoCalls++;
-        return {
-          version: "1.9.3",
-          modelId: MODEL,
-          modelType: ModelType.EMBEDDING,
-          maxConcurrentRequests: 512,
-          maxInputLength: 512,
-          maxClientBatchSize: CLIENT_BATCH,
-        };
-      },
-    });
-    router.service(Embed, {
-      embed(r, ctx) {
-        calls.push({ input: r.inputs, traceparent: ctx.requestHeader.get("traceparent"), tracestate: ctx.requestHeader.get("tracestate") });
-        if (state.unavailable) throw new ConnectError("Model is not healthy", Code.Unavailable);
-        if (r.inputs === "fail") throw new ConnectError("Input validation error: refused by the test", Code.InvalidArgument);
-        return {
-          embeddings: [0.5, -0.5, 0.25, 1],
-          metadata: { computeChars: r.inputs.length, computeTokens: 2, totalTimeNs: 1000n, tokenizationTimeNs: 1n, queueTimeNs: 2n, inferenceTimeNs: 3n },
-        };
-      },
-    });
-  };
-  const server: Http2Server = createServer(connectNodeAdapter({ routes }));
-  const sessions = new Set<ServerHttp2Session>();
-  server.on("session", (s) => {
-    sessions.add(s);
-    s.on("close", () => sessions.delete(s));
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as AddressInfo).port;
-  return {
-    address: `127.0.0.1:${port}`,
-    port,
-    calls,
-    get infoCalls() {
-      return state.infoCalls;
-    },
-    get unavailable() {
-      return state.unavailable;
-    },
-    set unavailable(v: boolean) {
-      state.unavailable = v;
-    },
-    async close() {
-      for (const s of sessions) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
 
 /** A router with its gateway over a routes file, logging into `lines`. */
 function startTracedGateway(routes: RouteInput[], config: Partial<RouterConfigInput>, lines: string[]) {

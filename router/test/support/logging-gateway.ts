@@ -14,6 +14,8 @@ export interface LoggingGateway {
   readonly router: Router;
   /** `http://127.0.0.1:<port>` of the gateway. */
   readonly http: string;
+  /** `http://127.0.0.1:<port>` of the gRPC front (a Connect gRPC transport's baseUrl). */
+  readonly grpc: string;
   close(): Promise<void>;
 }
 
@@ -40,10 +42,11 @@ export async function startLoggingGateway(
     parseRouterConfig({ listen: "127.0.0.1:0", metricsListen: "127.0.0.1:0", httpListen: "127.0.0.1:0", shutdownGraceMs: 200, routesFile: file, ...config }),
     { log: pino({ level: "info" }, sink) },
   );
-  const { httpPort } = await router.start();
+  const { port, httpPort } = await router.start();
   return {
     router,
     http: `http://127.0.0.1:${httpPort}`,
+    grpc: `http://127.0.0.1:${port}`,
     async close() {
       await router.stop();
       await rm(dir, { recursive: true, force: true });

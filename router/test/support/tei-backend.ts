@@ -3,11 +3,9 @@
  * tei.v1 RPCs with deterministic answers, TEI's response metadata headers, a count of open
  * streams (to see cancellations arrive) and a switch to answer UNAVAILABLE.
  */
-import { createServer, type Http2Server, type ServerHttp2Session } from "node:http2";
-import type { AddressInfo } from "node:net";
 import { Code, ConnectError, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { Embed, Info, ModelType, Predict, Rerank, Tokenize } from "@tei-fleet/proto/tei/v1";
+import { startConnectH2Server } from "./connect-h2-server.ts";
 
 export interface TestBackend {
   readonly address: string;
@@ -156,16 +154,9 @@ export async function startTestBackend(name: string, model = "BAAI/bge-small-en-
       decodeStream: (reqs) => streamOf("DecodeStream", reqs, (r) => ({ text: r.ids.join("+") })),
     });
   };
-  const server: Http2Server = createServer(connectNodeAdapter({ routes }));
-  const sessions = new Set<ServerHttp2Session>();
-  server.on("session", (s) => {
-    sessions.add(s);
-    s.on("close", () => sessions.delete(s));
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as AddressInfo).port;
+  const server = await startConnectH2Server(routes);
   const backend: TestBackend = {
-    address: `127.0.0.1:${port}`,
+    address: server.address,
     name,
     calls,
     get openStreams() {
@@ -195,10 +186,7 @@ export async function startTestBackend(name: string, model = "BAAI/bge-small-en-
     get lastHeaders() {
       return state.lastHeaders;
     },
-    async close() {
-      for (const s of sessions) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
+    close: () => server.close(),
   };
   return backend;
 }
