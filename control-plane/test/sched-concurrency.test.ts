@@ -59,9 +59,16 @@ describe("two control planes placing at once", () => {
     await write.exec();
     for (let i = 0; i < names.length; i += 5) await f.scheduler.enqueueMany(names.slice(i, i + 5));
 
-    // Wait until every instance is decided: placed, or pending with a reason.
+    // Wait until every instance is decided: placed, or pending because no node has room. A
+    // replica whose claims kept losing races is pending too for a moment ("placement kept
+    // conflicting with other schedulers"), retried 500 ms later: not decided yet.
     await f.until(async () => {
-      const decided = await Promise.all(names.map(async (n) => (await f!.replicas(n)).length === 1));
+      const decided = await Promise.all(
+        names.map(async (n) => {
+          const rs = await f!.replicas(n);
+          return rs.length === 1 && (rs[0]!.node !== "" || /on 0\/8 eligible nodes/.test(rs[0]!.reason));
+        }),
+      );
       return decided.every(Boolean);
     }, 30_000);
     // The worker process reports its placements in batches; stopping it flushes the last one.
