@@ -19,11 +19,13 @@
  * runs it), against the same fake TEI. DIR is e.g. a clean worktree of HEAD:
  *   git worktree add /tmp/gw-base HEAD && (cd /tmp/gw-base && pnpm install --offline --frozen-lockfile)
  *   ...  git worktree remove --force /tmp/gw-base
+ * `--node-flags="FLAGS"` compares V8 tuning instead: this checkout's router started with FLAGS after
+ * ROUTER_NODE_FLAGS ("flags") against one with ROUTER_NODE_FLAGS alone ("as shipped").
  * `--cpu-prof` writes a V8 CPU profile (100 µs sampling) of each router to /tmp/gwp/<variant>.cpuprofile,
  * taken under the same turns, so that the two profiles compare function by function.
  *
  *   node router/bench/gateway-profile.ts [--requests 2000] [--rounds 5] [--block 20] [--warmup 3000]
- *     [--base-dir DIR] [--cpu-prof]
+ *     [--base-dir DIR | --node-flags=FLAGS] [--cpu-prof]
  * (`--warmup` requests per router, in turns, before the rounds: until then V8 is still optimizing.)
  */
 
@@ -48,6 +50,7 @@ const { values: flags } = parseArgs({
     block: { type: "string" },
     warmup: { type: "string" },
     "base-dir": { type: "string" },
+    "node-flags": { type: "string" },
     "cpu-prof": { type: "boolean" },
   },
 });
@@ -63,6 +66,8 @@ interface Variant {
   /** The router's entry point (this checkout's, or `--base-dir`'s). */
   main: string;
   args: string[];
+  /** Node flags after ROUTER_NODE_FLAGS (`--node-flags`). */
+  nodeFlags?: string[];
   child?: ChildProcess;
   port?: number;
   conn?: Conn;
@@ -79,6 +84,7 @@ async function startRouter(v: Variant, routesFile: string, prof: boolean): Promi
     : [];
   const args = [
     ...ROUTER_NODE_FLAGS,
+    ...(v.nodeFlags ?? []),
     ...node,
     v.main,
     "--listen",
@@ -230,16 +236,22 @@ const tei = await startBenchTei(MODEL);
 const routesFile = join(dir, "routes.json");
 await writeRoutes(routesFile, [{ instanceName: "bench-a", modelId: MODEL, address: `127.0.0.1:${tei.port}` }], 1);
 const baseDir = flags["base-dir"];
+const nodeFlags = flags["node-flags"]?.split(/\s+/).filter(Boolean);
 const variants: Variant[] =
-  baseDir === undefined
+  nodeFlags !== undefined
     ? [
-        { name: "log info", main: ROUTER_MAIN, args: ["--log-level", "info"], p50: [], cpu: [], sys: [] },
-        { name: "log warn", main: ROUTER_MAIN, args: ["--log-level", "warn"], p50: [], cpu: [], sys: [] },
+        { name: "flags", main: ROUTER_MAIN, args: [], nodeFlags, p50: [], cpu: [], sys: [] },
+        { name: "as shipped", main: ROUTER_MAIN, args: [], p50: [], cpu: [], sys: [] },
       ]
-    : [
-        { name: "work", main: ROUTER_MAIN, args: [], p50: [], cpu: [], sys: [] },
-        { name: "base", main: resolve(baseDir, "router/src/main.ts"), args: [], p50: [], cpu: [], sys: [] },
-      ];
+    : baseDir === undefined
+      ? [
+          { name: "log info", main: ROUTER_MAIN, args: ["--log-level", "info"], p50: [], cpu: [], sys: [] },
+          { name: "log warn", main: ROUTER_MAIN, args: ["--log-level", "warn"], p50: [], cpu: [], sys: [] },
+        ]
+      : [
+          { name: "work", main: ROUTER_MAIN, args: [], p50: [], cpu: [], sys: [] },
+          { name: "base", main: resolve(baseDir, "router/src/main.ts"), args: [], p50: [], cpu: [], sys: [] },
+        ];
 try {
   for (const v of variants) await startRouter(v, routesFile, flags["cpu-prof"] === true);
   const body = JSON.stringify({ model: MODEL, input: passages(1, 384), encoding_format: "base64" });
