@@ -1,5 +1,6 @@
 import { homedir } from "node:os";
 import { join } from "node:path";
+import { type SecretsKey, secretsKeyOption } from "@tei-fleet/core/secrets";
 import { type ConfigOption, type Environment, type FlagValues, hostPort, integer, logLevel, type OptionTable, resolveOptions } from "@tei-fleet/core/service";
 import { z } from "zod";
 import { DEFAULT_TIMINGS, type SchedulerTimings } from "./store/scheduler-context.ts";
@@ -87,6 +88,7 @@ export const CONTROL_PLANE_OPTIONS = {
   adminToken: { ...token("TEI_FLEET_ADMIN_TOKEN", "admin token (everything)"), defaultDoc: "generated at first start, see --data-dir" },
   readToken: token("TEI_FLEET_READ_TOKEN", "read token (GET routes and read RPCs only)"),
   joinToken: token("TEI_FLEET_JOIN_TOKEN", "join token (node agents and routers)"),
+  secretsKey: secretsKeyOption("seals remote backends' upstream API keys in Redis and on the route watch (32 bytes, base64; the same on every router)"),
   ...SCHEDULER_OPTIONS,
 } satisfies OptionTable;
 
@@ -102,6 +104,8 @@ export interface Config {
   adminToken: string | undefined;
   readToken: string | undefined;
   joinToken: string | undefined;
+  /** TEI_FLEET_SECRETS_KEY; undefined: upstream API keys are stored in plaintext. */
+  secretsKey: SecretsKey | undefined;
   maxInstances: number;
   logLevel: string;
   /** Scheduler timings (environment only; for tests and tuning). Unset: the scheduler's defaults. */
@@ -127,6 +131,7 @@ export function loadConfig(flags: CliFlags, env: Environment = process.env): Con
     adminToken: c.adminToken,
     readToken: c.readToken,
     joinToken: c.joinToken,
+    secretsKey: c.secretsKey,
     maxInstances: c.maxInstances,
     logLevel: c.logLevel,
     scheduler,

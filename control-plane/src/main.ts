@@ -36,6 +36,7 @@ try {
     adminToken: config.adminToken,
     readToken: config.readToken,
     joinToken: config.joinToken,
+    secretsKey: config.secretsKey,
     maxInstances: config.maxInstances,
     logger,
     scheduler: config.scheduler,

@@ -1,9 +1,10 @@
 import { Writable } from "node:stream";
 import { pino } from "pino";
+import type { ControlPlaneOptions } from "../src/index.ts";
 import { type ApiFixture, startApi } from "./api-fixtures.ts";
 
 /** A control plane whose every log line (debug and up) is kept, to grep for secrets. */
-export async function startCatalogApi(): Promise<ApiFixture & { logs: string[] }> {
+export async function startCatalogApi(options: Partial<ControlPlaneOptions> = {}): Promise<ApiFixture & { logs: string[] }> {
   const logs: string[] = [];
   const sink = new Writable({
     write(chunk, _enc, done) {
@@ -11,7 +12,7 @@ export async function startCatalogApi(): Promise<ApiFixture & { logs: string[] }
       done();
     },
   });
-  const api = await startApi({ logger: pino({ level: "debug" }, sink), catalogProbeIntervalMs: 0 });
+  const api = await startApi({ logger: pino({ level: "debug" }, sink), catalogProbeIntervalMs: 0, ...options });
   return Object.assign(api, { logs });
 }
 

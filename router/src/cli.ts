@@ -10,6 +10,8 @@
  * `TEI_FLEET_JOIN_TOKEN`, `TEI_FLEET_LOG_LEVEL`). Tracing also honours OpenTelemetry's own
  * variables (tracing/otel-environment.ts) where the router's settings leave it unset.
  */
+
+import { secretsKeyOption } from "@tei-fleet/core/secrets";
 import {
   booleanText,
   type CommandSpec,
@@ -163,6 +165,7 @@ export const ROUTER_OPTIONS = {
   // ---- end of admission ----
   // Never a flag: flags show up in `ps`.
   joinToken: { env: "TEI_FLEET_JOIN_TOKEN", schema: z.string().optional(), doc: "join token for the control plane (sent as a bearer token)" },
+  secretsKey: secretsKeyOption("opens remote backends' sealed upstream API keys (the control plane's TEI_FLEET_SECRETS_KEY)"),
   resyncIntervalMs: whole("resyncIntervalMs", undefined, "TEI_FLEET_ROUTER_RESYNC_INTERVAL_MS", "ms", "period of the full GetRoutes resync, ms (0: off)"),
   watchIdleTimeoutMs: whole("watchIdleTimeoutMs", undefined, "TEI_FLEET_ROUTER_WATCH_IDLE_TIMEOUT_MS", "ms", "a route watch silent this long is reopened, ms"),
   shutdownGraceMs: whole("shutdownGraceMs", undefined, "TEI_FLEET_ROUTER_SHUTDOWN_GRACE_MS", "ms", "time open calls get to finish on SIGTERM, ms"),

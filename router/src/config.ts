@@ -6,6 +6,7 @@
  * setting's flag and variable in front of them.
  */
 import { HOST_PORT_RULE, type HostPort, parseHostPort } from "@tei-fleet/core";
+import { SecretsKey } from "@tei-fleet/core/secrets";
 import { LOG_LEVELS } from "@tei-fleet/core/service";
 import { z } from "zod";
 
@@ -40,6 +41,11 @@ export const RouterConfigSchema = z
     routesFile: z.string().min(1).optional(),
     /** Join token for the control plane (env TEI_FLEET_JOIN_TOKEN). */
     joinToken: z.string().optional(),
+    /**
+     * The fleet's secrets key (env TEI_FLEET_SECRETS_KEY, the control plane's): opens remote
+     * backends' sealed upstream API keys. Unset: a sealed key cannot be used (calls answered 502).
+     */
+    secretsKey: z.custom<SecretsKey>((v) => v instanceof SecretsKey, "must be a SecretsKey (SecretsKey.parse)").optional(),
     /** Largest request message accepted. Default 4 MiB, like gRPC and TEI. */
     maxMessageBytes: atLeast(1024)
       .max(1 << 30, `must be at most ${1 << 30}`)

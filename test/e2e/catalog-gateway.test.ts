@@ -7,6 +7,7 @@
  */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { Redis } from "ioredis";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LocalFleet, startLocalFleet, waitFor } from "../harness/index.ts";
@@ -49,6 +50,34 @@ function openaiUpstream(): { server: Server; calls: UpstreamCall[] } {
     });
   });
   return { server, calls };
+}
+
+/** True when some value in the fleet's Redis (strings, hashes, streams, lists, sets) contains `text`. */
+async function redisHolds(f: LocalFleet, text: string): Promise<boolean> {
+  const redis = new Redis(f.redis.url);
+  try {
+    for (const key of await redis.keys("*")) {
+      const type = await redis.type(key);
+      const value =
+        type === "string"
+          ? await redis.get(key)
+          : type === "hash"
+            ? await redis.hgetall(key)
+            : type === "stream"
+              ? await redis.xrange(key, "-", "+")
+              : type === "list"
+                ? await redis.lrange(key, 0, -1)
+                : type === "zset"
+                  ? await redis.zrange(key, 0, -1)
+                  : type === "set"
+                    ? await redis.smembers(key)
+                    : null;
+      if (JSON.stringify(value).includes(text)) return true;
+    }
+    return false;
+  } finally {
+    redis.disconnect();
+  }
 }
 
 async function embed(http: string, model: string, path = "/v1/embeddings") {
@@ -153,6 +182,9 @@ describe("the model catalog on the gateway, end to end", () => {
     });
     expect(put.status).toBeLessThan(300);
     expect(JSON.stringify(put.body)).not.toContain(UPSTREAM_KEY);
+    // The fleet has a secrets key: the upstream key is nowhere in Redis, only its seal.
+    expect(await redisHolds(fleet, UPSTREAM_KEY)).toBe(false);
+    expect(await redisHolds(fleet, "tfs1.")).toBe(true);
     const client = new OpenAI({ baseURL: `${http}/v1`, apiKey: "not-needed", maxRetries: 0 });
     await waitFor(
       "the backend on the router",

@@ -104,7 +104,10 @@ export async function startLocalFleet(options: LocalFleetOptions = {}): Promise<
   const joinToken = `join_${randomBytes(16).toString("hex")}`;
   const cpPort = await freePort();
   const controlPlaneUrl = `http://127.0.0.1:${cpPort}`;
-  const tokens = { TEI_FLEET_ADMIN_TOKEN: adminToken, TEI_FLEET_JOIN_TOKEN: joinToken };
+  // The fleet's secrets key, on the control plane and every router: upstream API keys of remote
+  // backends are stored in Redis and sent to routers sealed with it.
+  const secretsKey = randomBytes(32).toString("base64");
+  const tokens = { TEI_FLEET_ADMIN_TOKEN: adminToken, TEI_FLEET_JOIN_TOKEN: joinToken, TEI_FLEET_SECRETS_KEY: secretsKey };
   const log = (name: string) => join(dir, "logs", `${name}.log`);
 
   const launchControlPlane = () =>
@@ -182,7 +185,7 @@ export async function startLocalFleet(options: LocalFleetOptions = {}): Promise<
         ...gatewayArgs,
         ...(options.routerArgs ?? []),
       ],
-      env: { TEI_FLEET_JOIN_TOKEN: joinToken },
+      env: { TEI_FLEET_JOIN_TOKEN: joinToken, TEI_FLEET_SECRETS_KEY: secretsKey },
       logFile: log(`router-${i}`),
       readyUrl: `http://127.0.0.1:${metricsPort}/healthz`,
     });

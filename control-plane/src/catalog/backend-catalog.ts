@@ -1,5 +1,6 @@
 import { create } from "@bufbuild/protobuf";
-import { apiKeyHint, backendFromInput, type EnabledInput, parseBackend } from "@tei-fleet/core/catalog";
+import { apiKeyHint, backendFromInput, type EnabledInput, parseBackend, storedUpstreamKey, upstreamKeyOf } from "@tei-fleet/core/catalog";
+import type { SecretsKey } from "@tei-fleet/core/secrets";
 import {
   type BackendHealth,
   BackendHealthSchema,
@@ -22,9 +23,10 @@ export interface BackendPage {
 
 /**
  * Remote backends: external TEI HTTP or OpenAI-compatible endpoints under a name. Stored with
- * their upstream key (CatalogBackend, what routers receive); everything this returns is the
- * backend alone (RemoteBackend: `has_api_key` and a hint), so no answer, event or log line of
- * the API can carry the key.
+ * their upstream key (CatalogBackend, what routers receive; sealed under the fleet's secrets key
+ * when the control plane has one, core/src/catalog/backend-key.ts); everything this returns is
+ * the backend alone (RemoteBackend: `has_api_key` and a hint), so no answer, event or log line
+ * of the API can carry the key.
  */
 export interface BackendCatalog {
   get(name: string): Promise<RemoteBackend>;
@@ -43,11 +45,15 @@ export interface BackendCatalog {
 }
 
 const what = (name: string) => `backend '${name}'`;
+const hasKey = (k: { apiKey: string; sealedApiKey: string }) => k.apiKey !== "" || k.sealedApiKey !== "";
 const stampOf = (b: CatalogBackend) => b.backend;
 const unknownHealth = (now: number) => create(BackendHealthSchema, { status: BackendHealthStatus.UNKNOWN, sinceMs: BigInt(now) });
 
-/** Creates the backend catalog. */
-export function createBackendCatalog(store: CatalogStore<typeof CatalogBackendSchema>): BackendCatalog {
+/**
+ * Creates the backend catalog.
+ * @param secretsKey - keys written are sealed with it (unset: stored as they came)
+ */
+export function createBackendCatalog(store: CatalogStore<typeof CatalogBackendSchema>, secretsKey?: SecretsKey): BackendCatalog {
   const shown = (stored: CatalogBackend | undefined): RemoteBackend | undefined => stored?.backend;
 
   return {
@@ -65,16 +71,27 @@ export function createBackendCatalog(store: CatalogStore<typeof CatalogBackendSc
       const input = accepted(parseBackend(name, body));
       const result = await writeEntry(store, name, what(name), condition, (current) => {
         const now = Date.now();
-        // Absent: keep the stored key; null: remove it; a string: the new key.
-        const apiKey = input.api_key === undefined ? (current?.apiKey ?? "") : (input.api_key ?? "");
-        const backend = backendFromInput(name, input);
-        backend.hasApiKey = apiKey !== "";
-        backend.apiKeyHint = apiKey === "" ? "" : apiKeyHint(apiKey);
         const old = current?.backend;
+        // Absent: keep the stored key (as stored: sealed or not); null: remove it; a string: the
+        // new key, kept in its stored form when it is the stored one (a seal differs each time).
+        const stored = { apiKey: current?.apiKey ?? "", sealedApiKey: current?.sealedApiKey ?? "" };
+        let hint = old?.apiKeyHint ?? "";
+        let sameKey = true;
+        if (input.api_key !== undefined) {
+          const key = input.api_key ?? "";
+          sameKey = current !== undefined && upstreamKeyOf(current, secretsKey).key === key && (key !== "" || !hasKey(stored));
+          if (!sameKey) Object.assign(stored, storedUpstreamKey(key, name, secretsKey));
+          hint = key === "" ? "" : apiKeyHint(key);
+        }
+        // A key stored before the control plane had a secrets key is sealed by its next write.
+        if (secretsKey !== undefined && stored.apiKey !== "") Object.assign(stored, storedUpstreamKey(stored.apiKey, name, secretsKey));
+        const backend = backendFromInput(name, input);
+        backend.hasApiKey = hasKey(stored);
+        backend.apiKeyHint = backend.hasApiKey ? hint : "";
         // What was probed still holds for the same endpoint; another endpoint is unknown until probed.
-        const sameEndpoint = old !== undefined && old.url === backend.url && old.kind === backend.kind && current?.apiKey === apiKey;
+        const sameEndpoint = old !== undefined && old.url === backend.url && old.kind === backend.kind && sameKey;
         backend.health = sameEndpoint && old.health ? old.health : unknownHealth(now);
-        const next = create(CatalogBackendSchema, { backend, apiKey });
+        const next = create(CatalogBackendSchema, { backend, ...stored });
         if (sameContent(CatalogBackendSchema, next, current, stampOf)) return { kind: "unchanged", entry: current };
         stamp(backend, old, now);
         // The event names the endpoint, never the key (the URL cannot hold credentials: core refuses them).
@@ -95,7 +112,7 @@ export function createBackendCatalog(store: CatalogStore<typeof CatalogBackendSc
         const kind = change.enabled ? "catalog.backend.enabled" : "catalog.backend.disabled";
         return {
           kind: "write",
-          entry: create(CatalogBackendSchema, { backend, apiKey: current.apiKey }),
+          entry: create(CatalogBackendSchema, { backend, apiKey: current.apiKey, sealedApiKey: current.sealedApiKey }),
           event: { kind, message: `backend '${name}' ${change.enabled ? "enabled" : `disabled${backend.reason ? `: ${backend.reason}` : ""}`}` },
         };
       });
@@ -118,7 +135,7 @@ export function createBackendCatalog(store: CatalogStore<typeof CatalogBackendSc
         const verdict = health.status === BackendHealthStatus.HEALTHY ? "healthy" : `unhealthy: ${health.error}`;
         return {
           kind: "write",
-          entry: create(CatalogBackendSchema, { backend, apiKey: current.apiKey }),
+          entry: create(CatalogBackendSchema, { backend, apiKey: current.apiKey, sealedApiKey: current.sealedApiKey }),
           event: {
             kind: health.status === BackendHealthStatus.HEALTHY ? "catalog.backend.healthy" : "catalog.backend.unhealthy",
             message: `backend '${name}' ${verdict}`,

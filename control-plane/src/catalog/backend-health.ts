@@ -1,5 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
+import { upstreamKeyOf } from "@tei-fleet/core/catalog";
+import type { SecretsKey } from "@tei-fleet/core/secrets";
 import { BackendHealthSchema, BackendHealthStatus, type CatalogBackend, RemoteBackendKind } from "@tei-fleet/proto/fleet/v1";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
@@ -16,6 +18,8 @@ export interface BackendHealthOptions {
   intervalMs?: number;
   /** Timeout of one probe, ms. Default 3000. */
   timeoutMs?: number;
+  /** Opens the sealed upstream keys the probes send. */
+  secretsKey?: SecretsKey;
 }
 
 /** The periodic prober of remote backends. */
@@ -26,13 +30,13 @@ export interface BackendHealthChecker {
   stop(): Promise<void>;
 }
 
-/** The probe of one backend: TEI's `GET /health`, or OpenAI's `GET /models` with the key. */
-export function probeRequest(entry: CatalogBackend): { url: string; path: string; headers: Record<string, string> } {
+/** The probe of one backend: TEI's `GET /health`, or OpenAI's `GET /models` with the key (`key`: its plaintext, "" for none). */
+export function probeRequest(entry: CatalogBackend, key: string): { url: string; path: string; headers: Record<string, string> } {
   const backend = entry.backend!;
   const path = backend.kind === RemoteBackendKind.OPENAI ? "models" : "health";
   const base = backend.url.endsWith("/") ? backend.url : `${backend.url}/`;
   const headers: Record<string, string> = {};
-  if (entry.apiKey !== "") headers.authorization = `Bearer ${entry.apiKey}`;
+  if (key !== "") headers.authorization = `Bearer ${key}`;
   return { url: new URL(path, base).href, path: `GET /${path}`, headers };
 }
 
@@ -56,7 +60,10 @@ export function createBackendHealth(options: BackendHealthOptions): BackendHealt
   let round: Promise<void> | undefined;
 
   async function probe(entry: CatalogBackend): Promise<{ ok: boolean; error: string }> {
-    const request = probeRequest(entry);
+    const key = upstreamKeyOf(entry, options.secretsKey);
+    // Never probed without its key: an OpenAI-compatible API would answer 401, a wrong verdict.
+    if (key.problem !== undefined) return { ok: false, error: `not probed: ${key.problem}` };
+    const request = probeRequest(entry, key.key);
     try {
       const res = await fetch(request.url, { headers: request.headers, signal: AbortSignal.timeout(timeoutMs), redirect: "manual" });
       await res.body?.cancel();

@@ -1,3 +1,4 @@
+import type { SecretsKey } from "@tei-fleet/core/secrets";
 import type { CatalogAliasSchema, CatalogBackendSchema, CatalogModelSchema } from "@tei-fleet/proto/fleet/v1";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
@@ -18,6 +19,8 @@ export interface CatalogOptions {
   probeIntervalMs?: number;
   /** Timeout of one probe, ms. Default 3000. */
   probeTimeoutMs?: number;
+  /** The fleet's secrets key (TEI_FLEET_SECRETS_KEY): upstream API keys are stored sealed with it. Unset: in plaintext. */
+  secretsKey?: SecretsKey;
 }
 
 /**
@@ -37,7 +40,7 @@ export interface Catalog {
 export function createCatalog(options: CatalogOptions): Catalog {
   const { redis, keys } = options;
   const collections = catalogCollections(keys);
-  const backends = createBackendCatalog(createCatalogStore<typeof CatalogBackendSchema>(redis, keys, collections.backend));
+  const backends = createBackendCatalog(createCatalogStore<typeof CatalogBackendSchema>(redis, keys, collections.backend), options.secretsKey);
   return {
     aliases: createAliasCatalog(redis, keys, createCatalogStore<typeof CatalogAliasSchema>(redis, keys, collections.alias)),
     models: createModelCatalog(createCatalogStore<typeof CatalogModelSchema>(redis, keys, collections.model)),
@@ -46,6 +49,7 @@ export function createCatalog(options: CatalogOptions): Catalog {
       redis,
       keys,
       backends,
+      secretsKey: options.secretsKey,
       logger: options.logger.child({ component: "backend-health" }),
       intervalMs: options.probeIntervalMs,
       timeoutMs: options.probeTimeoutMs,

@@ -1,4 +1,5 @@
 import type { AddressInfo } from "node:net";
+import type { SecretsKey } from "@tei-fleet/core/secrets";
 import { createLogger } from "@tei-fleet/core/service";
 import { Redis } from "ioredis";
 import type { Logger } from "pino";
@@ -39,6 +40,8 @@ export interface ControlPlaneOptions {
   readToken?: string;
   /** TEI_FLEET_JOIN_TOKEN: AgentService and RouteService only (node agents, routers). */
   joinToken?: string;
+  /** TEI_FLEET_SECRETS_KEY: remote backends' upstream API keys are stored (and sent to routers) sealed with it. */
+  secretsKey?: SecretsKey;
   /** Most instances the fleet holds. Default 1000. */
   maxInstances?: number;
   /** Logger. Default: the service kit's (JSON on stderr, tokens redacted) at `logLevel`. */
@@ -143,7 +146,10 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     agentTimeoutMs: options.agentTimeoutMs ?? 3000,
   };
   // The model catalog (catalog/): served beside the instance API, delivered in the route watch.
-  const catalog = createCatalog({ redis, keys, logger, probeIntervalMs: options.catalogProbeIntervalMs });
+  const catalog = createCatalog({ redis, keys, logger, probeIntervalMs: options.catalogProbeIntervalMs, secretsKey: options.secretsKey });
+  if (options.secretsKey !== undefined)
+    logger.info({ secretsKey: options.secretsKey.id }, "remote backends' upstream API keys are sealed (TEI_FLEET_SECRETS_KEY)");
+  else logger.warn("TEI_FLEET_SECRETS_KEY is not set: remote backends' upstream API keys are kept in Redis and sent to routers in plaintext");
   const catalogRoutes = catalogConnectRoutes(catalog);
   // API keys for the data path (keys/): records here, hashes and limits to routers in the same watch.
   const apiKeys = createApiKeys(redis, keys);

@@ -5,6 +5,8 @@
  * backends are kept as the gateway calls them ({@link RemoteTarget}), their router-side health
  * surviving an update of their entry. Nothing here logs: a backend entry holds its upstream key.
  */
+import { upstreamKeyOf } from "@tei-fleet/core/catalog";
+import type { SecretsKey } from "@tei-fleet/core/secrets";
 import { type AliasTarget, BackendHealthStatus, type CatalogAlias, type CatalogBackend, type CatalogModel, RemoteBackendKind } from "@tei-fleet/proto/fleet/v1";
 import { RemoteHealth, type RemoteTarget } from "../gateway/remote-backend-target.ts";
 
@@ -26,6 +28,12 @@ export class CatalogView {
   private readonly backends = new Map<string, CatalogRemote>();
   /** Bumped on every change, so that derived state (the model list) can tell it is stale. */
   version = 0;
+  private readonly secretsKey: SecretsKey | undefined;
+
+  /** @param secretsKey - opens backends' sealed upstream keys (TEI_FLEET_SECRETS_KEY) */
+  constructor(secretsKey?: SecretsKey) {
+    this.secretsKey = secretsKey;
+  }
 
   /** The alias named `name`. */
   alias(name: string): CatalogAlias | undefined {
@@ -72,7 +80,7 @@ export class CatalogView {
     for (const m of models) this.models.set(m.modelId, m);
     for (const b of backends) {
       const name = b.backend?.name ?? "";
-      if (name !== "") this.backends.set(name, remoteOf(b, held.get(name)?.target.health));
+      if (name !== "") this.backends.set(name, remoteOf(b, held.get(name)?.target.health, this.secretsKey));
     }
     this.version++;
   }
@@ -98,7 +106,7 @@ export class CatalogView {
   putBackend(b: CatalogBackend): void {
     const name = b.backend?.name ?? "";
     if (name === "") return;
-    this.backends.set(name, remoteOf(b, this.backends.get(name)?.target.health));
+    this.backends.set(name, remoteOf(b, this.backends.get(name)?.target.health, this.secretsKey));
     this.version++;
   }
 
@@ -107,17 +115,22 @@ export class CatalogView {
   }
 }
 
-/** A watched backend entry as the gateway calls it (keeping the router's health of it, if any). */
-export function remoteOf(b: CatalogBackend, health: RemoteHealth = new RemoteHealth()): CatalogRemote {
+/**
+ * A watched backend entry as the gateway calls it (keeping the router's health of it, if any),
+ * its upstream key opened with `secretsKey` when it came sealed.
+ */
+export function remoteOf(b: CatalogBackend, health: RemoteHealth = new RemoteHealth(), secretsKey?: SecretsKey): CatalogRemote {
   const r = b.backend;
   health.catalogHealthy = r?.health?.status !== BackendHealthStatus.UNHEALTHY;
+  const key = upstreamKeyOf(b, secretsKey);
   return {
     target: {
       name: r?.name ?? "",
       kind: r?.kind === RemoteBackendKind.TEI ? "tei" : "openai",
       url: (r?.url ?? "").replace(/\/+$/, ""),
       upstreamModel: r?.upstreamModel ?? "",
-      apiKey: b.apiKey,
+      apiKey: key.key,
+      keyProblem: key.problem,
       timeoutMs: r !== undefined && r.timeoutMs > 0 ? r.timeoutMs : DEFAULT_REMOTE_TIMEOUT_MS,
       health,
     },

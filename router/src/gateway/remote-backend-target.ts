@@ -20,6 +20,11 @@ export interface RemoteTarget {
   readonly upstreamModel: string;
   /** The upstream key ("" for none). Never logged. */
   readonly apiKey: string;
+  /**
+   * Why this router cannot have the key (it came sealed, and this router has no or another
+   * TEI_FLEET_SECRETS_KEY); undefined when it can. Such a backend is not called.
+   */
+  readonly keyProblem?: string;
   /** Per-call timeout, ms. */
   readonly timeoutMs: number;
   /** The router's own view of its health (shared by every resolution of the backend). */

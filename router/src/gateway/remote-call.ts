@@ -71,6 +71,7 @@ export async function sendRemote(
   signal: AbortSignal,
   timeoutMs: number = t.timeoutMs,
 ): Promise<RawAnswer> {
+  if (t.keyProblem !== undefined) throw keyUnusable(t);
   const h: Record<string, string> = { accept: JSON_TYPE, ...headers };
   if (method === "POST") h["content-type"] = JSON_TYPE;
   if (t.apiKey !== "") h.authorization = `Bearer ${t.apiKey}`;
@@ -104,6 +105,14 @@ export async function callRemote(
   json: unknown,
   o: CallOptions = {},
 ): Promise<RemoteAnswer> {
+  if (t.keyProblem !== undefined) {
+    // Once per entry as received (a new entry is a new target), not once per request.
+    if (!keyProblemsLogged.has(t)) {
+      keyProblemsLogged.add(t);
+      rq.gw.log.error({ backend: t.name, problem: t.keyProblem }, "remote backend not called: the router cannot open its API key");
+    }
+    throw keyUnusable(t);
+  }
   const address = remoteAddress(t);
   rq.countRemoteCall();
   const span =
@@ -163,6 +172,23 @@ function traceHeaders(rq: GatewayRequest, span: HttpCallSpan | null): Record<str
   if (tp !== undefined) h.traceparent = tp;
   if (tracestate !== undefined) h.tracestate = tracestate;
   return h;
+}
+
+/** Targets whose unusable key was logged. */
+const keyProblemsLogged = new WeakSet<RemoteTarget>();
+
+/**
+ * The refusal of a call to a backend whose sealed key this router cannot open: the fleet's
+ * configuration, not the backend's fault nor the caller's (so no ejection, no retry hint).
+ */
+function keyUnusable(t: RemoteTarget): GatewayError {
+  return new GatewayError(
+    502,
+    `the router cannot use remote backend "${t.name}"'s API key: ${t.keyProblem} (every router needs the control plane's TEI_FLEET_SECRETS_KEY)`,
+    "Backend",
+    null,
+    "backend_auth_error",
+  );
 }
 
 /** The answer of a backend that is not what its API promises. */
