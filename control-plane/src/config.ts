@@ -1,7 +1,17 @@
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { type SecretsKey, secretsKeyOption } from "@tei-fleet/core/secrets";
-import { type ConfigOption, type Environment, type FlagValues, hostPort, integer, logLevel, type OptionTable, resolveOptions } from "@tei-fleet/core/service";
+import { PREVIOUS_SECRETS_KEYS_ENV, previousSecretsKeysOption, type SecretsKeyring, secretsKeyOption, secretsKeyring } from "@tei-fleet/core/secrets";
+import {
+  ConfigError,
+  type ConfigOption,
+  type Environment,
+  type FlagValues,
+  hostPort,
+  integer,
+  logLevel,
+  type OptionTable,
+  resolveOptions,
+} from "@tei-fleet/core/service";
 import { z } from "zod";
 import { DEFAULT_TIMINGS, type SchedulerTimings } from "./store/scheduler-context.ts";
 
@@ -89,6 +99,7 @@ export const CONTROL_PLANE_OPTIONS = {
   readToken: token("TEI_FLEET_READ_TOKEN", "read token (GET routes and read RPCs only)"),
   joinToken: token("TEI_FLEET_JOIN_TOKEN", "join token (node agents and routers)"),
   secretsKey: secretsKeyOption("seals remote backends' upstream API keys in Redis and on the route watch (32 bytes, base64; the same on every router)"),
+  previousSecretsKeys: previousSecretsKeysOption(),
   ...SCHEDULER_OPTIONS,
 } satisfies OptionTable;
 
@@ -104,8 +115,8 @@ export interface Config {
   adminToken: string | undefined;
   readToken: string | undefined;
   joinToken: string | undefined;
-  /** TEI_FLEET_SECRETS_KEY; undefined: upstream API keys are stored in plaintext. */
-  secretsKey: SecretsKey | undefined;
+  /** TEI_FLEET_SECRETS_KEY and TEI_FLEET_SECRETS_KEY_PREVIOUS; undefined: upstream API keys are stored in plaintext. */
+  secrets: SecretsKeyring | undefined;
   maxInstances: number;
   logLevel: string;
   /** Scheduler timings (environment only; for tests and tuning). Unset: the scheduler's defaults. */
@@ -131,9 +142,18 @@ export function loadConfig(flags: CliFlags, env: Environment = process.env): Con
     adminToken: c.adminToken,
     readToken: c.readToken,
     joinToken: c.joinToken,
-    secretsKey: c.secretsKey,
+    secrets: ringOf(c.secretsKey, c.previousSecretsKeys),
     maxInstances: c.maxInstances,
     logLevel: c.logLevel,
     scheduler,
   };
+}
+
+/** The secrets keyring of the two settings; a previous key without a current one is a ConfigError. */
+function ringOf(current: Parameters<typeof secretsKeyring>[0], previous: Parameters<typeof secretsKeyring>[1]): SecretsKeyring | undefined {
+  try {
+    return secretsKeyring(current, previous);
+  } catch (err) {
+    throw new ConfigError([{ setting: PREVIOUS_SECRETS_KEYS_ENV, message: (err as Error).message }]);
+  }
 }

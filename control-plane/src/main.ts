@@ -36,7 +36,7 @@ try {
     adminToken: config.adminToken,
     readToken: config.readToken,
     joinToken: config.joinToken,
-    secretsKey: config.secretsKey,
+    secrets: config.secrets,
     maxInstances: config.maxInstances,
     logger,
     scheduler: config.scheduler,

@@ -3,7 +3,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { backendSecretContext, SecretsKey } from "@tei-fleet/core/secrets";
+import { backendSecretContext, SecretsKey, SecretsKeyring } from "@tei-fleet/core/secrets";
 import { type CatalogBackend, RouteService } from "@tei-fleet/proto/fleet/v1";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -22,7 +22,7 @@ let upstream: Server;
 let upstreamUrl: string;
 const seenAuth: Array<string | undefined> = [];
 beforeAll(async () => {
-  api = await startCatalogApi({ secretsKey });
+  api = await startCatalogApi({ secrets: new SecretsKeyring(secretsKey) });
   upstream = createServer((req, res) => {
     seenAuth.push(req.headers.authorization);
     res.writeHead(req.url === "/health" ? 200 : 404).end();
@@ -51,8 +51,14 @@ async function watchedBackends(): Promise<CatalogBackend[]> {
   }
 }
 
-const catalogWith = (key?: SecretsKey) =>
-  createCatalog({ redis: api.cp.redis, keys: api.cp.keys, logger: pino({ level: "silent" }), probeIntervalMs: 0, secretsKey: key });
+const catalogWith = (key?: SecretsKey, previous: SecretsKey[] = []) =>
+  createCatalog({
+    redis: api.cp.redis,
+    keys: api.cp.keys,
+    logger: pino({ level: "silent" }),
+    probeIntervalMs: 0,
+    secrets: key === undefined ? undefined : new SecretsKeyring(key, previous),
+  });
 
 describe("upstream API keys under the fleet's secrets key", () => {
   it("are sealed in Redis and on the route watch, opened by the prober, and never shown", async () => {
@@ -76,7 +82,7 @@ describe("upstream API keys under the fleet's secrets key", () => {
     const events = await eventsOf(api, "catalog.backend.");
     expect(events.filter((e) => e.message.includes("sealed-tei")).map((e) => e.kind)).toEqual(["catalog.backend.created", "catalog.backend.healthy"]);
     expect(api.logs.join("")).not.toContain(SECRET);
-    expect(api.logs.join("")).toContain(`"secretsKey":"${secretsKey.id}"`);
+    expect(api.logs.join("")).toContain(`"secretsKeys":"key ${secretsKey.id}"`);
   });
 
   it("a key stored in plaintext before the secrets key was set is sealed by the entry's next write", async () => {
@@ -101,5 +107,28 @@ describe("upstream API keys under the fleet's secrets key", () => {
       `not probed: sealed under secrets key ${secretsKey.id}; this process has key ${other.id}`,
     );
     expect(seenAuth.length).toBe(before); // neither called the backend
+  });
+
+  it("a rotation: the new key with the old one as previous opens both, and resealAll moves every key under the new one", async () => {
+    const next = SecretsKey.parse(randomBytes(32).toString("base64"));
+    await api.rest("PUT", "/catalog/backends/rotated", { kind: "tei", url: upstreamUrl, api_key: SECRET });
+    const rotated = catalogWith(next, [secretsKey]);
+    const before = seenAuth.length;
+    await rotated.health.probeAll();
+    expect(seenAuth.slice(before).every((h) => h === `Bearer ${SECRET}`)).toBe(true);
+    expect(seenAuth.length).toBeGreaterThan(before);
+    const n = await rotated.backends.resealAll();
+    expect(n).toBeGreaterThanOrEqual(1);
+    const [entry] = (await rotated.backends.allWithKeys()).filter((b) => b.backend?.name === "rotated");
+    expect(entry?.sealedApiKey).toMatch(new RegExp(`^tfs1\\.${next.id}\\.`));
+    expect(next.open(entry?.sealedApiKey ?? "", backendSecretContext("rotated"))).toBe(SECRET);
+    // The operator's entry is the same: revision kept; the reseal is an event; a second pass finds nothing.
+    expect((await api.rest("GET", "/catalog/backends/rotated")).body.revision).toBe(1);
+    expect((await eventsOf(api, "catalog.backend.resealed")).some((e) => e.message === `backend 'rotated': API key sealed under secrets key ${next.id}`)).toBe(
+      true,
+    );
+    expect(await rotated.backends.resealAll()).toBe(0);
+    // Once every router has the new key, the old one can go: nothing is sealed under it any more.
+    for (const b of await rotated.backends.allWithKeys()) if (b.sealedApiKey !== "") expect(b.sealedApiKey.split(".")[1]).toBe(next.id);
   });
 });

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { inspect } from "node:util";
 import { describe, expect, it } from "vitest";
-import { backendSecretContext, SealedSecretError, SecretsKey } from "../src/secrets/index.ts";
+import { backendSecretContext, SealedSecretError, SecretsKey, SecretsKeyring, secretsKeyring } from "../src/secrets/index.ts";
 
 const KEY_TEXT = randomBytes(32).toString("base64");
 const key = SecretsKey.parse(KEY_TEXT);
@@ -42,5 +42,26 @@ describe("secrets sealed under the fleet's secrets key", () => {
     expect(() => key.open(`tfs1.${key.id}.${flipped}`, ctx)).toThrow(/does not open/);
     expect(() => key.open(`tfs1.${key.id}.AAAA`, ctx)).toThrow(/truncated/);
     expect(() => key.open("sk-plain", ctx)).toThrow(/not a sealed secret/);
+  });
+});
+
+describe("a keyring: the current key seals, previous ones still open", () => {
+  it("opens what either key sealed, seals under the current one, and names the keys it has when neither fits", () => {
+    const next = SecretsKey.parse(randomBytes(32).toString("base64"));
+    const ring = new SecretsKeyring(next, [key, next]);
+    expect(ring.previous).toEqual([key]); // the current key is not its own previous
+    const old = key.seal("sk-old", ctx);
+    expect(ring.open(old, ctx)).toBe("sk-old");
+    expect(ring.sealsCurrent(old)).toBe(false);
+    const fresh = ring.seal("sk-new", ctx);
+    expect(ring.sealsCurrent(fresh)).toBe(true);
+    expect(next.open(fresh, ctx)).toBe("sk-new");
+    const stranger = SecretsKey.parse(randomBytes(32).toString("base64"));
+    expect(() => ring.open(stranger.seal("x", ctx), ctx)).toThrow(
+      new SealedSecretError(`sealed under secrets key ${stranger.id}; this process has key ${next.id} and previous ${key.id}`),
+    );
+    expect(JSON.stringify({ ring })).toBe(`{"ring":"SecretsKeyring(key ${next.id} and previous ${key.id})"}`);
+    expect(secretsKeyring(undefined, undefined)).toBeUndefined();
+    expect(() => secretsKeyring(undefined, [key])).toThrow(/needs TEI_FLEET_SECRETS_KEY/);
   });
 });

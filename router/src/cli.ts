@@ -11,7 +11,7 @@
  * variables (tracing/otel-environment.ts) where the router's settings leave it unset.
  */
 
-import { secretsKeyOption } from "@tei-fleet/core/secrets";
+import { PREVIOUS_SECRETS_KEYS_ENV, previousSecretsKeysOption, type SecretsKey, secretsKeyOption, secretsKeyring } from "@tei-fleet/core/secrets";
 import {
   booleanText,
   type CommandSpec,
@@ -166,6 +166,7 @@ export const ROUTER_OPTIONS = {
   // Never a flag: flags show up in `ps`.
   joinToken: { env: "TEI_FLEET_JOIN_TOKEN", schema: z.string().optional(), doc: "join token for the control plane (sent as a bearer token)" },
   secretsKey: secretsKeyOption("opens remote backends' sealed upstream API keys (the control plane's TEI_FLEET_SECRETS_KEY)"),
+  previousSecretsKeys: previousSecretsKeysOption(),
   resyncIntervalMs: whole("resyncIntervalMs", undefined, "TEI_FLEET_ROUTER_RESYNC_INTERVAL_MS", "ms", "period of the full GetRoutes resync, ms (0: off)"),
   watchIdleTimeoutMs: whole("watchIdleTimeoutMs", undefined, "TEI_FLEET_ROUTER_WATCH_IDLE_TIMEOUT_MS", "ms", "a route watch silent this long is reopened, ms"),
   shutdownGraceMs: whole("shutdownGraceMs", undefined, "TEI_FLEET_ROUTER_SHUTDOWN_GRACE_MS", "ms", "time open calls get to finish on SIGTERM, ms"),
@@ -188,6 +189,13 @@ export const ROUTER_COMMAND: CommandSpec<typeof ROUTER_OPTIONS> = {
  */
 export function resolveRouterConfig(flags: FlagValues<typeof ROUTER_OPTIONS>, env: Environment): RouterConfig {
   const values: Record<string, unknown> = resolveOptions(ROUTER_OPTIONS, flags, env);
+  // The two secrets-key settings make one keyring (RouterConfig.secrets).
+  const { secretsKey, previousSecretsKeys } = values as { secretsKey?: SecretsKey[]; previousSecretsKeys?: SecretsKey[] };
+  try {
+    values.secrets = secretsKeyring(secretsKey, previousSecretsKeys);
+  } catch (err) {
+    throw new ConfigError([{ setting: PREVIOUS_SECRETS_KEYS_ENV, message: (err as Error).message }]);
+  }
   // OpenTelemetry's own variables fill what the router's settings leave unset, and name
   // themselves in a problem (OTEL_EXPORTER_OTLP_ENDPOINT: must be an http(s) URL...).
   const fromOtel = new Map<string, string>();

@@ -6,7 +6,7 @@
  * setting's flag and variable in front of them.
  */
 import { HOST_PORT_RULE, type HostPort, parseHostPort } from "@tei-fleet/core";
-import { SecretsKey } from "@tei-fleet/core/secrets";
+import { SecretsKeyring } from "@tei-fleet/core/secrets";
 import { LOG_LEVELS } from "@tei-fleet/core/service";
 import { z } from "zod";
 
@@ -42,10 +42,11 @@ export const RouterConfigSchema = z
     /** Join token for the control plane (env TEI_FLEET_JOIN_TOKEN). */
     joinToken: z.string().optional(),
     /**
-     * The fleet's secrets key (env TEI_FLEET_SECRETS_KEY, the control plane's): opens remote
-     * backends' sealed upstream API keys. Unset: a sealed key cannot be used (calls answered 502).
+     * The fleet's secrets keys (env TEI_FLEET_SECRETS_KEY and TEI_FLEET_SECRETS_KEY_PREVIOUS, the
+     * control plane's): open remote backends' sealed upstream API keys. Unset: a sealed key cannot
+     * be used (calls answered 502).
      */
-    secretsKey: z.custom<SecretsKey>((v) => v instanceof SecretsKey, "must be a SecretsKey (SecretsKey.parse)").optional(),
+    secrets: z.custom<SecretsKeyring>((v) => v instanceof SecretsKeyring, "must be a SecretsKeyring").optional(),
     /** Largest request message accepted. Default 4 MiB, like gRPC and TEI. */
     maxMessageBytes: atLeast(1024)
       .max(1 << 30, `must be at most ${1 << 30}`)

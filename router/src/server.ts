@@ -158,7 +158,7 @@ export function createRouter(config: RouterConfig, deps: RouterDeps = {}): Route
   registerUsageMetrics(metrics.registry, fleetAdmission.usage);
   // The model catalog and (without a keys file, which then rules) the API keys, fed from the
   // route watch's other collections (catalog/catalog-feed.ts).
-  const catalog = new CatalogView(config.secretsKey);
+  const catalog = new CatalogView(config.secrets);
   const watchedKeys = config.apiKeysFile === undefined ? new WatchedKeys(fleetAdmission.keys) : null;
   const feedCatalog = createCatalogFeed(catalog, watchedKeys);
   // Names resolve through the catalog, then the route table: on the HTTP gateway, and for the
@@ -285,8 +285,8 @@ export function createRouter(config: RouterConfig, deps: RouterDeps = {}): Route
         log.warn("API keys required, but no keys file: every call is refused until keys arrive");
       else if (config.requireApiKeys) log.info({ apiKeys: fleetAdmission.keys.size, apiKeysFile: config.apiKeysFile }, "API keys required");
       else log.info("API keys not required: every client is served, as TEI does (--require-api-keys true to require them)");
-      if (config.secretsKey !== undefined)
-        log.info({ secretsKey: config.secretsKey.id }, "remote backends' sealed upstream keys are opened with TEI_FLEET_SECRETS_KEY");
+      if (config.secrets !== undefined)
+        log.info({ secretsKeys: config.secrets.describe() }, "remote backends' sealed upstream keys are opened with TEI_FLEET_SECRETS_KEY");
       fleetAdmission.start();
       if (config.routesFile !== undefined) {
         await router.reloadRoutesFile();

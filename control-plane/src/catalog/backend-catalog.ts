@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
-import { apiKeyHint, backendFromInput, type EnabledInput, parseBackend, storedUpstreamKey, upstreamKeyOf } from "@tei-fleet/core/catalog";
-import type { SecretsKey } from "@tei-fleet/core/secrets";
+import { apiKeyHint, backendFromInput, type EnabledInput, parseBackend, storedUpstreamKey, underCurrentKey, upstreamKeyOf } from "@tei-fleet/core/catalog";
+import type { SecretsKeyring } from "@tei-fleet/core/secrets";
 import {
   type BackendHealth,
   BackendHealthSchema,
@@ -42,6 +42,12 @@ export interface BackendCatalog {
    * backend), and a PUT racing it may write the old health back, which the next probe repairs.
    */
   recordHealth(name: string, health: BackendHealth): Promise<boolean>;
+  /**
+   * Seals every stored key under the current secrets key (a plaintext one, or one sealed under a
+   * previous key); keys it cannot open stay as they are. Like health, keeps the revision: the
+   * operator's entry is the same. Returns how many entries it rewrote.
+   */
+  resealAll(): Promise<number>;
 }
 
 const what = (name: string) => `backend '${name}'`;
@@ -51,9 +57,9 @@ const unknownHealth = (now: number) => create(BackendHealthSchema, { status: Bac
 
 /**
  * Creates the backend catalog.
- * @param secretsKey - keys written are sealed with it (unset: stored as they came)
+ * @param secrets - keys written are sealed with its current key (unset: stored as they came)
  */
-export function createBackendCatalog(store: CatalogStore<typeof CatalogBackendSchema>, secretsKey?: SecretsKey): BackendCatalog {
+export function createBackendCatalog(store: CatalogStore<typeof CatalogBackendSchema>, secrets?: SecretsKeyring): BackendCatalog {
   const shown = (stored: CatalogBackend | undefined): RemoteBackend | undefined => stored?.backend;
 
   return {
@@ -79,12 +85,12 @@ export function createBackendCatalog(store: CatalogStore<typeof CatalogBackendSc
         let sameKey = true;
         if (input.api_key !== undefined) {
           const key = input.api_key ?? "";
-          sameKey = current !== undefined && upstreamKeyOf(current, secretsKey).key === key && (key !== "" || !hasKey(stored));
-          if (!sameKey) Object.assign(stored, storedUpstreamKey(key, name, secretsKey));
+          sameKey = current !== undefined && upstreamKeyOf(current, secrets).key === key && (key !== "" || !hasKey(stored));
+          if (!sameKey) Object.assign(stored, storedUpstreamKey(key, name, secrets));
           hint = key === "" ? "" : apiKeyHint(key);
         }
-        // A key stored before the control plane had a secrets key is sealed by its next write.
-        if (secretsKey !== undefined && stored.apiKey !== "") Object.assign(stored, storedUpstreamKey(stored.apiKey, name, secretsKey));
+        // A key stored in plaintext, or under a previous secrets key, is sealed anew by the write.
+        Object.assign(stored, underCurrentKey(stored, name, secrets));
         const backend = backendFromInput(name, input);
         backend.hasApiKey = hasKey(stored);
         backend.apiKeyHint = backend.hasApiKey ? hint : "";
@@ -123,6 +129,26 @@ export function createBackendCatalog(store: CatalogStore<typeof CatalogBackendSc
         if (current === undefined) throw entryNotFound("backend", name);
         return { kind: "write", entry: undefined, event: { kind: "catalog.backend.deleted", message: `backend '${name}' deleted` } };
       });
+    },
+    async resealAll() {
+      if (secrets === undefined) return 0;
+      let resealed = 0;
+      for (const entry of await store.all()) {
+        const name = entry.backend?.name ?? "";
+        if (name === "" || underCurrentKey(entry, name, secrets) === entry) continue;
+        await writeEntry(store, name, what(name), undefined, (current) => {
+          if (current === undefined) return { kind: "unchanged", entry: current };
+          const stored = underCurrentKey(current, name, secrets);
+          if (stored === current) return { kind: "unchanged", entry: current };
+          resealed++;
+          return {
+            kind: "write",
+            entry: create(CatalogBackendSchema, { backend: current.backend, ...stored }),
+            event: { kind: "catalog.backend.resealed", message: `backend '${name}': API key sealed under secrets key ${secrets.current.id}` },
+          };
+        });
+      }
+      return resealed;
     },
     async recordHealth(name, health) {
       let wrote = false;

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import { upstreamKeyOf } from "@tei-fleet/core/catalog";
-import type { SecretsKey } from "@tei-fleet/core/secrets";
+import type { SecretsKeyring } from "@tei-fleet/core/secrets";
 import { BackendHealthSchema, BackendHealthStatus, type CatalogBackend, RemoteBackendKind } from "@tei-fleet/proto/fleet/v1";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
@@ -19,7 +19,7 @@ export interface BackendHealthOptions {
   /** Timeout of one probe, ms. Default 3000. */
   timeoutMs?: number;
   /** Opens the sealed upstream keys the probes send. */
-  secretsKey?: SecretsKey;
+  secrets?: SecretsKeyring;
 }
 
 /** The periodic prober of remote backends. */
@@ -60,7 +60,7 @@ export function createBackendHealth(options: BackendHealthOptions): BackendHealt
   let round: Promise<void> | undefined;
 
   async function probe(entry: CatalogBackend): Promise<{ ok: boolean; error: string }> {
-    const key = upstreamKeyOf(entry, options.secretsKey);
+    const key = upstreamKeyOf(entry, options.secrets);
     // Never probed without its key: an OpenAI-compatible API would answer 401, a wrong verdict.
     if (key.problem !== undefined) return { ok: false, error: `not probed: ${key.problem}` };
     const request = probeRequest(entry, key.key);

@@ -1,4 +1,4 @@
-import type { SecretsKey } from "@tei-fleet/core/secrets";
+import type { SecretsKeyring } from "@tei-fleet/core/secrets";
 import type { CatalogAliasSchema, CatalogBackendSchema, CatalogModelSchema } from "@tei-fleet/proto/fleet/v1";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
@@ -19,8 +19,8 @@ export interface CatalogOptions {
   probeIntervalMs?: number;
   /** Timeout of one probe, ms. Default 3000. */
   probeTimeoutMs?: number;
-  /** The fleet's secrets key (TEI_FLEET_SECRETS_KEY): upstream API keys are stored sealed with it. Unset: in plaintext. */
-  secretsKey?: SecretsKey;
+  /** The fleet's secrets keys (TEI_FLEET_SECRETS_KEY, _PREVIOUS): upstream API keys are stored sealed with the current one. Unset: in plaintext. */
+  secrets?: SecretsKeyring;
 }
 
 /**
@@ -40,7 +40,7 @@ export interface Catalog {
 export function createCatalog(options: CatalogOptions): Catalog {
   const { redis, keys } = options;
   const collections = catalogCollections(keys);
-  const backends = createBackendCatalog(createCatalogStore<typeof CatalogBackendSchema>(redis, keys, collections.backend), options.secretsKey);
+  const backends = createBackendCatalog(createCatalogStore<typeof CatalogBackendSchema>(redis, keys, collections.backend), options.secrets);
   return {
     aliases: createAliasCatalog(redis, keys, createCatalogStore<typeof CatalogAliasSchema>(redis, keys, collections.alias)),
     models: createModelCatalog(createCatalogStore<typeof CatalogModelSchema>(redis, keys, collections.model)),
@@ -49,7 +49,7 @@ export function createCatalog(options: CatalogOptions): Catalog {
       redis,
       keys,
       backends,
-      secretsKey: options.secretsKey,
+      secrets: options.secrets,
       logger: options.logger.child({ component: "backend-health" }),
       intervalMs: options.probeIntervalMs,
       timeoutMs: options.probeTimeoutMs,

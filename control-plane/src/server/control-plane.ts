@@ -1,5 +1,5 @@
 import type { AddressInfo } from "node:net";
-import type { SecretsKey } from "@tei-fleet/core/secrets";
+import type { SecretsKeyring } from "@tei-fleet/core/secrets";
 import { createLogger } from "@tei-fleet/core/service";
 import { Redis } from "ioredis";
 import type { Logger } from "pino";
@@ -40,8 +40,12 @@ export interface ControlPlaneOptions {
   readToken?: string;
   /** TEI_FLEET_JOIN_TOKEN: AgentService and RouteService only (node agents, routers). */
   joinToken?: string;
-  /** TEI_FLEET_SECRETS_KEY: remote backends' upstream API keys are stored (and sent to routers) sealed with it. */
-  secretsKey?: SecretsKey;
+  /**
+   * TEI_FLEET_SECRETS_KEY (and _PREVIOUS): remote backends' upstream API keys are stored (and sent
+   * to routers) sealed with the current key; at start, keys in plaintext or under a previous key
+   * are resealed.
+   */
+  secrets?: SecretsKeyring;
   /** Most instances the fleet holds. Default 1000. */
   maxInstances?: number;
   /** Logger. Default: the service kit's (JSON on stderr, tokens redacted) at `logLevel`. */
@@ -146,9 +150,9 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     agentTimeoutMs: options.agentTimeoutMs ?? 3000,
   };
   // The model catalog (catalog/): served beside the instance API, delivered in the route watch.
-  const catalog = createCatalog({ redis, keys, logger, probeIntervalMs: options.catalogProbeIntervalMs, secretsKey: options.secretsKey });
-  if (options.secretsKey !== undefined)
-    logger.info({ secretsKey: options.secretsKey.id }, "remote backends' upstream API keys are sealed (TEI_FLEET_SECRETS_KEY)");
+  const catalog = createCatalog({ redis, keys, logger, probeIntervalMs: options.catalogProbeIntervalMs, secrets: options.secrets });
+  if (options.secrets !== undefined)
+    logger.info({ secretsKeys: options.secrets.describe() }, "remote backends' upstream API keys are sealed (TEI_FLEET_SECRETS_KEY)");
   else logger.warn("TEI_FLEET_SECRETS_KEY is not set: remote backends' upstream API keys are kept in Redis and sent to routers in plaintext");
   const catalogRoutes = catalogConnectRoutes(catalog);
   // API keys for the data path (keys/): records here, hashes and limits to routers in the same watch.
@@ -187,6 +191,14 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     throw err;
   }
   catalog.health.start();
+  if (options.secrets !== undefined) {
+    // After a rotation (or once a secrets key is set): every stored key under the current one.
+    const current = options.secrets.current.id;
+    catalog.backends.resealAll().then(
+      (n) => n > 0 && logger.info({ backends: n, secretsKey: current }, "upstream API keys resealed under the current secrets key"),
+      (err: unknown) => logger.error({ err: (err as Error).message }, "upstream API keys could not be resealed"),
+    );
+  }
   const port = (app.server.address() as AddressInfo).port;
   const urlHost = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host.includes(":") ? `[${host}]` : host;
   const url = `http://${urlHost}:${port}`;

@@ -6,7 +6,7 @@
  * Verdicts are {@link CatalogProblem}s, which each caller turns into its own error type.
  */
 export { type AliasGraph, aliasGraphProblem, MAX_ALIAS_DEPTH } from "./alias-graph.ts";
-export { storedUpstreamKey, type UpstreamKey, upstreamKeyOf } from "./backend-key.ts";
+export { type StoredUpstreamKey, storedUpstreamKey, type UpstreamKey, underCurrentKey, upstreamKeyOf } from "./backend-key.ts";
 export { type CatalogNameKind, catalogNameProblem, ModelIdSchema, modelIdProblem } from "./catalog-names.ts";
 export type { CatalogProblem, CatalogProblemCode, CatalogResult } from "./catalog-problem.ts";
 export {

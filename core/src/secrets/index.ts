@@ -1,3 +1,4 @@
-/** Secrets sealed under the fleet's secrets key (`@tei-fleet/core/secrets`). */
-export { backendSecretContext, SealedSecretError, SecretsKey } from "./sealed-secret.ts";
-export { SECRETS_KEY_ENV, secretsKeyOption } from "./secrets-key-option.ts";
+/** Secrets sealed under the fleet's secrets keys (`@tei-fleet/core/secrets`). */
+export { backendSecretContext, SealedSecretError, SecretsKey, sealedKeyId } from "./sealed-secret.ts";
+export { PREVIOUS_SECRETS_KEYS_ENV, previousSecretsKeysOption, SECRETS_KEY_ENV, secretsKeyOption, secretsKeyring } from "./secrets-key-option.ts";
+export { SecretsKeyring } from "./secrets-keyring.ts";

@@ -88,6 +88,12 @@ export class SecretsKey {
   }
 }
 
+/** The id of the key `sealed` was sealed under; undefined when it is not a sealed secret. */
+export function sealedKeyId(sealed: string): string | undefined {
+  const parts = sealed.split(".");
+  return parts.length === 3 && parts[0] === VERSION ? parts[1] : undefined;
+}
+
 /** What a sealed secret of a remote backend is bound to. */
 export function backendSecretContext(backendName: string): string {
   return `backend:${backendName}`;

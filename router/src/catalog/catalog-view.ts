@@ -6,7 +6,7 @@
  * surviving an update of their entry. Nothing here logs: a backend entry holds its upstream key.
  */
 import { upstreamKeyOf } from "@tei-fleet/core/catalog";
-import type { SecretsKey } from "@tei-fleet/core/secrets";
+import type { SecretsKeyring } from "@tei-fleet/core/secrets";
 import { type AliasTarget, BackendHealthStatus, type CatalogAlias, type CatalogBackend, type CatalogModel, RemoteBackendKind } from "@tei-fleet/proto/fleet/v1";
 import { RemoteHealth, type RemoteTarget } from "../gateway/remote-backend-target.ts";
 
@@ -28,11 +28,11 @@ export class CatalogView {
   private readonly backends = new Map<string, CatalogRemote>();
   /** Bumped on every change, so that derived state (the model list) can tell it is stale. */
   version = 0;
-  private readonly secretsKey: SecretsKey | undefined;
+  private readonly secrets: SecretsKeyring | undefined;
 
-  /** @param secretsKey - opens backends' sealed upstream keys (TEI_FLEET_SECRETS_KEY) */
-  constructor(secretsKey?: SecretsKey) {
-    this.secretsKey = secretsKey;
+  /** @param secrets - opens backends' sealed upstream keys (TEI_FLEET_SECRETS_KEY, _PREVIOUS) */
+  constructor(secrets?: SecretsKeyring) {
+    this.secrets = secrets;
   }
 
   /** The alias named `name`. */
@@ -80,7 +80,7 @@ export class CatalogView {
     for (const m of models) this.models.set(m.modelId, m);
     for (const b of backends) {
       const name = b.backend?.name ?? "";
-      if (name !== "") this.backends.set(name, remoteOf(b, held.get(name)?.target.health, this.secretsKey));
+      if (name !== "") this.backends.set(name, remoteOf(b, held.get(name)?.target.health, this.secrets));
     }
     this.version++;
   }
@@ -106,7 +106,7 @@ export class CatalogView {
   putBackend(b: CatalogBackend): void {
     const name = b.backend?.name ?? "";
     if (name === "") return;
-    this.backends.set(name, remoteOf(b, this.backends.get(name)?.target.health, this.secretsKey));
+    this.backends.set(name, remoteOf(b, this.backends.get(name)?.target.health, this.secrets));
     this.version++;
   }
 
@@ -117,12 +117,12 @@ export class CatalogView {
 
 /**
  * A watched backend entry as the gateway calls it (keeping the router's health of it, if any),
- * its upstream key opened with `secretsKey` when it came sealed.
+ * its upstream key opened with `secrets` when it came sealed.
  */
-export function remoteOf(b: CatalogBackend, health: RemoteHealth = new RemoteHealth(), secretsKey?: SecretsKey): CatalogRemote {
+export function remoteOf(b: CatalogBackend, health: RemoteHealth = new RemoteHealth(), secrets?: SecretsKeyring): CatalogRemote {
   const r = b.backend;
   health.catalogHealthy = r?.health?.status !== BackendHealthStatus.UNHEALTHY;
-  const key = upstreamKeyOf(b, secretsKey);
+  const key = upstreamKeyOf(b, secrets);
   return {
     target: {
       name: r?.name ?? "",

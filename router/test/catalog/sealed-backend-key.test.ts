@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { create } from "@bufbuild/protobuf";
-import { backendSecretContext, SecretsKey } from "@tei-fleet/core/secrets";
+import { backendSecretContext, SecretsKey, SecretsKeyring } from "@tei-fleet/core/secrets";
 import { CatalogBackendSchema, RemoteBackendKind } from "@tei-fleet/proto/fleet/v1";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { resolveRouterConfig } from "../../src/cli.ts";
@@ -49,8 +49,8 @@ afterAll(async () => {
 });
 
 /** A gateway holding `key` (or none), with the backend "sealed" as the control plane sends it. */
-async function gatewayWith(key: SecretsKey | undefined): Promise<GatewayFixture> {
-  const gw = await startGateway([], key === undefined ? {} : { secretsKey: key });
+async function gatewayWith(key: SecretsKey | undefined, previous: SecretsKey[] = []): Promise<GatewayFixture> {
+  const gw = await startGateway([], key === undefined ? {} : { secrets: new SecretsKeyring(key, previous) });
   gateways.push(gw);
   gw.router.catalog.putBackend(
     create(CatalogBackendSchema, {
@@ -62,8 +62,11 @@ async function gatewayWith(key: SecretsKey | undefined): Promise<GatewayFixture>
 }
 
 describe("a remote backend with a sealed upstream key", () => {
-  test("a router with the fleet's key opens it and sends it upstream", async () => {
-    const gw = await gatewayWith(fleetKey);
+  test.each([
+    ["the fleet's key", fleetKey, []],
+    ["a new key with the fleet's as previous (a rotation under way)", otherKey, [fleetKey]],
+  ])("a router with %s opens it and sends it upstream", async (_what, key, previous) => {
+    const gw = await gatewayWith(key, previous);
     seen.length = 0;
     const r = await post(`${gw.http}/v1/embeddings`, { model: "sealed", input: "hi", encoding_format: "float" });
     expect(r.status).toBe(200);
@@ -89,7 +92,16 @@ describe("a remote backend with a sealed upstream key", () => {
 
 describe("TEI_FLEET_SECRETS_KEY", () => {
   test("is read from the environment only, and a bad one is refused by name without echoing it", () => {
-    expect(resolveRouterConfig({ routesFile: "/dev/null" }, { TEI_FLEET_SECRETS_KEY: KEY_TEXT }).secretsKey?.id).toBe(fleetKey.id);
+    expect(resolveRouterConfig({ routesFile: "/dev/null" }, { TEI_FLEET_SECRETS_KEY: KEY_TEXT }).secrets?.current.id).toBe(fleetKey.id);
+    const other = randomBytes(32).toString("hex");
+    const ring = resolveRouterConfig({ routesFile: "/dev/null" }, { TEI_FLEET_SECRETS_KEY: other, TEI_FLEET_SECRETS_KEY_PREVIOUS: `${KEY_TEXT},` }).secrets;
+    expect(ring?.describe()).toBe(`key ${SecretsKey.parse(other).id} and previous ${fleetKey.id}`);
+    expect(() => resolveRouterConfig({ routesFile: "/dev/null" }, { TEI_FLEET_SECRETS_KEY_PREVIOUS: KEY_TEXT })).toThrow(
+      /TEI_FLEET_SECRETS_KEY_PREVIOUS: TEI_FLEET_SECRETS_KEY_PREVIOUS needs TEI_FLEET_SECRETS_KEY \(the current key\) too/,
+    );
+    expect(() =>
+      resolveRouterConfig({ routesFile: "/dev/null" }, { TEI_FLEET_SECRETS_KEY: KEY_TEXT, TEI_FLEET_SECRETS_KEY_PREVIOUS: `${KEY_TEXT},nope` }),
+    ).toThrow(/TEI_FLEET_SECRETS_KEY_PREVIOUS: key 2: must be 32 random bytes/);
     const bad = "not-a-key-but-a-secret-all-the-same";
     let message = "";
     try {
