@@ -1,7 +1,7 @@
 /**
  * When a failing replica moves to another node: Nomad's `reschedule` block (attempts, interval,
  * exponential delay, max_delay) applied to TEI replicas. Pure: it reads the bookkeeping of
- * `reschedules:{instance}` (see keys.ts) and decides; rescheduler.ts reads and writes Redis.
+ * `reschedules:{instance}` (see keys.ts) and decides; reschedule-store.ts reads and writes Redis.
  */
 
 /** The reschedule settings (SchedulerTimings' reschedule* fields). */
