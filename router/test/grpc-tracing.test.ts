@@ -10,6 +10,7 @@ import { type Client, Code, ConnectError, createClient } from "@connectrpc/conne
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { Embed } from "@tei-fleet/proto/tei/v1";
 import { TeiMultiplexer } from "@tei-fleet/proto/tei_multiplexer/v1";
+import { Table, tableToIPC, Utf8, vectorFromArray } from "apache-arrow";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { route } from "./gateway/gateway-fixture.ts";
 import { startLoggingGateway } from "./support/logging-gateway.ts";
@@ -35,6 +36,8 @@ describe("with an OTLP endpoint, calls on the gRPC front are exported as SERVER 
   /** What each test call's TEI call received, by input. */
   const received = new Map<string, ReceivedCall>();
   const codes = new Map<string, Code | "ok">();
+  /** Each TEI's calls before the EmbedArrow call. */
+  let arrowBefore: number[] = [];
 
   beforeAll(async () => {
     receiver = await startOtlpReceiver();
@@ -70,6 +73,16 @@ describe("with an OTLP endpoint, calls on the gRPC front are exported as SERVER 
       );
       await call("fail", () => embed.embed({ inputs: "fail" }, byModel));
       await call("mux", () => mux.embed({ target: { routing: { case: "instanceName", value: "small-0" } }, request: { inputs: "mux" } }));
+      arrowBefore = teis.map((t) => t.calls.length);
+      await call("arrow-1", () =>
+        mux.embedArrow(
+          {
+            target: { routing: { case: "modelId", value: "m" } },
+            arrowIpc: tableToIPC(new Table({ text: vectorFromArray(["arrow-1", "arrow-2", "arrow-3"], new Utf8()) }), "stream"),
+          },
+          { headers: { traceparent: CALLER_TRACEPARENT } },
+        ),
+      );
       for (const t of teis) t.unavailable = true;
       await call("down", () => embed.embed({ inputs: "down" }, byModel));
       for (const t of teis) t.unavailable = false;
@@ -128,6 +141,16 @@ describe("with an OTLP endpoint, calls on the gRPC front are exported as SERVER 
     const s = spanOfCall(receiver.spans, received.get("mux"));
     expect(s.name).toBe("tei_multiplexer.v1.TeiMultiplexer/Embed");
     expect(s.attributes).toMatchObject({ "rpc.service": "tei_multiplexer.v1.TeiMultiplexer", "rpc.method": "Embed", "tei.instance": "small-0" });
+  });
+
+  test("an EmbedArrow call is one SERVER span; every row's TEI call carries its traceparent", () => {
+    expect(codes.get("arrow-1")).toBe("ok");
+    const rows = teis.flatMap((t, i) => t.calls.slice(arrowBefore[i]).filter((c) => c.input.startsWith("arrow-")));
+    expect(rows.map((r) => r.input).sort()).toEqual(["arrow-1", "arrow-2", "arrow-3"]);
+    const s = spanOfCall(receiver.spans, rows[0]);
+    expect(s).toMatchObject({ name: "tei_multiplexer.v1.TeiMultiplexer/EmbedArrow", kind: OTLP_KIND.SERVER, traceId: TRACE_ID, parentSpanId: CALLER_SPAN });
+    expect(s.attributes["rpc.grpc.status_code"]).toBe(0);
+    expect(new Set(rows.map((r) => r.traceparent))).toEqual(new Set([`00-${TRACE_ID}-${s.spanId}-01`]));
   });
 
   test("replicas that are down: an error span with TEI's status and message, retried on the other replica", () => {

@@ -26,6 +26,8 @@ import type { ProxyContext } from "../proxy/proxy-context.ts";
 import type { Replica } from "../routing/replica.ts";
 import { METHODS, type MethodSpec } from "../tei/method-table.ts";
 import type { Target } from "../tei/target.ts";
+import type { GrpcCallSpan } from "../tracing/request-tracer.ts";
+import { startTracedCall } from "../tracing/w3c-trace-context.ts";
 
 /** The multiplexer method this module serves (MethodSpec.name). */
 export const EMBED_ARROW_NAME = "tei_multiplexer.v1.TeiMultiplexer/EmbedArrow";
@@ -97,6 +99,11 @@ class EmbedArrowCall implements StreamHandler {
   private batch: TeiBatch | null = null;
   private replica: Replica | null = null;
   private done = false;
+  /** The call's span (tracing on): every row's TEI call carries its traceparent. */
+  private readonly span: GrpcCallSpan | null = null;
+  /** Metadata of the rows' TEI calls: the caller's, with the span's trace context when traced. */
+  private readonly headers: readonly string[];
+  private message = "";
 
   constructor(ctx: ProxyContext, down: H2Stream, call: AdmissionCall, method: MethodSpec) {
     this.ctx = ctx;
@@ -104,6 +111,12 @@ class EmbedArrowCall implements StreamHandler {
     this.call = call;
     this.method = method;
     this.reader = new FrameReader(ctx.maxMessageBytes);
+    let headers = call.headers;
+    if (ctx.tracer !== null) {
+      // One span for the router's hop, as for proxied calls; the rows' TEI spans hang under it.
+      ({ span: this.span, headers } = startTracedCall(ctx.tracer, method.name, headers));
+    }
+    this.headers = headers;
   }
 
   onHeaders(_stream: H2Stream, _headers: string[], endStream: boolean): void {
@@ -192,7 +205,7 @@ class EmbedArrowCall implements StreamHandler {
       const frames = rows.map((i) => embedRequest(texts[i] as string, o, normalize, undefined));
       const window = Math.min(rows.length, WINDOW_PER_REPLICA * spread(this.ctx, target));
       const batch = new TeiBatch(
-        { ctx: this.ctx, method: EMBED, target, headers: this.call.headers, startedAt: this.call.startedAt, window, perCallErrors: true },
+        { ctx: this.ctx, method: EMBED, target, headers: this.headers, startedAt: this.call.startedAt, window, perCallErrors: true },
         frames,
         (b) => this.batchDone(c, b, rows, vectors, errors),
       );
@@ -260,6 +273,7 @@ class EmbedArrowCall implements StreamHandler {
     if (!(err instanceof RouterError)) this.ctx.log.error({ err }, "unexpected error in EmbedArrow");
     this.batch?.cancel();
     sendStatus(this.down, e.code, e.message, this.replica);
+    this.message = e.message;
     this.finish(e.code);
   }
 
@@ -270,5 +284,6 @@ class EmbedArrowCall implements StreamHandler {
     metrics.record(metrics.forCall(this.replica, this.method), code, (performance.now() - this.call.startedAt) / 1000);
     metrics.callEnded();
     endCall(this.call, code);
+    this.span?.end({ code, message: this.message, replica: this.replica, retried: false });
   }
 }

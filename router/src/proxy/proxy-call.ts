@@ -22,7 +22,7 @@ import type { MethodSpec } from "../tei/method-table.ts";
 import { checkPlainRequest, unwrapMuxRequest } from "../tei/request-message.ts";
 import type { Target } from "../tei/target.ts";
 import type { GrpcCallSpan } from "../tracing/request-tracer.ts";
-import { traceContextInHeaders, withOwnTraceparent } from "../tracing/w3c-trace-context.ts";
+import { startTracedCall } from "../tracing/w3c-trace-context.ts";
 import { type AttemptListener, BackendAttempt } from "./backend-attempt.ts";
 import { CreditRelay } from "./credit-relay.ts";
 import type { ProxyContext } from "./proxy-context.ts";
@@ -89,9 +89,7 @@ class ProxyCall implements StreamHandler, AttemptListener {
     let headers = call.headers;
     if (ctx.tracer !== null) {
       // TEI gets this span's traceparent, so its spans hang under the router's hop.
-      const { traceparent, tracestate } = traceContextInHeaders(headers);
-      this.span = ctx.tracer.startGrpcCall({ method: method.name, traceparent, tracestate });
-      headers = withOwnTraceparent(headers, this.span.traceparent, tracestate);
+      ({ span: this.span, headers } = startTracedCall(ctx.tracer, method.name, headers));
     }
     this.attempt = new BackendAttempt(ctx, method, headers, call.startedAt, this, call);
   }

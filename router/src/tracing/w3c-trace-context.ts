@@ -5,6 +5,7 @@
  * one is dropped, as the spec asks of a receiver, never refused. Both surfaces use these: the
  * HTTP gateway (gateway/trace-context.ts) and the gRPC front (proxy/proxy-call.ts).
  */
+import type { GrpcCallSpan, GrpcCallStart } from "./request-tracer.ts";
 
 const TRACEPARENT = /^[0-9a-f]{2}-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$/;
 
@@ -46,4 +47,18 @@ export function withOwnTraceparent(headers: readonly string[], traceparent: stri
   out.push("traceparent", traceparent);
   if (tracestate !== undefined) out.push("tracestate", tracestate);
   return out;
+}
+
+/**
+ * Starts the SERVER span of a gRPC-front call (tracing on) and the metadata its TEI calls carry:
+ * the caller's, with the span's `traceparent` (and the caller's valid `tracestate`).
+ */
+export function startTracedCall(
+  tracer: { startGrpcCall(s: GrpcCallStart): GrpcCallSpan },
+  method: string,
+  headers: readonly string[],
+): { span: GrpcCallSpan; headers: string[] } {
+  const { traceparent, tracestate } = traceContextInHeaders(headers);
+  const span = tracer.startGrpcCall({ method, traceparent, tracestate });
+  return { span, headers: withOwnTraceparent(headers, span.traceparent, tracestate) };
 }
