@@ -11,12 +11,12 @@ import { hostname } from "node:os";
 import { type CheckResult, createLogger, type HealthServer, startHealthServer } from "@tei-fleet/core/service";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
-import { type AdmissionCall, type AdmissionStep, admissionCall, runAdmission } from "./admission/admission.ts";
+import { type AdmissionStep, admissionCall } from "./admission/admission.ts";
 import { registerAdmissionMetrics } from "./admission/admission-metrics.ts";
 import { loadApiKeysFile } from "./admission/api-keys-file.ts";
 import { createControlPlaneShareSource, shareRouterId } from "./admission/control-plane-share-source.ts";
 import { createFleetAdmission, type FleetAdmission } from "./admission/fleet-admission.ts";
-import { GRPC_CALL_STEPS, GRPC_REQUEST_STEPS } from "./admission/grpc-chain.ts";
+import { GRPC_CALL_STEPS } from "./admission/grpc-chain.ts";
 import { registerUsageMetrics } from "./admission/usage-metrics.ts";
 import { controlPlaneUsageSink } from "./admission/usage-reporter.ts";
 import { WatchedKeys } from "./admission/watched-keys.ts";
@@ -26,12 +26,11 @@ import { CatalogModelResolver, CatalogView, createCatalogFeed, createCatalogStep
 import { type RouterConfig, splitHostPort } from "./config.ts";
 import { RouteTableModelResolver } from "./gateway/model-resolver.ts";
 import { createGateway, type Gateway } from "./gateway/server/gateway-server.ts";
-import { RouterError } from "./grpc/grpc-status.ts";
 import { ErrorCode, H2ServerConnection, type H2Stream, headerValue } from "./h2/index.ts";
 import { RouterMetrics } from "./metrics/router-metrics.ts";
 import { admitCall } from "./proxy/admit-call.ts";
-import { DISCARD, refuseCall } from "./proxy/call-refusal.ts";
 import type { ProxyContext } from "./proxy/proxy-context.ts";
+import { answerRouterHealth, HEALTH_CHECK_PATH } from "./proxy/router-health.ts";
 import type { Balancer } from "./routing/balancer.ts";
 import { OutlierDetector } from "./routing/outlier-detector.ts";
 import type { RouteInput } from "./routing/replica.ts";
@@ -90,14 +89,6 @@ export interface Router {
 const SHARE_RENEW_MS = 300;
 /** Period of the per-key usage reports (AdmissionService.ReportUsage): fresh within about a second. */
 const USAGE_REPORT_MS = 500;
-
-const HEALTH_CHECK_PATH = "/grpc.health.v1.Health/Check";
-/** HealthCheckResponse{status: SERVING} and {status: NOT_SERVING}, framed. */
-const HEALTH_SERVING = Buffer.from([0, 0, 0, 0, 2, 0x08, 0x01]);
-const HEALTH_NOT_SERVING = Buffer.from([0, 0, 0, 0, 2, 0x08, 0x02]);
-
-const HEALTH_HEADERS = [":status", "200", "content-type", "application/grpc"];
-const OK_TRAILERS = ["grpc-status", "0"];
 
 /**
  * What the spans still buffered at stop get to reach the collector, ms: within the margin the
@@ -209,26 +200,8 @@ export function createRouter(config: RouterConfig, deps: RouterDeps = {}): Route
   const onStream = (stream: H2Stream, headers: string[], endStream: boolean): void => {
     const path = headerValue(headers, ":path") ?? "";
     const call = admissionCall(path, headers, METHODS.get(path));
-    if (path === HEALTH_CHECK_PATH) answerHealth(stream, call);
+    if (path === HEALTH_CHECK_PATH) answerRouterHealth(metrics, stream, call, table.loaded);
     else admitCall(ctx, stream, call, endStream);
-  };
-
-  /**
-   * The router's own health (for load balancers): SERVING once it has a route table. A gRPC
-   * call like any other (POST, gRPC's content-type), but never forwarded, so the rest of the
-   * chain (and the API key to come) does not apply to it.
-   */
-  const answerHealth = (stream: H2Stream, call: AdmissionCall): void => {
-    const refusal = runAdmission(GRPC_REQUEST_STEPS, call);
-    if (refusal instanceof RouterError) {
-      refuseCall(metrics, stream, call, refusal);
-      return;
-    }
-    stream.handler = DISCARD;
-    const conn = stream.conn;
-    conn.sendHeaders(stream, HEALTH_HEADERS, false);
-    conn.sendData(stream, table.loaded ? HEALTH_SERVING : HEALTH_NOT_SERVING, false);
-    conn.sendHeaders(stream, OK_TRAILERS, true);
   };
 
   /** A request the HTTP/2 layer refused as malformed: the client's mistake, not a backend's. */
