@@ -5,6 +5,7 @@
  */
 
 import { Code, ConnectError } from "@connectrpc/connect";
+import { Health, HealthCheckResponse_ServingStatus } from "@tei-fleet/proto/grpc/health/v1";
 import { Embed } from "@tei-fleet/proto/tei/v1";
 import { TeiMultiplexer } from "@tei-fleet/proto/tei_multiplexer/v1";
 import { afterAll, beforeAll, expect, test } from "vitest";
@@ -33,6 +34,8 @@ afterAll(async () => {
 });
 
 const readyz = async (): Promise<number> => (await fetch(`http://127.0.0.1:${fx.metricsPort}/readyz`)).status;
+/** The router's own gRPC health, as a load balancer's gRPC check asks it. */
+const grpcHealth = async () => (await fx.client(Health).check({})).status;
 
 async function embedError(headers: Record<string, string>): Promise<ConnectError | "ok"> {
   try {
@@ -54,6 +57,7 @@ test("before its first route table every routed call is UNAVAILABLE and /readyz 
   // A call without a target is the caller's mistake with or without a table.
   expect(await embedError({})).toMatchObject({ code: Code.InvalidArgument });
   expect(await readyz()).toBe(503);
+  expect(await grpcHealth()).toBe(HealthCheckResponse_ServingStatus.NOT_SERVING);
   expect((await fetch(`http://127.0.0.1:${fx.metricsPort}/healthz`)).status).toBe(200);
 });
 
@@ -62,6 +66,7 @@ test("once the table arrives it serves and /readyz is 200", async () => {
   await until(() => fx.router.table.loaded, 15_000);
   expect(await embedError({ "x-tei-instance": "a" })).toBe("ok");
   expect(await readyz()).toBe(200);
+  expect(await grpcHealth()).toBe(HealthCheckResponse_ServingStatus.SERVING);
   // Now the table can tell: an instance it does not list does not exist.
   expect(await embedError({ "x-tei-instance": "nope" })).toMatchObject({ code: Code.NotFound });
 });
