@@ -21,6 +21,7 @@ import type { GatewayRequest } from "./gateway-request.ts";
 import type { RemoteTarget } from "./remote-backend-target.ts";
 import { watchClient } from "./remote-call.ts";
 import { serveOpenaiRemote } from "./remote-openai-routes.ts";
+import { clientBatchOf, keptRemoteInfo, learnClientBatch, refusedBatchLimit } from "./remote-tei-info.ts";
 import { teiRemoteRoute } from "./remote-tei-routes.ts";
 
 /** Serves `rq` (its model resolved to `t`) on the remote backend. */
@@ -39,5 +40,15 @@ export async function serveRemote(rq: GatewayRequest, body: Record<string, unkno
       "unsupported_for_remote_backend",
     );
   }
-  return route(rq, body, t);
+  try {
+    return await route(rq, body, t);
+  } catch (err) {
+    // A batch split by TEI's default (the backend's /info could not be read) that the backend
+    // refused naming a smaller limit: learnt, and the request split again, once. Nothing was
+    // answered yet: a route answers only when all its calls did.
+    const limit = err instanceof GatewayError && err.status === 422 ? refusedBatchLimit(err.message) : undefined;
+    if (limit === undefined || limit >= clientBatchOf(keptRemoteInfo(t))) throw err;
+    learnClientBatch(t, limit);
+    return route(rq, body, t);
+  }
 }

@@ -10,7 +10,9 @@
  * other limits is followed within a minute. The router has no health check of its own to refresh
  * it with (backends are probed by the control plane, once for the fleet: its backend-health.ts),
  * so the cache's age is the refresh; a `GET /info` through the gateway refreshes it too. A failed
- * ask is tried again after 5 s, and meanwhile TEI's defaults apply (32 inputs per call). The ask
+ * ask is tried again after 5 s, and meanwhile TEI's defaults apply (32 inputs per call); a
+ * backend started with fewer then refuses a batch with a 422 that names its limit, which is kept
+ * as if `/info` had said it (the request is split again, once: remote-backend.ts). The ask
  * belongs to no request (one serves all that wait): it has no span, carries no trace context and
  * does not count for the backend's health, which the requests' own calls measure.
  */
@@ -103,6 +105,27 @@ export function remoteInfo(t: RemoteTarget): Promise<RemoteInfo | null> {
 /** The facts of `t` when kept, without asking. */
 export function keptRemoteInfo(t: RemoteTarget): RemoteInfo | null {
   return known.get(t.url)?.info ?? null;
+}
+
+/**
+ * The limit a TEI's 422 names when a call carried more inputs than its `max_client_batch_size`
+ * ("batch size 6 > maximum allowed batch size 4", TEI's validation message); undefined for any
+ * other message.
+ */
+export function refusedBatchLimit(message: string): number | undefined {
+  const m = /batch size \d+ > maximum allowed batch size (\d+)/.exec(message);
+  const limit = m === null ? Number.NaN : Number(m[1]);
+  return Number.isInteger(limit) && limit > 0 ? limit : undefined;
+}
+
+/**
+ * Keeps `limit` as `t`'s `max_client_batch_size`, learnt from its refusal when its `/info`
+ * could not be read (its other facts as kept, or TEI's defaults); the next ask of `/info` replaces it.
+ */
+export function learnClientBatch(t: RemoteTarget, limit: number): void {
+  const k = entry(t);
+  k.info = { maxConcurrentRequests: DEFAULT_CONCURRENT, defaultRoute: "/embed", ...k.info, maxClientBatchSize: limit };
+  k.at = Date.now();
 }
 
 /** The inputs one call to `t` may carry. */

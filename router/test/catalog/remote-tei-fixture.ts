@@ -57,7 +57,7 @@ function batchOf(path: string, b: Record<string, unknown> | null): number {
 /** The TEI-shaped remote: `/<inst>/<route>` forwarded to the second gateway's `/i/<inst>/<route>`. */
 async function startRemote(teiFace: string) {
   const seen: Seen[] = [];
-  const state: { fault: { status: number; body: string } | null } = { fault: null };
+  const state: { fault: { status: number; body: string } | null; infoFails: boolean } = { fault: null, infoFails: false };
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
@@ -70,6 +70,7 @@ async function startRemote(teiFace: string) {
       // TEI's --api-key: 401 with an empty body.
       if (req.headers.authorization !== `Bearer ${KEY}`) return res.writeHead(401).end();
       if (state.fault !== null) return res.writeHead(state.fault.status, { "content-type": "application/json" }).end(state.fault.body);
+      if (state.infoFails && path === "/info") return res.writeHead(503).end();
       const n = batchOf(path, body);
       if (n > LIMIT) {
         res.writeHead(422, { "content-type": "application/json" });
@@ -90,7 +91,7 @@ async function startRemote(teiFace: string) {
   return { url: `http://127.0.0.1:${port}`, port, seen, state, close: () => new Promise<void>((r) => server.close(() => r())) };
 }
 
-/** The running remote: its URL and port, the calls it received, and the fault it answers with (null: none). */
+/** The running remote: its URL and port, the calls it received, the fault it answers with (null: none), and whether its /info fails. */
 export type Remote = Awaited<ReturnType<typeof startRemote>>;
 
 /** A router with its gateway and no TEI of its own, logging (info and up) into `lines`. */

@@ -4,6 +4,8 @@
  * the remote answers, its errors come back in each route's shape, and OpenAI-kind remotes serve
  * embeddings only. Trace context toward remotes is remote-tei-tracing.test.ts.
  */
+import { create } from "@bufbuild/protobuf";
+import { CatalogBackendSchema, RemoteBackendKind } from "@tei-fleet/proto/fleet/v1";
 import { describe, expect, test } from "vitest";
 import {
   callsDuring,
@@ -64,6 +66,34 @@ describe("TEI's routes through a TEI-kind remote answer what the remote answers"
     expect(again.filter((c) => c.path === "/info")).toEqual([]);
     const metrics = await (await fetch(`${fleet.http}/metrics`)).text();
     expect(metrics).toMatch(/tei_gateway_batch_chunks_sum\{route="\/embed"\} [1-9]/);
+  });
+
+  test("a batch sent while the remote's /info cannot be read: its 422 names the limit, which is kept, and the request is split again", async () => {
+    // Another base URL of the same remote (localhost, not 127.0.0.1): nothing is known of it yet.
+    fleet.router.catalog.putBackend(
+      create(CatalogBackendSchema, {
+        backend: { name: "far-blind", kind: RemoteBackendKind.TEI, url: `http://localhost:${remote.port}/embed`, timeoutMs: 5000 },
+        apiKey: KEY,
+      }),
+    );
+    const inputs = Array.from({ length: 10 }, (_, i) => `blind text ${i}`);
+    remote.state.infoFails = true;
+    let r!: Awaited<ReturnType<typeof viaFleet>>;
+    try {
+      const calls = await callsDuring(async () => {
+        r = await viaFleet("/m/far-blind/embed", { inputs });
+      });
+      expect(r.status).toBe(200);
+      expect(r.body).toEqual((await direct("embed", "/embed", { inputs })).body);
+      // /info failed, so TEI's default (32) put all 10 in one call, refused; then 4 + 4 + 2.
+      const embeds = calls.filter((c) => c.path === "/embed");
+      expect(embeds.map((c) => (c.body?.inputs as string[] | undefined)?.length)).toEqual([10, 4, 4, 2]);
+      // The limit is kept: the next batch is split at once.
+      const again = await callsDuring(() => viaFleet("/m/far-blind/embed", { inputs }));
+      expect(again.filter((c) => c.path === "/embed").map((c) => (c.body?.inputs as string[] | undefined)?.length)).toEqual([4, 4, 2]);
+    } finally {
+      remote.state.infoFails = false;
+    }
   });
 
   test("/embed_sparse, /embed_all, /tokenize, /decode and /similarity match the remote's own answers", async () => {
