@@ -35,7 +35,8 @@ export { type ModelEntry, type ModelResolver, type ResolvedModel, RouteTableMode
 export { createGateway, type Gateway, type GatewayDeps, type GatewayOptions } from "./gateway/server/gateway-server.ts";
 export { GrpcStatus, type GrpcStatusCode, RouterError } from "./grpc/grpc-status.ts";
 export { RouterMetrics } from "./metrics/router-metrics.ts";
-export { type AttemptContext, type AttemptListener, BackendAttempt, type CallAccount } from "./proxy/backend-attempt.ts";
+export type { AttemptContext, AttemptListener, CallAccount } from "./proxy/attempt-contract.ts";
+export { BackendAttempt } from "./proxy/backend-attempt.ts";
 export type { Balancer, ReplicaGroup } from "./routing/balancer.ts";
 export { OutlierDetector, type OutlierOptions } from "./routing/outlier-detector.ts";
 export { isReady, type Replica, type RouteInput } from "./routing/replica.ts";

@@ -10,7 +10,7 @@ import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { type AdmissionCall, type AdmissionStep, endCall } from "../admission/admission.ts";
 import type { SpareSlots } from "../admission/fair-queue.ts";
-import type { AttemptContext } from "../proxy/backend-attempt.ts";
+import type { AttemptContext } from "../proxy/attempt-contract.ts";
 import type { RouteTable } from "../routing/route-table.ts";
 import type { MethodSpec } from "../tei/method-table.ts";
 import type { RequestSpan, RequestTracer } from "../tracing/request-tracer.ts";

@@ -6,7 +6,7 @@
  */
 import { fromBinary } from "@bufbuild/protobuf";
 import { type InfoResponse, InfoResponseSchema } from "@tei-fleet/proto/tei/v1";
-import type { AttemptContext } from "../proxy/backend-attempt.ts";
+import type { AttemptContext } from "../proxy/attempt-contract.ts";
 import { METHODS, type MethodSpec } from "../tei/method-table.ts";
 import type { Target } from "../tei/target.ts";
 import { INFO_REQUEST } from "./grpc-request.ts";

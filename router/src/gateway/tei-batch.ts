@@ -12,7 +12,8 @@
 import type { SpareSlots } from "../admission/fair-queue.ts";
 import { decodeGrpcMessage, GrpcStatus, type GrpcStatusCode, type RouterError } from "../grpc/grpc-status.ts";
 import { headerValue } from "../h2/index.ts";
-import { type AttemptContext, type AttemptListener, BackendAttempt } from "../proxy/backend-attempt.ts";
+import type { AttemptContext, AttemptListener } from "../proxy/attempt-contract.ts";
+import { BackendAttempt } from "../proxy/backend-attempt.ts";
 import type { Replica } from "../routing/replica.ts";
 import type { MethodSpec } from "../tei/method-table.ts";
 import type { Target } from "../tei/target.ts";

@@ -7,9 +7,8 @@
  * What an answer means: a connection failure, a reset before any answer, or an UNAVAILABLE
  * status counts against the replica (outlier-detector.ts) and, for a unary call with nothing
  * sent on yet, moves the call to another ready replica of its target, once; any other answer
- * counts for it. A RESOURCE_EXHAUSTED status (TEI's `max_concurrent_requests` taken) counts for
- * the replica too (it is up, only full) but also moves such a call to another ready replica,
- * once: a call must not fail on a full replica while another has room. A backend's
+ * counts for it, and RESOURCE_EXHAUSTED moves the call too (the statuses' rule is
+ * answer-verdict.ts). A backend's
  * PROTOCOL_ERROR reset says the request was malformed, which every
  * replica would say too: answered INTERNAL, neither retried nor counted. A unary answer is held
  * whole (headers, message, trailers) until the backend's stream ends, so a backend that answers
@@ -20,82 +19,18 @@
  * balancer can count what each replica carries.
  */
 import { performance } from "node:perf_hooks";
-import type { BackendPool } from "../backends/backend-pool.ts";
 import { GrpcStatus, type GrpcStatusCode, parseGrpcStatus, RouterError, statusFromHttpStatus, statusFromRstCode } from "../grpc/grpc-status.ts";
 import { parseGrpcTimeout } from "../grpc/grpc-timeout.ts";
 import { addServedBy, statusTrailers } from "../grpc/status-response.ts";
 import { ErrorCode, type H2Stream, headerValue, type StreamHandler } from "../h2/index.ts";
-import type { RouterMetrics } from "../metrics/router-metrics.ts";
 import type { Balancer } from "../routing/balancer.ts";
-import type { OutlierDetector } from "../routing/outlier-detector.ts";
 import type { Replica } from "../routing/replica.ts";
-import type { RouteTable } from "../routing/route-table.ts";
 import type { MethodSpec } from "../tei/method-table.ts";
 import type { Target } from "../tei/target.ts";
+import { countsAgainstReplica, movesToAnotherReplica } from "./answer-verdict.ts";
+import type { AttemptContext, AttemptListener, CallAccount } from "./attempt-contract.ts";
 import { CreditRelay } from "./credit-relay.ts";
 import { backendRequestHeaders } from "./forward-headers.ts";
-
-/** The long-lived parts of the router an attempt uses. */
-export interface AttemptContext {
-  /** Resolves targets (through its balancer) and finds the replica a retry moves to. */
-  readonly table: RouteTable;
-  /** The backend connections. */
-  readonly pool: BackendPool;
-  /** Told of every answer that counts for or against a replica. */
-  readonly outliers: OutlierDetector;
-  /** Counts retries. */
-  readonly metrics: Pick<RouterMetrics, "retried">;
-  /**
-   * The fleet checks API keys (`--require-api-keys true`): a caller's `authorization` is its fleet
-   * key and is not passed on to TEI. Otherwise it is, so a TEI started with `--api-key` still
-   * checks its own key through the router, as with tei-manager.
-   */
-  readonly withholdAuthorization?: boolean;
-}
-
-/**
- * What the attempt and the call's admission tell each other (an AdmissionCall is one): how long
- * the call queued in the fleet, stamped on the answer as `x-fleet-queue-time` (whole ms, beside
- * TEI's `x-queue-time`; the HTTP gateway copies it to a header of the same name), and TEI's token
- * count of the answer, for a key with a tokens-per-minute limit.
- */
-export interface CallAccount {
-  /** Milliseconds the call waited in the fleet's queue; negative: not measured (no header). */
-  readonly queueMs: number;
-  /** Set to 0 by whoever wants TEI's `x-compute-tokens` of the answer; the attempt then sets it. -1: not wanted. */
-  computeTokens: number;
-}
-
-/**
- * What an attempt tells whoever runs it. Exactly one of `onAttemptEnd` and `onAttemptError`
- * ends it; after either (or after `cancel()`) it says nothing more.
- */
-export interface AttemptListener {
-  /**
-   * A streamed answer's response headers (`x-tei-instance` and `x-tei-node` added), to pass on
-   * now; its messages follow through `onAttemptData`. Unary answers come whole in `onAttemptEnd`.
-   */
-  onAttemptHeaders(headers: string[]): void;
-  /**
-   * Bytes of a streamed answer (gRPC-framed, cut anywhere). Returns false when the receiver
-   * could not take them all yet: the backend is credited only on {@link BackendAttempt.drained}.
-   */
-  onAttemptData(chunk: Buffer): boolean;
-  /**
-   * The backend's answer is complete. For a unary call, `headers` and `body` are the held
-   * response headers and message bytes (null for a trailers-only answer, which is `trailers`
-   * alone, `:status` included); for a streamed one they were passed on already and are null.
-   * `trailers` carry the gRPC status `code` (TEI's own, passed through).
-   */
-  onAttemptEnd(headers: string[] | null, body: Buffer | null, trailers: string[], code: GrpcStatusCode): void;
-  /**
-   * The call failed with a status of the router's own (no replica reachable, a reset, the
-   * deadline gone before a retry...), after any retry. Nothing more comes from the backend.
-   */
-  onAttemptError(err: RouterError): void;
-  /** The backend took every request byte that was waiting (after `send` returned false). */
-  onAttemptDrain(): void;
-}
 
 /**
  * One call's attempt on a backend, re-run once on another replica for a unary call that failed
@@ -298,13 +233,7 @@ export class BackendAttempt implements StreamHandler {
     if (grpcStatus !== undefined || httpStatus !== 200 || endStream) {
       // Trailers-only: the whole answer is this HEADERS frame (typically an error status).
       const code = grpcStatus !== undefined ? parseGrpcStatus(grpcStatus) : httpStatus !== 200 ? statusFromHttpStatus(httpStatus) : GrpcStatus.INTERNAL;
-      if (code === GrpcStatus.UNAVAILABLE) {
-        this.ctx.outliers.failure(r, "UNAVAILABLE");
-        if (this.retry()) return;
-      } else {
-        this.ctx.outliers.success(r);
-        if (code === GrpcStatus.RESOURCE_EXHAUSTED && this.retry()) return;
-      }
+      if (this.judge(r, code as GrpcStatusCode, true, true)) return;
       if (grpcStatus === undefined) {
         this.fail(new RouterError(code as GrpcStatusCode, `backend ${r.address} answered HTTP ${httpStatus} without a gRPC status`));
         return;
@@ -340,15 +269,21 @@ export class BackendAttempt implements StreamHandler {
 
   private onTrailers(trailers: string[]): void {
     const code = parseGrpcStatus(headerValue(trailers, "grpc-status")) as GrpcStatusCode;
-    const r = this.replica as Replica;
-    if (code === GrpcStatus.UNAVAILABLE) {
-      this.ctx.outliers.failure(r, "UNAVAILABLE");
-      if (this.heldHeaders !== null && this.heldBody === null && this.retry()) return;
-    } else if (this.heldHeaders !== null) {
-      this.ctx.outliers.success(r);
-      if (code === GrpcStatus.RESOURCE_EXHAUSTED && this.heldBody === null && this.retry()) return;
-    }
+    // A streamed answer counted for its replica at its headers; a held unary one counts now, and
+    // moves while nothing of it was received but its headers.
+    const held = this.heldHeaders !== null;
+    if (this.judge(this.replica as Replica, code, held, held && this.heldBody === null)) return;
     this.complete(this.heldHeaders, this.heldBody, trailers, code);
+  }
+
+  /**
+   * Counts a status against or for replica `r` (a success only when `countSuccess`) and moves the
+   * call when the status says so and `mayMove`. Returns true when the call moved (a retry is on).
+   */
+  private judge(r: Replica, code: GrpcStatusCode, countSuccess: boolean, mayMove: boolean): boolean {
+    if (countsAgainstReplica(code)) this.ctx.outliers.failure(r, "UNAVAILABLE");
+    else if (countSuccess) this.ctx.outliers.success(r);
+    return mayMove && movesToAnotherReplica(code) && this.retry();
   }
 
   /** The backend's stream ended on a DATA frame, without trailers. */

@@ -23,7 +23,8 @@ import { checkPlainRequest, unwrapMuxRequest } from "../tei/request-message.ts";
 import type { Target } from "../tei/target.ts";
 import type { GrpcCallSpan } from "../tracing/request-tracer.ts";
 import { startTracedCall } from "../tracing/w3c-trace-context.ts";
-import { type AttemptListener, BackendAttempt } from "./backend-attempt.ts";
+import type { AttemptListener } from "./attempt-contract.ts";
+import { BackendAttempt } from "./backend-attempt.ts";
 import { CreditRelay } from "./credit-relay.ts";
 import type { ProxyContext } from "./proxy-context.ts";
 

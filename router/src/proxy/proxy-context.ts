@@ -7,7 +7,7 @@ import type { Logger } from "pino";
 import type { AdmissionStep } from "../admission/admission.ts";
 import type { RouterMetrics } from "../metrics/router-metrics.ts";
 import type { RequestTracer } from "../tracing/request-tracer.ts";
-import type { AttemptContext } from "./backend-attempt.ts";
+import type { AttemptContext } from "./attempt-contract.ts";
 
 /** Shared, long-lived parts of the router, passed to each call. */
 export interface ProxyContext extends AttemptContext {

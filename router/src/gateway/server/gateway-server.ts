@@ -18,7 +18,7 @@ import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import type { AdmissionStep } from "../../admission/admission.ts";
 import type { SpareSlots } from "../../admission/fair-queue.ts";
-import type { AttemptContext } from "../../proxy/backend-attempt.ts";
+import type { AttemptContext } from "../../proxy/attempt-contract.ts";
 import type { RouteTable } from "../../routing/route-table.ts";
 import type { RequestTracer } from "../../tracing/request-tracer.ts";
 import { errorBody, type RouteFamily } from "../error-body.ts";
