@@ -165,11 +165,6 @@ export function settingsFrame(settings: ReadonlyArray<readonly [number, number]>
   return b;
 }
 
-/** The [id, value] pairs of a SETTINGS payload (its length a multiple of 6, checked by the caller). */
-export function* readSettings(payload: Buffer): Generator<[number, number]> {
-  for (let off = 0; off + 6 <= payload.length; off += 6) yield [payload.readUInt16BE(off), payload.readUInt32BE(off + 2)];
-}
-
 /** A WINDOW_UPDATE frame (stream 0 for the connection). */
 export function windowUpdateFrame(streamId: number, increment: number): Buffer {
   const b = Buffer.allocUnsafe(FRAME_HEADER_SIZE + 4);

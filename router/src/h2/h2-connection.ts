@@ -17,19 +17,16 @@
  */
 import type { Socket } from "node:net";
 import { BatchedWriter } from "./batched-writer.ts";
+import { checkPing, connectionErrorCode, dataPayload, goawayOf, peerSettings, rstStreamCode, windowIncrement } from "./frame-payloads.ts";
 import {
   ConnectionError,
-  DEFAULT_MAX_FRAME_SIZE,
   DEFAULT_WINDOW,
   ErrorCode,
   Flag,
   FrameParser,
-  FrameSizeError,
   FrameType,
   goawayFrame,
-  MAX_WINDOW,
   pingAckFrame,
-  readSettings,
   rstStreamFrame,
   Setting,
   settingsFrame,
@@ -37,7 +34,7 @@ import {
 } from "./frames.ts";
 import type { H2Stream, StreamConnection } from "./h2-stream.ts";
 import { HeaderBlockReader } from "./header-block-reader.ts";
-import { HpackDecoder, HpackError } from "./hpack-decoder.ts";
+import { HpackDecoder } from "./hpack-decoder.ts";
 import { InboundFlow } from "./inbound-flow.ts";
 import { OutboundFlow } from "./outbound-flow.ts";
 import { headerListSize, isCheapForPeer } from "./peer-limits.ts";
@@ -187,15 +184,7 @@ export abstract class H2Connection implements StreamConnection {
     try {
       this.acceptBytes(chunk);
     } catch (err) {
-      const code =
-        err instanceof ConnectionError
-          ? err.code
-          : err instanceof FrameSizeError
-            ? ErrorCode.FRAME_SIZE_ERROR
-            : err instanceof HpackError
-              ? ErrorCode.COMPRESSION_ERROR
-              : ErrorCode.INTERNAL_ERROR;
-      this.fatal(code, err instanceof Error ? err.message : String(err));
+      this.fatal(connectionErrorCode(err), err instanceof Error ? err.message : String(err));
     }
   }
 
@@ -226,7 +215,7 @@ export abstract class H2Connection implements StreamConnection {
         this.onSettings(flags, id, p);
         return;
       case FrameType.PING:
-        if (id !== 0 || p.length !== 8) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "malformed PING");
+        checkPing(id, p);
         if ((flags & Flag.ACK) === 0) this.write(pingAckFrame(p));
         return;
       case FrameType.GOAWAY:
@@ -246,12 +235,7 @@ export abstract class H2Connection implements StreamConnection {
     if (id === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "DATA on stream 0");
     const len = p.length;
     if (!this.inbound.takeConnection(len)) throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, "peer exceeded the connection window");
-    let data = p;
-    if ((flags & Flag.PADDED) !== 0) {
-      const pad = p.length > 0 ? (p[0] as number) : 0;
-      if (p.length === 0 || pad >= p.length) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "bad DATA padding");
-      data = p.subarray(1, p.length - pad);
-    }
+    const data = dataPayload(flags, p);
     const s = this.streams.get(id);
     if (s === undefined || s.remoteEnded || s.handler === null) {
       this.consume(null, len); // a stream already closed or reset: keep the connection window open
@@ -332,26 +316,22 @@ export abstract class H2Connection implements StreamConnection {
   protected noteCheapFrame(): void {}
 
   private onRstStream(id: number, p: Buffer): void {
-    if (id === 0 || p.length !== 4) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "malformed RST_STREAM");
+    const code = rstStreamCode(id, p);
     const s = this.streams.get(id);
     if (s === undefined) return;
-    const code = p.readUInt32BE(0);
     this.closeStream(s);
     s.handler?.onReset(s, code, `stream reset by peer (HTTP/2 code ${code})`, true);
   }
 
   private onSettings(flags: number, id: number, p: Buffer): void {
-    if (id !== 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "SETTINGS on a stream");
-    if ((flags & Flag.ACK) !== 0) return;
-    if (p.length % 6 !== 0) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, "malformed SETTINGS");
-    for (const [key, value] of readSettings(p)) {
+    const settings = peerSettings(flags, id, p);
+    if (settings === null) return;
+    for (const [key, value] of settings) {
       if (key === Setting.INITIAL_WINDOW_SIZE) {
-        if (value > MAX_WINDOW) throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, "INITIAL_WINDOW_SIZE too large");
         const delta = value - this.peerStreamWindow;
         this.peerStreamWindow = value;
         for (const s of this.streams.values()) s.sendWindow += delta;
       } else if (key === Setting.MAX_FRAME_SIZE) {
-        if (value < DEFAULT_MAX_FRAME_SIZE || value > 16_777_215) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "bad MAX_FRAME_SIZE");
         this.outbound.maxFrameSize = value;
       } else if (key === Setting.MAX_CONCURRENT_STREAMS) {
         this.peerMaxStreams = value;
@@ -365,18 +345,15 @@ export abstract class H2Connection implements StreamConnection {
   }
 
   private onGoaway(p: Buffer): void {
-    if (p.length < 8) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, "malformed GOAWAY");
-    const last = p.readUInt32BE(0) & MAX_WINDOW;
-    const code = p.readUInt32BE(4);
+    const { lastStreamId, code } = goawayOf(p);
     this.goingAway = true;
-    this.onGoawayReceived(last);
+    this.onGoawayReceived(lastStreamId);
     this.opts.onGoaway?.(this, code);
     this.closeIfIdle();
   }
 
   private onWindowUpdate(id: number, p: Buffer): void {
-    if (p.length !== 4) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, "malformed WINDOW_UPDATE");
-    const inc = p.readUInt32BE(0) & MAX_WINDOW;
+    const inc = windowIncrement(p);
     const s = id === 0 ? null : this.streams.get(id);
     if (s === undefined) return;
     const error = this.outbound.grant(s, inc);
