@@ -18,9 +18,9 @@ import type { Replica } from "../routing/replica.ts";
 import type { MethodSpec } from "../tei/method-table.ts";
 import type { Target } from "../tei/target.ts";
 import type { CallSpan, RequestSpan } from "../tracing/request-tracer.ts";
+import { traceContextInHeaders, withOwnTraceparent } from "../tracing/w3c-trace-context.ts";
 import { fromGrpcStatus, type GatewayError } from "./gateway-error.ts";
 import { unframe } from "./grpc-response.ts";
-import { withTraceparent } from "./traced-call-headers.ts";
 
 /** The most distinct replicas a batch names in `x-tei-instance` / `x-tei-node`. */
 const MAX_SERVED_BY = 8;
@@ -32,22 +32,20 @@ class SlotCall implements AttemptListener {
   private readonly slot: number;
   /** Its span (tracing on) until it ends; null with tracing off. */
   private span: CallSpan | null;
-  /** The replica first chosen: another at the end means the call was retried there. */
-  private first: Replica | null = null;
 
   constructor(batch: TeiBatch, slot: number, o: BatchOptions) {
     this.batch = batch;
     this.slot = slot;
     const trace = o.trace;
     this.span = trace == null ? null : trace.startCall(o.method.name);
-    const headers = this.span === null ? o.headers : withTraceparent(o.headers, this.span.traceparent);
+    // TEI gets the call's span as parent, with the client's tracestate as it came.
+    const headers = this.span === null ? o.headers : withOwnTraceparent(o.headers, this.span.traceparent, traceContextInHeaders(o.headers).tracestate);
     this.attempt = new BackendAttempt(o.ctx, o.method, headers, o.startedAt, this);
   }
 
   /** Chooses its replica (see BackendAttempt.route). */
   route(target: Target): void {
     this.attempt.route(target);
-    this.first = this.attempt.replica;
   }
 
   /** @internal Ends its span, if any, with the call's status. */
@@ -55,8 +53,7 @@ class SlotCall implements AttemptListener {
     const s = this.span;
     if (s === null) return;
     this.span = null;
-    const r = this.attempt.replica;
-    s.end({ code, message, replica: r, retried: r !== null && this.first !== null && r !== this.first });
+    s.end({ code, message, replica: this.attempt.replica, retried: this.attempt.moved });
   }
 
   onAttemptHeaders(): void {}

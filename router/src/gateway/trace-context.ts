@@ -3,7 +3,7 @@
  * as gRPC metadata with every call the request makes. A malformed `traceparent` is dropped, as
  * the spec asks of a receiver, rather than refused. With tracing on, the request's span is
  * parented on the valid one (traceContextOf), and each call carries its own span's instead
- * (traced-call-headers.ts).
+ * (tracing/w3c-trace-context.ts, withOwnTraceparent).
  */
 import type { IncomingHttpHeaders } from "node:http";
 import { isValidTraceparent, isValidTracestate } from "../tracing/w3c-trace-context.ts";

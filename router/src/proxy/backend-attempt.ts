@@ -48,6 +48,8 @@ export class BackendAttempt implements StreamHandler {
   private readonly listener: AttemptListener;
   private readonly account: CallAccount | null;
   private target: Target | null = null;
+  /** The replica `route()` chose. */
+  private routedTo: Replica | null = null;
   private up: H2Stream | null = null;
   /** The replica the balancer was told a call started on, until it is told the call ended. */
   private loaded: Replica | null = null;
@@ -98,7 +100,12 @@ export class BackendAttempt implements StreamHandler {
    */
   route(target: Target): void {
     this.target = target;
-    this.replica = this.ctx.table.resolve(target);
+    this.replica = this.routedTo = this.ctx.table.resolve(target);
+  }
+
+  /** True when the call moved from the replica `route()` chose to another (a retry, or a replica gone before the send). */
+  get moved(): boolean {
+    return this.replica !== this.routedTo;
   }
 
   /** Sends a unary call's one request message (gRPC-framed) and ends the request. */

@@ -17,7 +17,6 @@ import { FrameReader } from "../grpc/grpc-frame.ts";
 import { decodeGrpcMessage, GrpcStatus, type GrpcStatusCode, RouterError } from "../grpc/grpc-status.ts";
 import { sendStatus, statusTrailers } from "../grpc/status-response.ts";
 import { type H2Stream, headerValue, type StreamHandler } from "../h2/index.ts";
-import type { Replica } from "../routing/replica.ts";
 import type { MethodSpec } from "../tei/method-table.ts";
 import { checkPlainRequest, unwrapMuxRequest } from "../tei/request-message.ts";
 import type { Target } from "../tei/target.ts";
@@ -75,9 +74,8 @@ class ProxyCall implements StreamHandler, AttemptListener {
   /** Request bytes owed to the client until the backend takes them. */
   private readonly requestCredit = new CreditRelay();
   private done = false;
-  /** The call's span (tracing on), and the replica it was first routed to (a retry moves it). */
+  /** The call's span (tracing on). */
   private readonly span: GrpcCallSpan | null = null;
-  private firstReplica: Replica | null = null;
   /** The router's own message of a status it answered (for the span; TEI's is in its trailers). */
   private message = "";
 
@@ -95,18 +93,12 @@ class ProxyCall implements StreamHandler, AttemptListener {
     this.attempt = new BackendAttempt(ctx, method, headers, call.startedAt, this, call);
   }
 
-  /** Routes the call's attempt to `target`, noting the first replica for the span. */
-  private route(target: Target): void {
-    this.attempt.route(target);
-    this.firstReplica ??= this.attempt.replica;
-  }
-
   start(): void {
     this.ctx.metrics.callStarted();
     const target = this.call.target;
     if (target === null) return; // a multiplexer call: its first message names the target
     try {
-      this.route(target);
+      this.attempt.route(target);
     } catch (err) {
       this.fail(err);
     }
@@ -175,7 +167,7 @@ class ProxyCall implements StreamHandler, AttemptListener {
     if (first) {
       const target = u.target as Target;
       this.call.target = target;
-      this.route(target);
+      this.attempt.route(target);
     }
     return u.message;
   }
@@ -269,9 +261,6 @@ class ProxyCall implements StreamHandler, AttemptListener {
     metrics.record(metrics.forCall(this.attempt.replica, this.method), code, (performance.now() - this.call.startedAt) / 1000);
     metrics.callEnded();
     endCall(this.call, code);
-    if (this.span !== null) {
-      const r = this.attempt.replica;
-      this.span.end({ code, message: this.message, replica: r, retried: r !== null && this.firstReplica !== null && r !== this.firstReplica });
-    }
+    this.span?.end({ code, message: this.message, replica: this.attempt.replica, retried: this.attempt.moved });
   }
 }
