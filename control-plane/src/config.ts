@@ -1,17 +1,7 @@
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { PREVIOUS_SECRETS_KEYS_ENV, previousSecretsKeysOption, type SecretsKeyring, secretsKeyOption, secretsKeyring } from "@tei-fleet/core/secrets";
-import {
-  ConfigError,
-  type ConfigOption,
-  type Environment,
-  type FlagValues,
-  hostPort,
-  integer,
-  logLevel,
-  type OptionTable,
-  resolveOptions,
-} from "@tei-fleet/core/service";
+import { previousSecretsKeysOption, type SecretsKeyring, secretsKeyOption, secretsKeyring } from "@tei-fleet/core/secrets";
+import { type ConfigOption, type Environment, type FlagValues, hostPort, integer, logLevel, type OptionTable, resolveOptions } from "@tei-fleet/core/service";
 import { z } from "zod";
 import { DEFAULT_TIMINGS, type SchedulerTimings } from "./store/scheduler-context.ts";
 
@@ -142,18 +132,9 @@ export function loadConfig(flags: CliFlags, env: Environment = process.env): Con
     adminToken: c.adminToken,
     readToken: c.readToken,
     joinToken: c.joinToken,
-    secrets: ringOf(c.secretsKey, c.previousSecretsKeys),
+    secrets: secretsKeyring(c.secretsKey, c.previousSecretsKeys),
     maxInstances: c.maxInstances,
     logLevel: c.logLevel,
     scheduler,
   };
-}
-
-/** The secrets keyring of the two settings; a previous key without a current one is a ConfigError. */
-function ringOf(current: Parameters<typeof secretsKeyring>[0], previous: Parameters<typeof secretsKeyring>[1]): SecretsKeyring | undefined {
-  try {
-    return secretsKeyring(current, previous);
-  } catch (err) {
-    throw new ConfigError([{ setting: PREVIOUS_SECRETS_KEYS_ENV, message: (err as Error).message }]);
-  }
 }

@@ -11,7 +11,7 @@
  * variables (tracing/otel-environment.ts) where the router's settings leave it unset.
  */
 
-import { PREVIOUS_SECRETS_KEYS_ENV, previousSecretsKeysOption, type SecretsKey, secretsKeyOption, secretsKeyring } from "@tei-fleet/core/secrets";
+import { previousSecretsKeysOption, type SecretsKey, secretsKeyOption, secretsKeyring } from "@tei-fleet/core/secrets";
 import {
   booleanText,
   type CommandSpec,
@@ -191,11 +191,7 @@ export function resolveRouterConfig(flags: FlagValues<typeof ROUTER_OPTIONS>, en
   const values: Record<string, unknown> = resolveOptions(ROUTER_OPTIONS, flags, env);
   // The two secrets-key settings make one keyring (RouterConfig.secrets).
   const { secretsKey, previousSecretsKeys } = values as { secretsKey?: SecretsKey[]; previousSecretsKeys?: SecretsKey[] };
-  try {
-    values.secrets = secretsKeyring(secretsKey, previousSecretsKeys);
-  } catch (err) {
-    throw new ConfigError([{ setting: PREVIOUS_SECRETS_KEYS_ENV, message: (err as Error).message }]);
-  }
+  values.secrets = secretsKeyring(secretsKey, previousSecretsKeys);
   // OpenTelemetry's own variables fill what the router's settings leave unset, and name
   // themselves in a problem (OTEL_EXPORTER_OTLP_ENDPOINT: must be an http(s) URL...).
   const fromOtel = new Map<string, string>();

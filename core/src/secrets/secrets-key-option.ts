@@ -5,6 +5,7 @@
  * {@link secretsKeyring} joins the two into the ring a service uses.
  */
 import { z } from "zod";
+import { ConfigError } from "../service/config-error.ts";
 import type { ConfigOption } from "../service/config-option.ts";
 import { SecretsKey } from "./sealed-secret.ts";
 import { SecretsKeyring } from "./secrets-keyring.ts";
@@ -47,12 +48,14 @@ export function previousSecretsKeysOption(): ConfigOption<SecretsKey[] | undefin
 
 /**
  * The ring of the two settings' values: undefined without a current key.
- * @throws RangeError when previous keys are given without a current one
+ * @throws ConfigError naming TEI_FLEET_SECRETS_KEY_PREVIOUS when previous keys are given without a current one
  */
 export function secretsKeyring(current: SecretsKey[] | undefined, previous: SecretsKey[] | undefined): SecretsKeyring | undefined {
   const key = current?.[0];
   if (key === undefined) {
-    if (previous !== undefined && previous.length > 0) throw new RangeError(`${PREVIOUS_SECRETS_KEYS_ENV} needs ${SECRETS_KEY_ENV} (the current key) too`);
+    if (previous !== undefined && previous.length > 0) {
+      throw new ConfigError([{ setting: PREVIOUS_SECRETS_KEYS_ENV, message: `${PREVIOUS_SECRETS_KEYS_ENV} needs ${SECRETS_KEY_ENV} (the current key) too` }]);
+    }
     return undefined;
   }
   return new SecretsKeyring(key, previous ?? []);
